@@ -1,0 +1,120 @@
+"""What one ``ai_agent`` node knows during a call: its gathers, intents, facts and decision.
+
+Both engines (offline and realtime) work on this object through the tools,
+so a decision looks the same whichever engine made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from loguru import logger
+
+from agent.call import Call
+from agent.facts import MaintenanceWindow, OpenIncident, ServiceState
+from agent.fallback import FallbackDecision, FallbackReason
+from agent.flow.models import AiAgentNode
+from agent.gathers import CustomGather, Gather, GatherContext
+from agent.intents import Intent
+from agent.plugins import Registry
+
+
+@dataclass
+class Decision:
+    """How the AI node ends: which exit, which node next, and what to say before leaving."""
+
+    exit: str  # "intent" | "known_issue" | "fallback" | "hangup"
+    target: str | None
+    say: str = ""
+    intent: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class AgentContext:
+    node_id: str
+    node: AiAgentNode
+    call: Call
+    registry: Registry
+    region: str = "US"
+    timezone: str = "UTC"
+    gathers: list[Gather] = field(default_factory=list)
+    intents: dict[str, Intent] = field(default_factory=dict)
+    decision: Decision | None = None
+
+    @classmethod
+    def build(cls, node_id: str, node: AiAgentNode, call: Call, registry: Registry, *, region: str = "US", timezone: str = "UTC") -> AgentContext:
+        ctx = cls(node_id, node, call, registry, region=region, timezone=timezone)
+        for config in node.gathers:
+            if config.type is not None:
+                gather: Gather = CustomGather(
+                    config.name, label=config.label or config.name.replace("_", " "), question=config.question or "",
+                    value_type=config.type, required=config.required, regex=config.regex, choices=config.choices,
+                    confirm=bool(config.confirm),
+                )
+            elif config.name in registry.gathers:
+                gather = registry.gathers[config.name].configured(
+                    question=config.question, label=config.label, required=config.required, confirm=config.confirm
+                )
+            else:
+                logger.warning("gather {} is not installed; the node goes on without it", config.name)
+                continue
+            ctx.gathers.append(gather)
+        for name in node.intents:
+            if name in registry.intents:
+                ctx.intents[name] = registry.intents[name]
+            else:
+                logger.warning("intent {} is not installed; the node goes on without it", name)
+        return ctx
+
+    def gather(self, name: str) -> Gather | None:
+        return next((g for g in self.gathers if g.name == name), None)
+
+    def gather_context(self, *, asked: bool = False) -> GatherContext:
+        return GatherContext(
+            caller_number=self.call.caller_number, region=self.region,
+            known_services=self.call.known_services(), today=self.call.now.date(), asked=asked,
+        )
+
+    def missing(self, *, required_only: bool = True) -> list[Gather]:
+        return [g for g in self.gathers if g.name not in self.call.fields and (g.required or not required_only)]
+
+    def related_facts(self, services: list[str], text: str = "") -> list[OpenIncident | MaintenanceWindow | ServiceState]:
+        """Disclosed facts about the named services: open incidents first, then maintenance, then degraded states."""
+        wanted = {s.lower() for s in services}
+        found: list[Any] = []
+        for fact in self.call.facts:
+            if not fact.disclose:
+                continue
+            names = {n.lower() for n in getattr(fact, "services", [])}
+            if isinstance(fact, ServiceState):
+                names = {fact.service.lower(), *(a.lower() for a in fact.aliases)}
+                if fact.status == "operational":
+                    continue
+            if wanted & names:
+                found.append(fact)
+        order = {OpenIncident: 0, MaintenanceWindow: 1, ServiceState: 2}
+        return sorted((f for f in found if type(f) in order), key=lambda f: order[type(f)])
+
+    def local_time(self, value: Any) -> str:
+        return value.astimezone(ZoneInfo(self.timezone)).strftime("%H:%M %Z")
+
+    def fallback(self, reason: FallbackReason) -> Decision:
+        """Ask the node's fallback plugin what to do; a failing plugin still leads to a human."""
+        handler = self.registry.fallbacks.get(self.node.fallback_plugin)
+        decision: FallbackDecision | None = None
+        if handler is not None:
+            try:
+                decision = handler(self.call, reason)
+            except Exception as exc:
+                logger.warning("fallback plugin {} failed: {!r}", self.node.fallback_plugin, exc)
+        if decision is None:
+            decision = FallbackDecision(say=self.node.messages.fallback)
+        target = decision.branch if decision.branch in self.registry_branch_targets() else self.node.fallback
+        self.decision = Decision("fallback", target, say=decision.say, reason=reason)
+        return self.decision
+
+    def registry_branch_targets(self) -> set[str]:
+        return {t for t in self.node.branches().values() if t}

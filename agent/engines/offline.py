@@ -1,0 +1,309 @@
+"""The offline engine: a deterministic dialogue on text, with the same tools as the realtime model.
+
+It needs no key and no network, so anyone can run and test a flow, and it
+can answer live calls through Twilio's speech recognition when no realtime
+model is available. Each caller line goes through the same steps: silence,
+an offer of a human, a pending read-back, extraction of every field the line
+carries, intent matching, known-problem look-up, then the next question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from agent import extract
+from agent.agent_context import AgentContext
+from agent.facts import OpenIncident, ServiceState
+from agent.gathers import Gather
+from agent.matching import IntentMatcher
+from agent.tools import ToolBox
+
+HUMAN = "talk_to_human"
+_COMPLAINT = re.compile(
+    r"\b(useless|ridiculous|stupid|annoying|frustrat\w*|not listening|already (told|said)|i (just )?said|"
+    r"waste of (my )?time|this is (absurd|crazy|insane)|for god'?s sake|are you (even )?(a )?(robot|bot|machine)|"
+    r"come on|seriously|what is wrong with you|you'?re not helping|not helpful)\b",
+    re.IGNORECASE,
+)
+_CORRECTION_LEAD = re.compile(r"^\s*(no|nope|wrong|actually|sorry|wait|i said|that'?s not)\b", re.IGNORECASE)
+_DONE = re.compile(r"\b(that'?s (all|it)|nothing else|no,? thanks?|no thank you|that'?s everything|all good|i'?m good)\b", re.IGNORECASE)
+_SOMETHING_ELSE = re.compile(r"\b(something else|different|another|other problem|not (that|the same)|unrelated)\b", re.IGNORECASE)
+_DECLINE = re.compile(r"\b(don'?t (have|know)|no idea|not sure|skip|rather not|none|no,? i don'?t|can'?t say)\b", re.IGNORECASE)
+_ASK_INTENT = "__intent__"
+
+
+@dataclass
+class _State:
+    asking: str | None = None
+    confirming: list[tuple[str, object]] = field(default_factory=list)
+    no_input: int = 0
+    no_match: int = 0
+    corrections: int = 0
+    repeats: int = 0
+    offered_human: bool = False
+    human_offer_open: bool = False
+    known_told: set[str] = field(default_factory=set)
+    known_question_open: bool = False
+    intent_score: float = 0.0
+    turns: int = 0
+    last_line: str = ""
+    optional_asked: set[str] = field(default_factory=set)
+
+
+class OfflineEngine:
+    """Answers caller lines for one AI node; ``ctx.decision`` is set when the node is done."""
+
+    def __init__(self, ctx: AgentContext, tools: ToolBox | None = None) -> None:
+        self.ctx = ctx
+        self.tools = tools or ToolBox(ctx)
+        self.matcher = IntentMatcher(list(ctx.intents.values()))
+        self.state = _State()
+        self.messages = ctx.node.messages
+
+    @property
+    def done(self) -> bool:
+        return self.ctx.decision is not None
+
+    async def start(self) -> list[str]:
+        """The greeting; the caller answers it."""
+        self.state.asking = _ASK_INTENT
+        return [self.ctx.node.greeting]
+
+    async def reply(self, text: str) -> list[str]:
+        """What the agent says to one caller line (an empty line is silence)."""
+        if self.done:
+            return []
+        state = self.state
+        state.turns += 1
+        if state.turns > self.ctx.node.max_turns:
+            return self._fallback("max_turns")
+        text = text.strip()[:2000]
+        if not text:
+            return self._silence()
+        state.no_input = 0
+        frustrated = self._note_frustration(text)
+
+        if state.human_offer_open:
+            state.human_offer_open = False
+            answer = extract.yes_no(text)
+            if answer is True:
+                return await self._to_human("frustrated")
+            if answer is False:
+                return ["Alright, let's go on.", *self._next_prompt()]
+
+        match = self.matcher.match(text)
+        if match and match.intent == HUMAN:
+            return await self._to_human("caller_request")
+
+        out: list[str] = []
+        if state.confirming:
+            handled, said = await self._confirmation(text)
+            out += said
+            if handled:
+                return out + self._after_turn(frustrated)
+
+        if state.known_question_open:
+            state.known_question_open = False
+            if _DONE.search(text) or (extract.yes_no(text) is False and not _SOMETHING_ELSE.search(text)):
+                await self.tools.call("end_call", {"reason": "known_issue", "summary": self._summary()})
+                return [self.ctx.decision.say] if self.ctx.decision.say else []
+
+        progressed = await self._extract_all(text)
+        asked = self.ctx.gather(state.asking or "")
+        if not progressed and asked is not None and not asked.required and (
+            _DECLINE.search(text) or extract.yes_no(text) is False
+        ):
+            state.optional_asked.add(asked.name)
+            state.asking = None
+            return ["No problem.", *self._after_turn(frustrated)]
+        if match and match.intent in self.ctx.intents and match.score > state.intent_score:
+            self.ctx.call.intent = match.intent
+            state.intent_score = match.score
+            progressed = True
+
+        told = self._tell_known_problems()
+        if told:
+            state.known_question_open = True
+            return out + told + ["Is there anything else I can help you with, or is your problem a different one?"]
+
+        if not progressed and not out:
+            return self._no_match()
+        state.no_match = 0
+        return out + self._after_turn(frustrated)
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _silence(self) -> list[str]:
+        self.state.no_input += 1
+        if self.state.no_input > self.ctx.node.max_no_input:
+            return self._fallback("no_input")
+        return [self.messages.no_input, *self._reprompt()]
+
+    def _no_match(self) -> list[str]:
+        self.state.no_match += 1
+        if self.state.no_match > self.ctx.node.max_no_match:
+            return self._fallback("no_intent")
+        if self.state.asking == _ASK_INTENT:
+            return [self.messages.off_topic, "What is the urgent matter?"]
+        return [self.messages.no_match, *self._reprompt()]
+
+    def _note_frustration(self, text: str) -> bool:
+        state = self.state
+        if state.last_line and len(text.split()) >= 3 and fuzz.ratio(text.lower(), state.last_line.lower()) >= 88:
+            state.repeats += 1
+        state.last_line = text
+        complained = bool(_COMPLAINT.search(text))
+        return complained or state.repeats >= 1 or state.corrections >= 2
+
+    def _after_turn(self, frustrated: bool) -> list[str]:
+        if self.done:
+            return []
+        if (frustrated or self.state.corrections >= 2) and not self.state.offered_human:
+            self.state.offered_human = True
+            self.state.human_offer_open = True
+            return [self.messages.offer_human]
+        return self._next_prompt()
+
+    async def _confirmation(self, text: str) -> tuple[bool, list[str]]:
+        """Handle an answer to a read-back; returns (line fully handled, what to say)."""
+        state = self.state
+        name, value = state.confirming[0]
+        gather = self.ctx.gather(name)
+        assert gather is not None
+        answer = extract.yes_no(text)
+        new = gather.extract(text, self.ctx.gather_context(asked=True))
+        if new is not None and new != value and (answer is not True):
+            state.corrections += 1
+            state.confirming[0] = (name, new)
+            return True, [f"Thanks for correcting me."]
+        if answer is True:
+            state.confirming.pop(0)
+            await self.tools.call("record_details", {name: value})
+            return True, []
+        if answer is False:
+            state.corrections += 1
+            state.confirming.pop(0)
+            self.ctx.call.fields.pop(name, None)
+            state.asking = name
+            return True, ["Sorry about that."]
+        return False, []
+
+    async def _extract_all(self, text: str) -> bool:
+        """Take every field this line carries; the field just asked for is read loosely."""
+        updates: dict[str, object] = {}
+        for gather in self.ctx.gathers:
+            asked = self.state.asking == gather.name
+            value = gather.extract(text, self.ctx.gather_context(asked=asked))
+            if value is None:
+                continue
+            already = self.ctx.call.fields.get(gather.name)
+            if already is not None and not asked:
+                if already != value and _CORRECTION_LEAD.search(text) and gather.name != "incident":
+                    self.state.corrections += 1
+                else:
+                    continue
+            if gather.confirm:
+                self.state.confirming = [c for c in self.state.confirming if c[0] != gather.name]
+                self.state.confirming.append((gather.name, value))
+            else:
+                updates[gather.name] = value
+        if updates:
+            result = await self.tools.call("record_details", updates)
+            for name in result.get("invalid", {}):
+                self.state.asking = name
+            return bool(result.get("saved"))
+        return bool(self.state.confirming)
+
+    def _tell_known_problems(self) -> list[str]:
+        """Tell the caller once about known problems with the services they named."""
+        services = self.ctx.call.fields.get("affected_services") or []
+        if not services:
+            incident = self.ctx.call.fields.get("incident") or ""
+            services = extract.services(str(incident), self.ctx.call.known_services())
+        facts = self.ctx.related_facts(list(services))
+        covered = {s.lower() for f in facts if isinstance(f, OpenIncident) for s in f.services}
+        facts = [
+            f for f in facts
+            if self.tools.fact_key(f) not in self.state.known_told
+            and not (isinstance(f, ServiceState) and f.service.lower() in covered)
+        ]
+        if not facts:
+            return []
+        lines = []
+        for fact in facts[:2]:
+            self.state.known_told.add(self.tools.fact_key(fact))
+            lines.append(self.tools.describe(fact))
+        lines.append(self.messages.known_issue)
+        return lines
+
+    # -- prompts -------------------------------------------------------------------------------
+    def _next_prompt(self) -> list[str]:
+        if self.done:
+            return []
+        state = self.state
+        if state.confirming:
+            name, value = state.confirming[0]
+            gather = self.ctx.gather(name)
+            state.asking = name
+            return [f"I have {gather.readback(value)} as your {gather.label.lower()}. Is that right?"]
+        for gather in self.ctx.missing():
+            return [self._ask(gather)]
+        if self.ctx.call.intent is None:
+            state.asking = _ASK_INTENT
+            return ["What can I help you with?"]
+        for gather in self.ctx.missing(required_only=False):
+            if gather.name not in state.optional_asked:
+                state.optional_asked.add(gather.name)
+                return [self._ask(gather)]
+        return self._route()
+
+    def _ask(self, gather: Gather) -> str:
+        """Ask for a field, offering a value already known (the caller ID) for confirmation."""
+        self.state.asking = gather.name
+        default = gather.default(self.ctx.gather_context())
+        if default is not None and not any(c[0] == gather.name for c in self.state.confirming) and gather.name not in self.state.optional_asked:
+            self.state.optional_asked.add(gather.name)
+            self.state.confirming.append((gather.name, default))
+            return f"Can we reach you at {gather.readback(default)}?"
+        return gather.question
+
+    def _reprompt(self) -> list[str]:
+        asking = self.state.asking
+        if asking == _ASK_INTENT or asking is None:
+            return ["What can I help you with?"]
+        if self.state.confirming and self.state.confirming[0][0] == asking:
+            gather = self.ctx.gather(asking)
+            return [f"Is {gather.readback(self.state.confirming[0][1])} right? Please say yes or no."]
+        gather = self.ctx.gather(asking)
+        return [gather.question] if gather else []
+
+    # -- endings -------------------------------------------------------------------------------
+    def _summary(self) -> str:
+        fields = self.ctx.call.fields
+        intent = self.ctx.intents.get(self.ctx.call.intent or "")
+        parts = [intent.label if intent else "Call"]
+        if fields.get("incident"):
+            parts.append(str(fields["incident"]))
+        if fields.get("affected_services"):
+            parts.append("affects " + ", ".join(fields["affected_services"]))
+        return ": ".join(parts[:2]) + (f" ({parts[2]})" if len(parts) > 2 else "")
+
+    def _route(self) -> list[str]:
+        result = self.tools.route_call({"intent": self.ctx.call.intent, "summary": self._summary()})
+        if "error" in result:
+            return self._fallback("no_intent")
+        name = self.ctx.call.fields.get("caller_name")
+        thanks = f"Thank you, {str(name).split()[0]}." if name else "Thank you."
+        return [thanks, self.ctx.decision.say]
+
+    async def _to_human(self, reason: str) -> list[str]:
+        if HUMAN in self.ctx.intents:
+            await self.tools.call("route_call", {"intent": HUMAN, "summary": self._summary()})
+            return [self.ctx.decision.say]
+        return self._fallback(reason)
+
+    def _fallback(self, reason: str) -> list[str]:
+        decision = self.ctx.fallback(reason)  # type: ignore[arg-type]
+        return [decision.say]

@@ -1,0 +1,657 @@
+"""Loading a flow YAML file and checking it, with a file:line and a fix hint for every problem.
+
+A flow is written by hand and read by a phone system at 3 a.m., so the
+checks here try to catch every mistake before a caller does: schema errors,
+branches into nowhere, nodes nobody reaches, loops no caller can leave,
+plugins that are not installed, bad time zones and patterns. All problems
+are reported at once, each at the line of the key that causes it (the
+round-trip YAML loader keeps line numbers).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import zoneinfo
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from agent.flow.models import NODE_TYPES, AiAgentNode, Flow, Node, SupportHoursNode
+
+if TYPE_CHECKING:
+    from agent.plugins import Registry
+    from agent.settings import Settings
+
+Loc = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class FlowProblem:
+    """One thing wrong with a flow file, where it is and what to do about it."""
+
+    file: str
+    line: int | None
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        message = self.message.rstrip(".")
+        stop = "" if message.endswith(("?", "!")) else "."
+        return f"{where}: {message}{stop} Fix: {self.fix}"
+
+
+class FlowError(Exception):
+    """A flow that cannot be used; carries every problem found."""
+
+    def __init__(self, problems: Sequence[FlowProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def load_flow(path: str | Path, registry: Registry | None = None) -> Flow:
+    """Read and check a flow; raise :class:`FlowError` listing every problem.
+
+    Without a registry the installed plugins (``default_registry()``) are used.
+    """
+    if registry is None:
+        from agent.plugins import default_registry
+
+        registry = default_registry()
+    flow, problems = check_flow(path, registry)
+    if problems or flow is None:
+        raise FlowError(problems)
+    return flow
+
+
+def check_flow(
+    path: str | Path, registry: Registry, settings: Settings | None = None
+) -> tuple[Flow | None, list[FlowProblem]]:
+    """Check a flow file without raising.
+
+    Returns the flow when it passed the schema (it may still have graph or
+    plugin problems) or None when it could not be read, and all problems
+    found, in line order. Schema errors stop before the graph checks, which
+    would only repeat them.
+    """
+    path = Path(path)
+    report = _Reporter(str(path))
+    data = _read_yaml(path, report)
+    if data is None:
+        return None, report.problems
+    try:
+        flow = Flow.model_validate(_plain(data))
+    except ValidationError as exc:
+        for err in exc.errors():
+            _schema_problem(err, data, report)
+        return None, report.sorted()
+    _check_graph(flow, data, report)
+    _check_plugins(flow, data, registry, path.resolve().parent, settings, report)
+    _check_values(flow, data, report)
+    return flow, report.sorted()
+
+
+# --- reporting and YAML positions ------------------------------------------------
+
+
+class _Reporter:
+    """Collects problems for one file."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[FlowProblem] = []
+
+    def add(self, line: int | None, message: str, fix: str) -> None:
+        self.problems.append(FlowProblem(self.file, line, message, fix))
+
+    def sorted(self) -> list[FlowProblem]:
+        return sorted(self.problems, key=lambda p: p.line or 0)
+
+
+def _read_yaml(path: Path, report: _Reporter) -> CommentedMap | None:
+    """Parse the file with the round-trip loader; problems go to ``report``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        report.add(None, "file not found", "check the path; flows are YAML files such as flows/hotline.yaml")
+        return None
+    except IsADirectoryError:
+        report.add(None, "is a folder, not a flow file", "pass the path of a .yaml file")
+        return None
+    except UnicodeDecodeError as exc:
+        report.add(None, f"not UTF-8 text ({exc.reason})", "save the file as UTF-8")
+        return None
+    except OSError as exc:
+        report.add(None, f"cannot read the file ({exc.strerror or exc})", "check that it exists and is readable")
+        return None
+    try:
+        data = YAML(typ="rt").load(text)
+    except DuplicateKeyError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        first = f" (the first one is at line {exc.context_mark.line + 1})" if exc.context_mark else ""
+        report.add(line, f"{exc.problem}{first}", "remove or rename one of the two keys")
+        return None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        where = ""
+        if exc.context and exc.context_mark and exc.context_mark is not mark:
+            where = f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
+        report.add(
+            line,
+            f"not valid YAML: {exc.problem or exc.context}{where}",
+            "check indentation (spaces, not tabs), closing brackets and quotes near this line; "
+            "quote text that contains `: `, `#` or starts with `{`, `[`, `*`, `&` or `!`",
+        )
+        return None
+    except YAMLError as exc:
+        report.add(None, f"not valid YAML: {exc}", "check the file's YAML syntax")
+        return None
+    if not isinstance(data, CommentedMap):
+        if data is None:
+            report.add(1, "the file is empty", "write a flow: `name:`, `start:` and `nodes:`")
+        else:
+            line = data.lc.line + 1 if isinstance(data, CommentedSeq) else 1
+            report.add(
+                line,
+                f"the top level is a {_yaml_kind(data)}, not a mapping",
+                "write the flow as keys at the top level: `name:`, `start:` and `nodes:`",
+            )
+        return None
+    return data
+
+
+def _yaml_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
+
+
+def _plain(value: Any) -> Any:
+    """Round-trip YAML types -> plain Python, so validation sees ordinary dicts, lists and scalars."""
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return value
+
+
+def _find_key(mapping: dict[Any, Any], key: Any) -> tuple[bool, Any]:
+    """The YAML key matching a validation loc element (`5:` in YAML is loc '5' after coercion)."""
+    if key in mapping:
+        return True, key
+    for k in mapping:
+        if str(k) == str(key):
+            return True, k
+    return False, None
+
+
+def _line_at(data: Any, path: Iterable[Any]) -> int | None:
+    """1-based line of the deepest element of ``path`` present in ``data``."""
+    line = data.lc.line + 1 if isinstance(data, (CommentedMap, CommentedSeq)) else None
+    current = data
+    for key in path:
+        if isinstance(current, CommentedMap):
+            found, real = _find_key(current, key)
+            if not found:
+                break
+            line = current.lc.key(real)[0] + 1
+            current = current[real]
+        elif isinstance(current, CommentedSeq) and isinstance(key, int) and 0 <= key < len(current):
+            line = current.lc.item(key)[0] + 1
+            current = current[key]
+        else:
+            break
+    return line
+
+
+def _close(word: Any, options: Iterable[str]) -> str | None:
+    """The option a typo most likely meant, if any."""
+    options = list(options)
+    word = str(word)
+    lowered = {o.lower(): o for o in options}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if match:
+        return match[0]
+    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[match[0]] if match else None
+
+
+def _did_you_mean(match: str | None) -> str:
+    return f"; did you mean `{match}`?" if match else ""
+
+
+def _listing(names: Iterable[str]) -> str:
+    names = sorted(names)
+    return ", ".join(names) if names else "(none installed)"
+
+
+# --- schema errors ------------------------------------------------------------------
+
+
+def _data_path(loc: Loc) -> Loc:
+    """A pydantic error loc as a path into the YAML data: drop union tags and ``[key]`` markers."""
+    out: list[Any] = []
+    for i, part in enumerate(loc):
+        if i == 2 and loc[0] == "nodes" and part in NODE_TYPES:
+            continue  # discriminated union: pydantic adds the tag after the node id
+        if part == "[key]" or (isinstance(part, str) and part.startswith("function-")):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _dotted(path: Loc) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _where(path: Loc) -> str:
+    """How a message names a place: ``node `greet``` or a dotted path."""
+    if len(path) >= 2 and path[0] == "nodes":
+        rest = _dotted(path[2:])
+        return f"node `{path[1]}`" + (f", `{rest}`" if rest else "")
+    return f"`{_dotted(path)}`" if path else "the flow"
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip ``Annotated`` and ``| None`` from a type."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _node_classes() -> dict[str, type[BaseModel]]:
+    union = _unwrap(Node)
+    return {get_args(cls.model_fields["type"].annotation)[0]: cls for cls in get_args(union)}
+
+
+_NODE_CLASSES = _node_classes()
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The pydantic model a (raw) error loc points into, following field types from :class:`Flow`."""
+    tp: Any = Flow
+    for part in loc:
+        tp = _unwrap(tp)
+        origin = get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(part) if isinstance(part, str) else None
+            if field is None:
+                return None
+            tp = field.annotation
+        elif origin in (Union, types.UnionType):
+            tp = _NODE_CLASSES.get(part)
+            if tp is None:
+                return None
+        elif origin is list:
+            tp = get_args(tp)[0]
+        elif origin is dict:
+            tp = get_args(tp)[1]
+        else:
+            return None
+    tp = _unwrap(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+_NEEDS = re.compile(r"\bneeds (.+)$")
+
+
+def _schema_problem(err: Any, data: CommentedMap, report: _Reporter) -> None:
+    """Turn one pydantic error into a problem at the line of the offending key."""
+    loc: Loc = tuple(err["loc"])
+    kind: str = err["type"]
+    ctx: dict[str, Any] = err.get("ctx") or {}
+    path = _data_path(loc)
+    line = _line_at(data, path)
+    msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    value = err.get("input")
+    got = f" (got {value!r})" if isinstance(value, (str, int, float, bool)) and kind != "missing" else ""
+
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        fields = [f for f in (model.model_fields if model else {}) if f != "type"]
+        match = _close(path[-1], fields)
+        report.add(
+            line,
+            f"{_where(path[:-1])}: unknown key `{path[-1]}`{_did_you_mean(match)}",
+            f"rename it to `{match}`" if match else f"remove it; keys allowed here: {_listing(fields)}",
+        )
+    elif kind == "union_tag_invalid":
+        tag = ctx.get("tag", value)
+        match = _close(tag, NODE_TYPES)
+        report.add(
+            _line_at(data, (*path, "type")),
+            f"{_where(path)}: unknown node type `{tag}`{_did_you_mean(match)}",
+            (f"change it to `{match}`; " if match else "") + f"valid types: {', '.join(NODE_TYPES)}",
+        )
+    elif kind == "union_tag_not_found":
+        report.add(line, f"{_where(path)} has no `type`", f"add `type:` with one of: {', '.join(NODE_TYPES)}")
+    elif kind == "missing":
+        model = _model_at(loc[:-1])
+        field = model.model_fields.get(path[-1]) if model else None
+        about = f" ({field.description})" if field is not None and field.description else ""
+        hint = "<id of the first node>" if path == ("start",) else "..."
+        what = f"{_where(path[:-1])}: missing required key" if path[:-1] else "missing required top-level key"
+        report.add(line, f"{what} `{path[-1]}`", f"add `{path[-1]}: {hint}`{about}")
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        example = f"`{path[1]}: {{type: hangup}}`" if len(path) == 2 and path[0] == "nodes" else "`key: value` lines"
+        report.add(line, f"{_where(path)}: expected a mapping{got}", f"write it as {example}")
+    elif kind == "list_type":
+        report.add(line, f"{_where(path)}: expected a list{got}", "write it as `[a, b]` or one `- item` line per entry")
+    elif kind == "literal_error":
+        expected = ctx.get("expected", "")
+        options = re.findall(r"'([^']*)'", expected)
+        match = _close(value, options) if value is not None else None
+        report.add(
+            line,
+            f"{_where(path)}: {msg}{got}",
+            (f"change it to `{match}`; " if match and match != value else "") + f"use one of: {', '.join(options) or expected}",
+        )
+    elif kind in ("value_error", "assertion_error"):
+        needs = _NEEDS.search(msg)
+        report.add(line, f"{_where(path)}: {msg}", f"add {needs.group(1)}" if needs else f"change the value: {msg}")
+    elif kind.startswith("time_"):
+        report.add(
+            line,
+            f"{_where(path)}: not a time of day{got}",
+            'write it as "HH:MM" in quotes, e.g. "08:00" ("24:00" for the end of the day)',
+        )
+    elif kind == "string_pattern_mismatch":
+        pattern = ctx.get("pattern", "")
+        fix = (
+            "use lowercase letters, digits and `_`, starting with a letter"
+            if pattern == r"^[a-z][a-z0-9_]*$"
+            else f"make it match the pattern `{pattern}`"
+        )
+        report.add(line, f"{_where(path)}: {msg}{got}", fix)
+    elif kind == "string_type":
+        report.add(line, f"{_where(path)}: expected text{got}", "quote the value so YAML reads it as text")
+    elif kind.startswith(("int_", "float_", "decimal_")):
+        report.add(line, f"{_where(path)}: expected a number{got}", "write a plain number without quotes or units")
+    elif kind.startswith("bool_"):
+        report.add(line, f"{_where(path)}: expected true or false{got}", "write `true` or `false`")
+    elif kind == "too_short":
+        need = ctx.get("min_length", 1)
+        report.add(line, f"{_where(path)}: {msg}", f"add at least {need} entr{'y' if need == 1 else 'ies'}")
+    elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        report.add(line, f"{_where(path)}: {msg}{got}", "use a value that " + msg.removeprefix("Input should ").replace("be ", "is ", 1))
+    else:
+        report.add(line, f"{_where(path)}: {msg}{got}", f"change the value: {msg}")
+
+
+# --- graph checks ----------------------------------------------------------------------
+
+
+def _branch_path(outcome: str) -> Loc:
+    """Where a branch outcome (as ``Node.branches()`` names it) is written in the node's YAML."""
+    if outcome.startswith("intent "):
+        return ("intents", outcome.removeprefix("intent "))
+    if outcome.startswith("key "):
+        return ("options", outcome.removeprefix("key "))
+    return (outcome,)
+
+
+def _check_graph(flow: Flow, data: CommentedMap, report: _Reporter) -> None:
+    """Dangling branches, a bad `start`, unreachable nodes and loops with no way to end the call."""
+    ids = list(flow.nodes)
+    node_line: Callable[[str], int | None] = lambda nid: _line_at(data, ("nodes", nid))  # noqa: E731
+    edges: dict[str, list[str]] = {}
+    ends: set[str] = set()
+    for nid, node in flow.nodes.items():
+        edges[nid] = []
+        if node.ends_call:
+            ends.add(nid)
+        for outcome, target in node.branches().items():
+            if target is None:
+                ends.add(nid)
+            elif target in flow.nodes:
+                edges[nid].append(target)
+            else:
+                ends.add(nid)  # already reported here; not also a loop
+                match = _close(target, ids)
+                report.add(
+                    _line_at(data, ("nodes", nid, *_branch_path(outcome))),
+                    f"node `{nid}`: branch `{outcome}` points to `{target}`, which is not a node{_did_you_mean(match)}",
+                    f"change it to `{match}`" if match else
+                    f"use one of the node ids ({', '.join(ids)}) or leave it empty to end the call there",
+                )
+    if flow.start not in flow.nodes:
+        match = _close(flow.start, ids)
+        report.add(
+            _line_at(data, ("start",)),
+            f"`start` points to `{flow.start}`, which is not a node{_did_you_mean(match)}",
+            f"change it to `{match}`" if match else f"set it to one of: {', '.join(ids)}",
+        )
+        return
+    reachable = _reach(flow.start, edges) | {flow.start}
+    for nid in ids:
+        if nid not in reachable:
+            report.add(
+                node_line(nid),
+                f"node `{nid}` is unreachable: no branch leads to it from `start` ({flow.start})",
+                "link it from a branch of another node, or delete it",
+            )
+    _check_loops([n for n in ids if n in reachable], edges, ends, node_line, report)
+
+
+def _reach(start: str, edges: dict[str, list[str]]) -> set[str]:
+    """Nodes reachable from ``start`` by one or more branches."""
+    seen: set[str] = set()
+    todo = list(edges.get(start, []))
+    while todo:
+        nid = todo.pop()
+        if nid not in seen:
+            seen.add(nid)
+            todo.extend(edges.get(nid, []))
+    return seen
+
+
+def _check_loops(
+    order: list[str],
+    edges: dict[str, list[str]],
+    ends: set[str],
+    node_line: Callable[[str], int | None],
+    report: _Reporter,
+) -> None:
+    """Report each group of nodes that callers can enter but never leave.
+
+    Every node that cannot reach an end only leads to such nodes, so the
+    traps are the strongly connected groups with no branch out of the group;
+    fixing those fixes the nodes leading into them, hence one report per trap.
+    """
+    reach = {nid: _reach(nid, edges) for nid in order}
+    can_end = {nid for nid in order if nid in ends or reach[nid] & ends}
+    seen: set[frozenset[str]] = set()
+    for nid in order:
+        if nid in can_end or nid not in reach[nid]:
+            continue
+        group = frozenset(reach[nid])
+        if group in seen or any(nid not in reach[m] for m in group):
+            continue  # not a bottom group: it leads into another trap
+        seen.add(group)
+        members = [m for m in order if m in group]
+        names = ", ".join(f"`{m}`" for m in members)
+        what = f"node {names} loops back to itself" if len(members) == 1 else f"nodes {names} form a loop"
+        report.add(
+            node_line(members[0]),
+            f"{what} with no way to end the call",
+            "point a branch of the loop at a hangup node (or another node that ends the call), "
+            "or leave a branch empty to end the call there",
+        )
+
+
+# --- plugin and value checks ---------------------------------------------------------
+
+
+def _check_plugins(
+    flow: Flow,
+    data: CommentedMap,
+    registry: Registry,
+    base_dir: Path,
+    settings: Settings | None,
+    report: _Reporter,
+) -> None:
+    """Intents, gathers and enrichment sources of AI nodes must exist and be configured right."""
+    for nid, node in flow.ai_nodes().items():
+        _check_intents(nid, node, data, registry, report)
+        _check_gathers(nid, node, data, registry, report)
+        _check_sources(nid, node, data, registry, base_dir, settings, report)
+
+
+def _check_intents(nid: str, node: AiAgentNode, data: CommentedMap, registry: Registry, report: _Reporter) -> None:
+    for name in node.intents:
+        if name in registry.intents:
+            continue
+        match = _close(name, registry.intents)
+        report.add(
+            _line_at(data, ("nodes", nid, "intents", name)),
+            f"node `{nid}`: unknown intent `{name}`{_did_you_mean(match)}",
+            (f"rename it to `{match}`; " if match else "")
+            + f"installed intents: {_listing(registry.intents)} (a custom intent needs a plugin that registers it)",
+        )
+
+
+def _check_gathers(nid: str, node: AiAgentNode, data: CommentedMap, registry: Registry, report: _Reporter) -> None:
+    for i, gather in enumerate(node.gathers):
+        if gather.type is not None or gather.name in registry.gathers:
+            continue
+        match = _close(gather.name, registry.gathers)
+        report.add(
+            _line_at(data, ("nodes", nid, "gathers", i)),
+            f"node `{nid}`: unknown gather `{gather.name}`{_did_you_mean(match)}",
+            (f"rename it to `{match}`, or " if match else "")
+            + f"use one of the built-in gathers ({_listing(registry.gathers)}), or make it a custom field "
+            f"by declaring `type:` (string, number, date or boolean) and `question:`",
+        )
+
+
+def _check_sources(
+    nid: str,
+    node: AiAgentNode,
+    data: CommentedMap,
+    registry: Registry,
+    base_dir: Path,
+    settings: Settings | None,
+    report: _Reporter,
+) -> None:
+    from agent.sources import SourceConfigError, SourceContext, build_source
+
+    for i, source in enumerate(node.enrichment.sources):
+        where = ("nodes", nid, "enrichment", "sources", i)
+        if source.type not in registry.sources:
+            match = _close(source.type, registry.sources)
+            report.add(
+                _line_at(data, (*where, "type")),
+                f"node `{nid}`: unknown enrichment source type `{source.type}`{_did_you_mean(match)}",
+                (f"change it to `{match}`; " if match else "")
+                + f"installed source types: {_listing(registry.sources)}",
+            )
+            continue
+        label = f"node `{nid}`: enrichment source `{source.name or source.type}`"
+        try:
+            context = SourceContext(settings if settings is not None else _settings(), base_dir)
+            build_source(source, registry.sources, context)
+        except SourceConfigError as exc:
+            report.add(
+                _line_at(data, where),
+                f"{label}: {exc}",
+                "correct this source's settings; relative paths are read from the flow file's folder",
+            )
+        except Exception as exc:  # a plugin's own bug must not crash validation
+            report.add(
+                _line_at(data, where),
+                f"{label}: the `{source.type}` plugin failed on this config: {exc!r}",
+                "check this source's settings against the plugin's documentation",
+            )
+
+
+def _settings() -> Settings:
+    from agent.settings import get_settings
+
+    return get_settings()
+
+
+def _check_values(flow: Flow, data: CommentedMap, report: _Reporter) -> None:
+    """Values the schema accepts but that fail at call time: time zones and gather patterns."""
+    for nid, node in flow.nodes.items():
+        if isinstance(node, SupportHoursNode):
+            _check_timezone(nid, node.timezone, data, report)
+        if isinstance(node, AiAgentNode):
+            for i, gather in enumerate(node.gathers):
+                if gather.regex is None:
+                    continue
+                try:
+                    re.compile(gather.regex)
+                except re.error as exc:
+                    report.add(
+                        _line_at(data, ("nodes", nid, "gathers", i, "regex")),
+                        f"node `{nid}`: gather `{gather.name}`: `regex` does not compile: {exc}",
+                        "correct the pattern; in YAML write it in single quotes (e.g. 'T-\\d+') "
+                        "so backslashes stay as written",
+                    )
+
+
+def _check_timezone(nid: str, name: str, data: CommentedMap, report: _Reporter) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+        return
+    except Exception:  # ZoneInfoNotFoundError, ValueError for malformed keys, OSError for folders
+        pass
+    match = _close_timezone(name)
+    report.add(
+        _line_at(data, ("nodes", nid, "timezone")),
+        f"node `{nid}`: unknown time zone `{name}`{_did_you_mean(match)}",
+        f"use `{match}`" if match else "use an IANA name such as Europe/Berlin",
+    )
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def _close_timezone(name: str) -> str | None:
+    """A real zone for a typo (``europe/berlín``) or a bare city (``Berlin``)."""
+    zones = _timezones()
+    cities = {z.rsplit("/", 1)[-1].lower(): z for z in zones if "/" in z}
+    key = name.strip().replace(" ", "_")
+    if key.lower() in cities:
+        return cities[key.lower()]
+    match = _close(key, zones)
+    if match:
+        return match
+    city = difflib.get_close_matches(key.rsplit("/", 1)[-1].lower(), list(cities), n=1, cutoff=0.8)
+    return cities[city[0]] if city else None

@@ -1,0 +1,308 @@
+"""Pydantic models of a call flow and its node types.
+
+A flow is a mapping of node ids to nodes; every branch names the id of the
+node the call continues with. A branch left empty ends the call there
+(after the node's own message), which is how a flow says "hang up".
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NodeId = str
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ALL_DAYS: list[Day] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Node(_Model):
+    name: str | None = Field(None, description="Human label shown in diagrams and logs.")
+
+    def branches(self) -> dict[str, NodeId | None]:
+        """Outcome name -> target node id (None: the call ends here)."""
+        return {}
+
+    @property
+    def ends_call(self) -> bool:
+        """Whether this node type always ends the call."""
+        return False
+
+
+class AudioMessageNode(_Node):
+    type: Literal["audio_message"]
+    text: str | None = None
+    audio_url: str | None = None
+    next: NodeId | None = None
+
+    @model_validator(mode="after")
+    def _needs_content(self) -> AudioMessageNode:
+        if not self.text and not self.audio_url:
+            raise ValueError("an audio_message needs `text` or `audio_url`")
+        return self
+
+    def branches(self) -> dict[str, NodeId | None]:
+        return {"next": self.next}
+
+
+class HoursRule(_Model):
+    days: list[Day] = Field(default_factory=lambda: list(ALL_DAYS))
+    start: time = time(0, 0)
+    end: time = time(23, 59, 59)
+
+    @field_validator("end", mode="before")
+    @classmethod
+    def _midnight(cls, value: Any) -> Any:
+        return time(23, 59, 59) if value in ("24:00", "24:00:00") else value
+
+
+class SupportHoursNode(_Node):
+    type: Literal["support_hours"]
+    timezone: str = "UTC"
+    hours: list[HoursRule] = Field(default_factory=lambda: [HoursRule()])
+    during: NodeId | None = None
+    outside: NodeId | None = None
+
+    def branches(self) -> dict[str, NodeId | None]:
+        return {"during": self.during, "outside": self.outside}
+
+
+class VoicemailNode(_Node):
+    type: Literal["voicemail"]
+    prompt: str = "Please leave a message after the tone."
+    max_seconds: int = Field(120, ge=5, le=3600)
+    create_alert: bool = True
+    left: NodeId | None = None
+    not_left: NodeId | None = None
+
+    def branches(self) -> dict[str, NodeId | None]:
+        return {"left": self.left, "not_left": self.not_left}
+
+
+class CreateAlertNode(_Node):
+    type: Literal["create_alert"]
+    summary: str | None = Field(None, description="Alert title; default: built from the call.")
+    priority: Literal["high", "low"] = "high"
+    source: str | None = Field(None, description="Alert source id at the incident platform.")
+    next: NodeId | None = None
+
+    def branches(self) -> dict[str, NodeId | None]:
+        return {"next": self.next}
+
+
+class RouteTarget(_Model):
+    type: Literal["number", "user", "on_call_schedule", "escalation_policy"]
+    number: str | None = None
+    id: str | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_address(self) -> RouteTarget:
+        if self.type == "number" and not self.number:
+            raise ValueError("a `number` target needs `number`")
+        if self.type != "number" and not self.id:
+            raise ValueError(f"a `{self.type}` target needs `id`")
+        return self
+
+
+class RouteCallNode(_Node):
+    type: Literal["route_call"]
+    targets: list[RouteTarget] = Field(min_length=1)
+    call_style: Literal["ordered", "random", "parallel"] = "ordered"
+    ring_timeout: int = Field(20, ge=5, le=120)
+    retries: int = Field(0, ge=0, le=5)
+    whisper: bool = Field(True, description="The engineer hears the briefing before being connected.")
+    hold_message: str = "Please hold while I connect you to the on-call engineer."
+    completed: NodeId | None = None
+    no_answer: NodeId | None = None
+
+    def branches(self) -> dict[str, NodeId | None]:
+        return {"completed": self.completed, "no_answer": self.no_answer}
+
+
+IvrKey = Literal["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#"]
+
+
+class IvrMenuNode(_Node):
+    type: Literal["ivr_menu"]
+    prompt: str
+    options: dict[IvrKey, NodeId | None] = Field(min_length=1)
+    retries: int = Field(2, ge=0, le=5)
+    no_input: NodeId | None = None
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    def branches(self) -> dict[str, NodeId | None]:
+        out: dict[str, NodeId | None] = {f"key {k}": v for k, v in self.options.items()}
+        out["no_input"] = self.no_input
+        return out
+
+
+class PinCodeNode(_Node):
+    type: Literal["pin_code"]
+    prompt: str = "Please enter your PIN, followed by the hash key."
+    pins: list[Annotated[str, Field(pattern=r"^\d{3,12}$")]] = Field(min_length=1)
+    attempts: int = Field(3, ge=1, le=5)
+    match: NodeId | None = None
+    no_match: NodeId | None = None
+
+    @field_validator("pins", mode="before")
+    @classmethod
+    def _pins_as_text(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+    def branches(self) -> dict[str, NodeId | None]:
+        return {"match": self.match, "no_match": self.no_match}
+
+
+class BlockNumbersNode(_Node):
+    type: Literal["block_numbers"]
+    numbers: list[str] = Field(default_factory=list)
+    block_anonymous: bool = False
+    allowed: NodeId | None = None
+    blocked: NodeId | None = None
+
+    @field_validator("numbers", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+    def branches(self) -> dict[str, NodeId | None]:
+        return {"allowed": self.allowed, "blocked": self.blocked}
+
+
+class HangupNode(_Node):
+    type: Literal["hangup"]
+    text: str | None = None
+
+    @property
+    def ends_call(self) -> bool:
+        return True
+
+
+class GatherConfig(_Model):
+    """A field the AI node collects: a built-in gather by name, or a custom one declared here."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    required: bool = True
+    label: str | None = None
+    question: str | None = None
+    type: Literal["string", "number", "date", "boolean"] | None = Field(
+        None, description="Set for a custom field; leave empty for a built-in gather."
+    )
+    regex: str | None = None
+    choices: list[str] | None = None
+    confirm: bool | None = Field(None, description="Read the value back to the caller.")
+
+    @model_validator(mode="after")
+    def _custom_needs_question(self) -> GatherConfig:
+        if self.type is not None and not self.question:
+            raise ValueError(f"custom field `{self.name}` needs a `question`")
+        return self
+
+
+class SourceConfig(BaseModel):
+    """One enrichment source; keys beyond `type` and `name` go to the source plugin."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    name: str | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class EnrichmentConfig(_Model):
+    deadline_ms: int | None = Field(None, ge=0, le=30000)
+    sources: list[SourceConfig] = Field(default_factory=list)
+
+
+class AgentMessages(_Model):
+    """What the agent says at fixed moments; `{field}` placeholders are filled from the call."""
+
+    no_input: str = "Sorry, I didn't catch that."
+    no_match: str = "Sorry, I didn't understand."
+    offer_human: str = "I'm sorry this is frustrating. Would you like me to put you through to a person right now?"
+    handover: str = "I'm connecting you now."
+    known_issue: str = "We're already aware of this and our team is working on it."
+    goodbye: str = "Thank you for calling. Goodbye."
+    fallback: str = "Let me put you through to someone who can help."
+    off_topic: str = "I can help with incidents, outages, security issues and technical problems."
+
+
+class AiAgentNode(_Node):
+    type: Literal["ai_agent"]
+    greeting: str
+    intents: dict[str, NodeId | None] = Field(min_length=1, description="intent name -> branch")
+    gathers: list[GatherConfig] = Field(default_factory=list)
+    enrichment: EnrichmentConfig = Field(default_factory=EnrichmentConfig)
+    messages: AgentMessages = Field(default_factory=AgentMessages)
+    known_issue: NodeId | None = Field(None, description="Branch when the caller's problem is already handled.")
+    fallback: NodeId | None = Field(None, description="Catch-all: no intent, model failure, silence, too many turns.")
+    fallback_plugin: str = "default"
+    language: str = "en"
+    voice: str = "marin"
+    speed: float = Field(1.0, ge=0.25, le=1.5)
+    verbosity: Literal["brief", "normal", "detailed"] = "brief"
+    max_turns: int = Field(20, ge=1, le=200)
+    max_duration_s: int = Field(300, ge=10, le=3600)
+    max_no_input: int = Field(2, ge=0, le=10)
+    max_no_match: int = Field(2, ge=0, le=10)
+    silence_reprompt_s: float = Field(6, gt=0)
+    silence_end_s: float = Field(20, gt=0)
+
+    @field_validator("gathers", mode="before")
+    @classmethod
+    def _names_as_configs(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    def branches(self) -> dict[str, NodeId | None]:
+        out: dict[str, NodeId | None] = {f"intent {k}": v for k, v in self.intents.items()}
+        out["known_issue"] = self.known_issue
+        out["fallback"] = self.fallback
+        return out
+
+
+Node = Annotated[
+    Union[
+        AudioMessageNode,
+        AiAgentNode,
+        RouteCallNode,
+        SupportHoursNode,
+        VoicemailNode,
+        CreateAlertNode,
+        IvrMenuNode,
+        PinCodeNode,
+        BlockNumbersNode,
+        HangupNode,
+    ],
+    Field(discriminator="type"),
+]
+
+NODE_TYPES = [
+    "audio_message", "ai_agent", "route_call", "support_hours", "voicemail",
+    "create_alert", "ivr_menu", "pin_code", "block_numbers", "hangup",
+]
+
+
+class Flow(_Model):
+    name: str
+    description: str = ""
+    language: str = "en"
+    timezone: str = Field("UTC", description="How times are spoken to callers.")
+    start: NodeId
+    nodes: dict[str, Node] = Field(min_length=1)
+
+    def ai_nodes(self) -> dict[str, AiAgentNode]:
+        return {k: n for k, n in self.nodes.items() if isinstance(n, AiAgentNode)}

@@ -1,0 +1,114 @@
+"""The plugin author's contract: every hook a ``voice_agent`` plugin may implement.
+
+A plugin is a module (or object) with functions marked ``@hookimpl`` and
+named after the hooks below, exposed through an entry point in the group
+``voice_agent``::
+
+    # pyproject.toml of your package
+    [project.entry-points.voice_agent]
+    my_sources = "my_package.plugin"
+
+Registration hooks receive a ``register`` callback, so one plugin can
+declare several intents, gathers or sources in one place::
+
+    from agent import hookimpl
+
+    @hookimpl
+    def register_enrichment_sources(register):
+        register("jira", JiraSource)
+        register("grafana", GrafanaSource)
+
+A hook that raises is reported with the plugin's name (``voice-agent
+plugins`` shows it) and left out; the other plugins, and the call, go on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from agent.call import Call, Outcome
+    from agent.fallback import FallbackHandler
+    from agent.gathers import Gather
+    from agent.intents import Intent
+    from agent.sources import EnrichmentSource
+
+PROJECT = "voice_agent"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_intents(register: Callable[[Intent], None]) -> None:
+    """Declare intents: things a caller may want.
+
+    Call ``register(Intent(name=..., label=..., description=..., examples=[...]))``
+    once per intent. ``name`` is what flows refer to (``intents: {name: branch}``);
+    ``description`` is shown to the realtime model; ``examples`` (whole
+    caller lines) and ``keywords`` teach the offline engine, which matches
+    fuzzily, so a handful of varied phrasings beats many similar ones.
+    A name registered twice keeps the first registration and reports the second.
+    """
+
+
+@hookspec
+def register_gathers(register: Callable[[Gather], None]) -> None:
+    """Declare gathers: fields the agent can collect from a caller.
+
+    Call ``register(gather)`` with an instance of a :class:`agent.gathers.Gather`
+    subclass. A gather names its field, asks for it, extracts it from a
+    caller line (for the offline engine), and validates and normalises a value
+    (for both engines: the realtime model's ``record_details`` tool goes through
+    :meth:`~agent.gathers.Gather.normalise` too). Flows switch gathers on per
+    node and may override ``question``, ``label`` and ``required``.
+    """
+
+
+@hookspec
+def register_enrichment_sources(register: Callable[..., None]) -> None:
+    """Declare enrichment sources: where the agent learns what is already going on.
+
+    Call ``register(type_name, SourceClass)``. A flow's ``enrichment.sources``
+    entry with ``type: type_name`` builds ``SourceClass(config, context)``
+    where ``config`` is the entry's other keys validated by the class's
+    optional ``Config`` pydantic model, and ``context`` a
+    :class:`agent.sources.SourceContext` (settings, the flow file's folder).
+    The instance's ``async fetch(call)`` returns a list of facts
+    (:mod:`agent.facts`). It runs concurrently with the other sources under
+    the node's deadline: a late or failing source is dropped and logged, and
+    the call goes on without its facts.
+    """
+
+
+@hookspec
+def register_fallbacks(register: Callable[..., None]) -> None:
+    """Declare fallback handlers: what happens when nothing else matches.
+
+    Call ``register(name, handler)`` where ``handler(call, reason)`` returns a
+    :class:`agent.fallback.FallbackDecision` (what to say, which branch to
+    take). ``reason`` is one of ``no_intent``, ``no_input``, ``max_turns``,
+    ``model_error``, ``caller_request``. A node picks its handler with
+    ``fallback_plugin`` (default ``default``). A handler that raises is
+    replaced by the node's ``fallback`` branch: the caller still reaches a human.
+    """
+
+
+@hookspec
+def call_started(call: Call) -> Any:
+    """A call entered the flow. May be a coroutine function.
+
+    Use it to start timers, warm caches or tag the call. Exceptions are
+    logged with the plugin's name and do not affect the call.
+    """
+
+
+@hookspec
+def call_ended(call: Call, outcome: Outcome) -> Any:
+    """A call left the flow; ``outcome`` is its one outcome record. May be a coroutine function.
+
+    Use it to export the outcome (metrics, a ticket, a chat message). The
+    outcome holds caller data: send it only where callers' data may go, and
+    never write it to local disk. Exceptions are logged and ignored.
+    """

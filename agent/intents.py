@@ -1,0 +1,19 @@
+"""What a caller can want: the intent model shared by plugins, the prompt and the offline engine."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Intent(BaseModel):
+    """One thing a caller may want, with enough text for a model and a matcher to recognise it.
+
+    ``examples`` are whole caller lines; ``keywords`` are single words or short
+    phrases that on their own point at this intent (misspellings are forgiven).
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    description: str
+    examples: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)

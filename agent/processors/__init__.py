@@ -1,0 +1,1 @@
+"""Our Pipecat frame processors: only what Pipecat itself lacks."""

@@ -1,0 +1,70 @@
+"""The one settings class: everything configurable, from env vars (``VOICE_AGENT_*``) or ``.env``.
+
+Every outside service has its base URL here so that fakes, proxies and
+regional endpoints can stand in without code changes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of the agent and its server."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOICE_AGENT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # Engines
+    engine: str = Field(
+        "auto",
+        description="'openai', 'offline', or 'auto' (openai when an API key is set, else offline).",
+    )
+    openai_api_key: SecretStr | None = None
+    openai_realtime_url: str = "wss://api.openai.com/v1/realtime"
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_realtime_model: str = "gpt-realtime"
+
+    # Twilio
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+    public_base_url: str | None = Field(
+        None, description="The URL Twilio uses to reach this server (behind a proxy or tunnel)."
+    )
+
+    # Incident platforms
+    ilert_api_key: SecretStr | None = None
+    ilert_base_url: str = "https://api.ilert.com"
+
+    # Call handling
+    default_region: str = Field(
+        "US", description="ISO country used to read phone numbers given without a country code."
+    )
+    enrichment_deadline_ms: int = Field(1500, ge=0, description="Default time budget of a node's sources.")
+    max_call_seconds: int = Field(600, ge=10)
+
+    # Logging and privacy
+    log_level: str = "INFO"
+    log_pii: bool = Field(False, description="Keep caller numbers, e-mails and names in logs (off: redacted).")
+
+    def use_openai(self) -> bool:
+        """Whether live calls should use the realtime model."""
+        if self.engine == "openai":
+            return True
+        if self.engine == "offline":
+            return False
+        return self.openai_api_key is not None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once."""
+    return Settings()

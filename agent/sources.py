@@ -1,0 +1,103 @@
+"""Enrichment: building a node's sources and fetching their facts concurrently under a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from loguru import logger
+from pydantic import BaseModel, ValidationError
+
+from agent.facts import Fact
+from agent.flow.models import EnrichmentConfig, SourceConfig
+from agent.settings import Settings
+
+
+class EnrichmentSource(Protocol):
+    """What a source plugin's class builds: something that fetches facts for a call."""
+
+    name: str
+
+    async def fetch(self, call: Any) -> list[Fact]: ...
+
+
+@dataclass
+class SourceContext:
+    """What a source may need besides its own config."""
+
+    settings: Settings
+    base_dir: Path
+
+
+class SourceConfigError(ValueError):
+    """A source entry in a flow that its plugin cannot use."""
+
+
+def build_source(config: SourceConfig, registry_sources: dict[str, Any], context: SourceContext) -> EnrichmentSource:
+    """Instantiate one configured source; raises :class:`SourceConfigError` with what to fix."""
+    cls = registry_sources.get(config.type)
+    if cls is None:
+        raise SourceConfigError(f"unknown enrichment source type {config.type!r}")
+    options: Any = config.options
+    model = getattr(cls, "Config", None)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        try:
+            options = model.model_validate(options)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise SourceConfigError(f"source {config.type!r}: {where}: {first['msg']}") from exc
+    source = cls(options, context)
+    if not getattr(source, "name", None):
+        source.name = config.name or config.type
+    return source
+
+
+@dataclass
+class EnrichmentResult:
+    facts: list[Fact]
+    timings_ms: dict[str, float]
+    dropped: dict[str, str]
+
+
+async def _timed_fetch(source: EnrichmentSource, call: Any) -> tuple[list[Fact], float]:
+    started = time.perf_counter()
+    facts = await source.fetch(call)
+    return list(facts or []), (time.perf_counter() - started) * 1000
+
+
+async def fetch_facts(sources: list[EnrichmentSource], call: Any, deadline_s: float) -> EnrichmentResult:
+    """Fetch every source at once; whatever is late or fails is dropped and logged, never raised."""
+    result = EnrichmentResult([], {}, {})
+    if not sources:
+        return result
+    tasks = {asyncio.ensure_future(_timed_fetch(s, call)): s for s in sources}
+    done, pending = await asyncio.wait(tasks, timeout=deadline_s)
+    for task in pending:
+        task.cancel()
+        result.dropped[tasks[task].name] = f"missed the {deadline_s * 1000:.0f} ms deadline"
+    for task in done:
+        source = tasks[task]
+        try:
+            facts, took = task.result()
+        except Exception as exc:
+            result.dropped[source.name] = repr(exc)
+            continue
+        for fact in facts:
+            if not fact.source:
+                fact.source = source.name
+        result.facts.extend(facts)
+        result.timings_ms[source.name] = round(took, 1)
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+    for name, why in result.dropped.items():
+        logger.warning("enrichment source {} dropped: {}", name, why)
+    return result
+
+
+def deadline_of(config: EnrichmentConfig, settings: Settings) -> float:
+    ms = config.deadline_ms if config.deadline_ms is not None else settings.enrichment_deadline_ms
+    return ms / 1000

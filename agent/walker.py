@@ -1,0 +1,315 @@
+"""Walking one call through a whole flow: every node type, with the AI node on the text pipeline.
+
+This is what ``voice-agent simulate``, ``test`` and ``chat`` run. Nothing
+here dials or posts for real: route_call reports whom it would dial and the
+briefing they would hear; create_alert reports the alert it would open.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+from agent.agent_context import AgentContext
+from agent.briefing import alert_details, spoken_briefing
+from agent.call import Alert, Call, Dial, Outcome
+from agent.engines.offline import OfflineEngine
+from agent.extract import spoken_digits
+from agent.facts import OnCallShift
+from agent.flow.models import (
+    AiAgentNode, AudioMessageNode, BlockNumbersNode, CreateAlertNode, Flow, HangupNode, IvrMenuNode,
+    PinCodeNode, RouteCallNode, SupportHoursNode, VoicemailNode,
+)
+from agent.plugins import Registry
+from agent.settings import Settings
+from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
+from pipelines.text_call import TextCall
+
+MAX_NODES = 100
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+@dataclass
+class CallerTurn:
+    text: str = ""
+    dtmf: str | None = None
+
+
+class Caller(Protocol):
+    """Whoever plays the caller: a script, or a developer at a terminal."""
+
+    async def next_turn(self) -> CallerTurn | None:
+        """The caller's next turn, or None when the caller hangs up."""
+
+
+@dataclass
+class WalkOptions:
+    registry: Registry
+    settings: Settings
+    base_dir: Path
+    answer_calls: bool = True
+    on_event: Callable[[str, str], None] | None = None
+
+
+@dataclass
+class _Walk:
+    flow: Flow
+    call: Call
+    caller: Caller
+    opts: WalkOptions
+    outcome: Outcome = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outcome = Outcome(call_id=self.call.call_id)
+
+    def agent(self, text: str) -> None:
+        if text:
+            self.call.say("agent", text)
+            self._emit("agent", text)
+
+    def note(self, text: str) -> None:
+        self.call.say("system", text)
+        self._emit("system", text)
+
+    def _emit(self, speaker: str, text: str) -> None:
+        if self.opts.on_event:
+            self.opts.on_event(speaker, text)
+
+    async def hear(self) -> CallerTurn | None:
+        turn = await self.caller.next_turn()
+        if turn is not None:
+            shown = turn.text if turn.dtmf is None else f"(keys {turn.dtmf})"
+            self.call.say("caller", shown)
+            self._emit("caller", shown)
+        return turn
+
+
+async def walk(flow: Flow, caller: Caller, call: Call, opts: WalkOptions) -> Outcome:
+    """Run the call from the flow's start node until it ends; return its outcome record."""
+    w = _Walk(flow, call, caller, opts)
+    await opts.registry.call_started(call)
+    node_id: str | None = flow.start
+    end_reason = "flow_ended"
+    try:
+        for _ in range(MAX_NODES):
+            if node_id is None:
+                break
+            node = flow.nodes[node_id]
+            call.nodes.append(node_id)
+            node_id, reason = await _STEP[type(node)](w, node_id, node)
+            if reason:
+                end_reason = reason
+                break
+        else:
+            end_reason = "too_many_nodes"
+    finally:
+        outcome = w.outcome
+        outcome.end_reason = end_reason
+        outcome.intent = call.intent
+        outcome.fields = dict(call.fields)
+        outcome.facts_used = list(call.facts_used)
+        outcome.nodes = list(call.nodes)
+        outcome.summary = call.summary
+        call.outcome = outcome
+        await opts.registry.call_ended(call, outcome)
+    return outcome
+
+
+# -- node steps: each returns (next node id, end reason or None) ---------------------------------
+
+async def _audio_message(w: _Walk, node_id: str, node: AudioMessageNode) -> tuple[str | None, str | None]:
+    w.agent(node.text or f"(plays {node.audio_url})")
+    return node.next, None
+
+
+async def _hangup(w: _Walk, node_id: str, node: HangupNode) -> tuple[str | None, str | None]:
+    if node.text:
+        w.agent(node.text)
+    return None, "hangup"
+
+
+async def _support_hours(w: _Walk, node_id: str, node: SupportHoursNode) -> tuple[str | None, str | None]:
+    local = w.call.now.astimezone(ZoneInfo(node.timezone))
+    day = _DAYS[local.weekday()]
+    inside = any(day in rule.days and rule.start <= local.time() <= rule.end for rule in node.hours)
+    w.note(f"support hours at {local:%a %H:%M %Z}: {'during' if inside else 'outside'}")
+    return (node.during if inside else node.outside), None
+
+
+def _same_number(a: str, b: str, region: str) -> bool:
+    try:
+        return phonenumbers.parse(a, region) == phonenumbers.parse(b, region)
+    except phonenumbers.NumberParseException:
+        return False
+
+
+async def _block_numbers(w: _Walk, node_id: str, node: BlockNumbersNode) -> tuple[str | None, str | None]:
+    number = w.call.caller_number
+    region = w.opts.settings.default_region
+    blocked = (not number and node.block_anonymous) or bool(
+        number and any(_same_number(number, n, region) for n in node.numbers)
+    )
+    if blocked:
+        w.note("caller is on the block list")
+        return node.blocked, (None if node.blocked else "blocked")
+    return node.allowed, None
+
+
+def _digits(turn: CallerTurn | None) -> str:
+    if turn is None:
+        return ""
+    if turn.dtmf is not None:
+        return turn.dtmf
+    return re.sub(r"[^0-9*#]", "", spoken_digits(turn.text))
+
+
+async def _ivr_menu(w: _Walk, node_id: str, node: IvrMenuNode) -> tuple[str | None, str | None]:
+    for _ in range(node.retries + 1):
+        w.agent(node.prompt)
+        turn = await w.hear()
+        if turn is None:
+            return None, "caller_hung_up"
+        key = _digits(turn)[:1]
+        if key in node.options:
+            return node.options[key], None  # type: ignore[index]
+    return node.no_input, None
+
+
+async def _pin_code(w: _Walk, node_id: str, node: PinCodeNode) -> tuple[str | None, str | None]:
+    for _ in range(node.attempts):
+        w.agent(node.prompt)
+        turn = await w.hear()
+        if turn is None:
+            return None, "caller_hung_up"
+        if _digits(turn).rstrip("#") in node.pins:
+            return node.match, None
+        w.agent("That PIN is not correct.")
+    return node.no_match, None
+
+
+async def _voicemail(w: _Walk, node_id: str, node: VoicemailNode) -> tuple[str | None, str | None]:
+    w.agent(node.prompt)
+    turn = await w.hear()
+    message = (turn.text if turn else "").strip()
+    if not message:
+        return node.not_left, ("caller_hung_up" if turn is None and not node.not_left else None)
+    if node.create_alert:
+        details = alert_details(w.call, _intent_label(w)) + f"\n\nVoicemail: {message}"
+        _open_alert(w, Alert(summary=f"Voicemail from {_who(w)}", details=details, priority="high"))
+    return node.left, None
+
+
+async def _create_alert(w: _Walk, node_id: str, node: CreateAlertNode) -> tuple[str | None, str | None]:
+    label = _intent_label(w)
+    services = w.call.fields.get("affected_services") or []
+    summary = node.summary or w.call.summary or f"{label or 'Hotline call'}: {w.call.fields.get('incident') or _who(w)}"
+    dedup = f"{w.call.intent or 'call'}:{(services[0] if services else 'general').lower()}"
+    _open_alert(w, Alert(
+        summary=summary[:200], details=alert_details(w.call, label), priority=node.priority,
+        source=node.source, fields=dict(w.call.fields), dedup_key=dedup,
+    ))
+    return node.next, None
+
+
+async def _route_call(w: _Walk, node_id: str, node: RouteCallNode) -> tuple[str | None, str | None]:
+    w.agent(node.hold_message)
+    briefing = spoken_briefing(w.call, _intent_label(w))
+    w.outcome.briefing = briefing
+    people: list[tuple[str, str]] = []
+    for target in node.targets:
+        if target.type == "number":
+            people.append((target.name or target.number or "", target.number or ""))
+            continue
+        shifts = [f for f in w.call.facts if isinstance(f, OnCallShift) and f.schedule == target.id]
+        if not shifts:
+            w.note(f"{target.type} {target.id}: nobody found (no source knows who is on call)")
+        people.extend((s.name, s.number) for s in shifts)
+    if node.call_style == "random":
+        random.Random(w.call.call_id).shuffle(people)
+    attempts = [p for _ in range(node.retries + 1) for p in people]
+    style = "all at once" if node.call_style == "parallel" else "in turn"
+    for name, number in attempts:
+        answered = w.opts.answer_calls
+        dial = Dial(name=name, number=number, whisper=briefing if node.whisper else "", answered=answered)
+        w.outcome.dials.append(dial)
+        w.note(f"dialling {name} ({number}) {style}, ringing {node.ring_timeout}s" + (f"; whisper: {briefing}" if node.whisper else ""))
+        if answered:
+            w.note(f"{name} accepted the call; caller connected")
+            return node.completed, (None if node.completed else "connected")
+        if node.call_style == "parallel" and len(w.outcome.dials) >= len(people):
+            break
+    w.note("no one answered")
+    return node.no_answer, (None if node.no_answer else "no_answer")
+
+
+async def _ai_agent(w: _Walk, node_id: str, node: AiAgentNode) -> tuple[str | None, str | None]:
+    settings = w.opts.settings
+    context = SourceContext(settings=settings, base_dir=w.opts.base_dir)
+    sources = []
+    for config in node.enrichment.sources:
+        try:
+            sources.append(build_source(config, w.opts.registry.sources, context))
+        except Exception as exc:
+            w.note(f"enrichment source {config.name or config.type} left out: {exc}")
+    result = await fetch_facts(sources, w.call, deadline_of(node.enrichment, settings))
+    w.call.facts.extend(result.facts)
+    w.outcome.timings_ms.update({f"enrichment.{k}": v for k, v in result.timings_ms.items()})
+    ctx = AgentContext.build(node_id, node, w.call, w.opts.registry, region=settings.default_region, timezone=w.flow.timezone)
+    engine = OfflineEngine(ctx)
+    async with TextCall(engine, w.call) as conversation:
+        for line in conversation.greeting:
+            w._emit("agent", line)
+        while not engine.done:
+            turn = await w.caller.next_turn()
+            if turn is None:
+                w.outcome.branch = None
+                return None, "caller_hung_up"
+            text = turn.text if turn.dtmf is None else turn.dtmf
+            w._emit("caller", text)
+            for line in await conversation.say(text):
+                w._emit("agent", line)
+    decision = ctx.decision
+    assert decision is not None
+    w.outcome.branch = decision.target
+    w.outcome.timings_ms["agent_turns"] = float(engine.state.turns)
+    if decision.exit == "hangup" or decision.target is None:
+        return None, decision.reason or decision.exit
+    return decision.target, None
+
+
+_STEP = {
+    AudioMessageNode: _audio_message, HangupNode: _hangup, SupportHoursNode: _support_hours,
+    BlockNumbersNode: _block_numbers, IvrMenuNode: _ivr_menu, PinCodeNode: _pin_code,
+    VoicemailNode: _voicemail, CreateAlertNode: _create_alert, RouteCallNode: _route_call,
+    AiAgentNode: _ai_agent,
+}
+
+
+def _intent_label(w: _Walk) -> str | None:
+    intent = w.opts.registry.intents.get(w.call.intent or "")
+    return intent.label if intent else None
+
+
+def _who(w: _Walk) -> str:
+    return str(w.call.fields.get("caller_name") or w.call.caller_number or "an anonymous caller")
+
+
+def _open_alert(w: _Walk, alert: Alert) -> None:
+    w.outcome.alerts.append(alert)
+    w.note(f"alert opened ({alert.priority}): {alert.summary}")
+
+
+def at_time(value: str | None) -> datetime:
+    """The simulated clock: now, or an ISO time given with ``--at``."""
+    if not value:
+        return datetime.now(timezone.utc)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

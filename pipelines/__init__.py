@@ -1,0 +1,1 @@
+"""Builders of per-call Pipecat pipelines."""

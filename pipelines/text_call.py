@@ -1,0 +1,71 @@
+"""The text-call pipeline: an AI node answered by the offline engine, as a real Pipecat pipeline.
+
+    caller lines -> TranscriptionFrame -> OfflineEngineProcessor -> TextFrame -> TranscriptCollector
+
+Used by ``voice-agent simulate``, ``test`` and ``chat``; the same engine and
+tools later answer live calls through Twilio's speech recognition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from types import TracebackType
+
+from pipecat.frames.frames import EndFrame, TranscriptionFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.workers.runner import WorkerRunner
+
+from agent.call import Call
+from agent.engines.offline import OfflineEngine
+from agent.frames import CallerSilenceFrame
+from agent.processors.offline_engine import OfflineEngineProcessor
+from agent.processors.transcript import TranscriptCollector
+
+RESPONSE_TIMEOUT_S = 10.0
+
+
+class TextCall:
+    """One AI node's conversation on text: ``async with TextCall(...) as conv: await conv.say(line)``."""
+
+    def __init__(self, engine: OfflineEngine, call: Call) -> None:
+        self.engine = engine
+        self.collector = TranscriptCollector(call)
+        self.worker = PipelineWorker(
+            Pipeline([OfflineEngineProcessor(engine), self.collector]),
+            enable_rtvi=False,
+            enable_turn_tracking=False,
+            idle_timeout_secs=None,
+            check_dangling_tasks=False,
+        )
+        self._runner = WorkerRunner(handle_sigint=False)
+        self._task: asyncio.Task[None] | None = None
+        self.greeting: list[str] = []
+
+    async def __aenter__(self) -> TextCall:
+        await self._runner.add_workers(self.worker)
+        self._task = asyncio.create_task(self._runner.run())
+        self.greeting = await self._next_response()
+        return self
+
+    async def say(self, text: str) -> list[str]:
+        """Send one caller turn (empty = silence) and return what the agent answered."""
+        if text.strip():
+            now = datetime.now(timezone.utc).isoformat()
+            await self.worker.queue_frame(TranscriptionFrame(text=text, user_id="caller", timestamp=now))
+        else:
+            await self.worker.queue_frame(CallerSilenceFrame())
+        return await self._next_response()
+
+    async def _next_response(self) -> list[str]:
+        return await asyncio.wait_for(self.collector.responses.get(), RESPONSE_TIMEOUT_S)
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._task is None:
+            return
+        if exc is None:
+            await self.worker.queue_frame(EndFrame())
+        else:
+            await self.worker.cancel()
+        await asyncio.wait_for(self._task, RESPONSE_TIMEOUT_S)

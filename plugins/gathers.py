@@ -1,0 +1,153 @@
+"""Built-in gathers: who is calling, how to call back, and what is wrong."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+
+from agent import extract, hookimpl
+from agent.gathers import Gather, GatherContext, InvalidValue
+
+
+class CallerName(Gather):
+    name = "caller_name"
+    label = "Name"
+    question = "May I have your name, please?"
+    description = "The caller's full name."
+
+    def extract(self, text: str, ctx: GatherContext) -> str | None:
+        return extract.person_name(text, loose=ctx.asked)
+
+    def normalise(self, value: Any, ctx: GatherContext) -> str:
+        text = str(super().normalise(value, ctx))
+        if len(text) > 80 or not re.search(r"[^\W\d_]", text):
+            raise InvalidValue("a name should be a few words of letters")
+        return " ".join(w[:1].upper() + w[1:] for w in text.split())
+
+
+class ContactNumber(Gather):
+    name = "contact_number"
+    label = "Callback number"
+    question = "What's the best number to call you back on?"
+    description = "A phone number to call the caller back, ideally with country code."
+    confirm = True
+
+    def default(self, ctx: GatherContext) -> str | None:
+        if not ctx.caller_number:
+            return None
+        try:
+            return self.normalise(ctx.caller_number, ctx)
+        except InvalidValue:
+            return None
+
+    def extract(self, text: str, ctx: GatherContext) -> str | None:
+        return extract.phone_number(text, ctx.region)
+
+    def normalise(self, value: Any, ctx: GatherContext) -> str:
+        raw = str(value or "").strip()
+        try:
+            parsed = phonenumbers.parse(extract.spoken_digits(raw), ctx.region)
+        except phonenumbers.NumberParseException:
+            raise InvalidValue("that is not a phone number; please give it with the country code") from None
+        if not phonenumbers.is_possible_number(parsed):
+            raise InvalidValue("that number has the wrong length; please give it with the country code")
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    def readback(self, value: Any) -> str:
+        return extract.speak_phone(str(value))
+
+
+class Email(Gather):
+    name = "email"
+    label = "E-mail"
+    question = "What's your e-mail address?"
+    description = "The caller's e-mail address."
+    confirm = True
+
+    def extract(self, text: str, ctx: GatherContext) -> str | None:
+        return extract.email(text)
+
+    def normalise(self, value: Any, ctx: GatherContext) -> str:
+        found = extract.email(str(value or ""))
+        if not found:
+            raise InvalidValue("that is not an e-mail address; it needs a name, an at sign and a domain")
+        return found
+
+    def readback(self, value: Any) -> str:
+        return extract.speak_email(str(value))
+
+
+_PROBLEM_WORDS = re.compile(
+    r"\b(down|broken|break|error|errors|fail|failing|fails|failed|failure|not working|doesn't work|"
+    r"isn't working|can't|cannot|won't|slow|outage|crash\w*|hack\w*|breach|leak\w*|stuck|timeout|"
+    r"timing out|unavailable|offline|problem|issue|wrong|missing|lost|compromised|suspicious|"
+    r"unreachable|not loading|not responding|5\d\d)\b",
+    re.IGNORECASE,
+)
+
+
+class IncidentDescription(Gather):
+    name = "incident"
+    label = "What is wrong"
+    question = "Can you describe what's wrong?"
+    description = "What is wrong, in the caller's own words."
+
+    def extract(self, text: str, ctx: GatherContext) -> str | None:
+        text = text.strip()
+        if len(text.split()) < 2:
+            return None
+        sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+        about_problem = [s for s in sentences if _PROBLEM_WORDS.search(s)]
+        if about_problem:
+            return " ".join(about_problem)
+        return text if ctx.asked else None
+
+    def normalise(self, value: Any, ctx: GatherContext) -> str:
+        text = str(super().normalise(value, ctx))
+        return text[:1000]
+
+
+class AffectedServices(Gather):
+    name = "affected_services"
+    label = "Affected services"
+    question = "Which of our services are affected?"
+    description = "The services the caller says are affected, named as in the known services when possible."
+    value_type = "list"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string"}, "description": self.description}
+
+    def extract(self, text: str, ctx: GatherContext) -> list[str] | None:
+        found = extract.services(text, ctx.known_services)
+        if found:
+            return found
+        if ctx.asked and text.strip():
+            parts = [p.strip(" .") for p in re.split(r",|\band\b", text) if p.strip(" .")]
+            return parts or None
+        return None
+
+    def normalise(self, value: Any, ctx: GatherContext) -> list[str]:
+        items = value if isinstance(value, list) else [value]
+        names: list[str] = []
+        for item in items:
+            text = str(item).strip()
+            if not text:
+                continue
+            matched = extract.services(text, ctx.known_services)
+            for name in matched or [text[:100]]:
+                if name not in names:
+                    names.append(name)
+        if not names:
+            raise InvalidValue("name at least one affected service")
+        return names
+
+    def readback(self, value: Any) -> str:
+        return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+@hookimpl
+def register_gathers(register):
+    for gather in (CallerName(), ContactNumber(), Email(), IncidentDescription(), AffectedServices()):
+        register(gather)
