@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from loguru import logger
 
 from agent.call import Call
@@ -19,6 +20,18 @@ from agent.flow.models import AiAgentNode
 from agent.gathers import CustomGather, Gather, GatherContext
 from agent.intents import Intent
 from agent.plugins import Registry
+
+
+def caller_region(number: str | None, default: str) -> str:
+    """The country of the caller ID, so '030 1234567' from a German caller reads as +49 30..."""
+    if number:
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(number, default))
+        except phonenumbers.NumberParseException:
+            region = None
+        if region and region != "ZZ":
+            return region
+    return default
 
 
 @dataclass
@@ -74,7 +87,7 @@ class AgentContext:
 
     def gather_context(self, *, asked: bool = False) -> GatherContext:
         return GatherContext(
-            caller_number=self.call.caller_number, region=self.region,
+            caller_number=self.call.caller_number, region=caller_region(self.call.caller_number, self.region),
             known_services=self.call.known_services(), today=self.call.now.date(), asked=asked,
         )
 

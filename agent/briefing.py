@@ -16,7 +16,8 @@ def spoken_briefing(call: Call, intent_label: str | None = None) -> str:
         parts[0] += f" about: {intent_label.lower()}"
     parts[0] += "."
     if fields.get("incident"):
-        parts.append(f"They said: {fields['incident']}")
+        said = str(fields["incident"]).strip()
+        parts.append(f"They said: {said}" + ("" if said.endswith((".", "!", "?")) else "."))
     services = fields.get("affected_services")
     if services:
         parts.append("Affected: " + ", ".join(services) + ".")

@@ -36,10 +36,17 @@ class BrokenSource:
         raise RuntimeError("boom")
 
 
+class FileSource:
+    """A source plugin that reports a missing file with a plain FileNotFoundError."""
+
+    def __init__(self, options: dict, context: SourceContext) -> None:
+        raise FileNotFoundError(f"facts file {context.base_dir / options['path']} does not exist")
+
+
 REGISTRY = Registry(
     intents={"incident": object(), "talk_to_human": object(), "security": object()},
     gathers={"caller_name": object(), "callback_number": object(), "service": object()},
-    sources={"static": StaticSource, "broken": BrokenSource},
+    sources={"static": StaticSource, "broken": BrokenSource, "file": FileSource},
 )
 
 VALID = """\
@@ -508,7 +515,7 @@ def test_unknown_source_type(tmp_path: Path) -> None:
     problem = only(problems_of(tmp_path, text))
     assert problem.line == 10
     assert "unknown enrichment source type `statik`; did you mean `static`?" in problem.message
-    assert problem.fix.startswith("change it to `static`") and "broken, static" in problem.fix
+    assert problem.fix.startswith("change it to `static`") and "broken, file, static" in problem.fix
 
 
 def test_bad_source_config_reports_the_plugins_message(tmp_path: Path) -> None:
@@ -531,6 +538,13 @@ def test_source_paths_are_relative_to_the_flow_file(tmp_path: Path, monkeypatch:
     monkeypatch.chdir(tmp_path)
     _, problems = check_flow(Path("flows") / path.name, REGISTRY, Settings())
     assert problems == []
+
+
+def test_source_oserror_is_reported_as_a_config_problem(tmp_path: Path) -> None:
+    problem = only(problems_of(tmp_path, VALID.replace("type: static, path: facts.yaml", "type: file, path: x.yaml")))
+    assert problem.line == 11
+    assert problem.message.endswith(f"facts file {tmp_path / 'x.yaml'} does not exist")
+    assert "relative paths are read from the flow file's folder" in problem.fix
 
 
 def test_source_plugin_crash_is_a_problem_not_a_traceback(tmp_path: Path) -> None:

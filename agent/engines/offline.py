@@ -16,7 +16,7 @@ from rapidfuzz import fuzz
 
 from agent import extract
 from agent.agent_context import AgentContext
-from agent.facts import OpenIncident, ServiceState
+from agent.facts import MaintenanceWindow, OpenIncident, ServiceState
 from agent.gathers import Gather
 from agent.matching import IntentMatcher
 from agent.tools import ToolBox
@@ -110,6 +110,9 @@ class OfflineEngine:
             if _DONE.search(text) or (extract.yes_no(text) is False and not _SOMETHING_ELSE.search(text)):
                 await self.tools.call("end_call", {"reason": "known_issue", "summary": self._summary()})
                 return [self.ctx.decision.say] if self.ctx.decision.say else []
+            # A different problem: what was said about the known one no longer describes the call.
+            for name in ("incident", "affected_services"):
+                self.ctx.call.fields.pop(name, None)
 
         progressed = await self._extract_all(text)
         asked = self.ctx.gather(state.asking or "")
@@ -223,7 +226,7 @@ class OfflineEngine:
             incident = self.ctx.call.fields.get("incident") or ""
             services = extract.services(str(incident), self.ctx.call.known_services())
         facts = self.ctx.related_facts(list(services))
-        covered = {s.lower() for f in facts if isinstance(f, OpenIncident) for s in f.services}
+        covered = {s.lower() for f in facts if isinstance(f, (OpenIncident, MaintenanceWindow)) for s in f.services}
         facts = [
             f for f in facts
             if self.tools.fact_key(f) not in self.state.known_told

@@ -427,7 +427,10 @@ def _branch_path(outcome: str) -> Loc:
 def _check_graph(flow: Flow, data: CommentedMap, report: _Reporter) -> None:
     """Dangling branches, a bad `start`, unreachable nodes and loops with no way to end the call."""
     ids = list(flow.nodes)
-    node_line: Callable[[str], int | None] = lambda nid: _line_at(data, ("nodes", nid))  # noqa: E731
+
+    def node_line(nid: str) -> int | None:
+        return _line_at(data, ("nodes", nid))
+
     edges: dict[str, list[str]] = {}
     ends: set[str] = set()
     for nid, node in flow.nodes.items():
@@ -584,7 +587,7 @@ def _check_sources(
         try:
             context = SourceContext(settings if settings is not None else _settings(), base_dir)
             build_source(source, registry.sources, context)
-        except SourceConfigError as exc:
+        except (SourceConfigError, OSError, ValueError) as exc:  # plugins may raise these for bad config too
             report.add(
                 _line_at(data, where),
                 f"{label}: {exc}",
