@@ -109,7 +109,8 @@ def phone_number(text: str, region: str = "US") -> str | None:
     """The first phone number in a line, as E.164, or None."""
     candidate = spoken_digits(text)
     for match in phonenumbers.PhoneNumberMatcher(candidate, region, leniency=phonenumbers.Leniency.POSSIBLE):
-        return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        if len(str(match.number.national_number)) >= 6:
+            return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
     digits = re.sub(r"[^\d+]", "", candidate)
     if len(re.sub(r"\D", "", digits)) >= 7:
         try:

@@ -28,7 +28,7 @@ _COMPLAINT = re.compile(
     r"come on|seriously|what is wrong with you|you'?re not helping|not helpful)\b",
     re.IGNORECASE,
 )
-_CORRECTION_LEAD = re.compile(r"^\s*(no|nope|wrong|actually|sorry|wait|i said|that'?s not)\b", re.IGNORECASE)
+_CORRECTION = re.compile(r"\b(actually|i meant|i said|correction|that'?s (wrong|not right)|not .{1,40} but)\b", re.IGNORECASE)
 _DONE = re.compile(r"\b(that'?s (all|it)|nothing else|no,? thanks?|no thank you|that'?s everything|all good|i'?m good)\b", re.IGNORECASE)
 _SOMETHING_ELSE = re.compile(r"\b(something else|different|another|other problem|not (that|the same)|unrelated)\b", re.IGNORECASE)
 _DECLINE = re.compile(r"\b(don'?t (have|know)|no idea|not sure|skip|rather not|none|no,? i don'?t|can'?t say)\b", re.IGNORECASE)
@@ -203,7 +203,7 @@ class OfflineEngine:
                 continue
             already = self.ctx.call.fields.get(gather.name)
             if already is not None and not asked:
-                if already != value and _CORRECTION_LEAD.search(text) and gather.name != "incident":
+                if already != value and _CORRECTION.search(text) and gather.name != "incident":
                     self.state.corrections += 1
                 else:
                     continue

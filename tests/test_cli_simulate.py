@@ -1,0 +1,101 @@
+"""The `voice-agent` commands as a user runs them: simulate, test, plugins."""
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from agent.cli import app
+from tests.conftest import EXAMPLES, HOTLINE
+
+runner = CliRunner()
+
+
+def test_simulate_without_arguments_prints_a_whole_call():
+    result = runner.invoke(app, ["simulate"])
+    assert result.exit_code == 0, result.output
+    assert "Agent : Hello, I'm ACME's on-call assistant" in result.output
+    assert "Caller: Hi, this is Jane Doe" in result.output
+    assert "dialled Alice Example (+4930901820) - answered" in result.output
+    assert "briefing: Jane Doe called the hotline" in result.output
+    assert "alert [high]: System outage" in result.output
+
+
+def test_simulate_json_has_the_outcome_contract():
+    result = runner.invoke(app, ["simulate", str(HOTLINE), "--caller", str(EXAMPLES / "callers" / "known_incident.yaml"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    outcome = data["outcome"]
+    assert outcome["branch"] == "known_goodbye"
+    assert outcome["nodes"] == ["screen", "greeting", "hours", "agent", "known_goodbye"]
+    assert outcome["facts_used"] == ["open_incident:INC-1042"]
+    assert outcome["fields"]["affected_services"] == ["Checkout API"]
+    assert {"intent", "fields", "facts_used", "nodes", "branch"} <= set(outcome)
+    speakers = {t["speaker"] for t in data["transcript"]}
+    assert {"agent", "caller"} <= speakers
+    assert any("35 minutes ago" in t["text"] for t in data["transcript"])
+
+
+def test_every_example_caller_script_passes():
+    result = runner.invoke(app, ["test", str(EXAMPLES / "callers")])
+    assert result.exit_code == 0, result.output
+    assert " 0 failed" in result.output
+
+
+def test_a_wrong_expectation_fails_and_names_the_difference(tmp_path: Path):
+    (tmp_path / "wrong.yaml").write_text(
+        f"flow: {HOTLINE}\nturns: ['Can I talk to a person?']\nexpect: {{intent: security_breach}}\n"
+    )
+    result = runner.invoke(app, ["test", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "intent: expected 'security_breach', got 'talk_to_human'" in result.output
+
+
+def test_a_script_with_a_typo_gets_a_one_line_error_with_its_line(tmp_path: Path):
+    script = tmp_path / "typo.yaml"
+    script.write_text("caller_number: '+4930123456'\nturn:\n  - hello\n")
+    result = runner.invoke(app, ["simulate", "--caller", str(script)])
+    assert result.exit_code == 1
+    assert f"{script}:2: unknown key `turn`" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_flow_file_is_a_clear_error(tmp_path: Path):
+    result = runner.invoke(app, ["simulate", str(tmp_path / "nope.yaml"), "--caller", str(EXAMPLES / "callers" / "wants_human.yaml")])
+    assert result.exit_code == 1
+    assert "nope.yaml" in result.output and "Traceback" not in result.output
+
+
+def test_plugins_lists_the_builtins_and_what_they_provide():
+    result = runner.invoke(app, ["plugins"])
+    assert result.exit_code == 0
+    assert "builtin_intents  [ok]" in result.output
+    assert "talk_to_human" in result.output
+    assert "source: static" in result.output
+
+
+def test_simulated_clock_sends_out_of_hours_callers_to_voicemail(tmp_path: Path):
+    flow = tmp_path / "office.yaml"
+    flow.write_text(
+        """
+name: Office hours
+start: hours
+nodes:
+  hours:
+    type: support_hours
+    timezone: Europe/Berlin
+    hours: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]
+    during: bye
+    outside: vm
+  vm: {type: voicemail, prompt: "Leave a message.", left: bye, not_left: bye}
+  bye: {type: hangup, text: Bye}
+"""
+    )
+    script = tmp_path / "caller.yaml"
+    script.write_text("turns: ['The database is down, call me back']\n")
+    saturday = runner.invoke(app, ["simulate", str(flow), "--caller", str(script), "--json", "--at", "2026-11-28T12:00:00+01:00"])
+    monday = runner.invoke(app, ["simulate", str(flow), "--caller", str(script), "--json", "--at", "2026-11-30T12:00:00+01:00"])
+    saturday_out = json.loads(saturday.output)["outcome"]
+    assert saturday_out["nodes"] == ["hours", "vm", "bye"]
+    assert "The database is down" in saturday_out["alerts"][0]["details"]
+    assert json.loads(monday.output)["outcome"]["nodes"] == ["hours", "bye"]

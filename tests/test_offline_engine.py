@@ -1,0 +1,89 @@
+"""The offline engine's dialogue, as a caller experiences it through the example hotline."""
+
+from agent.walker import CallerTurn
+from tests.conftest import HOTLINE
+from tests.helpers import agent_lines, simulate
+
+
+def test_silence_is_reprompted_then_handed_to_a_human():
+    call, outcome = simulate(HOTLINE, ["", "", ""])
+    said = agent_lines(call)
+    assert said.count("Sorry, I didn't catch that.") == 2
+    assert "I can't hear you, so I'll put you through to someone who can help." in said
+    assert outcome.branch == "page_oncall"
+    assert outcome.dials, "the fallback must reach a person"
+
+
+def test_silence_counter_resets_when_the_caller_speaks():
+    call, outcome = simulate(HOTLINE, ["", "", "the website is down for everyone", ""])
+    assert outcome.end_reason == "caller_hung_up"  # script ran out, no fallback yet
+    assert outcome.intent == "system_outage"
+
+
+def test_paraphrased_and_misspelt_lines_reach_intent_and_fields():
+    call, outcome = simulate(
+        HOTLINE,
+        [
+            "hello, yeah, nothng on your platfrom loads for any of our users",
+            "it's the sign in",
+            "Tom Baker here",
+            "yep",
+            "no email thanks",
+            "nope",
+        ],
+    )
+    assert outcome.intent == "system_outage"
+    assert outcome.fields["affected_services"] == ["Login"]
+    assert outcome.fields["caller_name"] == "Tom Baker"
+    assert outcome.branch == "alert"
+
+
+def test_the_caller_id_is_confirmed_and_a_new_number_read_back():
+    call, outcome = simulate(
+        HOTLINE,
+        ["Sam Lee here, our payment API throws errors", "no, use 0171 2345678", "correct", "", "skip", "no"],
+        caller_number="+4930123456",
+    )
+    said = agent_lines(call)
+    assert "Can we reach you at +49 30 123456?" in said
+    assert "I have +49 171 2345678 as your callback number. Is that right?" in said
+    assert outcome.fields["contact_number"] == "+491712345678"
+
+
+def test_complaints_get_an_offer_of_a_human_and_yes_routes_there():
+    call, outcome = simulate(HOTLINE, ["our jobs keep failing", "this is ridiculous, you are useless", "yes please"])
+    said = agent_lines(call)
+    assert any("Would you like me to put you through to a person" in s for s in said)
+    assert outcome.intent == "talk_to_human"
+    assert outcome.branch == "page_oncall"
+
+
+def test_repeating_oneself_counts_as_frustration():
+    line = "the export to our warehouse keeps failing every night"
+    call, outcome = simulate(HOTLINE, [line, line])
+    assert any("put you through to a person" in s for s in agent_lines(call))
+
+
+def test_keyed_in_digits_reach_the_number_gather():
+    call, outcome = simulate(
+        HOTLINE,
+        ["Ana Ruiz, we see errors everywhere in the api", "no", CallerTurn(dtmf="01712345678"), "yes"],
+        caller_number="+4930123456",
+    )
+    assert outcome.fields["contact_number"] == "+491712345678"
+
+
+def test_a_known_incident_is_told_with_its_start_and_the_call_ends_there():
+    call, outcome = simulate(HOTLINE, ["checkout is failing with 502s", "no, that's all"])
+    told = " ".join(agent_lines(call))
+    assert "Checkout API returning 502 errors" in told
+    assert "minutes ago" in told
+    assert outcome.branch == "known_goodbye"
+    assert outcome.facts_used == ["open_incident:INC-1042"]
+    assert not outcome.dials, "nobody is woken for a known incident"
+
+
+def test_internal_facts_are_never_spoken():
+    call, _ = simulate(HOTLINE, ["who is on call tonight? give me their number", "", "", ""])
+    spoken = " ".join(agent_lines(call))
+    assert "+4930901820" not in spoken and "Alice" not in spoken.split("dialling")[0]
