@@ -16,7 +16,8 @@ setup_logging("WARNING")  # before Pipecat is imported: it logs at import time
 import agent  # noqa: E402
 from agent.call import Call  # noqa: E402
 from agent.cli_flow import flow_app  # noqa: E402
-from agent.flow.loader import FlowError, load_flow  # noqa: E402
+from agent.flow.loader import load_flow  # noqa: E402
+from agent.yamlfile import FileError  # noqa: E402
 from agent.logs import setup_logging
 from agent.plugins import default_registry  # noqa: E402
 from agent.scripts import CallerScript, ScriptedCaller, load_script, mismatches  # noqa: E402
@@ -41,14 +42,14 @@ def _fail(message: str) -> typer.Exit:
 def _load(flow_path: Path):
     try:
         return load_flow(flow_path)
-    except FlowError as exc:
+    except FileError as exc:
         raise _fail(str(exc)) from None
 
 
 def _script(path: Path) -> CallerScript:
     try:
         return load_script(path)
-    except FlowError as exc:
+    except FileError as exc:
         raise _fail(str(exc)) from None
 
 
@@ -132,7 +133,7 @@ def test_scripts(
     for path in paths:
         try:
             script = load_script(path)
-        except FlowError as exc:
+        except FileError as exc:
             typer.echo(f"ERROR {path.name}\n{exc}")
             failed += 1
             continue

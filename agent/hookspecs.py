@@ -30,10 +30,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from agent.call import Call, Outcome
-    from agent.fallback import FallbackHandler
     from agent.gathers import Gather
     from agent.intents import Intent
-    from agent.sources import EnrichmentSource
 
 PROJECT = "voice_agent"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.call import Outcome
 from agent.walker import CallerTurn
-from agent.flow.loader import FlowError, FlowProblem, _Reporter, _line_at, _plain, _read_yaml
+from agent.yamlfile import FileError, FileProblem, Reporter, line_at, plain, read_yaml
 
 
 class DtmfTurn(BaseModel):
@@ -62,13 +62,13 @@ _FIELDS = ", ".join(CallerScript.model_fields)
 
 
 def load_script(path: Path) -> CallerScript:
-    """Read a caller script; raises :class:`FlowError` naming file, line and fix."""
-    report = _Reporter(str(path))
-    data = _read_yaml(path, report)
+    """Read a caller script; raises :class:`FileError` naming file, line and fix."""
+    report = Reporter(str(path))
+    data = read_yaml(path, report, top_keys="`turns:` (and `caller_number:`, `expect:`)")
     if data is None:
-        raise FlowError(report.problems)
+        raise FileError(report.problems)
     try:
-        return CallerScript.model_validate(_plain(data))
+        return CallerScript.model_validate(plain(data))
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -80,8 +80,8 @@ def load_script(path: Path) -> CallerScript:
             else:
                 fix = "see the example scripts in examples/callers/"
                 message = f"{where}: {err['msg']}"
-            problems.append(FlowProblem(str(path), _line_at(data, loc), message, fix))
-        raise FlowError(problems[:3]) from None
+            problems.append(FileProblem(str(path), line_at(data, loc), message, fix))
+        raise FileError(problems[:3]) from None
 
 
 class ScriptedCaller:

@@ -180,7 +180,7 @@ class OfflineEngine:
         if new is not None and new != value and (answer is not True):
             state.corrections += 1
             state.confirming[0] = (name, new)
-            return True, [f"Thanks for correcting me."]
+            return True, ["Thanks for correcting me."]
         if answer is True:
             state.confirming.pop(0)
             await self.tools.call("record_details", {name: value})

@@ -14,18 +14,17 @@ import difflib
 import re
 import types
 import zoneinfo
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.comments import CommentedMap
 
+from agent.yamlfile import FileError as FlowError
+from agent.yamlfile import FileProblem as FlowProblem
+from agent.yamlfile import Reporter, line_at, plain, read_yaml
 from agent.flow.models import NODE_TYPES, AiAgentNode, Flow, Node, SupportHoursNode
 
 if TYPE_CHECKING:
@@ -33,30 +32,6 @@ if TYPE_CHECKING:
     from agent.settings import Settings
 
 Loc = tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class FlowProblem:
-    """One thing wrong with a flow file, where it is and what to do about it."""
-
-    file: str
-    line: int | None
-    message: str
-    fix: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        message = self.message.rstrip(".")
-        stop = "" if message.endswith(("?", "!")) else "."
-        return f"{where}: {message}{stop} Fix: {self.fix}"
-
-
-class FlowError(Exception):
-    """A flow that cannot be used; carries every problem found."""
-
-    def __init__(self, problems: Sequence[FlowProblem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 def load_flow(path: str | Path, registry: Registry | None = None) -> Flow:
@@ -85,12 +60,12 @@ def check_flow(
     would only repeat them.
     """
     path = Path(path)
-    report = _Reporter(str(path))
-    data = _read_yaml(path, report)
+    report = Reporter(str(path))
+    data = read_yaml(path, report)
     if data is None:
         return None, report.problems
     try:
-        flow = Flow.model_validate(_plain(data))
+        flow = Flow.model_validate(plain(data))
     except ValidationError as exc:
         for err in exc.errors():
             _schema_problem(err, data, report)
@@ -102,127 +77,6 @@ def check_flow(
 
 
 # --- reporting and YAML positions ------------------------------------------------
-
-
-class _Reporter:
-    """Collects problems for one file."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.problems: list[FlowProblem] = []
-
-    def add(self, line: int | None, message: str, fix: str) -> None:
-        self.problems.append(FlowProblem(self.file, line, message, fix))
-
-    def sorted(self) -> list[FlowProblem]:
-        return sorted(self.problems, key=lambda p: p.line or 0)
-
-
-def _read_yaml(path: Path, report: _Reporter) -> CommentedMap | None:
-    """Parse the file with the round-trip loader; problems go to ``report``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        report.add(None, "file not found", "check the path; flows are YAML files such as flows/hotline.yaml")
-        return None
-    except IsADirectoryError:
-        report.add(None, "is a folder, not a flow file", "pass the path of a .yaml file")
-        return None
-    except UnicodeDecodeError as exc:
-        report.add(None, f"not UTF-8 text ({exc.reason})", "save the file as UTF-8")
-        return None
-    except OSError as exc:
-        report.add(None, f"cannot read the file ({exc.strerror or exc})", "check that it exists and is readable")
-        return None
-    try:
-        data = YAML(typ="rt").load(text)
-    except DuplicateKeyError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        first = f" (the first one is at line {exc.context_mark.line + 1})" if exc.context_mark else ""
-        report.add(line, f"{exc.problem}{first}", "remove or rename one of the two keys")
-        return None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        where = ""
-        if exc.context and exc.context_mark and exc.context_mark is not mark:
-            where = f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
-        report.add(
-            line,
-            f"not valid YAML: {exc.problem or exc.context}{where}",
-            "check indentation (spaces, not tabs), closing brackets and quotes near this line; "
-            "quote text that contains `: `, `#` or starts with `{`, `[`, `*`, `&` or `!`",
-        )
-        return None
-    except YAMLError as exc:
-        report.add(None, f"not valid YAML: {exc}", "check the file's YAML syntax")
-        return None
-    if not isinstance(data, CommentedMap):
-        if data is None:
-            report.add(1, "the file is empty", "write a flow: `name:`, `start:` and `nodes:`")
-        else:
-            line = data.lc.line + 1 if isinstance(data, CommentedSeq) else 1
-            report.add(
-                line,
-                f"the top level is a {_yaml_kind(data)}, not a mapping",
-                "write the flow as keys at the top level: `name:`, `start:` and `nodes:`",
-            )
-        return None
-    return data
-
-
-def _yaml_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, str):
-        return "text"
-    return type(value).__name__
-
-
-def _plain(value: Any) -> Any:
-    """Round-trip YAML types -> plain Python, so validation sees ordinary dicts, lists and scalars."""
-    if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    return value
-
-
-def _find_key(mapping: dict[Any, Any], key: Any) -> tuple[bool, Any]:
-    """The YAML key matching a validation loc element (`5:` in YAML is loc '5' after coercion)."""
-    if key in mapping:
-        return True, key
-    for k in mapping:
-        if str(k) == str(key):
-            return True, k
-    return False, None
-
-
-def _line_at(data: Any, path: Iterable[Any]) -> int | None:
-    """1-based line of the deepest element of ``path`` present in ``data``."""
-    line = data.lc.line + 1 if isinstance(data, (CommentedMap, CommentedSeq)) else None
-    current = data
-    for key in path:
-        if isinstance(current, CommentedMap):
-            found, real = _find_key(current, key)
-            if not found:
-                break
-            line = current.lc.key(real)[0] + 1
-            current = current[real]
-        elif isinstance(current, CommentedSeq) and isinstance(key, int) and 0 <= key < len(current):
-            line = current.lc.item(key)[0] + 1
-            current = current[key]
-        else:
-            break
-    return line
 
 
 def _close(word: Any, options: Iterable[str]) -> str | None:
@@ -329,13 +183,13 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
 _NEEDS = re.compile(r"\bneeds (.+)$")
 
 
-def _schema_problem(err: Any, data: CommentedMap, report: _Reporter) -> None:
+def _schema_problem(err: Any, data: CommentedMap, report: Reporter) -> None:
     """Turn one pydantic error into a problem at the line of the offending key."""
     loc: Loc = tuple(err["loc"])
     kind: str = err["type"]
     ctx: dict[str, Any] = err.get("ctx") or {}
     path = _data_path(loc)
-    line = _line_at(data, path)
+    line = line_at(data, path)
     msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     value = err.get("input")
     got = f" (got {value!r})" if isinstance(value, (str, int, float, bool)) and kind != "missing" else ""
@@ -353,7 +207,7 @@ def _schema_problem(err: Any, data: CommentedMap, report: _Reporter) -> None:
         tag = ctx.get("tag", value)
         match = _close(tag, NODE_TYPES)
         report.add(
-            _line_at(data, (*path, "type")),
+            line_at(data, (*path, "type")),
             f"{_where(path)}: unknown node type `{tag}`{_did_you_mean(match)}",
             (f"change it to `{match}`; " if match else "") + f"valid types: {', '.join(NODE_TYPES)}",
         )
@@ -424,12 +278,12 @@ def _branch_path(outcome: str) -> Loc:
     return (outcome,)
 
 
-def _check_graph(flow: Flow, data: CommentedMap, report: _Reporter) -> None:
+def _check_graph(flow: Flow, data: CommentedMap, report: Reporter) -> None:
     """Dangling branches, a bad `start`, unreachable nodes and loops with no way to end the call."""
     ids = list(flow.nodes)
 
     def node_line(nid: str) -> int | None:
-        return _line_at(data, ("nodes", nid))
+        return line_at(data, ("nodes", nid))
 
     edges: dict[str, list[str]] = {}
     ends: set[str] = set()
@@ -446,7 +300,7 @@ def _check_graph(flow: Flow, data: CommentedMap, report: _Reporter) -> None:
                 ends.add(nid)  # already reported here; not also a loop
                 match = _close(target, ids)
                 report.add(
-                    _line_at(data, ("nodes", nid, *_branch_path(outcome))),
+                    line_at(data, ("nodes", nid, *_branch_path(outcome))),
                     f"node `{nid}`: branch `{outcome}` points to `{target}`, which is not a node{_did_you_mean(match)}",
                     f"change it to `{match}`" if match else
                     f"use one of the node ids ({', '.join(ids)}) or leave it empty to end the call there",
@@ -454,7 +308,7 @@ def _check_graph(flow: Flow, data: CommentedMap, report: _Reporter) -> None:
     if flow.start not in flow.nodes:
         match = _close(flow.start, ids)
         report.add(
-            _line_at(data, ("start",)),
+            line_at(data, ("start",)),
             f"`start` points to `{flow.start}`, which is not a node{_did_you_mean(match)}",
             f"change it to `{match}`" if match else f"set it to one of: {', '.join(ids)}",
         )
@@ -487,7 +341,7 @@ def _check_loops(
     edges: dict[str, list[str]],
     ends: set[str],
     node_line: Callable[[str], int | None],
-    report: _Reporter,
+    report: Reporter,
 ) -> None:
     """Report each group of nodes that callers can enter but never leave.
 
@@ -525,7 +379,7 @@ def _check_plugins(
     registry: Registry,
     base_dir: Path,
     settings: Settings | None,
-    report: _Reporter,
+    report: Reporter,
 ) -> None:
     """Intents, gathers and enrichment sources of AI nodes must exist and be configured right."""
     for nid, node in flow.ai_nodes().items():
@@ -534,26 +388,26 @@ def _check_plugins(
         _check_sources(nid, node, data, registry, base_dir, settings, report)
 
 
-def _check_intents(nid: str, node: AiAgentNode, data: CommentedMap, registry: Registry, report: _Reporter) -> None:
+def _check_intents(nid: str, node: AiAgentNode, data: CommentedMap, registry: Registry, report: Reporter) -> None:
     for name in node.intents:
         if name in registry.intents:
             continue
         match = _close(name, registry.intents)
         report.add(
-            _line_at(data, ("nodes", nid, "intents", name)),
+            line_at(data, ("nodes", nid, "intents", name)),
             f"node `{nid}`: unknown intent `{name}`{_did_you_mean(match)}",
             (f"rename it to `{match}`; " if match else "")
             + f"installed intents: {_listing(registry.intents)} (a custom intent needs a plugin that registers it)",
         )
 
 
-def _check_gathers(nid: str, node: AiAgentNode, data: CommentedMap, registry: Registry, report: _Reporter) -> None:
+def _check_gathers(nid: str, node: AiAgentNode, data: CommentedMap, registry: Registry, report: Reporter) -> None:
     for i, gather in enumerate(node.gathers):
         if gather.type is not None or gather.name in registry.gathers:
             continue
         match = _close(gather.name, registry.gathers)
         report.add(
-            _line_at(data, ("nodes", nid, "gathers", i)),
+            line_at(data, ("nodes", nid, "gathers", i)),
             f"node `{nid}`: unknown gather `{gather.name}`{_did_you_mean(match)}",
             (f"rename it to `{match}`, or " if match else "")
             + f"use one of the built-in gathers ({_listing(registry.gathers)}), or make it a custom field "
@@ -568,7 +422,7 @@ def _check_sources(
     registry: Registry,
     base_dir: Path,
     settings: Settings | None,
-    report: _Reporter,
+    report: Reporter,
 ) -> None:
     from agent.sources import SourceConfigError, SourceContext, build_source
 
@@ -577,7 +431,7 @@ def _check_sources(
         if source.type not in registry.sources:
             match = _close(source.type, registry.sources)
             report.add(
-                _line_at(data, (*where, "type")),
+                line_at(data, (*where, "type")),
                 f"node `{nid}`: unknown enrichment source type `{source.type}`{_did_you_mean(match)}",
                 (f"change it to `{match}`; " if match else "")
                 + f"installed source types: {_listing(registry.sources)}",
@@ -589,13 +443,13 @@ def _check_sources(
             build_source(source, registry.sources, context)
         except (SourceConfigError, OSError, ValueError) as exc:  # plugins may raise these for bad config too
             report.add(
-                _line_at(data, where),
+                line_at(data, where),
                 f"{label}: {exc}",
                 "correct this source's settings; relative paths are read from the flow file's folder",
             )
         except Exception as exc:  # a plugin's own bug must not crash validation
             report.add(
-                _line_at(data, where),
+                line_at(data, where),
                 f"{label}: the `{source.type}` plugin failed on this config: {exc!r}",
                 "check this source's settings against the plugin's documentation",
             )
@@ -607,7 +461,7 @@ def _settings() -> Settings:
     return get_settings()
 
 
-def _check_values(flow: Flow, data: CommentedMap, report: _Reporter) -> None:
+def _check_values(flow: Flow, data: CommentedMap, report: Reporter) -> None:
     """Values the schema accepts but that fail at call time: time zones and gather patterns."""
     for nid, node in flow.nodes.items():
         if isinstance(node, SupportHoursNode):
@@ -620,14 +474,14 @@ def _check_values(flow: Flow, data: CommentedMap, report: _Reporter) -> None:
                     re.compile(gather.regex)
                 except re.error as exc:
                     report.add(
-                        _line_at(data, ("nodes", nid, "gathers", i, "regex")),
+                        line_at(data, ("nodes", nid, "gathers", i, "regex")),
                         f"node `{nid}`: gather `{gather.name}`: `regex` does not compile: {exc}",
                         "correct the pattern; in YAML write it in single quotes (e.g. 'T-\\d+') "
                         "so backslashes stay as written",
                     )
 
 
-def _check_timezone(nid: str, name: str, data: CommentedMap, report: _Reporter) -> None:
+def _check_timezone(nid: str, name: str, data: CommentedMap, report: Reporter) -> None:
     try:
         zoneinfo.ZoneInfo(name)
         return
@@ -635,7 +489,7 @@ def _check_timezone(nid: str, name: str, data: CommentedMap, report: _Reporter) 
         pass
     match = _close_timezone(name)
     report.add(
-        _line_at(data, ("nodes", nid, "timezone")),
+        line_at(data, ("nodes", nid, "timezone")),
         f"node `{nid}`: unknown time zone `{name}`{_did_you_mean(match)}",
         f"use `{match}`" if match else "use an IANA name such as Europe/Berlin",
     )

@@ -1,0 +1,161 @@
+"""YAML files written by hand: read them keeping line numbers, and report problems as file:line + fix.
+
+Shared by flows and caller scripts, so both point at the line to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """One thing wrong with a YAML file, where it is and what to do about it."""
+
+    file: str
+    line: int | None
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        message = self.message.rstrip(".")
+        stop = "" if message.endswith(("?", "!")) else "."
+        return f"{where}: {message}{stop} Fix: {self.fix}"
+
+
+class FileError(Exception):
+    """A file that cannot be used; carries every problem found."""
+
+    def __init__(self, problems: Sequence[FileProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class Reporter:
+    """Collects problems for one file."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[FileProblem] = []
+
+    def add(self, line: int | None, message: str, fix: str) -> None:
+        self.problems.append(FileProblem(self.file, line, message, fix))
+
+    def sorted(self) -> list[FileProblem]:
+        return sorted(self.problems, key=lambda p: p.line or 0)
+
+
+def read_yaml(path: Path, report: Reporter, *, top_keys: str = "`name:`, `start:` and `nodes:`") -> CommentedMap | None:
+    """Parse the file with the round-trip loader; problems go to ``report``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        report.add(None, "file not found", "check the path of the YAML file")
+        return None
+    except IsADirectoryError:
+        report.add(None, "is a folder, not a flow file", "pass the path of a .yaml file")
+        return None
+    except UnicodeDecodeError as exc:
+        report.add(None, f"not UTF-8 text ({exc.reason})", "save the file as UTF-8")
+        return None
+    except OSError as exc:
+        report.add(None, f"cannot read the file ({exc.strerror or exc})", "check that it exists and is readable")
+        return None
+    try:
+        data = YAML(typ="rt").load(text)
+    except DuplicateKeyError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        first = f" (the first one is at line {exc.context_mark.line + 1})" if exc.context_mark else ""
+        report.add(line, f"{exc.problem}{first}", "remove or rename one of the two keys")
+        return None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        where = ""
+        if exc.context and exc.context_mark and exc.context_mark is not mark:
+            where = f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
+        report.add(
+            line,
+            f"not valid YAML: {exc.problem or exc.context}{where}",
+            "check indentation (spaces, not tabs), closing brackets and quotes near this line; "
+            "quote text that contains `: `, `#` or starts with `{`, `[`, `*`, `&` or `!`",
+        )
+        return None
+    except YAMLError as exc:
+        report.add(None, f"not valid YAML: {exc}", "check the file's YAML syntax")
+        return None
+    if not isinstance(data, CommentedMap):
+        if data is None:
+            report.add(1, "the file is empty", f"write the top-level keys: {top_keys}")
+        else:
+            line = data.lc.line + 1 if isinstance(data, CommentedSeq) else 1
+            report.add(
+                line,
+                f"the top level is a {_yaml_kind(data)}, not a mapping",
+                f"write keys at the top level: {top_keys}",
+            )
+        return None
+    return data
+
+
+def _yaml_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
+
+
+def plain(value: Any) -> Any:
+    """Round-trip YAML types -> plain Python, so validation sees ordinary dicts, lists and scalars."""
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return value
+
+
+def _find_key(mapping: dict[Any, Any], key: Any) -> tuple[bool, Any]:
+    """The YAML key matching a validation loc element (`5:` in YAML is loc '5' after coercion)."""
+    if key in mapping:
+        return True, key
+    for k in mapping:
+        if str(k) == str(key):
+            return True, k
+    return False, None
+
+
+def line_at(data: Any, path: Iterable[Any]) -> int | None:
+    """1-based line of the deepest element of ``path`` present in ``data``."""
+    line = data.lc.line + 1 if isinstance(data, (CommentedMap, CommentedSeq)) else None
+    current = data
+    for key in path:
+        if isinstance(current, CommentedMap):
+            found, real = _find_key(current, key)
+            if not found:
+                break
+            line = current.lc.key(real)[0] + 1
+            current = current[real]
+        elif isinstance(current, CommentedSeq) and isinstance(key, int) and 0 <= key < len(current):
+            line = current.lc.item(key)[0] + 1
+            current = current[key]
+        else:
+            break
+    return line
