@@ -49,8 +49,12 @@ def build_source(config: SourceConfig, registry_sources: dict[str, Any], context
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise SourceConfigError(f"source {config.type!r}: {where}: {first['msg']}") from exc
-    source = cls(options, context)
+            message = first["msg"].removeprefix("Value error, ")
+            raise SourceConfigError(f"source {config.type!r}: " + (f"{where}: " if where else "") + message) from exc
+    try:
+        source = cls(options, context)
+    except (OSError, ValueError) as exc:
+        raise SourceConfigError(f"source {config.type!r}: {exc}") from exc
     if not getattr(source, "name", None):
         source.name = config.name or config.type
     return source
