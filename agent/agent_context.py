@@ -94,7 +94,7 @@ class AgentContext:
     def missing(self, *, required_only: bool = True) -> list[Gather]:
         return [g for g in self.gathers if g.name not in self.call.fields and (g.required or not required_only)]
 
-    def related_facts(self, services: list[str], text: str = "") -> list[OpenIncident | MaintenanceWindow | ServiceState]:
+    def related_facts(self, services: list[str]) -> list[OpenIncident | MaintenanceWindow | ServiceState]:
         """Disclosed facts about the named services: open incidents first, then maintenance, then degraded states."""
         wanted = {s.lower() for s in services}
         found: list[Any] = []
@@ -109,7 +109,10 @@ class AgentContext:
             if wanted & names:
                 found.append(fact)
         order = {OpenIncident: 0, MaintenanceWindow: 1, ServiceState: 2}
-        return sorted((f for f in found if type(f) in order), key=lambda f: order[type(f)])
+        found = sorted((f for f in found if type(f) in order), key=lambda f: order[type(f)])
+        # A service state says nothing new where an incident or maintenance already explains it.
+        explained = {s.lower() for f in found if not isinstance(f, ServiceState) for s in f.services}
+        return [f for f in found if not (isinstance(f, ServiceState) and f.service.lower() in explained)]
 
     def local_time(self, value: Any) -> str:
         return value.astimezone(ZoneInfo(self.timezone)).strftime("%H:%M %Z")

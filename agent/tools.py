@@ -160,9 +160,8 @@ class ToolBox:
         known = self.ctx.call.known_services()
         names = match_services(service, known) or [service]
         facts = self.ctx.related_facts(names)
-        if not facts:
-            return {"service": names[0], "known_problems": []}
-        return {"service": names[0], "known_problems": [self.describe(f) for f in facts]}
+        problems = [{"id": self.fact_key(f), "text": self.describe(f)} for f in facts]
+        return {"service": names[0], "known_problems": problems}
 
     def end_call(self, args: dict[str, Any]) -> dict[str, Any]:
         reason = args.get("reason")

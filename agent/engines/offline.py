@@ -16,7 +16,6 @@ from rapidfuzz import fuzz
 
 from agent import extract
 from agent.agent_context import AgentContext
-from agent.facts import MaintenanceWindow, OpenIncident, ServiceState
 from agent.gathers import Gather
 from agent.matching import IntentMatcher
 from agent.tools import ToolBox
@@ -92,7 +91,7 @@ class OfflineEngine:
             if answer is True:
                 return await self._to_human("frustrated")
             if answer is False:
-                return ["Alright, let's go on.", *self._next_prompt()]
+                return ["Alright, let's go on.", *await self._next_prompt()]
 
         match = self.matcher.match(text)
         if match and match.intent == HUMAN:
@@ -103,7 +102,7 @@ class OfflineEngine:
             handled, said = await self._confirmation(text)
             out += said
             if handled:
-                return out + self._after_turn(frustrated)
+                return out + await self._after_turn(frustrated)
 
         if state.known_question_open:
             state.known_question_open = False
@@ -121,13 +120,13 @@ class OfflineEngine:
         ):
             state.optional_asked.add(asked.name)
             state.asking = None
-            return ["No problem.", *self._after_turn(frustrated)]
+            return ["No problem.", *await self._after_turn(frustrated)]
         if match and match.intent in self.ctx.intents and match.score > state.intent_score:
             self.ctx.call.intent = match.intent
             state.intent_score = match.score
             progressed = True
 
-        told = self._tell_known_problems()
+        told = await self._tell_known_problems()
         if told:
             state.known_question_open = True
             return out + told + ["Is there anything else I can help you with, or is your problem a different one?"]
@@ -135,7 +134,7 @@ class OfflineEngine:
         if not progressed and not out:
             return self._no_match()
         state.no_match = 0
-        return out + self._after_turn(frustrated)
+        return out + await self._after_turn(frustrated)
 
     # -- steps ---------------------------------------------------------------------------------
     def _silence(self) -> list[str]:
@@ -160,14 +159,14 @@ class OfflineEngine:
         complained = bool(_COMPLAINT.search(text))
         return complained or state.repeats >= 1 or state.corrections >= 2
 
-    def _after_turn(self, frustrated: bool) -> list[str]:
+    async def _after_turn(self, frustrated: bool) -> list[str]:
         if self.done:
             return []
         if (frustrated or self.state.corrections >= 2) and not self.state.offered_human:
             self.state.offered_human = True
             self.state.human_offer_open = True
             return [self.messages.offer_human]
-        return self._next_prompt()
+        return await self._next_prompt()
 
     async def _confirmation(self, text: str) -> tuple[bool, list[str]]:
         """Handle an answer to a read-back; returns (line fully handled, what to say)."""
@@ -219,30 +218,23 @@ class OfflineEngine:
             return bool(result.get("saved"))
         return bool(self.state.confirming)
 
-    def _tell_known_problems(self) -> list[str]:
-        """Tell the caller once about known problems with the services they named."""
+    async def _tell_known_problems(self) -> list[str]:
+        """Tell the caller once about known problems with the services they named (via ``check_status``)."""
         services = self.ctx.call.fields.get("affected_services") or []
         if not services:
             incident = self.ctx.call.fields.get("incident") or ""
             services = extract.services(str(incident), self.ctx.call.known_services())
-        facts = self.ctx.related_facts(list(services))
-        covered = {s.lower() for f in facts if isinstance(f, (OpenIncident, MaintenanceWindow)) for s in f.services}
-        facts = [
-            f for f in facts
-            if self.tools.fact_key(f) not in self.state.known_told
-            and not (isinstance(f, ServiceState) and f.service.lower() in covered)
-        ]
-        if not facts:
-            return []
-        lines = []
-        for fact in facts[:2]:
-            self.state.known_told.add(self.tools.fact_key(fact))
-            lines.append(self.tools.describe(fact))
-        lines.append(self.messages.known_issue)
-        return lines
+        lines: list[str] = []
+        for service in services:
+            result = await self.tools.call("check_status", {"service": service})
+            for problem in result.get("known_problems", []):
+                if problem["id"] not in self.state.known_told and len(lines) < 2:
+                    self.state.known_told.add(problem["id"])
+                    lines.append(problem["text"])
+        return [*lines, self.messages.known_issue] if lines else []
 
     # -- prompts -------------------------------------------------------------------------------
-    def _next_prompt(self) -> list[str]:
+    async def _next_prompt(self) -> list[str]:
         if self.done:
             return []
         state = self.state
@@ -260,7 +252,7 @@ class OfflineEngine:
             if gather.name not in state.optional_asked:
                 state.optional_asked.add(gather.name)
                 return [self._ask(gather)]
-        return self._route()
+        return await self._route()
 
     def _ask(self, gather: Gather) -> str:
         """Ask for a field, offering a value already known (the caller ID) for confirmation."""
@@ -293,8 +285,8 @@ class OfflineEngine:
             parts.append("affects " + ", ".join(fields["affected_services"]))
         return ": ".join(parts[:2]) + (f" ({parts[2]})" if len(parts) > 2 else "")
 
-    def _route(self) -> list[str]:
-        result = self.tools.route_call({"intent": self.ctx.call.intent, "summary": self._summary()})
+    async def _route(self) -> list[str]:
+        result = await self.tools.call("route_call", {"intent": self.ctx.call.intent, "summary": self._summary()})
         if "error" in result:
             return self._fallback("no_intent")
         name = self.ctx.call.fields.get("caller_name")
