@@ -7,19 +7,21 @@ so a decision looks the same whichever engine made it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 from loguru import logger
 
 from agent.call import Call
-from agent.facts import MaintenanceWindow, OpenIncident, ServiceState
+from agent.facts import CustomFact, MaintenanceWindow, OpenIncident, ServiceState, StatusPageEntry
 from agent.fallback import FallbackDecision, FallbackReason
 from agent.flow.models import AiAgentNode
 from agent.gathers import CustomGather, Gather, GatherContext
 from agent.intents import Intent
 from agent.plugins import Registry
+
+
+SpeakableFact = OpenIncident | MaintenanceWindow | CustomFact | StatusPageEntry | ServiceState
+_SPEAK_ORDER = {OpenIncident: 0, MaintenanceWindow: 1, CustomFact: 2, StatusPageEntry: 3, ServiceState: 4}
 
 
 def caller_region(number: str | None, default: str) -> str:
@@ -94,28 +96,31 @@ class AgentContext:
     def missing(self, *, required_only: bool = True) -> list[Gather]:
         return [g for g in self.gathers if g.name not in self.call.fields and (g.required or not required_only)]
 
-    def related_facts(self, services: list[str]) -> list[OpenIncident | MaintenanceWindow | ServiceState]:
-        """Disclosed facts about the named services: open incidents first, then maintenance, then degraded states."""
+    def related_facts(self, services: list[str]) -> list[SpeakableFact]:
+        """Disclosed facts about the named services, most telling first.
+
+        Open incidents, then maintenance, then plugins' custom facts and status
+        pages, then non-operational service states (left out where an incident or
+        maintenance already explains them).
+        """
         wanted = {s.lower() for s in services}
-        found: list[Any] = []
+        found: list[SpeakableFact] = []
         for fact in self.call.facts:
-            if not fact.disclose:
+            if not fact.disclose or type(fact) not in _SPEAK_ORDER:
                 continue
-            names = {n.lower() for n in getattr(fact, "services", [])}
             if isinstance(fact, ServiceState):
-                names = {fact.service.lower(), *(a.lower() for a in fact.aliases)}
                 if fact.status == "operational":
                     continue
+                names = {fact.service.lower(), *(a.lower() for a in fact.aliases)}
+            elif isinstance(fact, StatusPageEntry):
+                names = {c.lower() for c in fact.components}
+            else:
+                names = {n.lower() for n in fact.services}
             if wanted & names:
                 found.append(fact)
-        order = {OpenIncident: 0, MaintenanceWindow: 1, ServiceState: 2}
-        found = sorted((f for f in found if type(f) in order), key=lambda f: order[type(f)])
-        # A service state says nothing new where an incident or maintenance already explains it.
-        explained = {s.lower() for f in found if not isinstance(f, ServiceState) for s in f.services}
+        found.sort(key=lambda f: _SPEAK_ORDER[type(f)])
+        explained = {s.lower() for f in found if isinstance(f, (OpenIncident, MaintenanceWindow)) for s in f.services}
         return [f for f in found if not (isinstance(f, ServiceState) and f.service.lower() in explained)]
-
-    def local_time(self, value: Any) -> str:
-        return value.astimezone(ZoneInfo(self.timezone)).strftime("%H:%M %Z")
 
     def fallback(self, reason: FallbackReason) -> Decision:
         """Ask the node's fallback plugin what to do; a failing plugin still leads to a human."""

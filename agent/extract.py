@@ -23,6 +23,11 @@ YES = {
 NO = {"no", "nope", "nah", "wrong", "incorrect", "negative", "false", "not", "don't", "dont", "nein", "non"}
 _YES_PHRASES = ("that's right", "that is right", "go ahead", "of course", "sounds good", "that's it", "yes please")
 _NO_PHRASES = ("that's wrong", "that is wrong", "not right", "not correct", "no thanks", "no thank you")
+# An unsure answer is neither yes nor no, even though it contains "no" or "don't".
+_UNSURE_PHRASES = (
+    "don't know", "do not know", "dont know", "not sure", "no idea", "no clue", "dunno", "can't say", "cannot say",
+    "can't tell", "cannot tell", "maybe", "perhaps",
+)
 
 DIGIT_WORDS = {
     "zero": "0", "oh": "0", "o": "0", "nil": "0", "one": "1", "two": "2", "three": "3", "four": "4",
@@ -52,8 +57,14 @@ _NOT_NAMES = STOPWORDS | frozenset(
     outage help need want trying working work sorry speaking phoning ringing about regarding re having
     also still again just going seeing afraid sure fine good great bad not reporting report ringing
     system service server site website app api login checkout payment payments email database
-    anyone someone somebody person human engineer agent operator on-call oncall""".split()
+    anyone someone somebody person human engineer agent operator on-call oncall
+    im its ive id dont cant critical important serious emergency stuck slow new back weird odd strange
+    super unable able offline online dead gone lost late early busy frozen happy sad angry mad upset
+    glad ok alright all totally completely only bit little quite rather pretty real trouble worse
+    monday tuesday wednesday thursday friday saturday sunday""".split()
 )
+# Lower-case words with these endings are states, not names ("I'm locked out", "it's failing").
+_NOT_NAME_ENDINGS = ("ing", "ed", "ly", "ous", "ful", "ive", "ible", "able", "ical")
 
 
 def words(text: str) -> list[str]:
@@ -71,7 +82,9 @@ def stem(word: str) -> str:
 
 def yes_no(text: str) -> bool | None:
     """True for a yes, False for a no, None when the line is neither (or both)."""
-    lowered = text.lower()
+    lowered = text.lower().replace("’", "'")
+    if any(p in lowered for p in _UNSURE_PHRASES):
+        return None
     if any(p in lowered for p in _NO_PHRASES):
         return False
     if any(p in lowered for p in _YES_PHRASES):
@@ -159,7 +172,16 @@ def number(text: str) -> int | float | None:
         return float(raw) if "." in raw else int(raw)
     total = current = 0
     seen = False
+    decimals = ""
     for token in words(text.replace("-", " ")):
+        if decimals or (token == "point" and seen):
+            if token in DIGIT_WORDS:
+                decimals += DIGIT_WORDS[token]
+                continue
+            if token == "point" and not decimals:
+                decimals = "."
+                continue
+            break
         if token in DIGIT_WORDS and token not in ("oh", "o", "nil"):
             current += int(DIGIT_WORDS[token])
         elif token in _UNITS:
@@ -175,7 +197,29 @@ def number(text: str) -> int | float | None:
                 break
             continue
         seen = True
-    return total + current if seen else None
+    if not seen:
+        return None
+    whole = total + current
+    return whole + float("0" + decimals) if len(decimals) > 1 else whole
+
+
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
+    "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20,
+    "thirtieth": 30,
+}
+_SPOKEN_ORDINAL = re.compile(
+    r"\b(?:(twenty|thirty)[\s\-]+)?(" + "|".join(_ORDINALS) + r")\b", re.IGNORECASE
+)
+
+
+def _ordinal_digits(text: str) -> str:
+    """'March the twenty-first' -> 'March the 21'."""
+    def replace(match: re.Match[str]) -> str:
+        tens = {"twenty": 20, "thirty": 30}.get((match.group(1) or "").lower(), 0)
+        return str(tens + _ORDINALS[match.group(2).lower()])
+    return _SPOKEN_ORDINAL.sub(replace, text)
 
 
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -197,7 +241,9 @@ def spoken_date(text: str, today: date | None = None) -> date | None:
         if day in lowered:
             back = (today.weekday() - index) % 7 or 7
             return today - timedelta(days=back)
-    if not re.search(r"\d", lowered) and not any(m in lowered for m in _MONTHS):
+    if any(m in lowered for m in _MONTHS) or re.search(r"\bthe\s+(?:twenty|thirty|[a-z]+(?:st|nd|rd|th))\b", lowered):
+        text = _ordinal_digits(text)  # "March fourth", "on the first"; not "wait a second"
+    if not re.search(r"\d", text) and not any(m in lowered for m in _MONTHS):
         return None
     try:
         parsed = date_parser.parse(text, fuzzy=True, default=date_parser.parse(today.isoformat()))
@@ -227,13 +273,15 @@ _NAME_LEADS = re.compile(
 _NAME_TAIL = re.compile(r"^(.+?)\s+(?:here|speaking|calling)\b", re.IGNORECASE)
 
 
-def _name_tokens(fragment: str) -> str | None:
+def _name_tokens(fragment: str, *, strict: bool = True) -> str | None:
     kept: list[str] = []
     for raw in re.split(r"\s+", fragment.strip()):
         token = raw.strip(".,!?;:\"")
         if not token or not re.fullmatch(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'\-]*", token):
             break
         if token.lower() in _NOT_NAMES:
+            break
+        if strict and token.islower() and len(token) > 4 and token.endswith(_NOT_NAME_ENDINGS):
             break
         kept.append(token[0].upper() + token[1:])
         if len(kept) == 3:
@@ -254,7 +302,7 @@ def person_name(text: str, *, loose: bool) -> str | None:
             return found
     if loose:
         stripped = re.sub(r"^(?:(?:uh|um|er|so|well|sure|yes|yeah|ok|okay|hi|hello),?\s+)+", "", text.strip(), flags=re.I)
-        found = _name_tokens(stripped)
+        found = _name_tokens(stripped, strict=False)  # asked for a name: a bare "alfred" is one
         if found and len(stripped.split()) <= 4:
             return found
     return None

@@ -6,15 +6,44 @@ them without knowing which source produced them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, Field
+
+_STATUS_SPOKEN = {
+    "degraded": "is running with degraded performance",
+    "partial_outage": "has a partial outage",
+    "major_outage": "has a major outage",
+    "under_maintenance": "is under maintenance",
+    "operational": "is operational",
+}
+
+
+def _clock(value: datetime, tz: tzinfo) -> str:
+    return value.astimezone(tz).strftime("%H:%M %Z")
+
+
+def _ago(since: datetime, now: datetime) -> str:
+    minutes = max(int((now - since).total_seconds() // 60), 0)
+    if minutes < 1:
+        return "less than a minute ago"
+    if minutes < 120:
+        return f"{minutes} minutes ago" if minutes != 1 else "1 minute ago"
+    return f"{minutes // 60} hours ago"
 
 
 class _Fact(BaseModel):
     source: str = ""
     disclose: bool = Field(True, description="Whether the agent may tell callers about it.")
+
+    def key(self) -> str:
+        """A stable label, as listed in an outcome's ``facts_used``."""
+        raise NotImplementedError
+
+    def speak(self, now: datetime, tz: tzinfo) -> str:
+        """One sentence a caller may hear (only for disclosed facts)."""
+        raise NotImplementedError
 
 
 class ServiceState(_Fact):
@@ -24,8 +53,11 @@ class ServiceState(_Fact):
     aliases: list[str] = Field(default_factory=list)
     description: str = ""
 
-    def speak(self) -> str:
-        return f"{self.service} is {self.status.replace('_', ' ')}."
+    def key(self) -> str:
+        return f"service_state:{self.service}"
+
+    def speak(self, now: datetime, tz: tzinfo) -> str:
+        return f"{self.service} {_STATUS_SPOKEN[self.status]}."
 
 
 class OpenIncident(_Fact):
@@ -37,8 +69,14 @@ class OpenIncident(_Fact):
     started_at: datetime | None = None
     url: str | None = None
 
-    def speak(self) -> str:
-        return f"{self.title} ({self.status})."
+    def key(self) -> str:
+        return f"open_incident:{self.id or self.title}"
+
+    def speak(self, now: datetime, tz: tzinfo) -> str:
+        text = f"There is an open incident: {self.title}"
+        if self.started_at:
+            text += f", which started at {_clock(self.started_at, tz)}, {_ago(self.started_at, now)}"
+        return text + f". Status: {self.status}."
 
 
 class MaintenanceWindow(_Fact):
@@ -48,8 +86,11 @@ class MaintenanceWindow(_Fact):
     start: datetime
     end: datetime
 
-    def speak(self) -> str:
-        return f"Planned maintenance: {self.summary}, until {self.end:%H:%M %Z}".strip() + "."
+    def key(self) -> str:
+        return f"maintenance:{self.summary}"
+
+    def speak(self, now: datetime, tz: tzinfo) -> str:
+        return f"There is planned maintenance: {self.summary}, until {_clock(self.end, tz)}."
 
 
 class StatusPageEntry(_Fact):
@@ -59,8 +100,11 @@ class StatusPageEntry(_Fact):
     message: str = ""
     components: list[str] = Field(default_factory=list)
 
-    def speak(self) -> str:
-        return f"Status page {self.page}: {self.message or self.status}."
+    def key(self) -> str:
+        return f"status_page:{self.page}"
+
+    def speak(self, now: datetime, tz: tzinfo) -> str:
+        return f"Our status page says: {self.message or self.status}."
 
 
 class OnCallShift(_Fact):
@@ -72,7 +116,10 @@ class OnCallShift(_Fact):
     name: str
     number: str
 
-    def speak(self) -> str:
+    def key(self) -> str:
+        return f"on_call:{self.schedule}"
+
+    def speak(self, now: datetime, tz: tzinfo) -> str:
         return ""
 
 
@@ -82,7 +129,10 @@ class CustomFact(_Fact):
     services: list[str] = Field(default_factory=list)
     data: dict = Field(default_factory=dict)
 
-    def speak(self) -> str:
+    def key(self) -> str:
+        return f"custom:{self.source}:{self.text[:60]}"
+
+    def speak(self, now: datetime, tz: tzinfo) -> str:
         return self.text
 
 

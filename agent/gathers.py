@@ -154,7 +154,10 @@ class CustomGather(Gather):
             if day is None:
                 raise InvalidValue(f"{self.label} must be a date")
             return day.isoformat()
-        text = super().normalise(value, ctx)
-        if self.regex and not self.regex.fullmatch(str(text)):
-            raise InvalidValue(f"{self.label} does not have the expected format")
+        text = str(super().normalise(value, ctx))
+        if self.regex:
+            match = self.regex.search(text) or self.regex.search(text.upper())
+            if match is None:
+                raise InvalidValue(f"{self.label} does not have the expected format")
+            return match.group(0)
         return text

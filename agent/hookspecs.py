@@ -18,8 +18,10 @@ declare several intents, gathers or sources in one place::
         register("jira", JiraSource)
         register("grafana", GrafanaSource)
 
-A hook that raises is reported with the plugin's name (``voice-agent
-plugins`` shows it) and left out; the other plugins, and the call, go on.
+A plugin that fails to import, or a registration hook that raises, is
+reported with the plugin's name (``voice-agent plugins`` shows it) and left
+out; a lifecycle hook that raises or takes longer than 5 s is logged with the
+plugin's name. Either way the other plugins, and the call, go on.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ def register_enrichment_sources(register: Callable[..., None]) -> None:
     optional ``Config`` pydantic model, and ``context`` a
     :class:`agent.sources.SourceContext` (settings, the flow file's folder).
     The instance's ``async fetch(call)`` returns a list of facts
-    (:mod:`agent.facts`). It runs concurrently with the other sources under
+    (:mod:`agent.facts`); the flow entry's ``name`` names it in logs and
+    ``timeout_ms`` gives it a limit of its own. It runs concurrently with the other sources under
     the node's deadline: a late or failing source is dropped and logged, and
     the call goes on without its facts.
     """
@@ -87,7 +90,8 @@ def register_fallbacks(register: Callable[..., None]) -> None:
     Call ``register(name, handler)`` where ``handler(call, reason)`` returns a
     :class:`agent.fallback.FallbackDecision` (what to say, which branch to
     take). ``reason`` is one of ``no_intent``, ``no_input``, ``max_turns``,
-    ``model_error``, ``caller_request``. A node picks its handler with
+    ``model_error``, ``caller_request``, ``frustrated``. ``branch`` is a node
+    id among the node's own branch targets (None: the node's ``fallback``). A node picks its handler with
     ``fallback_plugin`` (default ``default``). A handler that raises is
     replaced by the node's ``fallback`` branch: the caller still reaches a human.
     """

@@ -10,6 +10,7 @@ more, and a whole-line similarity to the closest example adds to that. So
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -27,7 +28,11 @@ class IntentMatch:
     score: float
 
 
-_FILLER = frozenset("want wanted need like think know tell say see would could also one quick please call calling".split())
+_FILLER = frozenset(
+    "want wanted need like think know tell say see would could also one quick please call calling "
+    # time words say when, not what: "good morning" and "what time is it" are no intent
+    "morning afternoon evening night today time times day days week minute minutes hour hours ago since".split()
+)
 _KEEP = frozenset(("down", "not", "can't", "cannot", "off"))
 
 
@@ -51,7 +56,9 @@ class IntentMatcher:
             raw[intent.name] = terms
             for term in terms:
                 document_frequency[term] += 1
-            self._phrases[intent.name] = [k.lower() for k in intent.keywords if " " in k]
+            self._phrases[intent.name] = [
+                re.compile(rf"\b{re.escape(k.lower())}\b") for k in intent.keywords if " " in k
+            ]
         count = max(len(intents), 1)
         for name, terms in raw.items():
             self._vocab[name] = {t: 1.0 + math.log(count / document_frequency[t]) for t in terms}
@@ -76,7 +83,7 @@ class IntentMatcher:
         out: dict[str, float] = {}
         for name, vocab in self._vocab.items():
             score = sum(weight for term, weight in vocab.items() if term in spoken)
-            score += sum(1.5 for phrase in self._phrases[name] if phrase in lowered)
+            score += sum(1.5 for phrase in self._phrases[name] if phrase.search(lowered))
             if self._examples[name] and line_terms:
                 best = process.extractOne(line_terms, self._examples[name], scorer=fuzz.token_sort_ratio)
                 if best and best[1] >= 65:

@@ -60,10 +60,12 @@ class Registry:
         if self.manager is None:
             return
         for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
+            arguments = {k: kwargs[k] for k in impl.argnames}
             try:
-                result = impl.function(**{k: kwargs[k] for k in impl.argnames})
-                if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, LIFECYCLE_TIMEOUT_S)
+                if inspect.iscoroutinefunction(impl.function):
+                    await asyncio.wait_for(impl.function(**arguments), LIFECYCLE_TIMEOUT_S)
+                else:  # a blocking hook must not stall the event loop every call shares
+                    await asyncio.wait_for(asyncio.to_thread(impl.function, **arguments), LIFECYCLE_TIMEOUT_S)
             except Exception as exc:  # a plugin must never end a call
                 logger.warning("plugin {} failed in {}: {!r}", impl.plugin_name, hook_name, exc)
 
@@ -124,7 +126,9 @@ def load_registry(plugins: Iterable[tuple[str, object]] = (), *, use_entry_point
     registry = Registry(manager=manager)
     candidates: list[tuple[str, Callable[[], object]]] = []
     if use_entry_points:
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        # Built-ins first, so a third-party name clash is reported against the newcomer.
+        found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (not e.value.startswith("plugins."), e.name))
+        for ep in found:
             candidates.append((ep.name, ep.load))
     for name, module in plugins:
         candidates.append((name, lambda module=module: module))

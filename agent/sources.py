@@ -55,8 +55,9 @@ def build_source(config: SourceConfig, registry_sources: dict[str, Any], context
         source = cls(options, context)
     except (OSError, ValueError) as exc:
         raise SourceConfigError(f"source {config.type!r}: {exc}") from exc
-    if not getattr(source, "name", None):
-        source.name = config.name or config.type
+    source.name = config.name or getattr(source, "name", None) or config.type
+    if config.timeout_ms is not None:
+        source.timeout_s = config.timeout_ms / 1000
     return source
 
 
@@ -69,7 +70,8 @@ class EnrichmentResult:
 
 async def _timed_fetch(source: EnrichmentSource, call: Any) -> tuple[list[Fact], float]:
     started = time.perf_counter()
-    facts = await source.fetch(call)
+    timeout = getattr(source, "timeout_s", None)
+    facts = await asyncio.wait_for(source.fetch(call), timeout) if timeout else await source.fetch(call)
     return list(facts or []), (time.perf_counter() - started) * 1000
 
 
@@ -87,6 +89,9 @@ async def fetch_facts(sources: list[EnrichmentSource], call: Any, deadline_s: fl
         source = tasks[task]
         try:
             facts, took = task.result()
+        except asyncio.TimeoutError:
+            result.dropped[source.name] = f"missed its own {source.timeout_s * 1000:.0f} ms timeout"  # type: ignore[attr-defined]
+            continue
         except Exception as exc:
             result.dropped[source.name] = repr(exc)
             continue

@@ -10,23 +10,46 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from loguru import logger
 
-from agent.agent_context import AgentContext, Decision
-from agent.facts import MaintenanceWindow, OpenIncident, ServiceState
+from agent.agent_context import AgentContext, Decision, SpeakableFact
 from agent.extract import services as match_services
+from agent.facts import MaintenanceWindow, OpenIncident, StatusPageEntry
 from agent.gathers import InvalidValue
 
 MAX_TEXT = 500
-_STATUS_SPOKEN = {
-    "degraded": "is running with degraded performance",
-    "partial_outage": "has a partial outage",
-    "major_outage": "has a major outage",
-    "under_maintenance": "is under maintenance",
-    "operational": "is operational",
-}
+MAX_SERVICE = 200
+MAX_ITEMS = 20
+HANDLED_FACTS = (OpenIncident, MaintenanceWindow, StatusPageEntry)  # facts saying someone is on it
 END_REASONS = ["known_issue", "caller_done", "wrong_number", "abusive"]
+
+
+def _limited(schema: dict[str, Any]) -> dict[str, Any]:
+    """A field's schema with the size limits ``record_details`` enforces, so the model knows them."""
+    schema = dict(schema)
+    if schema.get("type") == "string" and "enum" not in schema:
+        schema.setdefault("maxLength", MAX_TEXT)
+    elif schema.get("type") == "array":
+        schema.setdefault("maxItems", MAX_ITEMS)
+        items = dict(schema.get("items") or {})
+        if items.get("type") == "string":
+            items.setdefault("maxLength", MAX_TEXT)
+        schema["items"] = items
+    return schema
+
+
+def _too_long(value: Any) -> str | None:
+    """Why a value is over the size limits, or None."""
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return f"too long (at most {MAX_TEXT} characters)"
+    if isinstance(value, list):
+        if len(value) > MAX_ITEMS:
+            return f"too many items (at most {MAX_ITEMS})"
+        if any(isinstance(item, str) and len(item) > MAX_TEXT for item in value):
+            return f"an item is too long (at most {MAX_TEXT} characters each)"
+    return None
 
 
 class ToolBox:
@@ -38,7 +61,7 @@ class ToolBox:
     # -- schemas -----------------------------------------------------------------
     def schemas(self) -> list[dict[str, Any]]:
         """OpenAI function-tool schemas for this node (``{"type": "function", "name", ...}``)."""
-        fields = {g.name: g.json_schema() for g in self.ctx.gathers}
+        fields = {g.name: _limited(g.json_schema()) for g in self.ctx.gathers}
         intents = sorted(self.ctx.intents)
         intent_help = "; ".join(f"{n}: {self.ctx.intents[n].description}" for n in intents)
         return [
@@ -69,7 +92,7 @@ class ToolBox:
                 "description": "Look up what is known about a service: open incidents, maintenance, status.",
                 "parameters": {
                     "type": "object",
-                    "properties": {"service": {"type": "string", "maxLength": 200}},
+                    "properties": {"service": {"type": "string", "maxLength": MAX_SERVICE}},
                     "required": ["service"],
                     "additionalProperties": False,
                 },
@@ -126,8 +149,9 @@ class ToolBox:
             gather = self.ctx.gather(key)
             if gather is None:
                 continue
-            if isinstance(value, str) and len(value) > MAX_TEXT:
-                invalid[key] = f"too long (at most {MAX_TEXT} characters)"
+            too_long = _too_long(value)
+            if too_long:
+                invalid[key] = too_long
                 continue
             try:
                 saved[key] = gather.normalise(value, gather_ctx)
@@ -156,11 +180,15 @@ class ToolBox:
         return {"ok": True, "routed_to": intent}
 
     def check_status(self, args: dict[str, Any]) -> dict[str, Any]:
-        service = str(args.get("service") or "")[:200]
+        service = str(args.get("service") or "")
+        if len(service) > MAX_SERVICE:
+            return {"error": f"service is too long (at most {MAX_SERVICE} characters); give just the service's name"}
         known = self.ctx.call.known_services()
         names = match_services(service, known) or [service]
         facts = self.ctx.related_facts(names)
-        problems = [{"id": self.fact_key(f), "text": self.describe(f)} for f in facts]
+        problems = [
+            {"id": f.key(), "text": self.describe(f), "already_handled": isinstance(f, HANDLED_FACTS)} for f in facts
+        ]
         return {"service": names[0], "known_problems": problems}
 
     def end_call(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -176,26 +204,7 @@ class ToolBox:
         return {"ok": True}
 
     # -- speech ------------------------------------------------------------------
-    @staticmethod
-    def fact_key(fact: OpenIncident | MaintenanceWindow | ServiceState) -> str:
-        """A stable label of a fact, as listed in the outcome's ``facts_used``."""
-        if isinstance(fact, OpenIncident):
-            return f"open_incident:{fact.id or fact.title}"
-        if isinstance(fact, MaintenanceWindow):
-            return f"maintenance:{fact.summary}"
-        return f"service_state:{fact.service}"
-
-    def describe(self, fact: OpenIncident | MaintenanceWindow | ServiceState) -> str:
+    def describe(self, fact: SpeakableFact) -> str:
         """One sentence about a fact that callers may hear; records it as used."""
-        now = self.ctx.call.now
-        self.ctx.call.use_fact(self.fact_key(fact))
-        if isinstance(fact, OpenIncident):
-            text = f"There is an open incident: {fact.title}"
-            if fact.started_at:
-                minutes = max(int((now - fact.started_at).total_seconds() // 60), 0)
-                ago = f"{minutes} minutes ago" if minutes < 120 else f"{minutes // 60} hours ago"
-                text += f", which started at {self.ctx.local_time(fact.started_at)}, {ago}"
-            return text + f". Status: {fact.status}."
-        if isinstance(fact, MaintenanceWindow):
-            return f"There is planned maintenance: {fact.summary}, until {self.ctx.local_time(fact.end)}."
-        return f"{fact.service} {_STATUS_SPOKEN.get(fact.status, 'is ' + fact.status)}."
+        self.ctx.call.use_fact(fact.key())
+        return fact.speak(self.ctx.call.now, ZoneInfo(self.ctx.timezone))

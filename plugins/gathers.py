@@ -101,12 +101,12 @@ class IncidentDescription(Gather):
         sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
         about_problem = [s for s in sentences if _PROBLEM_WORDS.search(s)]
         if about_problem:
-            return " ".join(about_problem)
-        return text if ctx.asked else None
+            return " ".join(about_problem)[:500]
+        return text[:500] if ctx.asked else None
 
     def normalise(self, value: Any, ctx: GatherContext) -> str:
         text = str(super().normalise(value, ctx))
-        return text[:1000]
+        return text[:500]
 
 
 class AffectedServices(Gather):
@@ -132,7 +132,7 @@ class AffectedServices(Gather):
         items = value if isinstance(value, list) else [value]
         names: list[str] = []
         for item in items:
-            text = str(item).strip()
+            text = "" if item is None else str(item).strip()
             if not text:
                 continue
             matched = extract.services(text, ctx.known_services)

@@ -18,7 +18,7 @@ BUILTIN_INTENTS = [
             "there is a problem with the data",
             "we get error messages when we save",
         ],
-        keywords=["incident", "broken", "error", "errors", "failing", "fails", "failure", "bug", "problem", "issue", "wrong", "corrupt", "stuck", "crash", "exception", "timeout", "slow", "latency"],
+        keywords=["incident", "broken", "error", "errors", "failing", "fails", "failure", "bug", "problem", "issue", "wrong", "corrupt", "stuck", "crash", "exception", "timeout", "slow", "latency", "stopped", "stopped working", "not working", "broke"],
     ),
     Intent(
         name="system_outage",
@@ -51,7 +51,7 @@ BUILTIN_INTENTS = [
             "there is ransomware on our servers",
             "I see suspicious logins from another country",
         ],
-        keywords=["hacked", "hack", "breach", "leak", "leaked", "compromised", "phishing", "ransomware", "malware", "virus", "suspicious", "unauthorized", "attack", "stolen", "intrusion", "security", "ddos"],
+        keywords=["hacked", "hack", "breach", "leak", "leaked", "compromised", "phishing", "ransomware", "malware", "virus", "suspicious", "unauthorized", "attack", "stolen", "intrusion", "security", "ddos", "broke into", "broken into", "break in", "logins from", "logged in from", "unknown ip", "wasn't us", "unrecognised", "unrecognized"],
     ),
     Intent(
         name="technical_support",
@@ -92,7 +92,7 @@ BUILTIN_INTENTS = [
             "get me an operator",
             "I don't want to talk to a robot",
         ],
-        keywords=["human", "person", "real person", "someone", "somebody", "operator", "engineer", "representative", "agent", "robot", "a real"],
+        keywords=["human", "person", "real person", "someone", "somebody", "operator", "engineer", "representative", "agent", "robot", "a real", "on call", "on-call", "oncall"],
     ),
 ]
 

@@ -126,15 +126,15 @@ class OfflineEngine:
             state.intent_score = match.score
             progressed = True
 
-        told = await self._tell_known_problems()
-        if told:
+        told, handled = await self._tell_known_problems()
+        if handled:
             state.known_question_open = True
             return out + told + ["Is there anything else I can help you with, or is your problem a different one?"]
 
         if not progressed and not out:
             return self._no_match()
         state.no_match = 0
-        return out + await self._after_turn(frustrated)
+        return out + told + await self._after_turn(frustrated)
 
     # -- steps ---------------------------------------------------------------------------------
     def _silence(self) -> list[str]:
@@ -218,20 +218,27 @@ class OfflineEngine:
             return bool(result.get("saved"))
         return bool(self.state.confirming)
 
-    async def _tell_known_problems(self) -> list[str]:
-        """Tell the caller once about known problems with the services they named (via ``check_status``)."""
+    async def _tell_known_problems(self) -> tuple[list[str], bool]:
+        """Tell the caller once what is known about the services they named (via ``check_status``).
+
+        Returns what to say and whether it shows the problem is already being handled.
+        """
         services = self.ctx.call.fields.get("affected_services") or []
         if not services:
             incident = self.ctx.call.fields.get("incident") or ""
             services = extract.services(str(incident), self.ctx.call.known_services())
         lines: list[str] = []
+        handled = False
         for service in services:
             result = await self.tools.call("check_status", {"service": service})
             for problem in result.get("known_problems", []):
                 if problem["id"] not in self.state.known_told and len(lines) < 2:
                     self.state.known_told.add(problem["id"])
                     lines.append(problem["text"])
-        return [*lines, self.messages.known_issue] if lines else []
+                    handled = handled or problem["already_handled"]
+        if handled:
+            lines.append(self.messages.known_issue)
+        return lines, handled
 
     # -- prompts -------------------------------------------------------------------------------
     async def _next_prompt(self) -> list[str]:

@@ -214,7 +214,8 @@ class SourceConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     type: str
-    name: str | None = None
+    name: str | None = Field(None, description="Names this source in logs and timings (default: its type).")
+    timeout_ms: int | None = Field(None, ge=1, le=30000, description="This source's own limit, within the node's deadline.")
 
     @property
     def options(self) -> dict[str, Any]:

@@ -1,0 +1,261 @@
+"""agent/extract.py: reading values out of caller speech as a transcriber writes it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from agent import extract
+
+TODAY = date(2026, 3, 11)  # a Wednesday
+
+
+# -- phone numbers -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "region", "expected"),
+    [
+        # written, national and international
+        ("call me on 415 555 2671", "US", "+14155552671"),
+        ("(415) 555-2671", "US", "+14155552671"),
+        ("+44 20 7946 0958", "US", "+442079460958"),
+        ("my number is 020 7946 0958", "GB", "+442079460958"),
+        ("0151 23456789", "DE", "+4915123456789"),
+        # spoken, with the country code
+        ("plus four nine one five one two three four five six seven eight nine", "US", "+4915123456789"),
+        ("my number is plus four nine one five one double five one two three four five six", "US", "+4915155123456"),
+        # spoken, national: "oh" is zero and the region supplies the country
+        ("oh one five one two three four five six seven eight nine", "DE", "+4915123456789"),
+        ("oh two oh seven nine four six oh nine five eight", "GB", "+442079460958"),
+        ("zero one seven six triple one two two three three four", "DE", "+4917611122334"),
+        ("four one five, five five five, two six seven one", "US", "+14155552671"),
+    ],
+)
+def test_phone_number_to_e164(text: str, region: str, expected: str) -> None:
+    assert extract.phone_number(text, region) == expected
+
+
+@pytest.mark.parametrize("text", ["no number here", "it's one two three", "the site is down", ""])
+def test_phone_number_absent(text: str) -> None:
+    assert extract.phone_number(text) is None
+
+
+def test_spoken_digits_double_and_triple() -> None:
+    assert extract.spoken_digits("double five triple oh") == "55000"
+
+
+def test_speak_phone_groups_digits_for_readback() -> None:
+    spoken = extract.speak_phone("+14155552671")
+    assert spoken.startswith("+1 ")
+    assert "415" in spoken and "2671" in spoken
+
+
+# -- e-mail ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("it's Jane.Doe@Acme.com.", "jane.doe@acme.com"),
+        ("jane dot doe at acme dot com", "jane.doe@acme.com"),
+        ("bob at example dot org please", "bob@example.org"),
+        ("my email is j dot smith at mail dot acme dot io", "j.smith@mail.acme.io"),
+        ("jane underscore doe at acme dash corp dot co dot uk", "jane_doe@acme-corp.co.uk"),
+        ("ops hyphen team at acme dot com", "ops-team@acme.com"),
+        ("send it to j_doe-1@sub.acme.co.uk thanks", "j_doe-1@sub.acme.co.uk"),
+    ],
+)
+def test_email_written_and_spoken(text: str, expected: str) -> None:
+    assert extract.email(text) == expected
+
+
+@pytest.mark.parametrize("text", ["I'm at home", "we are at a loss", "not an email", "jane@"])
+def test_email_absent(text: str) -> None:
+    assert extract.email(text) is None
+
+
+def test_speak_email_says_the_symbols() -> None:
+    assert extract.speak_email("jane_doe@acme-corp.com") == "jane underscore doe at acme dash corp dot com"
+
+
+# -- names -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("this is Jane Doe from Acme", "Jane Doe"),
+        ("my name's Bob", "Bob"),
+        ("My name is Maria Lopez and our checkout is down", "Maria Lopez"),
+        ("Jane here", "Jane"),
+        ("Bob speaking", "Bob"),
+        ("hi this is jane doe calling about the outage", "Jane Doe"),
+        ("this is o'brien", "O'brien"),
+        ("it's Ted", "Ted"),
+    ],
+)
+def test_name_from_an_introduction(text: str, expected: str) -> None:
+    assert extract.person_name(text, loose=False) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("jane doe", "Jane Doe"), ("uh, sure, it's Maria Lopez", "Maria Lopez"), ("Bob", "Bob"), ("alfred", "Alfred")],
+)
+def test_bare_name_only_when_asked(text: str, expected: str) -> None:
+    assert extract.person_name(text, loose=True) == expected
+    if " " not in text:
+        assert extract.person_name(text, loose=False) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this is urgent",
+        "I'm calling because the site is down",
+        "this is critical",
+        "this is serious",
+        "this is an emergency",
+        "this is important",
+        "I'm locked out",
+        "I'm stuck",
+        "I'm really worried",
+        "i'm frustrated",
+        "it's failing",
+        "it's crashed",
+        "it's slow",
+        "it's happening again",
+        "It's down again",
+        "I'm having a problem",
+        "I'm afraid the checkout is broken",
+        "I am unable to log in",
+        "I'm not sure",
+        "it's Monday",
+        "the website is down",
+    ],
+)
+def test_no_name_from_lines_that_are_not_introductions(text: str) -> None:
+    assert extract.person_name(text, loose=False) is None
+    assert extract.person_name(text, loose=True) is None
+
+
+@pytest.mark.parametrize("text", ["yes", "hello", "the website is down"])
+def test_no_name_from_non_names_even_when_asked(text: str) -> None:
+    assert extract.person_name(text, loose=True) is None
+
+
+# -- numbers -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("forty two", 42),
+        ("twenty-one", 21),
+        ("two hundred and fifty", 250),
+        ("one thousand two hundred", 1200),
+        ("two million", 2_000_000),
+        ("about 1,500 users", 1500),
+        ("3.5", 3.5),
+        ("three point five", 3.5),
+        ("roughly 40 customers", 40),
+    ],
+)
+def test_number_in_words_and_digits(text: str, expected: float) -> None:
+    assert extract.number(text) == expected
+
+
+@pytest.mark.parametrize("text", ["none", "a few", "lots of them", ""])
+def test_number_absent(text: str) -> None:
+    assert extract.number(text) is None
+
+
+# -- dates -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("today", TODAY),
+        ("it started this morning", TODAY),
+        ("yesterday", date(2026, 3, 10)),
+        ("the day before yesterday", date(2026, 3, 9)),
+        ("last monday", date(2026, 3, 9)),
+        ("on wednesday", date(2026, 3, 4)),  # a weekday named on that weekday means a week ago
+        ("last friday", date(2026, 3, 6)),
+        ("2026-03-04", date(2026, 3, 4)),
+        ("03/04/2026", date(2026, 3, 4)),
+        ("March 4th", date(2026, 3, 4)),
+        ("the 4th of March", date(2026, 3, 4)),
+        ("march fourth", date(2026, 3, 4)),
+        ("the twenty first of march", date(2026, 3, 21)),
+        ("4 march 2025", date(2025, 3, 4)),
+    ],
+)
+def test_spoken_date(text: str, expected: date) -> None:
+    assert extract.spoken_date(text, TODAY) == expected
+
+
+@pytest.mark.parametrize("text", ["no idea", "wait a second", "the market crashed", "maybe around noon"])
+def test_spoken_date_absent(text: str) -> None:
+    assert extract.spoken_date(text, TODAY) is None
+
+
+# -- yes / no ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text",
+    ["yes", "yeah", "that's right", "That is correct", "Yeah, that's correct", "sure thing", "okay", "yes please", "go ahead"],
+)
+def test_yes(text: str) -> None:
+    assert extract.yes_no(text) is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no", "nope", "nah", "no, that's wrong", "That's not right", "no thanks", "hmm, I don't think so", "not really"],
+)
+def test_no(text: str) -> None:
+    assert extract.yes_no(text) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["maybe", "what?", "I'm not sure", "I don't know", "no idea", "yes no", "the website is down"],
+)
+def test_ambiguous_is_neither(text: str) -> None:
+    assert extract.yes_no(text) is None
+
+
+# -- choices -----------------------------------------------------------------------------------
+
+def test_choice_forgives_misspellings() -> None:
+    options = ["production", "staging", "development"]
+    assert extract.choice("it's on stagng", options, loose=False) == "staging"
+    assert extract.choice("prodution", options, loose=True) == "production"
+    assert extract.choice("the moon", options, loose=True) is None
+
+
+# -- services ----------------------------------------------------------------------------------
+
+KNOWN = {
+    "Checkout API": ["checkout"],
+    "Payments": ["billing", "payment gateway"],
+    "Auth Service": ["login", "sso"],
+    "Customer Portal": [],
+    "Search API": [],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("checkout is down", ["Checkout API"]),
+        ("the paymnts are failing", ["Payments"]),  # typo
+        ("billing is broken", ["Payments"]),  # alias
+        ("nobody can get through the login page", ["Auth Service"]),
+        ("customer portal down", ["Customer Portal"]),
+        ("checkot and paymants", ["Checkout API", "Payments"]),
+        ("the weather is nice", []),
+        ("the api is slow", []),  # a generic word names no service
+    ],
+)
+def test_services_named_with_typos_and_aliases(text: str, expected: list[str]) -> None:
+    assert extract.services(text, KNOWN) == expected

@@ -1,0 +1,274 @@
+"""Gathers: the built-ins in plugins/gathers.py and flow-declared CustomGather fields."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from agent.gathers import CustomGather, GatherContext, InvalidValue
+from plugins.gathers import AffectedServices, CallerName, ContactNumber, Email, IncidentDescription
+
+TODAY = date(2026, 3, 11)
+KNOWN = {"Checkout API": ["checkout"], "Payments": ["billing", "payment gateway"], "Search": []}
+
+
+def ctx(**kwargs) -> GatherContext:
+    return GatherContext(**kwargs)
+
+
+# -- contact_number ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("(415) 555-2671", "US", "+14155552671"),
+        ("415.555.2671", "US", "+14155552671"),
+        (4155552671, "US", "+14155552671"),
+        ("0151 23456789", "DE", "+4915123456789"),
+        ("004915123456789", "DE", "+4915123456789"),
+        ("020 7946 0958", "GB", "+442079460958"),
+        ("07700 900123", "GB", "+447700900123"),
+        ("0044 20 7946 0958", "GB", "+442079460958"),
+        ("+49 151 23456789", "US", "+4915123456789"),  # an explicit country code beats the region
+        ("plus four nine one five one two three four five six seven eight nine", "US", "+4915123456789"),
+    ],
+)
+def test_contact_number_normalises_to_e164(value, region: str, expected: str) -> None:
+    assert ContactNumber().normalise(value, ctx(region=region)) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("12", "wrong length"),
+        ("hello", "not a phone number"),
+        ("", "not a phone number"),
+        (None, "not a phone number"),
+    ],
+)
+def test_contact_number_rejects_with_a_reason(value, reason: str) -> None:
+    with pytest.raises(InvalidValue, match=reason) as info:
+        ContactNumber().normalise(value, ctx())
+    assert "country code" in str(info.value)  # tells the model what to ask for
+
+
+def test_contact_number_default_is_the_caller_id() -> None:
+    gather = ContactNumber()
+    assert gather.default(ctx(caller_number="+14155552671")) == "+14155552671"
+    assert gather.default(ctx(caller_number="01512345678", region="DE")) == "+491512345678"
+    assert gather.default(ctx(caller_number="anonymous")) is None
+    assert gather.default(ctx(caller_number=None)) is None
+    assert gather.confirm is True
+
+
+def test_contact_number_readback_is_grouped() -> None:
+    assert ContactNumber().readback("+14155552671") == "+1 415-555-2671"
+
+
+def test_contact_number_extracted_from_speech() -> None:
+    assert ContactNumber().extract("you can reach me on oh one five one two three four five six seven eight nine", ctx(region="DE")) == "+4915123456789"
+
+
+# -- email -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Jane.Doe@Acme.com", "jane.doe@acme.com"),
+        ("jane dot doe at acme dot com", "jane.doe@acme.com"),
+        ("j_doe-1@sub.acme.co.uk", "j_doe-1@sub.acme.co.uk"),
+        ("jane underscore doe at acme dash corp dot com", "jane_doe@acme-corp.com"),
+    ],
+)
+def test_email_normalises(value: str, expected: str) -> None:
+    assert Email().normalise(value, ctx()) == expected
+
+
+@pytest.mark.parametrize("value", ["not an email", "", None, "jane@"])
+def test_email_rejects_with_a_reason(value) -> None:
+    with pytest.raises(InvalidValue, match="at sign and a domain"):
+        Email().normalise(value, ctx())
+
+
+def test_email_readback_spells_symbols() -> None:
+    assert Email().readback("jane.doe@acme.com") == "jane dot doe at acme dot com"
+
+
+# -- caller_name -------------------------------------------------------------------------------
+
+def test_caller_name_capitalised() -> None:
+    assert CallerName().normalise("jean-luc picard", ctx()) == "Jean-luc Picard"
+    assert CallerName().normalise("  jane doe ", ctx()) == "Jane Doe"
+
+
+@pytest.mark.parametrize(("value", "reason"), [("   ", "empty"), ("12345", "letters"), ("x" * 100, "letters")])
+def test_caller_name_rejects(value: str, reason: str) -> None:
+    with pytest.raises(InvalidValue, match=reason):
+        CallerName().normalise(value, ctx())
+
+
+def test_caller_name_extracted_only_from_names() -> None:
+    gather = CallerName()
+    assert gather.extract("this is Jane Doe from Acme", ctx()) == "Jane Doe"
+    assert gather.extract("jane doe", ctx(asked=True)) == "Jane Doe"
+    assert gather.extract("this is urgent", ctx(asked=True)) is None
+
+
+# -- affected_services -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (["checkot"], ["Checkout API"]),  # typo
+        ("billing", ["Payments"]),  # alias, and a bare string instead of a list
+        (["paymnts", "checkout api"], ["Payments", "Checkout API"]),
+        (["checkout", "Checkout API"], ["Checkout API"]),  # no duplicates
+        ("checkout and payments", ["Checkout API", "Payments"]),
+        (["Warehouse"], ["Warehouse"]),  # unknown services are kept as said
+    ],
+)
+def test_affected_services_matched_against_known(value, expected: list[str]) -> None:
+    assert AffectedServices().normalise(value, ctx(known_services=KNOWN)) == expected
+
+
+@pytest.mark.parametrize("value", [[], "", ["  "], None, [None]])
+def test_affected_services_rejects_nothing(value) -> None:
+    with pytest.raises(InvalidValue, match="at least one"):
+        AffectedServices().normalise(value, ctx(known_services=KNOWN))
+
+
+def test_affected_services_schema_is_a_list() -> None:
+    schema = AffectedServices().json_schema()
+    assert schema["type"] == "array" and schema["items"] == {"type": "string"}
+    assert AffectedServices().readback(["Checkout API", "Payments"]) == "Checkout API, Payments"
+
+
+def test_affected_services_extracted_from_a_line() -> None:
+    gather = AffectedServices()
+    assert gather.extract("our checkout is broken", ctx(known_services=KNOWN)) == ["Checkout API"]
+    assert gather.extract("the weather", ctx(known_services=KNOWN)) is None
+    assert gather.extract("the warehouse app and the CRM", ctx(known_services=KNOWN, asked=True)) == ["the warehouse app", "the CRM"]
+
+
+# -- incident ----------------------------------------------------------------------------------
+
+def test_incident_keeps_the_problem_sentences() -> None:
+    line = "Hi, I'm Jane from Acme. Our checkout is down since ten minutes. Customers get 502 errors. Thanks."
+    assert IncidentDescription().extract(line, ctx()) == "Our checkout is down since ten minutes. Customers get 502 errors."
+
+
+def test_incident_needs_a_problem_unless_asked() -> None:
+    gather = IncidentDescription()
+    assert gather.extract("hello there", ctx()) is None
+    assert gather.extract("I want to report something", ctx(asked=True)) == "I want to report something"
+    assert gather.extract("down", ctx(asked=True)) is None  # one word says too little
+
+
+def test_incident_normalise() -> None:
+    gather = IncidentDescription()
+    with pytest.raises(InvalidValue, match="empty"):
+        gather.normalise("  ", ctx())
+    assert len(gather.normalise("x" * 2000, ctx())) == 500  # the tool contract's text limit
+
+
+# -- custom fields -----------------------------------------------------------------------------
+
+def test_custom_string_with_regex() -> None:
+    gather = CustomGather("ticket", label="Ticket", question="Ticket number?", regex=r"[A-Z]{2,5}-\d+")
+    assert gather.normalise(" OPS-123 ", ctx()) == "OPS-123"
+    with pytest.raises(InvalidValue, match="Ticket does not have the expected format"):
+        gather.normalise("123", ctx())
+    with pytest.raises(InvalidValue, match="Ticket is empty"):
+        gather.normalise("", ctx())
+    assert gather.extract("it's ticket ops-42 I think", ctx()) == "OPS-42"
+    assert gather.extract("no ticket", ctx()) is None
+    assert gather.json_schema() == {"description": "Ticket: Ticket number?", "type": "string", "pattern": r"[A-Z]{2,5}-\d+"}
+
+
+def test_custom_plain_string() -> None:
+    gather = CustomGather("note", label="Note", question="Anything else?")
+    assert gather.normalise("  hi  ", ctx()) == "hi"
+    assert gather.extract("hi", ctx()) is None  # free text is taken only as an answer
+    assert gather.extract("hi", ctx(asked=True)) == "hi"
+    assert gather.json_schema() == {"description": "Note: Anything else?", "type": "string"}
+
+
+@pytest.mark.parametrize(("value", "expected"), [(42, 42), ("forty two", 42), ("about 1,500", 1500), (3.5, 3.5), ("0", 0)])
+def test_custom_number(value, expected) -> None:
+    gather = CustomGather("users", label="Affected users", question="How many?", value_type="number")
+    assert gather.normalise(value, ctx()) == expected
+
+
+@pytest.mark.parametrize("value", ["lots", True])
+def test_custom_number_rejects(value) -> None:
+    gather = CustomGather("users", label="Affected users", question="How many?", value_type="number")
+    with pytest.raises(InvalidValue, match="Affected users must be a number"):
+        gather.normalise(value, ctx())
+    assert gather.json_schema()["type"] == "number"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("yesterday", "2026-03-10"),
+        ("2026-03-04", "2026-03-04"),
+        ("March 4th", "2026-03-04"),
+        ("last friday", "2026-03-06"),
+        (date(2026, 3, 1), "2026-03-01"),
+    ],
+)
+def test_custom_date(value, expected: str) -> None:
+    gather = CustomGather("since", label="Start date", question="When?", value_type="date")
+    assert gather.normalise(value, ctx(today=TODAY)) == expected
+
+
+def test_custom_date_rejects_and_schema() -> None:
+    gather = CustomGather("since", label="Start date", question="When?", value_type="date")
+    with pytest.raises(InvalidValue, match="Start date must be a date"):
+        gather.normalise("no idea", ctx(today=TODAY))
+    assert gather.json_schema() == {"description": "Start date: When?", "type": "string", "format": "date"}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(True, True), (False, False), ("yes", True), ("nope", False), ("that's right", True), ("no", False)],
+)
+def test_custom_boolean(value, expected: bool) -> None:
+    gather = CustomGather("prod", label="Production", question="Is it production?", value_type="boolean")
+    assert gather.normalise(value, ctx()) is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "I don't know"])
+def test_custom_boolean_rejects_unsure_answers(value: str) -> None:
+    gather = CustomGather("prod", label="Production", question="Is it production?", value_type="boolean")
+    with pytest.raises(InvalidValue, match="Production must be yes or no"):
+        gather.normalise(value, ctx())
+    assert gather.json_schema()["type"] == "boolean"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("prodution", "production"), ("Staging", "staging"), ("stagng", "staging"), ("develoment", "development"), ("prod", "production")],
+)
+def test_custom_choices_find_misspelt_choice(value: str, expected: str) -> None:
+    gather = CustomGather("env", label="Environment", question="Which?", choices=["production", "staging", "development"])
+    assert gather.normalise(value, ctx()) == expected
+
+
+def test_custom_choices_reject_and_schema() -> None:
+    gather = CustomGather("env", label="Environment", question="Which?", choices=["production", "staging", "development"])
+    with pytest.raises(InvalidValue, match="Environment must be one of: production, staging, development"):
+        gather.normalise("the moon", ctx())
+    assert gather.json_schema() == {
+        "description": "Environment: Which?", "type": "string", "enum": ["production", "staging", "development"],
+    }
+    assert gather.extract("it's on stagng", ctx()) == "staging"
+    assert gather.extract("hello there", ctx()) is None
+
+
+def test_configured_copy_keeps_the_original() -> None:
+    original = ContactNumber()
+    optional = original.configured(required=False, question="Number?", label=None)
+    assert optional.required is False and optional.question == "Number?"
+    assert original.required is True and optional.label == original.label
