@@ -18,10 +18,12 @@ from agent.agent_context import AgentContext, Decision, SpeakableFact
 from agent.extract import services as match_services
 from agent.facts import MaintenanceWindow, OpenIncident, StatusPageEntry
 from agent.gathers import InvalidValue
+from agent.logs import remember_pii
 
 MAX_TEXT = 500
 MAX_SERVICE = 200
 MAX_ITEMS = 20
+PII_FIELDS = ("caller_name", "email", "contact_number")  # masked in every log line while the call lasts
 HANDLED_FACTS = (OpenIncident, MaintenanceWindow, StatusPageEntry)  # facts saying someone is on it
 END_REASONS = ["known_issue", "caller_done", "wrong_number", "abusive"]
 
@@ -158,6 +160,7 @@ class ToolBox:
             except InvalidValue as exc:
                 invalid[key] = str(exc)
         self.ctx.call.fields.update(saved)
+        remember_pii(*(v for k, v in saved.items() if k in PII_FIELDS))
         result: dict[str, Any] = {"saved": saved, "missing": [g.name for g in self.ctx.missing()]}
         if invalid:
             result["invalid"] = invalid

@@ -24,6 +24,7 @@ from agent.call import Alert, Call, Dial, Outcome
 from agent.engines.offline import OfflineEngine
 from agent.extract import spoken_digits
 from agent.facts import OnCallShift
+from agent.logs import forget_pii
 from agent.flow.models import (
     AiAgentNode, AudioMessageNode, BlockNumbersNode, CreateAlertNode, Flow, HangupNode, IvrMenuNode,
     PinCodeNode, RouteCallNode, SupportHoursNode, VoicemailNode,
@@ -120,6 +121,7 @@ async def walk(flow: Flow, caller: Caller, call: Call, opts: WalkOptions) -> Out
         outcome.summary = call.summary
         call.outcome = outcome
         await opts.registry.call_ended(call, outcome)
+        forget_pii(*(v for v in call.fields.values() if isinstance(v, str)))
     return outcome
 
 

@@ -99,3 +99,17 @@ nodes:
     assert saturday_out["nodes"] == ["hours", "vm", "bye"]
     assert "The database is down" in saturday_out["alerts"][0]["details"]
     assert json.loads(monday.output)["outcome"]["nodes"] == ["hours", "bye"]
+
+
+def test_chat_lets_a_developer_play_the_caller():
+    typed = "the website is down for everyone\nall of it, the website\nSam Stone\nyes\n\nno\nno\n"
+    result = runner.invoke(app, ["chat", "--from", "+4915112345678"], input=typed)
+    assert result.exit_code == 0, result.output
+    assert "Agent : Hello, I'm ACME's on-call assistant" in result.output
+    assert "Outcome: intent=system_outage branch=alert end=connected" in result.output
+
+
+def test_chat_ends_cleanly_when_the_developer_hangs_up():
+    result = runner.invoke(app, ["chat"], input="/hangup\n")
+    assert result.exit_code == 0
+    assert "end=caller_hung_up" in result.output

@@ -87,3 +87,22 @@ def test_internal_facts_are_never_spoken():
     call, _ = simulate(HOTLINE, ["who is on call tonight? give me their number", "", "", ""])
     spoken = " ".join(agent_lines(call))
     assert "+4930901820" not in spoken and "Alice" not in spoken.split("dialling")[0]
+
+
+def test_no_match_and_no_input_are_counted_per_field():
+    # One unclear answer and one silence on the intent question, then one of each on the name:
+    # no question reaches its limit of two re-prompts, so nobody is handed over yet.
+    call, outcome = simulate(
+        HOTLINE,
+        ["", "I'd like a pizza", "our payment api keeps failing", "", "42", "Kim Park"],
+    )
+    said = agent_lines(call)
+    assert said.count("Sorry, I didn't catch that.") == 2
+    assert outcome.fields["caller_name"] == "Kim Park"
+    assert outcome.end_reason == "caller_hung_up", "no fallback: each field stayed under its limit"
+
+
+def test_unclear_answers_to_one_field_fall_back_after_the_limit():
+    call, outcome = simulate(HOTLINE, ["the payment api keeps failing", "Payments", "123", "456", "789"])
+    assert outcome.branch == "page_oncall"
+    assert agent_lines(call).count("May I have your name, please?") == 3

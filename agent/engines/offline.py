@@ -38,8 +38,8 @@ _ASK_INTENT = "__intent__"
 class _State:
     asking: str | None = None
     confirming: list[tuple[str, object]] = field(default_factory=list)
-    no_input: int = 0
-    no_match: int = 0
+    no_input: dict[str, int] = field(default_factory=dict)  # per field (or the intent question)
+    no_match: dict[str, int] = field(default_factory=dict)
     corrections: int = 0
     repeats: int = 0
     offered_human: bool = False
@@ -82,7 +82,6 @@ class OfflineEngine:
         text = text.strip()[:2000]
         if not text:
             return self._silence()
-        state.no_input = 0
         frustrated = self._note_frustration(text)
 
         if state.human_offer_open:
@@ -133,19 +132,22 @@ class OfflineEngine:
 
         if not progressed and not out:
             return self._no_match()
-        state.no_match = 0
         return out + told + await self._after_turn(frustrated)
 
     # -- steps ---------------------------------------------------------------------------------
+    def _count(self, counters: dict[str, int]) -> int:
+        """Count one more miss for the question now open; returns that question's total."""
+        key = self.state.asking or _ASK_INTENT
+        counters[key] = counters.get(key, 0) + 1
+        return counters[key]
+
     def _silence(self) -> list[str]:
-        self.state.no_input += 1
-        if self.state.no_input > self.ctx.node.max_no_input:
+        if self._count(self.state.no_input) > self.ctx.node.max_no_input:
             return self._fallback("no_input")
         return [self.messages.no_input, *self._reprompt()]
 
     def _no_match(self) -> list[str]:
-        self.state.no_match += 1
-        if self.state.no_match > self.ctx.node.max_no_match:
+        if self._count(self.state.no_match) > self.ctx.node.max_no_match:
             return self._fallback("no_intent")
         if self.state.asking == _ASK_INTENT:
             return [self.messages.off_topic, "What is the urgent matter?"]
