@@ -90,7 +90,7 @@ class OfflineEngine:
             if answer is True:
                 return await self._to_human("frustrated")
             if answer is False:
-                return ["Alright, let's go on.", *await self._next_prompt()]
+                return [self.messages.carry_on, *await self._next_prompt()]
 
         match = self.matcher.match(text)
         if match and match.intent == HUMAN:
@@ -119,7 +119,7 @@ class OfflineEngine:
         ):
             state.optional_asked.add(asked.name)
             state.asking = None
-            return ["No problem.", *await self._after_turn(frustrated)]
+            return [self.messages.skipped, *await self._after_turn(frustrated)]
         if match and match.intent in self.ctx.intents and match.score > state.intent_score:
             self.ctx.call.intent = match.intent
             state.intent_score = match.score
@@ -128,7 +128,7 @@ class OfflineEngine:
         told, handled = await self._tell_known_problems()
         if handled:
             state.known_question_open = True
-            return out + told + ["Is there anything else I can help you with, or is your problem a different one?"]
+            return out + told + [self.messages.anything_else]
 
         if not progressed and not out:
             return self._no_match()
@@ -150,7 +150,7 @@ class OfflineEngine:
         if self._count(self.state.no_match) > self.ctx.node.max_no_match:
             return self._fallback("no_intent")
         if self.state.asking == _ASK_INTENT:
-            return [self.messages.off_topic, "What is the urgent matter?"]
+            return [self.messages.off_topic]
         return [self.messages.no_match, *self._reprompt()]
 
     def _note_frustration(self, text: str) -> bool:
@@ -181,7 +181,7 @@ class OfflineEngine:
         if new is not None and new != value and (answer is not True):
             state.corrections += 1
             state.confirming[0] = (name, new)
-            return True, ["Thanks for correcting me."]
+            return True, [self.messages.corrected]
         if answer is True:
             state.confirming.pop(0)
             await self.tools.call("record_details", {name: value})
@@ -191,7 +191,7 @@ class OfflineEngine:
             state.confirming.pop(0)
             self.ctx.call.fields.pop(name, None)
             state.asking = name
-            return True, ["Sorry about that."]
+            return True, [self.messages.sorry]
         return False, []
 
     async def _extract_all(self, text: str) -> bool:
@@ -251,12 +251,12 @@ class OfflineEngine:
             name, value = state.confirming[0]
             gather = self.ctx.gather(name)
             state.asking = name
-            return [f"I have {gather.readback(value)} as your {gather.label.lower()}. Is that right?"]
+            return [self.messages.read_back.format(value=gather.readback(value), label=gather.label.lower())]
         for gather in self.ctx.missing():
             return [self._ask(gather)]
         if self.ctx.call.intent is None:
             state.asking = _ASK_INTENT
-            return ["What can I help you with?"]
+            return [self.messages.ask_intent]
         for gather in self.ctx.missing(required_only=False):
             if gather.name not in state.optional_asked:
                 state.optional_asked.add(gather.name)
@@ -270,16 +270,16 @@ class OfflineEngine:
         if default is not None and not any(c[0] == gather.name for c in self.state.confirming) and gather.name not in self.state.optional_asked:
             self.state.optional_asked.add(gather.name)
             self.state.confirming.append((gather.name, default))
-            return f"Can we reach you at {gather.readback(default)}?"
+            return self.messages.confirm_default.format(value=gather.readback(default))
         return gather.question
 
     def _reprompt(self) -> list[str]:
         asking = self.state.asking
         if asking == _ASK_INTENT or asking is None:
-            return ["What can I help you with?"]
+            return [self.messages.ask_intent]
         if self.state.confirming and self.state.confirming[0][0] == asking:
             gather = self.ctx.gather(asking)
-            return [f"Is {gather.readback(self.state.confirming[0][1])} right? Please say yes or no."]
+            return [self.messages.read_back_again.format(value=gather.readback(self.state.confirming[0][1]))]
         gather = self.ctx.gather(asking)
         return [gather.question] if gather else []
 
@@ -299,7 +299,7 @@ class OfflineEngine:
         if "error" in result:
             return self._fallback("no_intent")
         name = self.ctx.call.fields.get("caller_name")
-        thanks = f"Thank you, {str(name).split()[0]}." if name else "Thank you."
+        thanks = self.messages.thanks_name.format(first_name=str(name).split()[0]) if name else self.messages.thanks
         return [thanks, self.ctx.decision.say]
 
     async def _to_human(self, reason: str) -> list[str]:

@@ -237,7 +237,31 @@ class AgentMessages(_Model):
     known_issue: str = "We're already aware of this and our team is working on it."
     goodbye: str = "Thank you for calling. Goodbye."
     fallback: str = "Let me put you through to someone who can help."
-    off_topic: str = "I can help with incidents, outages, security issues and technical problems."
+    off_topic: str = "I can help with incidents, outages, security issues and technical problems. What is the urgent matter?"
+    ask_intent: str = "What can I help you with?"
+    anything_else: str = "Is there anything else I can help you with, or is your problem a different one?"
+    read_back: str = "I have {value} as your {label}. Is that right?"
+    read_back_again: str = "Is {value} right? Please say yes or no."
+    confirm_default: str = "Can we reach you at {value}?"
+    corrected: str = "Thanks for correcting me."
+    sorry: str = "Sorry about that."
+    carry_on: str = "Alright, let's go on."
+    skipped: str = "No problem."
+    thanks: str = "Thank you."
+    thanks_name: str = "Thank you, {first_name}."
+
+    @model_validator(mode="after")
+    def _placeholders_known(self) -> AgentMessages:
+        sample = {"value": "", "label": "", "first_name": ""}
+        for name, text in self:
+            try:
+                text.format(**sample)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(
+                    f"message `{name}` has a placeholder that cannot be filled ({exc}); "
+                    "use {value}, {label} or {first_name}, and write {{ }} for literal braces"
+                ) from None
+        return self
 
 
 class AiAgentNode(_Node):
