@@ -661,3 +661,21 @@ def test_cli_validate_not_yaml(tmp_path: Path, runner: CliRunner) -> None:
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)
     assert f"{bad}:2: not valid YAML" in result.stderr
+
+
+def test_message_with_an_unknown_placeholder(tmp_path: Path) -> None:
+    text = """\
+    name: x
+    start: a
+    nodes:
+      a:
+        type: ai_agent
+        greeting: hi
+        intents: {incident: null}
+        messages:
+          read_back: "I have {numbr}"
+    """
+    problem = only(problems_of(tmp_path, text))
+    assert problem.line == 8
+    assert "`read_back`" in problem.message and "'numbr'" in problem.message
+    assert problem.fix.startswith("use {value}, {label} or {first_name}")

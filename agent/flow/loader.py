@@ -236,7 +236,11 @@ def _schema_problem(err: Any, data: CommentedMap, report: Reporter) -> None:
         )
     elif kind in ("value_error", "assertion_error"):
         needs = _NEEDS.search(msg)
-        report.add(line, f"{_where(path)}: {msg}", f"add {needs.group(1)}" if needs else f"change the value: {msg}")
+        problem, _, fix = msg.partition("; ")  # validators write "what is wrong; what to do"
+        if needs:
+            report.add(line, f"{_where(path)}: {msg}", f"add {needs.group(1)}")
+        else:
+            report.add(line, f"{_where(path)}: {problem}", fix or f"change the value: {msg}")
     elif kind.startswith("time_"):
         report.add(
             line,
