@@ -40,6 +40,24 @@ class Settings(BaseSettings):
         None, description="The URL Twilio uses to reach this server (behind a proxy or tunnel)."
     )
 
+    twilio_api_key_sid: str | None = Field(None, description="Use an API key instead of the auth token for REST calls.")
+    twilio_api_key_secret: SecretStr | None = None
+    validate_signatures: bool = Field(True, description="Check X-Twilio-Signature (never turn off in production).")
+
+    # Server
+    flow: str = Field("examples/flows/hotline.yaml", description="The flow file `voice-agent serve` answers calls with.")
+    host: str = "0.0.0.0"
+    port: int = 8080
+    token_secret: SecretStr | None = Field(
+        None, description="Key for continuation tokens; the same on every replica (default: derived from the auth token)."
+    )
+    token_ttl_s: int = Field(4 * 3600, ge=60, description="How long a continuation token stays valid.")
+    emergency_number: str | None = Field(
+        None, description="Dialled when the server itself fails mid-call, so a caller still reaches a human."
+    )
+    rest_timeout_s: float = Field(5.0, gt=0)
+    rest_retries: int = Field(3, ge=0, le=10)
+
     # Incident platforms
     ilert_api_key: SecretStr | None = None
     ilert_base_url: str = "https://api.ilert.com"

@@ -7,24 +7,19 @@ briefing they would hear; create_alert reports the alert it would open.
 
 from __future__ import annotations
 
-import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-import phonenumbers
 
 from agent.agent_context import AgentContext
 from agent.briefing import alert_details, spoken_briefing
 from agent.call import Alert, Call, Dial, Outcome
 from agent.engines.offline import OfflineEngine
-from agent.extract import spoken_digits
-from agent.facts import OnCallShift
 from agent.logs import forget_pii
+from agent.node_logic import is_blocked, ivr_target, keys_pressed, people_to_dial, pin_matches, within_support_hours
 from agent.flow.models import (
     AiAgentNode, AudioMessageNode, BlockNumbersNode, CreateAlertNode, Flow, HangupNode, IvrMenuNode,
     PinCodeNode, RouteCallNode, SupportHoursNode, VoicemailNode,
@@ -139,27 +134,13 @@ async def _hangup(w: _Walk, node_id: str, node: HangupNode) -> tuple[str | None,
 
 
 async def _support_hours(w: _Walk, node_id: str, node: SupportHoursNode) -> tuple[str | None, str | None]:
-    local = w.call.now.astimezone(ZoneInfo(node.timezone))
-    day = _DAYS[local.weekday()]
-    inside = any(day in rule.days and rule.start <= local.time() <= rule.end for rule in node.hours)
+    inside, local = within_support_hours(node, w.call.now)
     w.note(f"support hours at {local:%a %H:%M %Z}: {'during' if inside else 'outside'}")
     return (node.during if inside else node.outside), None
 
 
-def _same_number(a: str, b: str, region: str) -> bool:
-    try:
-        return phonenumbers.parse(a, region) == phonenumbers.parse(b, region)
-    except phonenumbers.NumberParseException:
-        return False
-
-
 async def _block_numbers(w: _Walk, node_id: str, node: BlockNumbersNode) -> tuple[str | None, str | None]:
-    number = w.call.caller_number
-    region = w.opts.settings.default_region
-    blocked = (not number and node.block_anonymous) or bool(
-        number and any(_same_number(number, n, region) for n in node.numbers)
-    )
-    if blocked:
+    if is_blocked(node, w.call.caller_number, w.opts.settings.default_region):
         w.note("caller is on the block list")
         return node.blocked, (None if node.blocked else "blocked")
     return node.allowed, None
@@ -168,9 +149,7 @@ async def _block_numbers(w: _Walk, node_id: str, node: BlockNumbersNode) -> tupl
 def _digits(turn: CallerTurn | None) -> str:
     if turn is None:
         return ""
-    if turn.dtmf is not None:
-        return turn.dtmf
-    return re.sub(r"[^0-9*#]", "", spoken_digits(turn.text))
+    return turn.dtmf if turn.dtmf is not None else keys_pressed(turn.text)
 
 
 async def _ivr_menu(w: _Walk, node_id: str, node: IvrMenuNode) -> tuple[str | None, str | None]:
@@ -179,9 +158,9 @@ async def _ivr_menu(w: _Walk, node_id: str, node: IvrMenuNode) -> tuple[str | No
         turn = await w.hear()
         if turn is None:
             return None, "caller_hung_up"
-        key = _digits(turn)[:1]
-        if key in node.options:
-            return node.options[key], None  # type: ignore[index]
+        valid, target = ivr_target(node, _digits(turn))
+        if valid:
+            return target, None
     return node.no_input, None
 
 
@@ -191,7 +170,7 @@ async def _pin_code(w: _Walk, node_id: str, node: PinCodeNode) -> tuple[str | No
         turn = await w.hear()
         if turn is None:
             return None, "caller_hung_up"
-        if _digits(turn).rstrip("#") in node.pins:
+        if pin_matches(node, _digits(turn)):
             return node.match, None
         w.agent("That PIN is not correct.")
     return node.no_match, None
@@ -225,18 +204,9 @@ async def _route_call(w: _Walk, node_id: str, node: RouteCallNode) -> tuple[str 
     w.agent(node.hold_message)
     briefing = spoken_briefing(w.call, _intent_label(w))
     w.outcome.briefing = briefing
-    people: list[tuple[str, str]] = []
-    for target in node.targets:
-        if target.type == "number":
-            people.append((target.name or target.number or "", target.number or ""))
-            continue
-        shifts = [f for f in w.call.facts if isinstance(f, OnCallShift) and f.schedule == target.id]
-        if not shifts:
-            w.note(f"{target.type} {target.id}: nobody found (no source knows who is on call)")
-        people.extend((s.name, s.number) for s in shifts)
-    if node.call_style == "random":
-        random.Random(w.call.call_id).shuffle(people)
-    attempts = [p for _ in range(node.retries + 1) for p in people]
+    attempts, notes = people_to_dial(node, w.call.facts, w.call.call_id)
+    for note in notes:
+        w.note(note)
     style = "all at once" if node.call_style == "parallel" else "in turn"
     for name, number in attempts:
         answered = w.opts.answer_calls
@@ -246,8 +216,6 @@ async def _route_call(w: _Walk, node_id: str, node: RouteCallNode) -> tuple[str 
         if answered:
             w.note(f"{name} accepted the call; caller connected")
             return node.completed, (None if node.completed else "connected")
-        if node.call_style == "parallel" and len(w.outcome.dials) >= len(people):
-            break
     w.note("no one answered")
     return node.no_answer, (None if node.no_answer else "no_answer")
 

@@ -10,7 +10,9 @@ carries, intent matching, known-problem look-up, then the next question.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 from rapidfuzz import fuzz
 
@@ -34,32 +36,33 @@ _DECLINE = re.compile(r"\b(don'?t (have|know)|no idea|not sure|skip|rather not|n
 _ASK_INTENT = "__intent__"
 
 
-@dataclass
-class _State:
+class DialogueState(BaseModel):
+    """Where the dialogue stands; serialisable, so a live call can carry it between webhooks."""
+
     asking: str | None = None
-    confirming: list[tuple[str, object]] = field(default_factory=list)
-    no_input: dict[str, int] = field(default_factory=dict)  # per field (or the intent question)
-    no_match: dict[str, int] = field(default_factory=dict)
+    confirming: list[tuple[str, Any]] = Field(default_factory=list)
+    no_input: dict[str, int] = Field(default_factory=dict)  # per field (or the intent question)
+    no_match: dict[str, int] = Field(default_factory=dict)
     corrections: int = 0
     repeats: int = 0
     offered_human: bool = False
     human_offer_open: bool = False
-    known_told: set[str] = field(default_factory=set)
+    known_told: set[str] = Field(default_factory=set)
     known_question_open: bool = False
     intent_score: float = 0.0
     turns: int = 0
     last_line: str = ""
-    optional_asked: set[str] = field(default_factory=set)
+    optional_asked: set[str] = Field(default_factory=set)
 
 
 class OfflineEngine:
     """Answers caller lines for one AI node; ``ctx.decision`` is set when the node is done."""
 
-    def __init__(self, ctx: AgentContext, tools: ToolBox | None = None) -> None:
+    def __init__(self, ctx: AgentContext, tools: ToolBox | None = None, state: DialogueState | None = None) -> None:
         self.ctx = ctx
         self.tools = tools or ToolBox(ctx)
         self.matcher = IntentMatcher(list(ctx.intents.values()))
-        self.state = _State()
+        self.state = state or DialogueState()
         self.messages = ctx.node.messages
 
     @property

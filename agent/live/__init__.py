@@ -1,0 +1,1 @@
+"""Live calls: flows rendered as TwiML, continued through signed webhooks."""

@@ -1,0 +1,354 @@
+"""Live calls through a flow: each webhook renders the TwiML of the next stretch of the flow.
+
+Nodes that need nothing from Twilio (messages, support hours, block lists,
+alerts) are run at once; a node that waits for the caller or the network
+(IVR, PIN, voicemail, dialling, the AI agent) ends the response with an
+action URL that carries the call's sealed :class:`LiveState`. Without a
+realtime model the AI node is the offline engine behind ``<Gather input="speech dtmf">``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from loguru import logger
+from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
+
+from agent.agent_context import AgentContext, Decision
+from agent.briefing import alert_details, spoken_briefing
+from agent.call import Alert, Call, Outcome
+from agent.engines.offline import DialogueState, OfflineEngine
+from agent.facts import Fact
+from agent.flow.models import (
+    AiAgentNode, AudioMessageNode, BlockNumbersNode, CreateAlertNode, Flow, HangupNode, IvrMenuNode,
+    PinCodeNode, RouteCallNode, SupportHoursNode, VoicemailNode,
+)
+from agent.live.tokens import LiveState, TokenCodec
+from agent.node_logic import is_blocked, ivr_target, keys_pressed, people_to_dial, pin_matches, within_support_hours
+from agent.plugins import Registry
+from agent.settings import Settings
+from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
+
+MAX_NODES_PER_RESPONSE = 50
+TWILIO_LANGUAGES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES", "nl": "nl-NL", "ru": "ru-RU", "it": "it-IT"}
+_ANSWERED = {"completed", "answered"}
+
+
+@dataclass
+class LiveFlow:
+    """One flow answering live calls; stateless between requests."""
+
+    flow: Flow
+    registry: Registry
+    settings: Settings
+    base_dir: Path
+    codec: TokenCodec
+    public_url: str
+    realtime: bool = False
+
+    # -- entry points -------------------------------------------------------------------------
+    async def incoming(self, form: dict[str, str]) -> str:
+        """TwiML for a new call (the voice webhook)."""
+        state = LiveState(
+            call_sid=form.get("CallSid", ""), node=self.flow.start, caller=form.get("From") or None,
+            called=form.get("To") or None, started_at=time.time(),
+        )
+        await self.registry.call_started(self._call(state))
+        return str(await self._advance(state, self.flow.start, VoiceResponse()))
+
+    async def resume(self, state: LiveState, event: str, form: dict[str, str]) -> str:
+        """TwiML after Twilio reports what happened at the node ``state.node`` (an action URL)."""
+        node = self.flow.nodes.get(state.node)
+        handler = {
+            "ivr": self._after_ivr, "pin": self._after_pin, "vm": self._after_voicemail,
+            "dial": self._after_dial, "gather": self._after_gather,
+        }.get(event)
+        if node is None or handler is None:
+            logger.warning("unknown continuation {} at node {}; ending the call", event, state.node)
+            return str(VoiceResponse().hangup())
+        return str(await handler(state, node, form))
+
+    async def after_agent(self, state: LiveState, decision: Decision) -> str:
+        """TwiML of the branch the AI agent chose (for the redirect of a realtime call)."""
+        response = VoiceResponse()
+        if decision.say:
+            response.say(decision.say, **self._voice())
+        if decision.target is None:
+            await self._finish(state, decision.reason or decision.exit)
+            response.hangup()
+            return str(response)
+        return str(await self._advance(state, decision.target, response))
+
+    async def rescue(self, state: LiveState | None) -> str:
+        """TwiML when handling a webhook failed: an apology, then a person if the flow names one."""
+        response = VoiceResponse()
+        response.say("Sorry, something went wrong. Let me put you through to someone.", **self._voice())
+        target = next((n.fallback for n in self.flow.ai_nodes().values() if n.fallback), None)
+        if state is not None and target is not None and target != state.node:
+            try:
+                return str(await self._advance(state, target, response))
+            except Exception:
+                logger.exception("rescue of call {} failed too", state.call_sid)
+        if self.settings.emergency_number:
+            response.dial(self.settings.emergency_number)
+        response.hangup()
+        return str(response)
+
+    def whisper(self, state: LiveState) -> str:
+        """What the engineer hears before being connected."""
+        response = VoiceResponse()
+        response.say(spoken_briefing(self._call(state), self._intent_label(state)), **self._voice())
+        return str(response)
+
+    # -- walking ------------------------------------------------------------------------------
+    async def _advance(self, state: LiveState, node_id: str | None, response: VoiceResponse) -> VoiceResponse:
+        for _ in range(MAX_NODES_PER_RESPONSE):
+            if node_id is None:
+                await self._finish(state, "flow_ended")
+                response.hangup()
+                return response
+            node = self.flow.nodes[node_id]
+            state.nodes.append(node_id)
+            state.node = node_id
+            state.attempt = 0
+            if isinstance(node, AudioMessageNode):
+                if node.audio_url:
+                    response.play(node.audio_url)
+                else:
+                    response.say(node.text, **self._voice())
+                node_id = node.next
+            elif isinstance(node, SupportHoursNode):
+                inside, _ = within_support_hours(node, datetime.now(timezone.utc))
+                node_id = node.during if inside else node.outside
+            elif isinstance(node, BlockNumbersNode):
+                blocked = is_blocked(node, state.caller, self.settings.default_region)
+                node_id = node.blocked if blocked else node.allowed
+            elif isinstance(node, CreateAlertNode):
+                await self._open_alert(state, node)
+                node_id = node.next
+            elif isinstance(node, HangupNode):
+                if node.text:
+                    response.say(node.text, **self._voice())
+                await self._finish(state, "hangup")
+                response.hangup()
+                return response
+            else:
+                return await self._wait_at(state, node, response)
+        logger.error("flow {} loops without waiting; ending the call", self.flow.name)
+        response.hangup()
+        return response
+
+    async def _wait_at(self, state: LiveState, node: Any, response: VoiceResponse) -> VoiceResponse:
+        """Render a node that needs Twilio to come back with a result."""
+        if isinstance(node, IvrMenuNode):
+            gather = Gather(num_digits=1, action=self._action(state, "ivr"), method="POST", timeout=5)
+            gather.say(node.prompt, **self._voice())
+            response.append(gather)
+            response.redirect(self._action(state, "ivr"), method="POST")
+        elif isinstance(node, PinCodeNode):
+            gather = Gather(finish_on_key="#", num_digits=12, action=self._action(state, "pin"), method="POST", timeout=10)
+            gather.say(node.prompt, **self._voice())
+            response.append(gather)
+            response.redirect(self._action(state, "pin"), method="POST")
+        elif isinstance(node, VoicemailNode):
+            response.say(node.prompt, **self._voice())
+            response.record(
+                action=self._action(state, "vm"), method="POST", max_length=node.max_seconds,
+                play_beep=True, timeout=5, trim="trim-silence",
+            )
+            response.redirect(self._action(state, "vm"), method="POST")
+        elif isinstance(node, RouteCallNode):
+            response.say(node.hold_message, **self._voice())
+            await self._dial(state, node, response)
+        elif isinstance(node, AiAgentNode):
+            if self.realtime:
+                self._stream(state, node, response)
+            else:
+                await self._gather_turn(state, node, None, response)
+        return response
+
+    # -- continuations ------------------------------------------------------------------------
+    async def _after_ivr(self, state: LiveState, node: IvrMenuNode, form: dict[str, str]) -> VoiceResponse:
+        valid, target = ivr_target(node, keys_pressed(form.get("Digits", "")))
+        if valid:
+            return await self._advance(state, target, VoiceResponse())
+        state.attempt += 1
+        if state.attempt > node.retries:
+            return await self._advance(state, node.no_input, VoiceResponse())
+        return await self._rerender(state, node)
+
+    async def _after_pin(self, state: LiveState, node: PinCodeNode, form: dict[str, str]) -> VoiceResponse:
+        if pin_matches(node, form.get("Digits", "")):
+            return await self._advance(state, node.match, VoiceResponse())
+        state.attempt += 1
+        if state.attempt >= node.attempts:
+            return await self._advance(state, node.no_match, VoiceResponse())
+        response = VoiceResponse()
+        response.say("That PIN is not correct.", **self._voice())
+        return await self._rerender(state, node, response)
+
+    async def _rerender(self, state: LiveState, node: Any, response: VoiceResponse | None = None) -> VoiceResponse:
+        return await self._wait_at(state, node, response or VoiceResponse())
+
+    async def _after_voicemail(self, state: LiveState, node: VoicemailNode, form: dict[str, str]) -> VoiceResponse:
+        url = form.get("RecordingUrl")
+        seconds = int(form.get("RecordingDuration") or 0)
+        if not url or seconds <= 0:
+            return await self._advance(state, node.not_left, VoiceResponse())
+        if node.create_alert:
+            call = self._call(state)
+            details = alert_details(call, self._intent_label(state)) + f"\n\nVoicemail ({seconds}s): {url}"
+            await self._emit_alert(state, Alert(summary=f"Voicemail from {_who(state)}", details=details))
+        return await self._advance(state, node.left, VoiceResponse())
+
+    async def _after_dial(self, state: LiveState, node: RouteCallNode, form: dict[str, str]) -> VoiceResponse:
+        if form.get("DialCallStatus") in _ANSWERED:
+            return await self._advance(state, node.completed, VoiceResponse())
+        state.attempt += 1
+        response = VoiceResponse()
+        if not await self._dial(state, node, response):
+            return await self._advance(state, node.no_answer, VoiceResponse())
+        return response
+
+    async def _after_gather(self, state: LiveState, node: AiAgentNode, form: dict[str, str]) -> VoiceResponse:
+        heard = form.get("SpeechResult") or form.get("Digits") or ""
+        return await self._gather_turn(state, node, heard, VoiceResponse())
+
+    # -- node work ----------------------------------------------------------------------------
+    async def _dial(self, state: LiveState, node: RouteCallNode, response: VoiceResponse) -> bool:
+        """Ring the next person (or everyone, for parallel); False when nobody is left."""
+        facts = await self._facts(state) if any(t.type != "number" for t in node.targets) else []
+        people, notes = people_to_dial(node, facts, state.call_sid)
+        for note in notes:
+            logger.warning("route_call {}: {}", state.node, note)
+        if node.call_style == "parallel":
+            batch = people if state.attempt == 0 else []
+        else:
+            batch = people[state.attempt : state.attempt + 1]
+        if not batch:
+            return False
+        dial = Dial(action=self._action(state, "dial"), method="POST", timeout=node.ring_timeout, answer_on_bridge=True)
+        for _, number in batch:
+            dial.number(number, url=self._url("/twilio/whisper", state) if node.whisper else None, method="POST")
+        response.append(dial)
+        return True
+
+    def _stream(self, state: LiveState, node: AiAgentNode, response: VoiceResponse) -> None:
+        connect = Connect()
+        stream = connect.stream(url=self._ws_url("/twilio/media"))
+        stream.parameter(name="token", value=self.codec.seal(state))
+        response.append(connect)
+        # If the stream ends without the agent deciding (a crash, a lost replica), the call goes on here.
+        response.redirect(self._action(state, "gather"), method="POST")
+
+    async def _gather_turn(self, state: LiveState, node: AiAgentNode, heard: str | None, response: VoiceResponse) -> VoiceResponse:
+        """One turn of the offline engine over Twilio's speech recognition."""
+        call = self._call(state)
+        call.facts = await self._facts(state, node)
+        ctx = AgentContext.build(state.node, node, call, self.registry, region=self.settings.default_region, timezone=self.flow.timezone)
+        dialogue = DialogueState.model_validate(state.engine) if state.engine else None
+        engine = OfflineEngine(ctx, state=dialogue)
+        lines = await engine.start() if heard is None and dialogue is None else await engine.reply(heard or "")
+        self._keep(state, call)
+        state.engine = engine.state.model_dump(mode="json")
+        if engine.done:
+            for line in lines:
+                response.say(line, **self._voice())
+            decision = ctx.decision
+            assert decision is not None
+            state.engine = None
+            if decision.target is None:
+                await self._finish(state, decision.reason or decision.exit)
+                response.hangup()
+                return response
+            return await self._advance(state, decision.target, response)
+        gather = Gather(
+            input="speech dtmf", action=self._action(state, "gather"), method="POST", speech_timeout="auto",
+            timeout=int(node.silence_reprompt_s), language=TWILIO_LANGUAGES.get(node.language, "en-US"),
+            finish_on_key="#",
+        )
+        for line in lines:
+            gather.say(line, **self._voice(node.language))
+        response.append(gather)
+        response.redirect(self._action(state, "gather"), method="POST")  # nothing heard: a silent turn
+        return response
+
+    async def _open_alert(self, state: LiveState, node: CreateAlertNode) -> None:
+        call = self._call(state)
+        label = self._intent_label(state)
+        services = state.fields.get("affected_services") or []
+        summary = node.summary or call.summary or f"{label or 'Hotline call'}: {state.fields.get('incident') or _who(state)}"
+        dedup = f"{state.intent or 'call'}:{(services[0] if services else 'general').lower()}"
+        await self._emit_alert(state, Alert(
+            summary=summary[:200], details=alert_details(call, label), priority=node.priority,
+            source=node.source, fields=dict(state.fields), dedup_key=dedup,
+        ))
+
+    async def _emit_alert(self, state: LiveState, alert: Alert) -> None:
+        logger.info("call {} opens an alert ({}): {}", state.call_sid, alert.priority, alert.summary)
+
+    async def _facts(self, state: LiveState, node: AiAgentNode | None = None) -> list[Fact]:
+        """Enrichment for this request: the node's sources, or every AI node's (for on-call look-ups)."""
+        nodes = [node] if node is not None else list(self.flow.ai_nodes().values())
+        context = SourceContext(settings=self.settings, base_dir=self.base_dir)
+        facts: list[Fact] = []
+        for ai in nodes:
+            sources = []
+            for config in ai.enrichment.sources:
+                try:
+                    sources.append(build_source(config, self.registry.sources, context))
+                except Exception as exc:
+                    logger.warning("enrichment source {} left out: {}", config.name or config.type, exc)
+            result = await fetch_facts(sources, self._call(state), deadline_of(ai.enrichment, self.settings))
+            facts.extend(result.facts)
+        return facts
+
+    async def _finish(self, state: LiveState, reason: str) -> None:
+        call = self._call(state)
+        outcome = Outcome(
+            call_id=state.call_sid, intent=state.intent, end_reason=reason, fields=dict(state.fields),
+            facts_used=list(state.facts_used), nodes=list(state.nodes), summary=state.summary,
+            timings_ms={"call": round((time.time() - state.started_at) * 1000, 1)} if state.started_at else {},
+        )
+        call.outcome = outcome
+        logger.info("call {} ended: {} after nodes {}", state.call_sid, reason, " -> ".join(state.nodes))
+        await self.registry.call_ended(call, outcome)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _call(self, state: LiveState) -> Call:
+        return Call(
+            caller_number=state.caller, called_number=state.called, call_id=state.call_sid,
+            fields=dict(state.fields), intent=state.intent, summary=state.summary,
+            facts_used=list(state.facts_used), nodes=list(state.nodes),
+        )
+
+    @staticmethod
+    def _keep(state: LiveState, call: Call) -> None:
+        state.fields, state.intent, state.summary = dict(call.fields), call.intent, call.summary
+        state.facts_used = list(call.facts_used)
+
+    def _intent_label(self, state: LiveState) -> str | None:
+        intent = self.registry.intents.get(state.intent or "")
+        return intent.label if intent else None
+
+    def _voice(self, language: str | None = None) -> dict[str, str]:
+        return {"language": TWILIO_LANGUAGES.get(language or self.flow.language, "en-US")}
+
+    def _url(self, path: str, state: LiveState, **query: str) -> str:
+        return f"{self.public_url}{path}?" + urlencode({"t": self.codec.seal(state), **query})
+
+    def _action(self, state: LiveState, event: str) -> str:
+        return self._url("/twilio/continue", state, e=event)
+
+    def _ws_url(self, path: str) -> str:
+        base = self.public_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        return base + path
+
+
+def _who(state: LiveState) -> str:
+    return str(state.fields.get("caller_name") or state.caller or "an anonymous caller")

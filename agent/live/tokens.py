@@ -1,0 +1,68 @@
+"""Continuation tokens: what one webhook hands the next, authenticated, encrypted and bound to its call.
+
+Nothing about a call is stored on the server; the state rides in the URLs
+Twilio calls back (Fernet: AES-CBC + HMAC-SHA256, with a timestamp for
+expiry), so any replica can serve any request. A token is only accepted for
+the call it was issued to.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zlib
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from pydantic import BaseModel, Field
+
+
+class TokenError(ValueError):
+    """A token that is forged, tampered with, expired or from another call."""
+
+
+class LiveState(BaseModel):
+    """Everything a call carries from one webhook to the next."""
+
+    call_sid: str
+    node: str
+    caller: str | None = None
+    called: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+    intent: str | None = None
+    summary: str | None = None
+    facts_used: list[str] = Field(default_factory=list)
+    nodes: list[str] = Field(default_factory=list)
+    attempt: int = 0
+    engine: dict[str, Any] | None = None
+    started_at: float = 0.0
+
+
+def _fernet_key(secret: str) -> bytes:
+    return base64.urlsafe_b64encode(hashlib.sha256(("voice-agent-token:" + secret).encode()).digest())
+
+
+class TokenCodec:
+    """Seals and opens :class:`LiveState`; the first secret seals, all open (key rotation)."""
+
+    def __init__(self, secrets: list[str], ttl_s: int) -> None:
+        if not secrets or not all(secrets):
+            raise ValueError("a token secret is needed (set VOICE_AGENT_TOKEN_SECRET or the Twilio auth token)")
+        self._fernet = MultiFernet([Fernet(_fernet_key(s)) for s in secrets])
+        self._ttl = ttl_s
+
+    def seal(self, state: LiveState) -> str:
+        raw = zlib.compress(state.model_dump_json(exclude_defaults=True).encode(), 9)
+        return self._fernet.encrypt(raw).decode()
+
+    def open(self, token: str, call_sid: str | None) -> LiveState:
+        """The state in ``token``; raises :class:`TokenError` unless it is genuine, fresh and this call's."""
+        try:
+            raw = self._fernet.decrypt(token.encode(), ttl=self._ttl)
+            state = LiveState.model_validate(json.loads(zlib.decompress(raw)))
+        except (InvalidToken, ValueError, zlib.error) as exc:
+            raise TokenError("invalid or expired continuation token") from exc
+        if call_sid is not None and state.call_sid != call_sid:
+            raise TokenError("continuation token belongs to another call")
+        return state

@@ -1,0 +1,73 @@
+"""What each non-AI node decides, shared by the simulator and live calls so both behave alike."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+from agent.extract import spoken_digits
+from agent.facts import Fact, OnCallShift
+from agent.flow.models import BlockNumbersNode, IvrMenuNode, PinCodeNode, RouteCallNode, SupportHoursNode
+
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def within_support_hours(node: SupportHoursNode, now: datetime) -> tuple[bool, datetime]:
+    """Whether ``now`` falls in the node's hours, and the local time it was judged at."""
+    local = now.astimezone(ZoneInfo(node.timezone))
+    day = _DAYS[local.weekday()]
+    inside = any(day in rule.days and rule.start <= local.time() <= rule.end for rule in node.hours)
+    return inside, local
+
+
+def _same_number(a: str, b: str, region: str) -> bool:
+    try:
+        return phonenumbers.parse(a, region) == phonenumbers.parse(b, region)
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def is_blocked(node: BlockNumbersNode, caller: str | None, region: str) -> bool:
+    if not caller or caller.lower() in ("anonymous", "restricted", "unknown"):
+        return node.block_anonymous
+    return any(_same_number(caller, n, region) for n in node.numbers)
+
+
+def keys_pressed(text: str) -> str:
+    """Keypad digits from keys or from speech ('two', 'one four')."""
+    return re.sub(r"[^0-9*#]", "", spoken_digits(text))
+
+
+def ivr_target(node: IvrMenuNode, keys: str) -> tuple[bool, str | None]:
+    """(the key was a valid option, the node it leads to)."""
+    key = keys[:1]
+    if key in node.options:
+        return True, node.options[key]  # type: ignore[index]
+    return False, None
+
+
+def pin_matches(node: PinCodeNode, keys: str) -> bool:
+    return keys.rstrip("#") in node.pins
+
+
+def people_to_dial(node: RouteCallNode, facts: list[Fact], seed: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """Who to ring, in order (retries included), and notes about targets nobody could be found for."""
+    people: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for target in node.targets:
+        if target.type == "number":
+            people.append((target.name or target.number or "", target.number or ""))
+            continue
+        shifts = [f for f in facts if isinstance(f, OnCallShift) and f.schedule == target.id]
+        if not shifts:
+            notes.append(f"{target.type} {target.id}: nobody found (no source knows who is on call)")
+        people.extend((s.name, s.number) for s in shifts)
+    if node.call_style == "random":
+        random.Random(seed).shuffle(people)
+    if node.call_style == "parallel":
+        return people, notes
+    return [p for _ in range(node.retries + 1) for p in people], notes

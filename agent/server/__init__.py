@@ -1,0 +1,1 @@
+"""The Twilio bot server: webhooks, the media WebSocket, health and metrics."""

@@ -1,0 +1,116 @@
+"""The FastAPI router of the Twilio bot server; mount it in your own app with ``make_router``.
+
+    POST /twilio/voice      incoming call (point the number's voice webhook here)
+    POST /twilio/continue   action URLs of IVR, PIN, voicemail, dial and speech turns
+    POST /twilio/whisper    what the engineer hears before being connected
+    POST /twilio/status     call status callback
+    WS   /twilio/media      the Media Stream of an AI agent node
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response, WebSocket
+from loguru import logger
+
+from agent.live.runner import LiveFlow
+from agent.live.tokens import LiveState, TokenError
+from agent.server.metrics import Metrics
+from agent.server.security import SignatureCheck
+
+MAX_FORM_FIELDS = 100
+MAX_FIELD_LENGTH = 8192
+
+MediaHandler = Callable[[WebSocket, LiveFlow], Awaitable[None]]
+
+
+def _twiml(body: str) -> Response:
+    return Response(content=body, media_type="application/xml")
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form(max_fields=MAX_FORM_FIELDS)
+    return {k: str(v)[:MAX_FIELD_LENGTH] for k, v in form.items() if isinstance(v, str)}
+
+
+def make_router(live: LiveFlow, signatures: SignatureCheck, metrics: Metrics, media: MediaHandler | None = None) -> APIRouter:
+    """The webhooks and media socket for one flow."""
+    router = APIRouter(prefix="/twilio", tags=["twilio"])
+
+    async def signed_form(request: Request) -> dict[str, str] | None:
+        form = await _form(request)
+        if not signatures.valid(request, form):
+            metrics.webhook_rejected.labels("signature").inc()
+            logger.warning("refused {} with a missing or wrong X-Twilio-Signature", request.url.path)
+            return None
+        return form
+
+    @router.post("/voice")
+    async def voice(request: Request) -> Response:
+        form = await signed_form(request)
+        if form is None:
+            return Response(status_code=403)
+        metrics.calls_active.inc()
+        try:
+            return _twiml(await live.incoming(form))
+        except Exception:
+            logger.exception("incoming call {} failed", form.get("CallSid"))
+            return _twiml(await live.rescue(None))
+
+    @router.post("/continue")
+    async def resume(request: Request, t: str = "", e: str = "") -> Response:
+        form = await signed_form(request)
+        if form is None:
+            return Response(status_code=403)
+        try:
+            state = live.codec.open(t, form.get("CallSid"))
+        except TokenError as exc:
+            metrics.webhook_rejected.labels("token").inc()
+            logger.warning("refused a continuation: {}", exc)
+            return Response(status_code=403)
+        try:
+            return _twiml(await live.resume(state, e, form))
+        except Exception:
+            logger.exception("continuation {} of call {} failed", e, state.call_sid)
+            return _twiml(await live.rescue(state))
+
+    @router.post("/whisper")
+    async def whisper(request: Request, t: str = "") -> Response:
+        form = await signed_form(request)
+        if form is None:
+            return Response(status_code=403)
+        try:
+            state = live.codec.open(t, None)  # the engineer's leg has its own CallSid
+        except TokenError:
+            return Response(status_code=403)
+        return _twiml(live.whisper(state))
+
+    @router.post("/status")
+    async def status(request: Request) -> Response:
+        form = await signed_form(request)
+        if form is None:
+            return Response(status_code=403)
+        call_status = form.get("CallStatus", "")
+        if call_status in ("completed", "busy", "failed", "no-answer", "canceled"):
+            metrics.calls_active.dec()
+            metrics.calls_total.labels(call_status).inc()
+        logger.info("call {} status {}", form.get("CallSid"), call_status)
+        return Response(status_code=204)
+
+    @router.websocket("/media")
+    async def media_stream(websocket: WebSocket) -> None:
+        if not signatures.valid(websocket, {}, websocket=True):
+            metrics.webhook_rejected.labels("signature").inc()
+            logger.warning("refused a media stream with a missing or wrong X-Twilio-Signature")
+            await websocket.close(code=1008)
+            return
+        if media is None:
+            await websocket.close(code=1011)
+            return
+        await media(websocket, live)
+
+    return router
+
+
+__all__ = ["make_router", "LiveState"]

@@ -1,0 +1,53 @@
+"""X-Twilio-Signature on every webhook and on the media WebSocket upgrade.
+
+Twilio signs the exact URL it requested. Behind a proxy or tunnel that URL is
+the public one, so it is rebuilt from the ``public_base_url`` setting (or,
+when unset, from the forwarded scheme and host) plus the request's path and
+query. The WebSocket upgrade is signed over ``wss://host/path`` with no
+parameters.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from loguru import logger
+from starlette.requests import HTTPConnection
+from twilio.request_validator import RequestValidator
+
+from agent.settings import Settings
+
+
+class SignatureCheck:
+    def __init__(self, settings: Settings) -> None:
+        self._enabled = settings.validate_signatures
+        token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
+        self._validator = RequestValidator(token) if token else None
+        self._public = settings.public_base_url.rstrip("/") if settings.public_base_url else None
+        if self._enabled and self._validator is None:
+            logger.warning("no Twilio auth token: every signed request will be refused")
+
+    def public_base(self, conn: HTTPConnection) -> str:
+        """The https base URL Twilio uses to reach us."""
+        if self._public:
+            return self._public
+        proto = conn.headers.get("x-forwarded-proto", conn.url.scheme).split(",")[0].strip()
+        host = conn.headers.get("x-forwarded-host", conn.headers.get("host", conn.url.netloc)).split(",")[0].strip()
+        scheme = "https" if proto in ("https", "wss") else "http"
+        return f"{scheme}://{host}"
+
+    def url_of(self, conn: HTTPConnection, *, websocket: bool = False) -> str:
+        base = self.public_base(conn)
+        if websocket:
+            parts = urlsplit(base)
+            return f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}{conn.url.path}"
+        query = f"?{conn.url.query}" if conn.url.query else ""
+        return f"{base}{conn.url.path}{query}"
+
+    def valid(self, conn: HTTPConnection, params: dict[str, str], *, websocket: bool = False) -> bool:
+        if not self._enabled:
+            return True
+        signature = conn.headers.get("x-twilio-signature")
+        if not signature or self._validator is None:
+            return False
+        return self._validator.validate(self.url_of(conn, websocket=websocket), params, signature)

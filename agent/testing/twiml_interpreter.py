@@ -1,0 +1,158 @@
+"""A stand-in for Twilio's voice engine: it calls the webhooks and follows the TwiML they return.
+
+It signs every request like Twilio (``X-Twilio-Signature`` over the public
+URL), speaks a scripted caller's lines into ``<Gather>`` (as ``SpeechResult``
+or ``Digits``), plays ``<Say>`` into a transcript, follows ``<Redirect>``,
+answers ``<Dial>`` (fetching each number's whisper URL, as Twilio does for the
+callee) and ``<Record>``, and stops at ``<Hangup>`` or at the end of the
+document. ``<Connect><Stream>`` is handed to a callback, so tests can attach a
+fake Media Streams client there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+MAX_REQUESTS = 200
+
+
+@dataclass
+class Spoken:
+    """One caller turn for a ``<Gather>``: speech, keys, or (both empty) silence."""
+
+    speech: str = ""
+    digits: str = ""
+
+
+@dataclass
+class TwilioCallRecord:
+    """What happened on the simulated call."""
+
+    said: list[str] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    dialled: list[str] = field(default_factory=list)
+    whispers: list[str] = field(default_factory=list)
+    streams: list[str] = field(default_factory=list)
+    hung_up: bool = False
+    statuses: list[int] = field(default_factory=list)
+
+
+StreamHandler = Callable[[str, dict[str, str]], Awaitable[str | None]]
+
+
+class TwimlInterpreter:
+    """Drives one call through a bot server the way Twilio would."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        public_url: str,
+        *,
+        auth_token: str | None,
+        from_number: str = "+15555550100",
+        to_number: str = "+15555550199",
+        account_sid: str = "AC" + "0" * 32,
+        call_sid: str | None = None,
+        answer_dials: bool | Callable[[str], bool] = True,
+        on_stream: StreamHandler | None = None,
+    ) -> None:
+        self._client = client
+        self._public = public_url.rstrip("/")
+        self._validator = RequestValidator(auth_token) if auth_token else None
+        self.call_sid = call_sid or "CA" + uuid.uuid4().hex
+        self._base_form = {"AccountSid": account_sid, "CallSid": self.call_sid, "From": from_number, "To": to_number, "Direction": "inbound", "ApiVersion": "2010-04-01"}
+        self._answer = answer_dials
+        self._on_stream = on_stream
+        self.record = TwilioCallRecord()
+
+    async def post(self, url: str, form: dict[str, str]) -> httpx.Response:
+        """POST a signed form to a public URL (or a path on it)."""
+        if url.startswith("/"):
+            url = self._public + url
+        headers = {}
+        if self._validator is not None:
+            headers["X-Twilio-Signature"] = self._validator.compute_signature(url, form)
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        response = await self._client.post(path, data=form, headers=headers)
+        self.record.requests.append((url, form))
+        self.record.statuses.append(response.status_code)
+        return response
+
+    async def call(self, turns: list[Spoken | str], voice_path: str = "/twilio/voice") -> TwilioCallRecord:
+        """Place the call and play ``turns`` into each ``<Gather>`` until the call ends."""
+        queue = [t if isinstance(t, Spoken) else Spoken(speech=t) for t in turns]
+        response = await self.post(voice_path, {**self._base_form, "CallStatus": "ringing"})
+        for _ in range(MAX_REQUESTS):
+            if response.status_code != 200:
+                return self.record
+            next_request = await self._run(response.text, queue)
+            if next_request is None:
+                return self.record
+            url, form = next_request
+            response = await self.post(url, {**self._base_form, "CallStatus": "in-progress", **form})
+        raise RuntimeError("the call did not end after %d requests" % MAX_REQUESTS)
+
+    async def _run(self, twiml: str, queue: list[Spoken]) -> tuple[str, dict[str, str]] | None:
+        """Execute one TwiML document; the request it leads to, or None when the call ends."""
+        root = ElementTree.fromstring(twiml)
+        for verb in root:
+            tag = verb.tag
+            if tag == "Say":
+                self.record.said.append(verb.text or "")
+            elif tag == "Play":
+                self.record.said.append(f"(plays {verb.text})")
+            elif tag == "Gather":
+                for inner in verb:
+                    if inner.tag == "Say":
+                        self.record.said.append(inner.text or "")
+                if not queue:
+                    self.record.hung_up = True
+                    return None
+                turn = queue.pop(0)
+                if turn.speech or turn.digits:
+                    form = {"SpeechResult": turn.speech, "Confidence": "0.9"} if turn.speech else {"Digits": turn.digits}
+                    return verb.get("action", ""), form
+                # Nothing heard: Twilio moves on to the next verb.
+            elif tag == "Redirect":
+                return (verb.text or "").strip(), {}
+            elif tag == "Record":
+                turn = queue.pop(0) if queue else Spoken()
+                if turn.speech:
+                    seconds = str(max(1, len(turn.speech.split()) // 2))
+                    return verb.get("action", ""), {"RecordingUrl": f"https://api.twilio.com/recordings/RE{uuid.uuid4().hex}", "RecordingDuration": seconds}
+            elif tag == "Dial":
+                answered = False
+                for number in verb:
+                    self.record.dialled.append(number.text or "")
+                    ok = self._answer(number.text or "") if callable(self._answer) else self._answer
+                    if ok and number.get("url"):
+                        whisper = await self.post(number.get("url", ""), {"CallSid": "CA" + uuid.uuid4().hex, "To": number.text or ""})
+                        self.record.whispers.append(" ".join(e.text or "" for e in ElementTree.fromstring(whisper.text)))
+                    answered = answered or ok
+                status = "completed" if answered else "no-answer"
+                if verb.get("action"):
+                    return verb.get("action", ""), {"DialCallStatus": status}
+                if answered:
+                    return None
+            elif tag == "Connect":
+                stream = verb.find("Stream")
+                if stream is not None:
+                    self.record.streams.append(stream.get("url", ""))
+                    params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
+                    if self._on_stream is not None:
+                        redirected = await self._on_stream(stream.get("url", ""), params)
+                        if redirected is not None:
+                            return await self._run(redirected, queue)
+            elif tag == "Hangup":
+                self.record.hung_up = True
+                return None
+        self.record.hung_up = True
+        return None

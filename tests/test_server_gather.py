@@ -1,0 +1,114 @@
+"""Live calls without a realtime model: the offline engine behind Twilio's <Gather>, end to end."""
+
+import asyncio
+
+import httpx
+import pytest
+
+from agent.server.app import create_app
+from agent.settings import Settings
+from agent.testing.twiml_interpreter import Spoken, TwimlInterpreter
+from tests.conftest import HOTLINE
+
+PUBLIC = "https://voice.example.test"
+TOKEN = "twilio-auth-token"
+
+
+def settings(**overrides) -> Settings:
+    values = dict(
+        flow=str(HOTLINE), public_base_url=PUBLIC, twilio_auth_token=TOKEN, twilio_account_sid="AC" + "1" * 32,
+        engine="offline", openai_api_key=None,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+def run_call(turns, *, app=None, answer_dials=True, from_number="+4915112345678", auth_token=TOKEN):
+    app = app or create_app(settings())
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:
+            twilio = TwimlInterpreter(client, PUBLIC, auth_token=auth_token, from_number=from_number, answer_dials=answer_dials)
+            return await twilio.call(turns)
+
+    return asyncio.run(go())
+
+
+def test_outage_call_gathers_details_and_dials_on_call_with_a_whisper():
+    record = run_call([
+        "Hi, this is Jane Doe from Initech. Our users can't log in at all, the login page just times out.",
+        "yes",
+        "jane dot doe at initech dot com",
+        "yes",
+        Spoken(digits="2093155"),
+    ])
+    said = " ".join(record.said)
+    assert "You've reached the ACME on-call hotline." in said
+    assert "Can we reach you at +49 1511 2345678?" in said
+    assert "I have jane dot doe at initech dot com as your e-mail. Is that right?" in said
+    assert record.dialled == ["+4930901820"]
+    assert record.whispers and "Jane Doe called the hotline about: system outage" in record.whispers[0]
+    assert all(status == 200 for status in record.statuses)
+
+
+def test_known_incident_caller_hears_it_and_nobody_is_dialled():
+    record = run_call(["the checkout is broken, customers can't pay", "no that's all"])
+    said = " ".join(record.said)
+    assert "Checkout API returning 502 errors" in said
+    assert "We'll post updates on status.acme.example. Goodbye." in said
+    assert record.dialled == [] and record.hung_up
+
+
+def test_silence_reprompts_then_reaches_a_human():
+    record = run_call([Spoken(), Spoken(), Spoken()])
+    assert record.said.count("Sorry, I didn't catch that.") == 2
+    assert record.dialled == ["+4930901820"]
+
+
+def test_nobody_answers_so_every_target_is_tried_then_voicemail():
+    record = run_call(["put me through to a person please", "Jane here, checkout is down, call me back"], answer_dials=False)
+    assert record.dialled == ["+4930901820", "+4930901821", "+4930901820", "+4930901821"]
+    assert "Please leave a message" in " ".join(record.said)
+    assert "Thank you. Someone will call you back as soon as possible." in record.said
+
+
+def test_a_missing_or_wrong_signature_is_refused():
+    record = run_call(["hello"], auth_token=None)
+    assert record.statuses == [403]
+    wrong = run_call(["hello"], auth_token="not-the-token")
+    assert wrong.statuses == [403]
+
+
+def test_a_tampered_or_foreign_token_is_refused():
+    app = create_app(settings())
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as client:
+            first = TwimlInterpreter(client, PUBLIC, auth_token=TOKEN)
+            response = await first.post("/twilio/voice", {"CallSid": first.call_sid, "From": "+4915112345678"})
+            action = response.text.split('action="')[1].split('"')[0].replace("&amp;", "&")
+            other = TwimlInterpreter(client, PUBLIC, auth_token=TOKEN)
+            stolen = await other.post(action, {"CallSid": other.call_sid, "SpeechResult": "hi"})
+            tampered = await first.post(action.replace("t=", "t=x"), {"CallSid": first.call_sid, "SpeechResult": "hi"})
+            genuine = await first.post(action, {"CallSid": first.call_sid, "SpeechResult": "I need a human"})
+            return stolen.status_code, tampered.status_code, genuine.status_code
+
+    assert asyncio.run(go()) == (403, 403, 200)
+
+
+def test_health_and_metrics():
+    app = create_app(settings())
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as client:
+            return (await client.get("/healthz")).json(), (await client.get("/metrics")).text
+
+    health, metrics = asyncio.run(go())
+    assert health == {"status": "ok", "flow": "ACME on-call hotline"}
+    assert "voice_agent_calls_active" in metrics
+
+
+def test_the_server_needs_a_public_url():
+    with pytest.raises(ValueError, match="VOICE_AGENT_PUBLIC_BASE_URL"):
+        create_app(settings(public_base_url=None))
