@@ -198,6 +198,29 @@ def chat(
 
 
 @app.command()
+def serve(
+    flow: Path = typer.Option(None, "--flow", help="Flow YAML to answer calls with (default: VOICE_AGENT_FLOW)."),
+    host: str = typer.Option(None, "--host", help="Interface to listen on (default: VOICE_AGENT_HOST)."),
+    port: int = typer.Option(None, "--port", help="Port (default: VOICE_AGENT_PORT)."),
+) -> None:
+    """Run the Twilio bot server: point your number's voice webhook at PUBLIC_URL/twilio/voice."""
+    import uvicorn
+
+    from agent.server.app import create_app
+
+    overrides = {k: v for k, v in {"flow": str(flow) if flow else None, "host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)
+    setup_logging(settings.log_level, keep_pii=settings.log_pii)
+    try:
+        application = create_app(settings)
+    except (FileError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    mode = "OpenAI Realtime" if settings.use_openai() else "offline engine over Twilio speech recognition"
+    typer.echo(f"Answering with {settings.flow} ({mode}); voice webhook: {settings.public_base_url}/twilio/voice")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", proxy_headers=True)
+
+
+@app.command()
 def plugins() -> None:
     """List installed plugins and what each provides (and any that failed)."""
     setup_logging("ERROR")

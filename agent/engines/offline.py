@@ -74,6 +74,12 @@ class OfflineEngine:
         self.state.asking = _ASK_INTENT
         return [self.ctx.node.greeting]
 
+    async def resume(self) -> list[str]:
+        """Take over a conversation another engine started: ask for what is still missing."""
+        if self.ctx.call.intent:
+            self.state.intent_score = 1.0
+        return await self._next_prompt()
+
     async def reply(self, text: str) -> list[str]:
         """What the agent says to one caller line (an empty line is silence)."""
         if self.done:

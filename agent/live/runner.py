@@ -246,14 +246,21 @@ class LiveFlow:
         # If the stream ends without the agent deciding (a crash, a lost replica), the call goes on here.
         response.redirect(self._action(state, "gather"), method="POST")
 
-    async def _gather_turn(self, state: LiveState, node: AiAgentNode, heard: str | None, response: VoiceResponse) -> VoiceResponse:
-        """One turn of the offline engine over Twilio's speech recognition."""
+    async def _gather_turn(
+        self, state: LiveState, node: AiAgentNode, heard: str | None, response: VoiceResponse, *, resume: bool = False
+    ) -> VoiceResponse:
+        """One turn of the offline engine over Twilio's speech recognition (``resume``: take over mid-call)."""
         call = self._call(state)
         call.facts = await self._facts(state, node)
         ctx = AgentContext.build(state.node, node, call, self.registry, region=self.settings.default_region, timezone=self.flow.timezone)
         dialogue = DialogueState.model_validate(state.engine) if state.engine else None
         engine = OfflineEngine(ctx, state=dialogue)
-        lines = await engine.start() if heard is None and dialogue is None else await engine.reply(heard or "")
+        if resume:
+            lines = await engine.resume()
+        elif heard is None and dialogue is None:
+            lines = await engine.start()
+        else:
+            lines = await engine.reply(heard or "")
         self._keep(state, call)
         state.engine = engine.state.model_dump(mode="json")
         if engine.done:

@@ -41,9 +41,10 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     if not settings.public_base_url:
         raise ValueError("set VOICE_AGENT_PUBLIC_BASE_URL to the https URL Twilio reaches this server at")
     if media is None and settings.use_openai():
-        from pipelines.twilio_realtime import handle_media_stream
+        from agent.live.twilio_rest import TwilioRest
+        from pipelines.twilio_realtime import media_handler
 
-        media = handle_media_stream
+        media = media_handler(TwilioRest(settings))
     live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None)
     metrics = Metrics()
     app = FastAPI(title="oncall-voice-agent", docs_url=None, redoc_url=None)

@@ -1,0 +1,425 @@
+"""Our OpenAI Realtime processor: 8 kHz mu-law straight through, tolerant of the model, fails over.
+
+Why not Pipecat's ``OpenAIRealtimeLLMService`` (protocols.md §2): it resamples
+to 24 kHz and back (with ~140 ms buffering), one unexpected event kills its
+receive loop, it never notices a dead socket, and it truncates by wall clock
+rather than by what Twilio played. Here:
+
+* audio goes to the model as ``audio/pcmu`` and comes back as ``audio/pcmu``;
+  the only conversion is a table look-up to the pipeline's 8 kHz PCM;
+* events are read as plain JSON and dispatched by type; anything unknown or
+  malformed is counted and skipped;
+* every ~200 ms of bot audio is followed by a Twilio ``mark``, so what the
+  caller heard is known, and barge-in truncates the model's item there;
+* a lost connection, an error event, or no answer in time calls
+  ``on_failure`` once, so the call can carry on without the model;
+* tool calls go through :class:`agent.tools.ToolBox`, the same contract the
+  offline engine uses; when a tool decides, the handover line is spoken and,
+  once Twilio reports it played, ``on_decision`` is called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from loguru import logger
+from openai import AsyncOpenAI
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InputAudioRawFrame,
+    InputDTMFFrame,
+    OutputAudioRawFrame,
+    OutputTransportMessageFrame,
+    StartFrame,
+    TranscriptionFrame,
+    TTSTextFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from agent import mulaw
+from agent.agent_context import Decision
+from agent.frames import HandOverFrame, SilenceFrame, TwilioMarkFrame, TwilioStopFrame
+from agent.tools import ToolBox
+
+MARK_EVERY_MS = 200
+BENIGN_ERRORS = {
+    "conversation_already_has_active_response",
+    "response_cancel_not_active",
+    "input_audio_buffer_commit_empty",
+}
+MAX_BAD_EVENTS = 20
+
+
+@dataclass
+class RealtimeConfig:
+    """How to reach the model and what to tell it."""
+
+    url: str
+    model: str
+    api_key: str
+    instructions: str
+    tools: list[dict[str, Any]]
+    greeting: str
+    voice: str = "marin"
+    speed: float = 1.0
+    language: str = "en"
+    transcription_model: str = "gpt-4o-transcribe"
+    vad_silence_ms: int = 500
+    connect_timeout_s: float = 3.0
+    answer_timeout_s: float = 6.0
+    dtmf_idle_s: float = 1.5
+
+    def session(self) -> dict[str, Any]:
+        return {
+            "type": "realtime",
+            "model": self.model,
+            "output_modalities": ["audio"],
+            "instructions": self.instructions,
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcmu"},
+                    "transcription": {"model": self.transcription_model, "language": self.language},
+                    "turn_detection": {
+                        "type": "server_vad", "silence_duration_ms": self.vad_silence_ms,
+                        "create_response": True, "interrupt_response": True,
+                    },
+                },
+                "output": {"format": {"type": "audio/pcmu"}, "voice": self.voice, "speed": self.speed},
+            },
+            "tools": self.tools,
+            "tool_choice": "auto",
+        }
+
+
+class OpenAIRealtimeProcessor(FrameProcessor):
+    """Bridges the call's audio to the realtime model and the model's actions to the flow."""
+
+    def __init__(
+        self,
+        config: RealtimeConfig,
+        tools: ToolBox,
+        *,
+        stream_sid: str,
+        on_decision: Callable[[Decision], Awaitable[None]],
+        on_failure: Callable[[str], Awaitable[None]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._config = config
+        self._tools = tools
+        self._stream_sid = stream_sid
+        self._on_decision = on_decision
+        self._on_failure = on_failure
+        self._conn: Any = None
+        self._manager: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._closing = False
+        self._failed = False
+        self._bad_events = 0
+        # playback bookkeeping, per assistant item
+        self._item: str | None = None
+        self._sent_ms: dict[str, int] = {}
+        self._played_ms: dict[str, int] = {}
+        self._unmarked_ms = 0
+        self._mark_no = 0
+        self._marks: dict[str, tuple[str, int]] = {}
+        self._truncated: set[str] = set()
+        self._response_active = False
+        self._awaiting_answer_since: float | None = None
+        self._decision: Decision | None = None
+        self._handover_mark: str | None = None
+        self._handover_sent = False
+        self._digits = ""
+        self._digits_task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    # -- pipeline side ---------------------------------------------------------------------------
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InputAudioRawFrame):
+            if self._conn is not None and not self._failed:
+                payload = base64.b64encode(mulaw.encode(frame.audio)).decode()
+                await self._send_raw('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
+            return  # nothing downstream needs the caller's audio
+        if isinstance(frame, TwilioMarkFrame):
+            await self._mark_played(frame.mark)
+        elif isinstance(frame, InputDTMFFrame):
+            self._key_pressed(str(frame.button.value))
+        elif isinstance(frame, SilenceFrame):
+            await self._reprompt(frame)
+            return
+        elif isinstance(frame, HandOverFrame):
+            await self._hand_over(frame.reason)
+            return
+        elif isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            self._watchdog = self.create_task(self._connect_and_watch(), "realtime-connect")
+            return
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            await self._close()
+        elif isinstance(frame, TwilioStopFrame):
+            self._closing = True
+        await self.push_frame(frame, direction)
+
+    # -- connection ------------------------------------------------------------------------------
+    async def _connect_and_watch(self) -> None:
+        try:
+            await asyncio.wait_for(self._connect(), self._config.connect_timeout_s)
+        except Exception as exc:  # refused, unreachable, slow: the call goes on without the model
+            await self._fail(f"could not connect to the realtime model ({type(exc).__name__}: {exc})")
+            return
+        while not self._closing and not self._failed:
+            await asyncio.sleep(0.25)
+            since = self._awaiting_answer_since
+            if since is not None and time.monotonic() - since > self._config.answer_timeout_s:
+                await self._fail(f"the model did not answer within {self._config.answer_timeout_s:.0f} s")
+
+    async def _connect(self) -> None:
+        base = self._config.url.rstrip("/")
+        if base.endswith("/realtime"):
+            base = base[: -len("/realtime")]
+        client = AsyncOpenAI(api_key=self._config.api_key, websocket_base_url=base, max_retries=0)
+        self._manager = client.realtime.connect(model=self._config.model, max_retries=0)
+        self._conn = await self._manager.__aenter__()
+        await self._send({"type": "session.update", "session": self._config.session()})
+        await self._send({
+            "type": "response.create",
+            "response": {"instructions": f"Greet the caller with exactly these words: {self._config.greeting}"},
+        })
+        self._awaiting_answer_since = time.monotonic()
+        self._reader = self.create_task(self._read(), "realtime-reader")
+        self.connected.set()
+
+    async def _close(self) -> None:
+        self._closing = True
+        for task in (self._reader, self._watchdog, self._digits_task):
+            if task is not None and not task.done():
+                await self.cancel_task(task)
+        if self._manager is not None:
+            try:
+                await self._manager.__aexit__(None, None, None)
+            except Exception:  # already gone
+                pass
+            self._manager = self._conn = None
+
+    async def _send(self, event: dict[str, Any]) -> None:
+        await self._send_raw(json.dumps(event))
+
+    async def _send_raw(self, text: str) -> None:
+        try:
+            await self._conn.send_raw(text)
+        except Exception as exc:
+            if not self._closing:
+                await self._fail(f"lost the realtime connection while sending ({type(exc).__name__})")
+
+    async def _fail(self, reason: str) -> None:
+        if self._failed or self._closing:
+            return
+        self._failed = True
+        logger.warning("realtime model failed: {}", reason)
+        await self._on_failure(reason)
+
+    # -- model side ------------------------------------------------------------------------------
+    async def _read(self) -> None:
+        try:
+            while True:
+                raw = await self._conn.recv_bytes()
+                try:
+                    event = json.loads(raw)
+                    kind = event["type"]
+                except (ValueError, KeyError, TypeError):
+                    await self._bad_event("not a JSON event")
+                    continue
+                handler = self._handlers.get(kind)
+                if handler is not None:
+                    try:
+                        await handler(self, event)
+                    except (KeyError, TypeError, ValueError) as exc:
+                        await self._bad_event(f"{kind} without the expected fields ({exc!r})")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._fail(f"lost the realtime connection ({type(exc).__name__})")
+
+    async def _bad_event(self, why: str) -> None:
+        self._bad_events += 1
+        logger.warning("skipped a realtime event: {}", why)
+        if self._bad_events > MAX_BAD_EVENTS:
+            await self._fail("the model sends garbage")
+
+    async def _on_response_created(self, event: dict[str, Any]) -> None:
+        self._response_active = True
+        self._awaiting_answer_since = None
+
+    async def _on_audio_delta(self, event: dict[str, Any]) -> None:
+        item = event["item_id"]
+        audio = base64.b64decode(event["delta"])
+        if item in self._truncated:
+            return
+        self._item = item
+        ms = len(audio) // 8
+        self._sent_ms[item] = self._sent_ms.get(item, 0) + ms
+        await self.push_frame(OutputAudioRawFrame(audio=mulaw.decode(audio).tobytes(), sample_rate=8000, num_channels=1))
+        self._unmarked_ms += ms
+        if self._unmarked_ms >= MARK_EVERY_MS:
+            await self._push_mark(item)
+
+    async def _push_mark(self, item: str) -> str:
+        self._mark_no += 1
+        name = f"m{self._mark_no}"
+        self._marks[name] = (item, self._sent_ms.get(item, 0))
+        self._unmarked_ms = 0
+        await self.push_frame(OutputTransportMessageFrame(
+            message={"event": "mark", "streamSid": self._stream_sid, "mark": {"name": name}}
+        ))
+        return name
+
+    async def _mark_played(self, name: str) -> None:
+        item, ms = self._marks.pop(name, (None, 0))
+        if item is not None and item not in self._truncated:
+            self._played_ms[item] = max(self._played_ms.get(item, 0), ms)
+        if name == self._handover_mark and self._decision is not None:
+            self._handover_mark = None
+            await self._on_decision(self._decision)
+
+    async def _on_audio_done(self, event: dict[str, Any]) -> None:
+        item = event.get("item_id") or self._item
+        if item and self._unmarked_ms:
+            await self._push_mark(item)
+
+    async def _on_response_done(self, event: dict[str, Any]) -> None:
+        self._response_active = False
+        response = event.get("response") or {}
+        if response.get("status") == "failed":
+            error = (response.get("status_details") or {}).get("error") or {}
+            await self._fail(f"response failed ({error.get('code') or error.get('type') or 'unknown'})")
+            return
+        if self._decision is not None and self._handover_sent and self._handover_mark is None:
+            if self._item and self._unmarked_ms:
+                await self._push_mark(self._item)
+            if self._marks:
+                self._handover_mark = max(self._marks, key=lambda n: int(n[1:]))
+            else:
+                await self._on_decision(self._decision)
+
+    async def _on_speech_started(self, event: dict[str, Any]) -> None:
+        await self.push_frame(UserStartedSpeakingFrame())
+        item = self._item
+        if item is None or item in self._truncated or self._decision is not None:
+            return
+        sent = self._sent_ms.get(item, 0)
+        played = self._played_ms.get(item, 0)
+        if sent > played:  # the caller talks over audio they have not heard yet
+            self._truncated.add(item)
+            await self.broadcast_interruption()
+            await self._send({"type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": played})
+            self._unmarked_ms = 0
+
+    async def _on_speech_stopped(self, event: dict[str, Any]) -> None:
+        await self.push_frame(UserStoppedSpeakingFrame())
+        self._awaiting_answer_since = time.monotonic()
+
+    async def _on_caller_transcript(self, event: dict[str, Any]) -> None:
+        text = str(event.get("transcript") or "").strip()
+        if text:
+            await self.push_frame(TranscriptionFrame(text=text[:2000], user_id="caller", timestamp=str(time.time())))
+
+    async def _on_bot_transcript(self, event: dict[str, Any]) -> None:
+        text = str(event.get("transcript") or "").strip()
+        if text:
+            await self.push_frame(TTSTextFrame(text=text, text_type="sentence"))
+
+    async def _on_function_call(self, event: dict[str, Any]) -> None:
+        call_id = event["call_id"]
+        result = await self._tools.call(str(event["name"]), event.get("arguments") or "{}")
+        await self._send({
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": call_id, "output": json.dumps(result)},
+        })
+        decision = self._tools.ctx.decision
+        if decision is not None and self._decision is None:
+            self._decision = decision
+            self._handover_sent = True
+            say = decision.say or "Thank you."
+            await self._send({"type": "response.create", "response": {"instructions": f"Say exactly: {say}"}})
+        else:
+            await self._send({"type": "response.create"})
+        self._awaiting_answer_since = time.monotonic()
+
+    async def _on_error(self, event: dict[str, Any]) -> None:
+        error = event.get("error") or {}
+        code = error.get("code") or error.get("type") or "unknown"
+        if code in BENIGN_ERRORS:
+            logger.debug("realtime model: {}", code)
+            return
+        await self._fail(f"error event {code}: {str(error.get('message', ''))[:200]}")
+
+    _handlers: dict[str, Callable[[OpenAIRealtimeProcessor, dict[str, Any]], Awaitable[None]]] = {
+        "response.created": _on_response_created,
+        "response.output_audio.delta": _on_audio_delta,
+        "response.output_audio.done": _on_audio_done,
+        "response.done": _on_response_done,
+        "input_audio_buffer.speech_started": _on_speech_started,
+        "input_audio_buffer.speech_stopped": _on_speech_stopped,
+        "conversation.item.input_audio_transcription.completed": _on_caller_transcript,
+        "response.output_audio_transcript.done": _on_bot_transcript,
+        "response.function_call_arguments.done": _on_function_call,
+        "error": _on_error,
+    }
+
+    # -- flow side -------------------------------------------------------------------------------
+    def _key_pressed(self, key: str) -> None:
+        if key == "#":
+            self._flush_digits_soon(0)
+            return
+        self._digits += key
+        self._flush_digits_soon(self._config.dtmf_idle_s)
+
+    def _flush_digits_soon(self, delay: float) -> None:
+        if self._digits_task is not None and not self._digits_task.done():
+            self._digits_task.cancel()
+        self._digits_task = self.create_task(self._flush_digits(delay), "dtmf")
+
+    async def _flush_digits(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        digits, self._digits = self._digits, ""
+        if not digits or self._conn is None:
+            return
+        await self.push_frame(TranscriptionFrame(text=f"(keys {digits})", user_id="caller", timestamp=str(time.time())))
+        await self._send({
+            "type": "conversation.item.create",
+            "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"I keyed in on my phone: {digits}"}]},
+        })
+        if not self._response_active:
+            await self._send({"type": "response.create"})
+
+    async def _reprompt(self, frame: SilenceFrame) -> None:
+        if self._conn is None or self._response_active or self._decision is not None:
+            return
+        await self._send({"type": "response.create", "response": {"instructions": (
+            "The caller has been silent for a while. Briefly ask whether they are still there, and repeat your last question."
+        )}})
+
+    async def _hand_over(self, reason: str) -> None:
+        if self._decision is not None:
+            return
+        decision = self._tools.ctx.fallback(reason)  # type: ignore[arg-type]
+        self._decision = decision
+        if self._conn is None or self._failed:
+            await self._on_decision(decision)
+            return
+        self._handover_sent = True
+        if self._response_active:
+            await self._send({"type": "response.cancel"})
+        await self._send({"type": "response.create", "response": {"instructions": f"Say exactly: {decision.say}"}})

@@ -1,0 +1,119 @@
+"""Who is speaking, and what to do about silence and overlong calls.
+
+The bot counts as speaking from its first audio until Twilio echoes the mark
+sent after its last audio: audio reaches Twilio faster than it plays, so a
+timer that started when the audio was *sent* would fire while the caller is
+still listening. The caller counts as speaking between the model's
+``speech_started`` and ``speech_stopped``. When nobody has spoken for the
+node's re-prompt time the model is asked to re-prompt; after the allowed
+re-prompts, or at the node's maximum duration, the call is handed over.
+
+Per frame this does attribute checks only; the timers run in one task that
+wakes four times a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    Frame,
+    OutputAudioRawFrame,
+    OutputTransportMessageFrame,
+    StartFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from agent.frames import HandOverFrame, SilenceFrame, SpeakerFrame, TwilioMarkFrame
+
+TICK_S = 0.25
+
+
+class CallSupervisor(FrameProcessor):
+    def __init__(self, *, reprompt_after_s: float, max_reprompts: int, max_duration_s: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._reprompt_after = reprompt_after_s
+        self._max_reprompts = max_reprompts
+        self._max_duration = max_duration_s
+        self._caller_speaking = False
+        self._pending_marks: set[str] = set()
+        self._bot_audio_unmarked = False
+        self._quiet_since = time.monotonic()
+        self._started = time.monotonic()
+        self._reprompts = 0
+        self._handed_over = False
+        self._timer: asyncio.Task[None] | None = None
+        self.speaker = "nobody"
+        self.history: list[tuple[float, str]] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, OutputAudioRawFrame):
+            self._bot_audio_unmarked = True
+            if self.speaker != "bot":
+                await self._update()
+        elif isinstance(frame, OutputTransportMessageFrame):
+            name = _mark_name(frame.message)
+            if name is not None:
+                self._pending_marks.add(name)
+                self._bot_audio_unmarked = False
+        elif isinstance(frame, TwilioMarkFrame):
+            self._pending_marks.discard(frame.mark)
+            await self._update()
+        elif isinstance(frame, UserStartedSpeakingFrame):
+            self._caller_speaking = True
+            self._reprompts = 0
+            await self._update()
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._caller_speaking = False
+            await self._update()
+        elif isinstance(frame, StartFrame):
+            self._started = self._quiet_since = time.monotonic()
+            self._timer = self.create_task(self._watch(), "silence-watchdog")
+        elif isinstance(frame, (EndFrame, CancelFrame)) and self._timer is not None:
+            await self.cancel_task(self._timer)
+            self._timer = None
+        await self.push_frame(frame, direction)
+
+    async def _update(self) -> None:
+        if self._caller_speaking:
+            speaker = "caller"
+        elif self._pending_marks or self._bot_audio_unmarked:
+            speaker = "bot"
+        else:
+            speaker = "nobody"
+        if speaker != self.speaker:
+            self.speaker = speaker
+            self.history.append((time.monotonic(), speaker))
+            if speaker == "nobody":
+                self._quiet_since = time.monotonic()
+            await self.push_frame(SpeakerFrame(speaker=speaker), FrameDirection.UPSTREAM)
+
+    async def _watch(self) -> None:
+        while not self._handed_over:
+            await asyncio.sleep(TICK_S)
+            now = time.monotonic()
+            if now - self._started >= self._max_duration:
+                await self._hand_over("max_turns")
+            elif self.speaker == "nobody" and now - self._quiet_since >= self._reprompt_after:
+                self._quiet_since = now
+                if self._reprompts >= self._max_reprompts:
+                    await self._hand_over("no_input")
+                else:
+                    self._reprompts += 1
+                    await self.push_frame(SilenceFrame(seconds=self._reprompt_after), FrameDirection.UPSTREAM)
+
+    async def _hand_over(self, reason: str) -> None:
+        self._handed_over = True
+        await self.push_frame(HandOverFrame(reason=reason), FrameDirection.UPSTREAM)
+
+
+def _mark_name(message: object) -> str | None:
+    if isinstance(message, dict) and message.get("event") == "mark":
+        return str(message.get("mark", {}).get("name"))
+    return None

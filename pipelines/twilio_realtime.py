@@ -1,0 +1,169 @@
+"""The per-call pipeline of a live AI agent node: Twilio media in, realtime model, Twilio media out.
+
+    Twilio WS -> transport in (SafeTwilioSerializer, 8 kHz)
+      -> OpenAIRealtimeProcessor   audio/pcmu both ways, tools, barge-in, fail-over
+      -> CallSupervisor            speaker tracking, silence re-prompts, max duration
+      -> CallRecorder              transcript, event log
+      -> transport out             media, mark, clear back to Twilio
+
+When the agent decides, the live call is redirected (Twilio REST) to the
+TwiML of the chosen branch, carrying what was gathered in a sealed token;
+Twilio then ends the stream. When the model fails, the call is redirected to
+the deterministic mode (the offline engine over ``<Gather>``) with the same
+fields, after a short apology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from zoneinfo import ZoneInfo
+
+from fastapi import WebSocket
+from loguru import logger
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.workers.runner import WorkerRunner
+from twilio.twiml.voice_response import VoiceResponse
+
+from agent.agent_context import AgentContext, Decision
+from agent.flow.models import AiAgentNode
+from agent.live.runner import LiveFlow
+from agent.live.tokens import LiveState, TokenError
+from agent.live.twilio_rest import TwilioRest, TwilioRestError, UpdateResult
+from agent.processors.realtime import OpenAIRealtimeProcessor, RealtimeConfig
+from agent.processors.recorder import CallRecorder
+from agent.processors.supervisor import CallSupervisor
+from agent.processors.twilio_serializer import SafeTwilioSerializer
+from agent.prompt import build_instructions
+from agent.tools import ToolBox
+
+START_TIMEOUT_S = 5.0
+FAILOVER_MESSAGE = "Sorry, I'm having a technical problem. Let's continue."
+
+
+async def read_start(websocket: WebSocket) -> dict:
+    """Read Twilio's ``connected`` and ``start`` messages; the ``start`` body."""
+    for _ in range(4):
+        message = json.loads(await asyncio.wait_for(websocket.receive_text(), START_TIMEOUT_S))
+        if isinstance(message, dict) and message.get("event") == "start":
+            return message.get("start") or {}
+    raise ValueError("no start message from Twilio")
+
+
+def media_handler(rest: TwilioRest):
+    """The router's media-stream handler, sharing one Twilio REST client across calls."""
+
+    async def handle(websocket: WebSocket, live: LiveFlow) -> None:
+        await handle_media_stream(websocket, live, rest)
+
+    return handle
+
+
+async def handle_media_stream(websocket: WebSocket, live: LiveFlow, rest: TwilioRest) -> None:
+    """Run one AI agent node over a Twilio media stream until the call moves on."""
+    await websocket.accept()
+    try:
+        start = await read_start(websocket)
+        state = live.codec.open(str((start.get("customParameters") or {}).get("token", "")), start.get("callSid"))
+    except (TokenError, ValueError, asyncio.TimeoutError, json.JSONDecodeError) as exc:
+        logger.warning("refused a media stream: {}", exc)
+        await websocket.close(code=1008)
+        return
+    node = live.flow.nodes.get(state.node)
+    if not isinstance(node, AiAgentNode):
+        await websocket.close(code=1008)
+        return
+    await RealtimeCall(websocket, live, state, node, str(start.get("streamSid", "")), rest).run()
+
+
+class RealtimeCall:
+    """One AI node conversation on one media stream."""
+
+    def __init__(self, websocket: WebSocket, live: LiveFlow, state: LiveState, node: AiAgentNode, stream_sid: str, rest: TwilioRest) -> None:
+        self.live, self.state, self.node, self.rest = live, state, node, rest
+        settings = live.settings
+        self.call = live._call(state)
+        self.ctx = AgentContext.build(state.node, node, self.call, live.registry, region=settings.default_region, timezone=live.flow.timezone)
+        self.tools = ToolBox(self.ctx)
+        self._finished = asyncio.Event()
+        self._moved_on = False
+        tz = ZoneInfo(live.flow.timezone)
+        config = RealtimeConfig(
+            url=settings.openai_realtime_url, model=settings.openai_realtime_model,
+            api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "",
+            instructions=build_instructions(self.ctx, None, tz), tools=self.tools.schemas(), greeting=node.greeting,
+            voice=node.voice, speed=node.speed, language=node.language,
+        )
+        self.realtime = OpenAIRealtimeProcessor(
+            config, self.tools, stream_sid=stream_sid, on_decision=self._decided, on_failure=self._failed,
+        )
+        self.supervisor = CallSupervisor(
+            reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input, max_duration_s=node.max_duration_s,
+        )
+        self.transport = FastAPIWebsocketTransport(
+            websocket,
+            FastAPIWebsocketParams(
+                audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
+                serializer=SafeTwilioSerializer(stream_sid, state.call_sid), audio_out_10ms_chunks=2,
+            ),
+        )
+        self.worker = PipelineWorker(
+            Pipeline([self.transport.input(), self.realtime, self.supervisor, CallRecorder(self.call), self.transport.output()]),
+            params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000, enable_metrics=False),
+            enable_rtvi=False, enable_turn_tracking=False, idle_timeout_secs=None, check_dangling_tasks=False,
+        )
+
+        @self.transport.event_handler("on_client_disconnected")
+        async def _gone(transport, client) -> None:
+            await self.worker.cancel()
+
+    async def run(self) -> None:
+        self.started = time.monotonic()
+        enrichment = asyncio.create_task(self._enrich())
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(self.worker)
+        try:
+            await runner.run()
+        finally:
+            enrichment.cancel()
+
+    async def _enrich(self) -> None:
+        """Facts reach the model when ready; the greeting does not wait for them."""
+        facts = await self.live._facts(self.state, self.node)
+        self.call.facts = facts
+        await self.realtime.connected.wait()
+        instructions = build_instructions(self.ctx, facts, ZoneInfo(self.live.flow.timezone))
+        await self.realtime._send({"type": "session.update", "session": {"type": "realtime", "instructions": instructions}})
+
+    async def _decided(self, decision: Decision) -> None:
+        """The agent chose a branch: send the live call there."""
+        self.live._keep(self.state, self.call)
+        twiml = await self.live.after_agent(self.state, decision)
+        await self._redirect(twiml, f"branch {decision.target or 'end'} ({decision.exit})")
+
+    async def _failed(self, reason: str) -> None:
+        """The model is gone: continue in the deterministic mode with what was gathered."""
+        self.live._keep(self.state, self.call)
+        response = VoiceResponse()
+        response.say(FAILOVER_MESSAGE, **self.live._voice(self.node.language))
+        twiml = str(await self.live._gather_turn(self.state, self.node, None, response, resume=True))
+        await self._redirect(twiml, f"deterministic mode after: {reason}")
+
+    async def _redirect(self, twiml: str, why: str) -> None:
+        if self._moved_on:
+            return
+        self._moved_on = True
+        logger.info("call {} moves on: {}", self.state.call_sid, why)
+        try:
+            result = await self.rest.redirect(self.state.call_sid, twiml)
+        except TwilioRestError as exc:
+            # Closing the stream makes Twilio run the <Redirect> after <Connect>: the call still goes on.
+            logger.error("redirect of call {} failed ({}); closing the stream", self.state.call_sid, exc)
+            await self.worker.cancel()
+            return
+        if result is UpdateResult.GONE:
+            logger.info("call {} had already ended", self.state.call_sid)
+            await self.worker.cancel()
