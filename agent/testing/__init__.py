@@ -1,0 +1,1 @@
+"""A testing kit: faithful local fakes of the outside world."""
