@@ -58,13 +58,13 @@ def _print_turn(speaker: str, text: str) -> None:
     typer.echo(f"{_SPEAKERS.get(speaker, speaker)}: {shown}")
 
 
-async def _run(flow_path: Path, script: CallerScript, *, caller, at: str | None, echo: bool):
+async def _run(flow_path: Path, script: CallerScript, *, caller, at: str | None, echo: bool, engine: str = "offline"):
     settings = Settings()
     flow = _load(flow_path)
     call = Call(caller_number=script.caller_number, now=at_time(at or script.at))
     options = WalkOptions(
         registry=default_registry(), settings=settings, base_dir=flow_path.resolve().parent,
-        answer_calls=script.answer_calls, on_event=_print_turn if echo else None,
+        answer_calls=script.answer_calls, engine=engine, on_event=_print_turn if echo else None,
     )
     outcome = await walk(flow, caller, call, options)
     return call, outcome
@@ -84,8 +84,11 @@ def simulate(
     caller: Path = typer.Option(None, "--caller", "-c", help="Caller script YAML (default: a caller reporting an outage)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: outcome and transcript."),
     at: str = typer.Option(None, "--at", help="Simulated time of the call, ISO 8601 (default: now)."),
+    engine: str = typer.Option("offline", "--engine", help="offline (no key, no network) or openai (the realtime model, text mode)."),
 ) -> None:
     """Run a whole call through a flow with a scripted caller; no key, no network."""
+    if engine not in ("offline", "openai"):
+        raise _fail(f"unknown engine {engine!r}. Fix: use --engine offline or --engine openai")
     setup_logging(Settings().log_level if not as_json else "ERROR")
     script_path = caller or DEFAULT_CALLER
     script = _script(script_path)
@@ -93,7 +96,7 @@ def simulate(
     if not flow_path.exists():
         raise _fail(f"{flow_path}: file not found. Fix: give the path of a flow YAML file")
     call, outcome = asyncio.run(
-        _run(flow_path, script, caller=ScriptedCaller(script.caller_turns()), at=at, echo=not as_json)
+        _run(flow_path, script, caller=ScriptedCaller(script.caller_turns()), at=at, echo=not as_json, engine=engine)
     )
     if as_json:
         payload = {

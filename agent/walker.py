@@ -18,6 +18,7 @@ from agent.agent_context import AgentContext
 from agent.briefing import alert_details, spoken_briefing
 from agent.call import Alert, Call, Dial, Outcome
 from agent.engines.offline import OfflineEngine
+from agent.engines.realtime_text import RealtimeTextEngine
 from agent.logs import forget_pii
 from agent.node_logic import is_blocked, ivr_target, keys_pressed, people_to_dial, pin_matches, within_support_hours
 from agent.flow.models import (
@@ -52,6 +53,7 @@ class WalkOptions:
     settings: Settings
     base_dir: Path
     answer_calls: bool = True
+    engine: str = "offline"  # or "openai": the realtime model in text mode
     on_event: Callable[[str, str], None] | None = None
 
 
@@ -233,7 +235,15 @@ async def _ai_agent(w: _Walk, node_id: str, node: AiAgentNode) -> tuple[str | No
     w.call.facts.extend(result.facts)
     w.outcome.timings_ms.update({f"enrichment.{k}": v for k, v in result.timings_ms.items()})
     ctx = AgentContext.build(node_id, node, w.call, w.opts.registry, region=settings.default_region, timezone=w.flow.timezone)
-    engine = OfflineEngine(ctx)
+    engine = RealtimeTextEngine(ctx, settings) if w.opts.engine == "openai" else OfflineEngine(ctx)
+    try:
+        return await _converse(w, ctx, engine)
+    finally:
+        if isinstance(engine, RealtimeTextEngine):
+            await engine.close()
+
+
+async def _converse(w: _Walk, ctx: AgentContext, engine: OfflineEngine | RealtimeTextEngine) -> tuple[str | None, str | None]:
     async with TextCall(engine, w.call) as conversation:
         for line in conversation.greeting:
             w._emit("agent", line)
@@ -249,7 +259,6 @@ async def _ai_agent(w: _Walk, node_id: str, node: AiAgentNode) -> tuple[str | No
     decision = ctx.decision
     assert decision is not None
     w.outcome.branch = decision.target
-    w.outcome.timings_ms["agent_turns"] = float(engine.state.turns)
     if decision.exit == "hangup" or decision.target is None:
         return None, decision.reason or decision.exit
     return decision.target, None

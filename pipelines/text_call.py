@@ -1,6 +1,6 @@
-"""The text-call pipeline: an AI node answered by the offline engine, as a real Pipecat pipeline.
+"""The text-call pipeline: an AI node answered by a text engine, as a real Pipecat pipeline.
 
-    caller lines -> TranscriptionFrame -> OfflineEngineProcessor -> TextFrame -> TranscriptCollector
+    caller lines -> TranscriptionFrame -> TextEngineProcessor -> TextFrame -> TranscriptCollector
 
 Used by ``voice-agent simulate``, ``test`` and ``chat``; the same engine and
 tools later answer live calls through Twilio's speech recognition.
@@ -18,9 +18,9 @@ from pipecat.pipeline.worker import PipelineWorker
 from pipecat.workers.runner import WorkerRunner
 
 from agent.call import Call
-from agent.engines.offline import OfflineEngine
+from agent.engines import DialogueEngine
 from agent.frames import CallerSilenceFrame
-from agent.processors.offline_engine import OfflineEngineProcessor
+from agent.processors.text_engine import TextEngineProcessor
 from agent.processors.transcript import TranscriptCollector
 
 RESPONSE_TIMEOUT_S = 10.0
@@ -29,11 +29,11 @@ RESPONSE_TIMEOUT_S = 10.0
 class TextCall:
     """One AI node's conversation on text: ``async with TextCall(...) as conv: await conv.say(line)``."""
 
-    def __init__(self, engine: OfflineEngine, call: Call) -> None:
+    def __init__(self, engine: DialogueEngine, call: Call) -> None:
         self.engine = engine
         self.collector = TranscriptCollector(call)
         self.worker = PipelineWorker(
-            Pipeline([OfflineEngineProcessor(engine), self.collector]),
+            Pipeline([TextEngineProcessor(engine), self.collector]),
             enable_rtvi=False,
             enable_turn_tracking=False,
             idle_timeout_secs=None,

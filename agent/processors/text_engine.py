@@ -1,4 +1,4 @@
-"""A frame processor that lets the offline engine answer: transcriptions in, text responses out."""
+"""A frame processor that lets a text engine answer: transcriptions in, text responses out."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from agent.engines.offline import OfflineEngine
+from agent.engines import DialogueEngine
 from agent.frames import CallerSilenceFrame
 
 
-class OfflineEngineProcessor(FrameProcessor):
+class TextEngineProcessor(FrameProcessor):
     """Answers each caller turn with one response (start, text frames, end); greets on start."""
 
-    def __init__(self, engine: OfflineEngine, **kwargs) -> None:
+    def __init__(self, engine: DialogueEngine, **kwargs) -> None:
         super().__init__(**kwargs)
         self._engine = engine
 
