@@ -7,7 +7,7 @@ import sys
 
 from loguru import logger
 
-_PHONE = re.compile(r"\+?\d[\d\s().\-]{6,}\d")
+_PHONE = re.compile(r"(?<![\w+])\+?\d[\d\s().\-]{6,}\d(?!\w)")
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _known_pii: set[str] = set()
 

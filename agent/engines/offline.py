@@ -76,7 +76,12 @@ class OfflineEngine:
 
     async def resume(self) -> list[str]:
         """Take over a conversation another engine started: ask for what is still missing."""
-        if self.ctx.call.intent:
+        call = self.ctx.call
+        if call.intent is None and call.fields.get("incident"):
+            match = self.matcher.match(str(call.fields["incident"]))
+            if match and match.intent in self.ctx.intents:
+                call.intent = match.intent
+        if call.intent:
             self.state.intent_score = 1.0
         return await self._next_prompt()
 

@@ -136,6 +136,8 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         self._marks: dict[str, tuple[str, int]] = {}
         self._truncated: set[str] = set()
         self._response_active = False
+        self._response_audio = False
+        self._last_mark: str | None = None
         self._awaiting_answer_since: float | None = None
         self._decision: Decision | None = None
         self._handover_mark: str | None = None
@@ -260,6 +262,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
 
     async def _on_response_created(self, event: dict[str, Any]) -> None:
         self._response_active = True
+        self._response_audio = False
         self._awaiting_answer_since = None
 
     async def _on_audio_delta(self, event: dict[str, Any]) -> None:
@@ -268,6 +271,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         if item in self._truncated:
             return
         self._item = item
+        self._response_audio = True
         ms = len(audio) // 8
         self._sent_ms[item] = self._sent_ms.get(item, 0) + ms
         await self.push_frame(OutputAudioRawFrame(audio=mulaw.decode(audio).tobytes(), sample_rate=8000, num_channels=1))
@@ -279,6 +283,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         self._mark_no += 1
         name = f"m{self._mark_no}"
         self._marks[name] = (item, self._sent_ms.get(item, 0))
+        self._last_mark = name
         self._unmarked_ms = 0
         await self.push_frame(OutputTransportMessageFrame(
             message={"event": "mark", "streamSid": self._stream_sid, "mark": {"name": name}}
@@ -305,11 +310,13 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             error = (response.get("status_details") or {}).get("error") or {}
             await self._fail(f"response failed ({error.get('code') or error.get('type') or 'unknown'})")
             return
-        if self._decision is not None and self._handover_sent and self._handover_mark is None:
-            if self._item and self._unmarked_ms:
-                await self._push_mark(self._item)
-            if self._marks:
-                self._handover_mark = max(self._marks, key=lambda n: int(n[1:]))
+        handover_done = self._decision is not None and self._handover_sent and self._handover_mark is None
+        if handover_done and (self._response_audio or response.get("status") != "completed" or not _has_function_call(response)):
+            # The handover line was generated: move on once Twilio has played it.
+            if self._response_audio:
+                if self._item and self._unmarked_ms:
+                    await self._push_mark(self._item)
+                self._handover_mark = self._last_mark
             else:
                 await self._on_decision(self._decision)
 
@@ -322,6 +329,8 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         played = self._played_ms.get(item, 0)
         if sent > played:  # the caller talks over audio they have not heard yet
             self._truncated.add(item)
+            # Marks still queued are dropped with the audio; the ones Twilio has are echoed by its clear.
+            self._marks = {n: v for n, v in self._marks.items() if v[0] != item}
             await self.broadcast_interruption()
             await self._send({"type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": played})
             self._unmarked_ms = 0
@@ -423,3 +432,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         if self._response_active:
             await self._send({"type": "response.cancel"})
         await self._send({"type": "response.create", "response": {"instructions": f"Say exactly: {decision.say}"}})
+
+
+def _has_function_call(response: dict[str, Any]) -> bool:
+    return any(isinstance(o, dict) and o.get("type") == "function_call" for o in response.get("output") or [])

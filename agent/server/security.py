@@ -39,8 +39,8 @@ class SignatureCheck:
     def url_of(self, conn: HTTPConnection, *, websocket: bool = False) -> str:
         base = self.public_base(conn)
         if websocket:
-            parts = urlsplit(base)
-            return f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}{conn.url.path}"
+            # Twilio opens media streams over wss only, and signs that URL.
+            return f"wss://{urlsplit(base).netloc}{conn.url.path}"
         query = f"?{conn.url.query}" if conn.url.query else ""
         return f"{base}{conn.url.path}{query}"
 

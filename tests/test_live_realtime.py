@@ -1,0 +1,179 @@
+"""Live calls with the realtime model, end to end over real sockets.
+
+The real server runs on loopback; a fake Twilio drives it (TwiML webhooks and
+a Media Streams client sending paced 8 kHz mu-law); a fake OpenAI Realtime
+server answers; Twilio's REST API is mocked with respx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import parse_qs
+
+import httpx
+import respx
+
+from agent.server.app import create_app
+from agent.settings import Settings
+from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer, Say, ToolCall
+from agent.testing.fake_twilio import FakeTwilioCall
+from agent.testing.server import running_server
+from agent.testing.twiml_interpreter import TwimlInterpreter
+from tests.conftest import HOTLINE
+
+TOKEN = "twilio-auth-token"
+ACCOUNT = "AC" + "1" * 32
+TWILIO_API = "https://twilio.fake"
+
+
+class Harness:
+    """One call: TwiML interpreter + media stream client + REST mock, wired like Twilio."""
+
+    def __init__(self, fake_model: FakeRealtimeServer, base: str, caller_turns):
+        self.fake_model = fake_model
+        self.base = base
+        self.caller_turns = caller_turns  # async (call: FakeTwilioCall, harness) -> None
+        self.redirects: list[str] = []
+        self.redirected = asyncio.Event()
+        self.media: FakeTwilioCall | None = None
+
+    def rest_update(self, request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        if "Twiml" in form:
+            self.redirects.append(form["Twiml"])
+            self.redirected.set()
+        return httpx.Response(200, json={"sid": request.url.path.rsplit("/", 1)[-1].removesuffix(".json"), "status": "in-progress"})
+
+    async def on_stream(self, url: str, params: dict[str, str]) -> str | None:
+        async with FakeTwilioCall(url, auth_token=TOKEN, custom_parameters=params, call_sid=self.call_sid) as call:
+            self.media = call
+            talk = asyncio.create_task(self.caller_turns(call, self))
+            await asyncio.wait_for(self.redirected.wait(), 20)
+            talk.cancel()
+            await call.hang_up()  # Twilio ends the stream once the redirect is accepted
+        return self.redirects[-1]
+
+
+def settings(base: str, model_url: str, flow=HOTLINE) -> Settings:
+    return Settings(
+        flow=str(flow), public_base_url=base, twilio_auth_token=TOKEN, twilio_account_sid=ACCOUNT,
+        twilio_api_base_url=TWILIO_API, openai_api_key="sk-test", openai_realtime_url=model_url, engine="openai",
+        rest_retries=1,
+    )
+
+
+async def run(model: FakeModel, caller_turns, *, answer_dials=True, fault=None, gather_turns=(), flow=HOTLINE):
+    """Place one call; returns (what Twilio saw, the harness, the fake model server)."""
+    model.ms_per_word = 80
+    async with FakeRealtimeServer(model) as fake:
+        if fault:
+            fault(fake)
+        with respx.mock(assert_all_called=False) as mock:
+            mock.route(host="127.0.0.1").pass_through()
+            async with running_server(lambda base: create_app(settings(base, fake.url, flow))) as (base, app):
+                harness = Harness(fake, base, caller_turns)
+                mock.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=harness.rest_update)
+                async with httpx.AsyncClient(base_url=base) as client:
+                    twilio = TwimlInterpreter(
+                        client, base, auth_token=TOKEN, from_number="+4915112345678",
+                        answer_dials=answer_dials, on_stream=harness.on_stream,
+                    )
+                    harness.call_sid = twilio.call_sid
+                    record = await asyncio.wait_for(twilio.call(list(gather_turns)), 30)
+        return record, harness, fake
+
+
+async def speak(call: FakeTwilioCall, fake: FakeRealtimeServer, line: str, ms: int = 1200) -> None:
+    """The caller says ``line`` (the fake model will 'hear' it) and pauses."""
+    fake.caller_said(line)
+    await call.say(ms)
+    await call.silence(700)
+
+
+def test_outage_call_is_gathered_by_the_model_and_redirected_to_the_alert_branch():
+    model = FakeModel([
+        Say("Hello, I'm ACME's on-call assistant. What's going on?"),
+        ToolCall("record_details", {"incident": "Login page times out for all users", "affected_services": ["login"], "caller_name": "Jane Doe"}),
+        Say("Thanks Jane. Can we reach you at the number you are calling from?"),
+        ToolCall("record_details", {"contact_number": "+4915112345678"}),
+        ToolCall("route_call", {"intent": "system_outage", "summary": "Login down for all users"}),
+        Say("I'm connecting you now."),
+    ])
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await call.wait_for_audio(ms=500, timeout=10)  # the greeting
+        await call.wait_until_quiet(ms=300, timeout=10)
+        await speak(call, harness.fake_model, "Hi, Jane Doe here, the login page times out for everyone")
+        await call.wait_for_audio(ms=500, timeout=10, new=True)
+        await call.wait_until_quiet(ms=300, timeout=10)
+        await speak(call, harness.fake_model, "yes that's fine")
+
+    record, harness, fake = asyncio.run(run(model, caller))
+    assert harness.media is not None and harness.media.first_audio_at is not None, "greeting audio arrived"
+    assert fake.session.config["audio"]["input"]["format"]["type"] == "audio/pcmu"
+    assert fake.session.config["audio"]["output"]["format"]["type"] == "audio/pcmu"
+    assert len(harness.redirects) == 1
+    redirect = harness.redirects[0]
+    assert "I'm connecting you now." in redirect or "connecting you" in " ".join(record.said)
+    assert record.dialled == ["+4930901820"]
+    assert "Jane Doe called the hotline about: system outage" in record.whispers[0]
+    assert not fake.problems
+
+
+def test_barge_in_clears_twilio_and_truncates_at_what_was_heard():
+    model = FakeModel([
+        Say("Hello, I'm ACME's on-call assistant. " + "Please tell me in detail what is going on today. " * 6),
+        ToolCall("route_call", {"intent": "talk_to_human", "summary": "caller wants a person"}),
+        Say("I'm connecting you now."),
+    ])
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await call.wait_for_audio(ms=1500, timeout=10)  # part of a long greeting
+        await speak(call, harness.fake_model, "sorry to interrupt, get me a person")
+
+    record, harness, fake = asyncio.run(run(model, caller))
+    media = harness.media
+    assert media.clears >= 1, "Twilio was told to drop the unplayed greeting"
+    truncations = [e for e in fake.received if e["type"] == "conversation.item.truncate"]
+    assert len(truncations) == 1
+    heard_ms = truncations[0]["audio_end_ms"]
+    greeting_ms = fake.session.truncations[0]["audio_ms"] if "audio_ms" in fake.session.truncations[0] else None
+    assert 0 < heard_ms <= media.played_ms + 250, "truncated at what the caller had heard, not at what was sent"
+    if greeting_ms is not None:
+        assert heard_ms < greeting_ms
+    assert record.dialled == ["+4930901820"]
+
+
+def test_model_dropping_mid_call_continues_in_deterministic_mode_with_fields_kept():
+    model = FakeModel([
+        Say("Hello, what's going on?"),
+        ToolCall("record_details", {"caller_name": "Jane Doe", "incident": "payments API returns errors", "affected_services": ["Payments"]}),
+        Say("Thanks Jane."),
+    ])
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await call.wait_for_audio(ms=300, timeout=10)
+        await call.wait_until_quiet(ms=300, timeout=10)
+        await speak(call, harness.fake_model, "Jane Doe, the payments API returns errors")
+        await harness.fake_model.wait_for("conversation.item.create", count=1, timeout=10)  # the tool result
+        await harness.fake_model.drop()
+
+    record, harness, fake = asyncio.run(run(model, caller, gather_turns=["yes", "no", "no"]))
+    said = " ".join(record.said)
+    assert "Sorry, I'm having a technical problem. Let's continue." in said
+    assert "Can we reach you at +49 1511 2345678?" in said, "the deterministic mode asks for what is still missing"
+    assert "May I have your name" not in said, "what the model gathered is kept"
+    assert record.dialled, said
+    assert record.dialled == ["+4930901820"]
+    assert "Jane Doe called the hotline" in record.whispers[0]
+
+
+def test_model_refusing_the_connection_hands_the_call_to_the_deterministic_mode():
+    record, harness, fake = asyncio.run(run(
+        FakeModel([]), lambda call, harness: asyncio.sleep(30), fault=lambda fake: fake.refuse_connections(500),
+        gather_turns=["I need a human"],
+    ))
+    said = " ".join(record.said)
+    assert "Sorry, I'm having a technical problem. Let's continue." in said
+    assert record.dialled == ["+4930901820"]
