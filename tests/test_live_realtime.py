@@ -177,3 +177,93 @@ def test_model_refusing_the_connection_hands_the_call_to_the_deterministic_mode(
     said = " ".join(record.said)
     assert "Sorry, I'm having a technical problem. Let's continue." in said
     assert record.dialled == ["+4930901820"]
+
+
+QUICK_FLOW = """
+name: Quick timers
+start: agent
+nodes:
+  agent:
+    type: ai_agent
+    greeting: Hello, what's going on?
+    intents: {incident: human, talk_to_human: human}
+    gathers: [caller_name, contact_number]
+    fallback: human
+    silence_reprompt_s: 1
+    max_no_input: 1
+  human: {type: route_call, targets: [{type: number, number: "+4930555000"}]}
+"""
+
+
+def test_silence_is_reprompted_by_the_model_then_handed_to_a_human(tmp_path):
+    flow = tmp_path / "quick.yaml"
+    flow.write_text(QUICK_FLOW)
+    model = FakeModel([Say("Hello, what's going on?"), Say("Are you still there?"), Say("I'm putting you through to a person now.")])
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await asyncio.sleep(30)  # says nothing at all
+
+    record, harness, fake = asyncio.run(run(model, caller, flow=flow))
+    creates = [e for e in fake.received if e["type"] == "response.create"]
+    instructions = [(e.get("response") or {}).get("instructions", "") for e in creates]
+    assert any("silent" in i for i in instructions), "the model was asked to re-prompt"
+    assert any("Say exactly: I can't hear you" in i for i in instructions), "then to say the hand-over line"
+    assert record.dialled == ["+4930555000"]
+
+
+def test_keyed_in_digits_reach_the_model_as_text():
+    model = FakeModel([
+        Say("Hello, what's going on?"),
+        lambda turn: [ToolCall("record_details", {"contact_number": turn.user_text.rsplit(" ", 1)[-1]}),
+                      ToolCall("route_call", {"intent": "talk_to_human", "summary": "wants a person", "details_declined": True})],
+        Say("Connecting you."),
+    ])
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await call.wait_for_audio(ms=300, timeout=10)
+        for key in "01712345678#":
+            await call.press(key)
+
+    record, harness, fake = asyncio.run(run(model, caller))
+    typed = [
+        e["item"]["content"][0]["text"] for e in fake.received
+        if e["type"] == "conversation.item.create" and e["item"].get("role") == "user"
+    ]
+    assert typed == ["I keyed in on my phone: 01712345678"]
+    assert "Call back on +49 171 2345678." in record.whispers[0]
+
+
+def test_failover_reaches_twilio_within_two_seconds_of_the_model_dying():
+    model = FakeModel([Say("Hello, what's going on?")])
+    timings = {}
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await call.wait_for_audio(ms=200, timeout=10)
+        timings["dropped"] = asyncio.get_running_loop().time()
+        await harness.fake_model.drop()
+        await harness.redirected.wait()
+        timings["redirected"] = asyncio.get_running_loop().time()
+
+    record, harness, fake = asyncio.run(run(model, caller, gather_turns=["I need a person"]))
+    assert timings["redirected"] - timings["dropped"] < 2.0
+    assert record.dialled == ["+4930901820"]
+
+
+def test_a_media_stream_without_a_valid_signature_is_refused():
+    async def go():
+        async with FakeRealtimeServer(FakeModel([])) as fake:
+            async with running_server(lambda base: create_app(settings(base, fake.url))) as (base, app):
+                url = base.replace("http://", "ws://") + "/twilio/media"
+                outcomes = []
+                for token in (None, "wrong-token"):
+                    try:
+                        async with FakeTwilioCall(url, auth_token=token) as call:
+                            await call.wait_closed(timeout=5)
+                            outcomes.append(call.close_code)
+                    except Exception as exc:  # refused at the upgrade
+                        outcomes.append(type(exc).__name__)
+                return outcomes, len(fake.handshakes)
+
+    outcomes, model_connections = asyncio.run(go())
+    assert outcomes == ["InvalidStatus", "InvalidStatus"]
+    assert model_connections == 0, "no model session is opened for a refused stream"
