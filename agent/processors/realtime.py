@@ -137,6 +137,8 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         self._truncated: set[str] = set()
         self._response_active = False
         self._response_audio = False
+        self._tool_outputs_pending = False
+        self._skip_done = False
         self._last_mark: str | None = None
         self._awaiting_answer_since: float | None = None
         self._decision: Decision | None = None
@@ -310,15 +312,29 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             error = (response.get("status_details") or {}).get("error") or {}
             await self._fail(f"response failed ({error.get('code') or error.get('type') or 'unknown'})")
             return
-        handover_done = self._decision is not None and self._handover_sent and self._handover_mark is None
-        if handover_done and (self._response_audio or response.get("status") != "completed" or not _has_function_call(response)):
-            # The handover line was generated: move on once Twilio has played it.
+        if self._skip_done:
+            self._skip_done = False
+            return
+        if self._tool_outputs_pending:  # the model answers tool results only when asked
+            self._tool_outputs_pending = False
+            if self._decision is None:
+                await self._send({"type": "response.create"})
+            elif not self._handover_sent:
+                self._handover_sent = True
+                await self._say_exactly(self._decision.say or "Thank you.")
+            self._awaiting_answer_since = time.monotonic()
+            return
+        if self._decision is not None and self._handover_sent and self._handover_mark is None:
+            # The handover line was spoken: move on once Twilio has played it.
             if self._response_audio:
                 if self._item and self._unmarked_ms:
                     await self._push_mark(self._item)
                 self._handover_mark = self._last_mark
             else:
                 await self._on_decision(self._decision)
+
+    async def _say_exactly(self, text: str) -> None:
+        await self._send({"type": "response.create", "response": {"instructions": f"Say exactly: {text}"}})
 
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
         await self.push_frame(UserStartedSpeakingFrame())
@@ -350,21 +366,15 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             await self.push_frame(TTSTextFrame(text=text, text_type="sentence"))
 
     async def _on_function_call(self, event: dict[str, Any]) -> None:
-        call_id = event["call_id"]
+        """Run the tool now; the follow-up response is asked for once the model's response is done."""
         result = await self._tools.call(str(event["name"]), event.get("arguments") or "{}")
         await self._send({
             "type": "conversation.item.create",
-            "item": {"type": "function_call_output", "call_id": call_id, "output": json.dumps(result)},
+            "item": {"type": "function_call_output", "call_id": event["call_id"], "output": json.dumps(result)},
         })
-        decision = self._tools.ctx.decision
-        if decision is not None and self._decision is None:
-            self._decision = decision
-            self._handover_sent = True
-            say = decision.say or "Thank you."
-            await self._send({"type": "response.create", "response": {"instructions": f"Say exactly: {say}"}})
-        else:
-            await self._send({"type": "response.create"})
-        self._awaiting_answer_since = time.monotonic()
+        self._tool_outputs_pending = True
+        if self._decision is None and self._tools.ctx.decision is not None:
+            self._decision = self._tools.ctx.decision
 
     async def _on_error(self, event: dict[str, Any]) -> None:
         error = event.get("error") or {}
@@ -430,9 +440,8 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             return
         self._handover_sent = True
         if self._response_active:
+            self._skip_done = True
             await self._send({"type": "response.cancel"})
-        await self._send({"type": "response.create", "response": {"instructions": f"Say exactly: {decision.say}"}})
+        await self._say_exactly(decision.say)
 
 
-def _has_function_call(response: dict[str, Any]) -> bool:
-    return any(isinstance(o, dict) and o.get("type") == "function_call" for o in response.get("output") or [])
