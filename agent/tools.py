@@ -25,6 +25,7 @@ MAX_SERVICE = 200
 MAX_ITEMS = 20
 PII_FIELDS = ("caller_name", "email", "contact_number")  # masked in every log line while the call lasts
 HANDLED_FACTS = (OpenIncident, MaintenanceWindow, StatusPageEntry)  # facts saying someone is on it
+OTHER = "other"  # route_call's way to say that no intent fits
 END_REASONS = ["known_issue", "caller_done", "wrong_number", "abusive"]
 
 
@@ -66,6 +67,7 @@ class ToolBox:
         fields = {g.name: _limited(g.json_schema()) for g in self.ctx.gathers}
         intents = sorted(self.ctx.intents)
         intent_help = "; ".join(f"{n}: {self.ctx.intents[n].description}" for n in intents)
+        intent_help += f"; {OTHER}: none of these fits (the call goes to the catch-all branch)"
         return [
             {
                 "type": "function",
@@ -80,7 +82,7 @@ class ToolBox:
                 "parameters": {
                     "type": "object",
                     "properties": {
-                        "intent": {"type": "string", "enum": intents},
+                        "intent": {"type": "string", "enum": [*intents, OTHER]},
                         "summary": {"type": "string", "description": "One line for the engineer.", "maxLength": MAX_TEXT},
                         "details_declined": {"type": "boolean", "description": "True only if the caller refused to give the missing details."},
                     },
@@ -170,8 +172,12 @@ class ToolBox:
 
     def route_call(self, args: dict[str, Any]) -> dict[str, Any]:
         intent = args.get("intent")
+        if intent == OTHER:
+            self.ctx.call.summary = str(args.get("summary") or "")[:MAX_TEXT] or self.ctx.call.summary
+            self.ctx.fallback("no_intent")
+            return {"ok": True, "routed_to": "fallback"}
         if intent not in self.ctx.intents:
-            return {"error": f"unknown intent {intent!r}; choose one of {sorted(self.ctx.intents)}"}
+            return {"error": f"unknown intent {intent!r}; choose one of {sorted(self.ctx.intents) + [OTHER]}"}
         missing = [g.name for g in self.ctx.missing()]
         if missing and intent != "talk_to_human" and not args.get("details_declined"):
             return {"error": f"still missing {missing}; ask for them first, or set details_declined if the caller refused"}

@@ -8,6 +8,7 @@ server answers; Twilio's REST API is mocked with respx.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from urllib.parse import parse_qs
 
@@ -49,7 +50,16 @@ class Harness:
         async with FakeTwilioCall(url, auth_token=TOKEN, custom_parameters=params, call_sid=self.call_sid) as call:
             self.media = call
             talk = asyncio.create_task(self.caller_turns(call, self))
-            await asyncio.wait_for(self.redirected.wait(), 20)
+            redirected = asyncio.create_task(self.redirected.wait())
+            await asyncio.wait({talk, redirected}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+            if not redirected.done():
+                await asyncio.wait({redirected}, timeout=0 if talk.done() and talk.exception() else 10)
+            if not redirected.done():
+                redirected.cancel()
+                talk.cancel()
+                if talk.done() and not talk.cancelled() and talk.exception():
+                    raise AssertionError("the caller's side failed before any redirect") from talk.exception()
+                raise AssertionError("the call was never redirected")
             talk.cancel()
             await call.hang_up()  # Twilio ends the stream once the redirect is accepted
         return self.redirects[-1]
@@ -63,25 +73,46 @@ def settings(base: str, model_url: str, flow=HOTLINE) -> Settings:
     )
 
 
-async def run(model: FakeModel, caller_turns, *, answer_dials=True, fault=None, gather_turns=(), flow=HOTLINE):
-    """Place one call; returns (what Twilio saw, the harness, the fake model server)."""
+async def run(model: FakeModel, caller_turns, *, answer_dials=True, fault=None, gather_turns=(), flow=HOTLINE,
+              from_number="+4915112345678", rest: respx.MockRouter | None = None):
+    """Place one call; returns (what Twilio saw, the harness, the fake model server).
+
+    ``rest``: a respx router already mocking Twilio's REST API (for concurrent calls).
+    """
     model.ms_per_word = 80
-    async with FakeRealtimeServer(model) as fake:
+    async with FakeRealtimeServer(model) as fake, contextlib.AsyncExitStack() as stack:
         if fault:
             fault(fake)
-        with respx.mock(assert_all_called=False) as mock:
-            mock.route(host="127.0.0.1").pass_through()
-            async with running_server(lambda base: create_app(settings(base, fake.url, flow))) as (base, app):
-                harness = Harness(fake, base, caller_turns)
-                mock.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=harness.rest_update)
-                async with httpx.AsyncClient(base_url=base) as client:
-                    twilio = TwimlInterpreter(
-                        client, base, auth_token=TOKEN, from_number="+4915112345678",
-                        answer_dials=answer_dials, on_stream=harness.on_stream,
-                    )
-                    harness.call_sid = twilio.call_sid
-                    record = await asyncio.wait_for(twilio.call(list(gather_turns)), 30)
+        if rest is None:
+            rest = stack.enter_context(respx.mock(assert_all_called=False))
+            rest.route(host="127.0.0.1").pass_through()
+            rest.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=twilio_rest)
+        async with running_server(lambda base: create_app(settings(base, fake.url, flow))) as (base, app):
+            harness = Harness(fake, base, caller_turns)
+            async with httpx.AsyncClient(base_url=base) as client:
+                twilio = TwimlInterpreter(
+                    client, base, auth_token=TOKEN, from_number=from_number,
+                    answer_dials=answer_dials, on_stream=harness.on_stream,
+                )
+                harness.call_sid = twilio.call_sid
+                HARNESSES[twilio.call_sid] = harness
+                try:
+                    record = await asyncio.wait_for(twilio.call(list(gather_turns)), 60)
+                finally:
+                    HARNESSES.pop(twilio.call_sid, None)
         return record, harness, fake
+
+
+HARNESSES: dict[str, Harness] = {}
+
+
+def twilio_rest(request: httpx.Request) -> httpx.Response:
+    """Twilio's call-update endpoint, answering for whichever call the URL names."""
+    call_sid = request.url.path.rsplit("/", 1)[-1].removesuffix(".json")
+    harness = HARNESSES.get(call_sid)
+    if harness is None:
+        return httpx.Response(404, json={"code": 20404, "message": "not found"})
+    return harness.rest_update(request)
 
 
 async def speak(call: FakeTwilioCall, fake: FakeRealtimeServer, line: str, ms: int = 1200) -> None:

@@ -94,7 +94,7 @@ def test_schemas_carry_gather_fields_and_intents() -> None:
     assert props["caller_name"]["maxLength"] == MAX_TEXT  # the model is told the size limit
 
     route = schemas["route_call"]["parameters"]
-    assert route["properties"]["intent"]["enum"] == sorted(NODE["intents"])
+    assert route["properties"]["intent"]["enum"] == [*sorted(NODE["intents"]), "other"]  # "other": the catch-all branch
     assert route["required"] == ["intent", "summary"]
     for name in NODE["intents"]:
         assert name in schemas["route_call"]["description"]
@@ -105,7 +105,7 @@ def test_schemas_carry_gather_fields_and_intents() -> None:
 def test_schemas_leave_out_intents_that_are_not_installed() -> None:
     node = {**NODE, "intents": {"incident": "alert", "no_such_intent": "alert"}}
     route = {s["name"]: s for s in make(node).schemas()}["route_call"]
-    assert route["parameters"]["properties"]["intent"]["enum"] == ["incident"]
+    assert route["parameters"]["properties"]["intent"]["enum"] == ["incident", "other"]
 
 
 # -- record_details ----------------------------------------------------------------------------
@@ -314,3 +314,12 @@ def test_tool_calls_after_the_decision_are_refused() -> None:
     assert "caller_name" not in box.ctx.call.fields
     # looking up what is known stays harmless
     assert "error" not in run(box, "check_status", {"service": "checkout"})
+
+
+def test_route_call_other_takes_the_catch_all_branch() -> None:
+    box = make()
+    ctx = box.ctx
+    result = run(box, "route_call", {"intent": "other", "summary": "wants a pizza"})
+    assert result == {"ok": True, "routed_to": "fallback"}
+    assert ctx.decision.exit == "fallback" and ctx.decision.target == ctx.node.fallback
+    assert ctx.call.intent is None

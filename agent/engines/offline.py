@@ -20,7 +20,7 @@ from agent import extract
 from agent.agent_context import AgentContext
 from agent.gathers import Gather
 from agent.matching import IntentMatcher
-from agent.tools import ToolBox
+from agent.tools import OTHER, ToolBox
 
 HUMAN = "talk_to_human"
 _COMPLAINT = re.compile(
@@ -145,7 +145,7 @@ class OfflineEngine:
             return out + told + [self.messages.anything_else]
 
         if not progressed and not out:
-            return self._no_match()
+            return await self._no_match()
         return out + told + await self._after_turn(frustrated)
 
     # -- steps ---------------------------------------------------------------------------------
@@ -160,8 +160,11 @@ class OfflineEngine:
             return self._fallback("no_input")
         return [self.messages.no_input, *self._reprompt()]
 
-    def _no_match(self) -> list[str]:
+    async def _no_match(self) -> list[str]:
         if self._count(self.state.no_match) > self.ctx.node.max_no_match:
+            if self.state.asking in (_ASK_INTENT, None) and self.ctx.call.intent is None:
+                await self.tools.call("route_call", {"intent": OTHER, "summary": self._summary()})
+                return [self.ctx.decision.say]
             return self._fallback("no_intent")
         if self.state.asking == _ASK_INTENT:
             return [self.messages.off_topic]

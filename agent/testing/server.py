@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
+
+
+class _TestServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield  # leave SIGINT/SIGTERM to the test runner, so a stuck test can still be stopped
 
 
 @asynccontextmanager
@@ -23,7 +30,7 @@ async def running_server(make_app: Callable[[str], FastAPI]) -> AsyncIterator[tu
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     app = make_app(base)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio"))
+    server = _TestServer(uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
