@@ -38,6 +38,7 @@ from agent.processors.recorder import CallRecorder
 from agent.processors.supervisor import CallSupervisor
 from agent.processors.twilio_serializer import SafeTwilioSerializer
 from agent.prompt import build_instructions
+from agent.server.metrics import Metrics
 from agent.tools import ToolBox
 
 START_TIMEOUT_S = 5.0
@@ -53,16 +54,16 @@ async def read_start(websocket: WebSocket) -> dict:
     raise ValueError("no start message from Twilio")
 
 
-def media_handler(rest: TwilioRest):
-    """The router's media-stream handler, sharing one Twilio REST client across calls."""
+def media_handler(rest: TwilioRest, metrics: Metrics | None = None):
+    """The router's media-stream handler, sharing one Twilio REST client (and the metrics) across calls."""
 
     async def handle(websocket: WebSocket, live: LiveFlow) -> None:
-        await handle_media_stream(websocket, live, rest)
+        await handle_media_stream(websocket, live, rest, metrics)
 
     return handle
 
 
-async def handle_media_stream(websocket: WebSocket, live: LiveFlow, rest: TwilioRest) -> None:
+async def handle_media_stream(websocket: WebSocket, live: LiveFlow, rest: TwilioRest, metrics: Metrics | None = None) -> None:
     """Run one AI agent node over a Twilio media stream until the call moves on."""
     await websocket.accept()
     try:
@@ -76,14 +77,17 @@ async def handle_media_stream(websocket: WebSocket, live: LiveFlow, rest: Twilio
     if not isinstance(node, AiAgentNode):
         await websocket.close(code=1008)
         return
-    await RealtimeCall(websocket, live, state, node, str(start.get("streamSid", "")), rest).run()
+    await RealtimeCall(websocket, live, state, node, str(start.get("streamSid", "")), rest, metrics).run()
 
 
 class RealtimeCall:
     """One AI node conversation on one media stream."""
 
-    def __init__(self, websocket: WebSocket, live: LiveFlow, state: LiveState, node: AiAgentNode, stream_sid: str, rest: TwilioRest) -> None:
-        self.live, self.state, self.node, self.rest = live, state, node, rest
+    def __init__(
+        self, websocket: WebSocket, live: LiveFlow, state: LiveState, node: AiAgentNode, stream_sid: str,
+        rest: TwilioRest, metrics: Metrics | None = None,
+    ) -> None:
+        self.live, self.state, self.node, self.rest, self.metrics = live, state, node, rest, metrics
         settings = live.settings
         self.call = live._call(state)
         self.ctx = AgentContext.build(state.node, node, self.call, live.registry, region=settings.default_region, timezone=live.flow.timezone)
@@ -99,6 +103,7 @@ class RealtimeCall:
         )
         self.realtime = OpenAIRealtimeProcessor(
             config, self.tools, stream_sid=stream_sid, on_decision=self._decided, on_failure=self._failed,
+            on_reply_latency=metrics.voice_latency.observe if metrics else None,
         )
         self.supervisor = CallSupervisor(
             reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input, max_duration_s=node.max_duration_s,
@@ -144,8 +149,10 @@ class RealtimeCall:
         twiml = await self.live.after_agent(self.state, decision)
         await self._redirect(twiml, f"branch {decision.target or 'end'} ({decision.exit})")
 
-    async def _failed(self, reason: str) -> None:
+    async def _failed(self, kind: str, reason: str) -> None:
         """The model is gone: continue in the deterministic mode with what was gathered."""
+        if self.metrics is not None:
+            self.metrics.model_errors.labels(kind).inc()
         self.live._keep(self.state, self.call)
         response = VoiceResponse()
         response.say(FAILOVER_MESSAGE, **self.live._voice(self.node.language))

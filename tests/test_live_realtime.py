@@ -100,6 +100,7 @@ async def run(model: FakeModel, caller_turns, *, answer_dials=True, fault=None, 
                     record = await asyncio.wait_for(twilio.call(list(gather_turns)), 60)
                 finally:
                     HARNESSES.pop(twilio.call_sid, None)
+                harness.final_metrics = (await client.get("/metrics")).text
         return record, harness, fake
 
 
@@ -298,3 +299,21 @@ def test_a_media_stream_without_a_valid_signature_is_refused():
     outcomes, model_connections = asyncio.run(go())
     assert outcomes == ["InvalidStatus", "InvalidStatus"]
     assert model_connections == 0, "no model session is opened for a refused stream"
+
+
+def test_metrics_count_reply_latency_and_model_failures():
+    model = FakeModel([Say("Hello, what's going on?"), Say("I see."), Say("Okay.")])
+    seen = {}
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await call.wait_for_audio(ms=200, timeout=10)
+        await call.wait_until_quiet(ms=300, timeout=10)
+        await speak(call, harness.fake_model, "the database is slow")
+        await call.wait_for_audio(ms=100, timeout=10, new=True)
+        async with httpx.AsyncClient(base_url=harness.base) as client:
+            seen["before"] = (await client.get("/metrics")).text
+        await harness.fake_model.send_error("server_error", "boom")
+
+    record, harness, fake = asyncio.run(run(model, caller, gather_turns=["I need a person"]))
+    assert "voice_agent_voice_to_voice_seconds_count 1.0" in seen["before"]
+    assert 'voice_agent_model_errors_total{kind="error_event"} 1.0' in harness.final_metrics

@@ -111,10 +111,13 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         *,
         stream_sid: str,
         on_decision: Callable[[Decision], Awaitable[None]],
-        on_failure: Callable[[str], Awaitable[None]],
+        on_failure: Callable[[str, str], Awaitable[None]],
+        on_reply_latency: Callable[[float], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._on_reply_latency = on_reply_latency
+        self._speech_stopped_at: float | None = None
         self._config = config
         self._tools = tools
         self._stream_sid = stream_sid
@@ -181,13 +184,13 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         try:
             await asyncio.wait_for(self._connect(), self._config.connect_timeout_s)
         except Exception as exc:  # refused, unreachable, slow: the call goes on without the model
-            await self._fail(f"could not connect to the realtime model ({type(exc).__name__}: {exc})")
+            await self._fail("connect", f"could not connect to the realtime model ({type(exc).__name__}: {exc})")
             return
         while not self._closing and not self._failed:
             await asyncio.sleep(0.25)
             since = self._awaiting_answer_since
             if since is not None and time.monotonic() - since > self._config.answer_timeout_s:
-                await self._fail(f"the model did not answer within {self._config.answer_timeout_s:.0f} s")
+                await self._fail("no_answer", f"the model did not answer within {self._config.answer_timeout_s:.0f} s")
 
     async def _connect(self) -> None:
         base = self._config.url.rstrip("/")
@@ -225,14 +228,15 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             await self._conn.send_raw(text)
         except Exception as exc:
             if not self._closing:
-                await self._fail(f"lost the realtime connection while sending ({type(exc).__name__})")
+                await self._fail("connection_lost", f"lost the realtime connection while sending ({type(exc).__name__})")
 
-    async def _fail(self, reason: str) -> None:
+    async def _fail(self, kind: str, reason: str) -> None:
+        """Report the model gone, once; ``kind`` is a fixed label (metrics), ``reason`` the detail (logs)."""
         if self._failed or self._closing:
             return
         self._failed = True
         logger.warning("realtime model failed: {}", reason)
-        await self._on_failure(reason)
+        await self._on_failure(kind, reason)
 
     # -- model side ------------------------------------------------------------------------------
     async def _read(self) -> None:
@@ -254,13 +258,13 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self._fail(f"lost the realtime connection ({type(exc).__name__})")
+            await self._fail("connection_lost", f"lost the realtime connection ({type(exc).__name__})")
 
     async def _bad_event(self, why: str) -> None:
         self._bad_events += 1
         logger.warning("skipped a realtime event: {}", why)
         if self._bad_events > MAX_BAD_EVENTS:
-            await self._fail("the model sends garbage")
+            await self._fail("garbage", "the model sends garbage")
 
     async def _on_response_created(self, event: dict[str, Any]) -> None:
         self._response_active = True
@@ -274,6 +278,10 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             return
         self._item = item
         self._response_audio = True
+        if self._speech_stopped_at is not None:  # voice to voice: caller's end of turn to our first reply audio
+            if self._on_reply_latency is not None:
+                self._on_reply_latency(time.monotonic() - self._speech_stopped_at)
+            self._speech_stopped_at = None
         ms = len(audio) // 8
         self._sent_ms[item] = self._sent_ms.get(item, 0) + ms
         await self.push_frame(OutputAudioRawFrame(audio=mulaw.decode(audio).tobytes(), sample_rate=8000, num_channels=1))
@@ -310,7 +318,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         response = event.get("response") or {}
         if response.get("status") == "failed":
             error = (response.get("status_details") or {}).get("error") or {}
-            await self._fail(f"response failed ({error.get('code') or error.get('type') or 'unknown'})")
+            await self._fail("response_failed", f"response failed ({error.get('code') or error.get('type') or 'unknown'})")
             return
         if self._skip_done:
             self._skip_done = False
@@ -353,7 +361,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
 
     async def _on_speech_stopped(self, event: dict[str, Any]) -> None:
         await self.push_frame(UserStoppedSpeakingFrame())
-        self._awaiting_answer_since = time.monotonic()
+        self._awaiting_answer_since = self._speech_stopped_at = time.monotonic()
 
     async def _on_caller_transcript(self, event: dict[str, Any]) -> None:
         text = str(event.get("transcript") or "").strip()
@@ -382,7 +390,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         if code in BENIGN_ERRORS:
             logger.debug("realtime model: {}", code)
             return
-        await self._fail(f"error event {code}: {str(error.get('message', ''))[:200]}")
+        await self._fail("error_event", f"error event {code}: {str(error.get('message', ''))[:200]}")
 
     _handlers: dict[str, Callable[[OpenAIRealtimeProcessor, dict[str, Any]], Awaitable[None]]] = {
         "response.created": _on_response_created,

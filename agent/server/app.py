@@ -40,13 +40,13 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     registry = registry or default_registry()
     if not settings.public_base_url:
         raise ValueError("set VOICE_AGENT_PUBLIC_BASE_URL to the https URL Twilio reaches this server at")
+    metrics = Metrics()
     if media is None and settings.use_openai():
         from agent.live.twilio_rest import TwilioRest
         from pipelines.twilio_realtime import media_handler
 
-        media = media_handler(TwilioRest(settings))
+        media = media_handler(TwilioRest(settings), metrics)
     live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None)
-    metrics = Metrics()
     app = FastAPI(title="oncall-voice-agent", docs_url=None, redoc_url=None)
     app.state.live = live
     app.state.metrics = metrics
