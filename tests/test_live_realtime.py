@@ -8,120 +8,18 @@ server answers; Twilio's REST API is mocked with respx.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-from urllib.parse import parse_qs
+import functools
 
 import httpx
-import respx
 
 from agent.server.app import create_app
-from agent.settings import Settings
 from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer, Say, ToolCall
 from agent.testing.fake_twilio import FakeTwilioCall
+from agent.testing.live import Harness, live_settings, run_live_call, speak
 from agent.testing.server import running_server
-from agent.testing.twiml_interpreter import TwimlInterpreter
 from tests.conftest import HOTLINE
 
-TOKEN = "twilio-auth-token"
-ACCOUNT = "AC" + "1" * 32
-TWILIO_API = "https://twilio.fake"
-
-
-class Harness:
-    """One call: TwiML interpreter + media stream client + REST mock, wired like Twilio."""
-
-    def __init__(self, fake_model: FakeRealtimeServer, base: str, caller_turns):
-        self.fake_model = fake_model
-        self.base = base
-        self.caller_turns = caller_turns  # async (call: FakeTwilioCall, harness) -> None
-        self.redirects: list[str] = []
-        self.redirected = asyncio.Event()
-        self.media: FakeTwilioCall | None = None
-
-    def rest_update(self, request: httpx.Request) -> httpx.Response:
-        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-        if "Twiml" in form:
-            self.redirects.append(form["Twiml"])
-            self.redirected.set()
-        return httpx.Response(200, json={"sid": request.url.path.rsplit("/", 1)[-1].removesuffix(".json"), "status": "in-progress"})
-
-    async def on_stream(self, url: str, params: dict[str, str]) -> str | None:
-        async with FakeTwilioCall(url, auth_token=TOKEN, custom_parameters=params, call_sid=self.call_sid) as call:
-            self.media = call
-            talk = asyncio.create_task(self.caller_turns(call, self))
-            redirected = asyncio.create_task(self.redirected.wait())
-            await asyncio.wait({talk, redirected}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-            if not redirected.done():
-                await asyncio.wait({redirected}, timeout=0 if talk.done() and talk.exception() else 10)
-            if not redirected.done():
-                redirected.cancel()
-                talk.cancel()
-                if talk.done() and not talk.cancelled() and talk.exception():
-                    raise AssertionError("the caller's side failed before any redirect") from talk.exception()
-                raise AssertionError("the call was never redirected")
-            talk.cancel()
-            await call.hang_up()  # Twilio ends the stream once the redirect is accepted
-        return self.redirects[-1]
-
-
-def settings(base: str, model_url: str, flow=HOTLINE) -> Settings:
-    return Settings(
-        flow=str(flow), public_base_url=base, twilio_auth_token=TOKEN, twilio_account_sid=ACCOUNT,
-        twilio_api_base_url=TWILIO_API, openai_api_key="sk-test", openai_realtime_url=model_url, engine="openai",
-        rest_retries=1,
-    )
-
-
-async def run(model: FakeModel, caller_turns, *, answer_dials=True, fault=None, gather_turns=(), flow=HOTLINE,
-              from_number="+4915112345678", rest: respx.MockRouter | None = None):
-    """Place one call; returns (what Twilio saw, the harness, the fake model server).
-
-    ``rest``: a respx router already mocking Twilio's REST API (for concurrent calls).
-    """
-    model.ms_per_word = 80
-    async with FakeRealtimeServer(model) as fake, contextlib.AsyncExitStack() as stack:
-        if fault:
-            fault(fake)
-        if rest is None:
-            rest = stack.enter_context(respx.mock(assert_all_called=False))
-            rest.route(host="127.0.0.1").pass_through()
-            rest.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=twilio_rest)
-        async with running_server(lambda base: create_app(settings(base, fake.url, flow))) as (base, app):
-            harness = Harness(fake, base, caller_turns)
-            async with httpx.AsyncClient(base_url=base) as client:
-                twilio = TwimlInterpreter(
-                    client, base, auth_token=TOKEN, from_number=from_number,
-                    answer_dials=answer_dials, on_stream=harness.on_stream,
-                )
-                harness.call_sid = twilio.call_sid
-                HARNESSES[twilio.call_sid] = harness
-                try:
-                    record = await asyncio.wait_for(twilio.call(list(gather_turns)), 60)
-                finally:
-                    HARNESSES.pop(twilio.call_sid, None)
-                harness.final_metrics = (await client.get("/metrics")).text
-        return record, harness, fake
-
-
-HARNESSES: dict[str, Harness] = {}
-
-
-def twilio_rest(request: httpx.Request) -> httpx.Response:
-    """Twilio's call-update endpoint, answering for whichever call the URL names."""
-    call_sid = request.url.path.rsplit("/", 1)[-1].removesuffix(".json")
-    harness = HARNESSES.get(call_sid)
-    if harness is None:
-        return httpx.Response(404, json={"code": 20404, "message": "not found"})
-    return harness.rest_update(request)
-
-
-async def speak(call: FakeTwilioCall, fake: FakeRealtimeServer, line: str, ms: int = 1200) -> None:
-    """The caller says ``line`` (the fake model will 'hear' it) and pauses."""
-    fake.caller_said(line)
-    await call.say(ms)
-    await call.silence(700)
-
+run = functools.partial(run_live_call, flow=HOTLINE)
 
 def test_outage_call_is_gathered_by_the_model_and_redirected_to_the_alert_branch():
     model = FakeModel([
@@ -235,7 +133,7 @@ def test_silence_is_reprompted_by_the_model_then_handed_to_a_human(tmp_path):
     async def caller(call: FakeTwilioCall, harness: Harness) -> None:
         await asyncio.sleep(30)  # says nothing at all
 
-    record, harness, fake = asyncio.run(run(model, caller, flow=flow))
+    record, harness, fake = asyncio.run(run_live_call(model, caller, flow=flow))
     creates = [e for e in fake.received if e["type"] == "response.create"]
     instructions = [(e.get("response") or {}).get("instructions", "") for e in creates]
     assert any("silent" in i for i in instructions), "the model was asked to re-prompt"
@@ -284,7 +182,7 @@ def test_failover_reaches_twilio_within_two_seconds_of_the_model_dying():
 def test_a_media_stream_without_a_valid_signature_is_refused():
     async def go():
         async with FakeRealtimeServer(FakeModel([])) as fake:
-            async with running_server(lambda base: create_app(settings(base, fake.url))) as (base, app):
+            async with running_server(lambda base: create_app(live_settings(base, fake.url, HOTLINE))) as (base, app):
                 url = base.replace("http://", "ws://") + "/twilio/media"
                 outcomes = []
                 for token in (None, "wrong-token"):

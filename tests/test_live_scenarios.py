@@ -16,7 +16,7 @@ from agent.testing.offline_brain import OfflineBrain
 from tests.conftest import EXAMPLES, HOTLINE
 import respx
 
-from tests.test_live_realtime import ACCOUNT, TWILIO_API, Harness, run, speak, twilio_rest
+from agent.testing.live import ACCOUNT, TWILIO_API, Harness, run_live_call, speak, twilio_rest
 
 SCENARIOS = ["new_outage", "known_incident", "wants_human", "off_topic", "corrects_detail", "maintenance"]
 
@@ -34,7 +34,7 @@ async def one(name: str, rest: respx.MockRouter | None = None):
             await call.wait_for_audio(ms=200, timeout=15, new=True)
             await call.wait_until_quiet(ms=400, timeout=15)
 
-    record, harness, fake = await run(model, caller, from_number=script.caller_number, rest=rest)
+    record, harness, fake = await run_live_call(model, caller, flow=HOTLINE, from_number=script.caller_number, rest=rest)
     return name, script, record, harness
 
 

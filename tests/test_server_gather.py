@@ -35,14 +35,14 @@ def run_call(turns, *, app=None, answer_dials=True, from_number="+4915112345678"
     return asyncio.run(go())
 
 
-def test_outage_call_gathers_details_and_dials_on_call_with_a_whisper():
-    record = run_call([
+def test_outage_call_gathers_details_and_dials_on_call_with_a_whisper(gather_call):
+    record = gather_call(HOTLINE, [
         "Hi, this is Jane Doe from Initech. Our users can't log in at all, the login page just times out.",
         "yes",
         "jane dot doe at initech dot com",
         "yes",
         Spoken(digits="2093155"),
-    ])
+    ], from_number="+4915112345678")
     said = " ".join(record.said)
     assert "You've reached the ACME on-call hotline." in said
     assert "Can we reach you at +49 1511 2345678?" in said
@@ -52,22 +52,22 @@ def test_outage_call_gathers_details_and_dials_on_call_with_a_whisper():
     assert all(status == 200 for status in record.statuses)
 
 
-def test_known_incident_caller_hears_it_and_nobody_is_dialled():
-    record = run_call(["the checkout is broken, customers can't pay", "no that's all"])
+def test_known_incident_caller_hears_it_and_nobody_is_dialled(gather_call):
+    record = gather_call(HOTLINE, ["the checkout is broken, customers can't pay", "no that's all"])
     said = " ".join(record.said)
     assert "Checkout API returning 502 errors" in said
     assert "We'll post updates on status.acme.example. Goodbye." in said
     assert record.dialled == [] and record.hung_up
 
 
-def test_silence_reprompts_then_reaches_a_human():
-    record = run_call([Spoken(), Spoken(), Spoken()])
+def test_silence_reprompts_then_reaches_a_human(gather_call):
+    record = gather_call(HOTLINE, [Spoken(), Spoken(), Spoken()])
     assert record.said.count("Sorry, I didn't catch that.") == 2
     assert record.dialled == ["+4930901820"]
 
 
-def test_nobody_answers_so_every_target_is_tried_then_voicemail():
-    record = run_call(["put me through to a person please", "Jane here, checkout is down, call me back"], answer_dials=False)
+def test_nobody_answers_so_every_target_is_tried_then_voicemail(gather_call):
+    record = gather_call(HOTLINE, ["put me through to a person please", "Jane here, checkout is down, call me back"], answer_dials=False)
     assert record.dialled == ["+4930901820", "+4930901821", "+4930901820", "+4930901821"]
     assert "Please leave a message" in " ".join(record.said)
     assert "Thank you. Someone will call you back as soon as possible." in record.said

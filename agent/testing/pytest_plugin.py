@@ -1,0 +1,93 @@
+"""pytest fixtures for testing flows and plugins offline, registered through the ``pytest11`` entry point.
+
+Installed with the package, so a plugin's own test suite gets them with no
+import::
+
+    def test_my_source_is_told_to_callers(simulate_call):
+        outcome, transcript = simulate_call("flows/hotline.yaml", ["the checkout is down", "no, thanks"])
+        assert outcome.branch == "known_goodbye"
+
+    def test_my_flow_live(live_call):
+        record, harness, fake = live_call("flows/hotline.yaml", FakeModel([...]), caller)
+
+Fixtures:
+
+- ``simulate_call(flow, turns, *, caller_number=..., at=None, answer_calls=True)``:
+  a call walked through the whole flow with the offline engine; returns
+  ``(Outcome, [(speaker, text), ...])``.
+- ``gather_call(flow, turns, *, from_number=..., answer_dials=True)``: a live
+  call in the deterministic mode (``<Gather>`` + Twilio speech recognition)
+  through the real webhooks, signed like Twilio; returns what Twilio saw
+  (:class:`~agent.testing.twiml_interpreter.TwilioCallRecord`).
+- ``live_call(flow, model, caller, **kwargs)``: a live call with a fake
+  realtime model over real sockets (see :func:`agent.testing.live.run_live_call`).
+- ``fake_realtime_server``: the :class:`FakeRealtimeServer` class, for tests
+  that drive the model protocol directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from agent.call import Call
+from agent.plugins import load_registry
+from agent.scripts import ScriptedCaller
+from agent.settings import Settings
+from agent.testing.fake_realtime import FakeRealtimeServer
+from agent.testing.live import ACCOUNT, TOKEN, run_live_call
+from agent.testing.twiml_interpreter import Spoken, TwilioCallRecord, TwimlInterpreter
+from agent.walker import CallerTurn, WalkOptions, at_time, walk
+
+PUBLIC = "https://voice-agent.test"
+
+
+@pytest.fixture
+def simulate_call():
+    def run(flow: str | Path, turns: list[str | CallerTurn], *, caller_number: str | None = "+15555550100", at: str | None = None, answer_calls: bool = True):
+        from agent.flow.loader import load_flow
+
+        path = Path(flow)
+        registry = load_registry()
+        call = Call(caller_number=caller_number, now=at_time(at))
+        scripted = [t if isinstance(t, CallerTurn) else CallerTurn(text=t) for t in turns]
+        options = WalkOptions(registry, Settings(), path.resolve().parent, answer_calls=answer_calls)
+        outcome = asyncio.run(walk(load_flow(path, registry), ScriptedCaller(scripted), call, options))
+        return outcome, [(t.speaker, t.text) for t in call.transcript]
+
+    return run
+
+
+@pytest.fixture
+def gather_call():
+    def run(flow: str | Path, turns: list[str | Spoken], *, from_number: str = "+15555550100", answer_dials: bool = True, **settings: Any) -> TwilioCallRecord:
+        from agent.server.app import create_app
+
+        values = dict(flow=str(flow), public_base_url=PUBLIC, twilio_auth_token=TOKEN, twilio_account_sid=ACCOUNT, engine="offline")
+        app = create_app(Settings(**{**values, **settings}))
+
+        async def go() -> TwilioCallRecord:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as client:
+                twilio = TwimlInterpreter(client, PUBLIC, auth_token=TOKEN, from_number=from_number, answer_dials=answer_dials)
+                return await twilio.call(turns)
+
+        return asyncio.run(go())
+
+    return run
+
+
+@pytest.fixture
+def live_call():
+    def run(flow: str | Path, model: Any, caller: Any, **kwargs: Any):
+        return asyncio.run(run_live_call(model, caller, flow=Path(flow), **kwargs))
+
+    return run
+
+
+@pytest.fixture
+def fake_realtime_server() -> type[FakeRealtimeServer]:
+    return FakeRealtimeServer

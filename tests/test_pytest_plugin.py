@@ -1,0 +1,29 @@
+"""The testing kit reaches plugin authors' own test suites through the pytest11 entry point."""
+
+import sys
+
+pytest_plugins = ["pytester"]
+
+FLOW = sys.modules[__name__].__file__.rsplit("/tests/", 1)[0] + "/examples/flows/hotline.yaml"
+
+
+def test_fixtures_are_available_without_imports(pytester):
+    pytester.makepyfile(
+        f"""
+        FLOW = {FLOW!r}
+
+        def test_simulated(simulate_call):
+            outcome, transcript = simulate_call(FLOW, ["the checkout is down", "no, that's all"])
+            assert outcome.branch == "known_goodbye"
+            assert ("caller", "the checkout is down") in transcript
+
+        def test_gather(gather_call):
+            record = gather_call(FLOW, ["put me through to a person please"])
+            assert record.dialled == ["+4930901820"]
+
+        def test_fake_model_class(fake_realtime_server):
+            assert fake_realtime_server.__name__ == "FakeRealtimeServer"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
