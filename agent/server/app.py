@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Response
+from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agent.flow.loader import load_flow
@@ -34,8 +34,13 @@ def build_live_flow(settings: Settings, registry: Registry, public_url: str, *, 
     )
 
 
-def create_app(settings: Settings | None = None, registry: Registry | None = None, media: MediaHandler | None = None) -> FastAPI:
-    """The bot server for ``settings.flow``; pass ``media`` to replace the realtime pipeline (tests)."""
+def voice_agent_router(settings: Settings | None = None, registry: Registry | None = None, media: MediaHandler | None = None) -> APIRouter:
+    """Everything under ``/twilio`` for ``settings.flow``, to mount in your own FastAPI app.
+
+    ``router.live`` is the :class:`LiveFlow` and ``router.metrics`` the
+    :class:`Metrics` (serve ``generate_latest(router.metrics.registry)`` where
+    your app exposes metrics). Pass ``media`` to replace the realtime pipeline.
+    """
     settings = settings or Settings()
     registry = registry or default_registry()
     if not settings.public_base_url:
@@ -47,10 +52,20 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 
         media = media_handler(TwilioRest(settings), metrics)
     live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None)
+    router = make_router(live, SignatureCheck(settings), metrics, media)
+    router.live = live  # type: ignore[attr-defined]
+    router.metrics = metrics  # type: ignore[attr-defined]
+    return router
+
+
+def create_app(settings: Settings | None = None, registry: Registry | None = None, media: MediaHandler | None = None) -> FastAPI:
+    """The whole bot server: the ``/twilio`` router plus ``/healthz`` and ``/metrics``."""
+    router = voice_agent_router(settings, registry, media)
+    live, metrics = router.live, router.metrics  # type: ignore[attr-defined]
     app = FastAPI(title="oncall-voice-agent", docs_url=None, redoc_url=None)
     app.state.live = live
     app.state.metrics = metrics
-    app.include_router(make_router(live, SignatureCheck(settings), metrics, media))
+    app.include_router(router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -23,7 +23,9 @@ class SignatureCheck:
         self._enabled = settings.validate_signatures
         token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
         self._validator = RequestValidator(token) if token else None
-        self._public = settings.public_base_url.rstrip("/") if settings.public_base_url else None
+        # Only the origin counts: the path Twilio requested is the request's own (mounted under a prefix or not).
+        public = urlsplit(settings.public_base_url) if settings.public_base_url else None
+        self._public = f"{public.scheme}://{public.netloc}" if public else None
         if self._enabled and self._validator is None:
             logger.warning("no Twilio auth token: every signed request will be refused")
 

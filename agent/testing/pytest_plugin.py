@@ -31,25 +31,23 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from agent.call import Call
-from agent.plugins import load_registry
-from agent.scripts import ScriptedCaller
-from agent.settings import Settings
-from agent.testing.fake_realtime import FakeRealtimeServer
-from agent.testing.live import ACCOUNT, TOKEN, run_live_call
-from agent.testing.twiml_interpreter import Spoken, TwilioCallRecord, TwimlInterpreter
-from agent.walker import CallerTurn, WalkOptions, at_time, walk
+# Everything else is imported inside the fixtures: loading this plugin must not
+# import Pipecat (it logs at import) or slow down test suites that do not use it.
 
 PUBLIC = "https://voice-agent.test"
 
 
 @pytest.fixture
 def simulate_call():
-    def run(flow: str | Path, turns: list[str | CallerTurn], *, caller_number: str | None = "+15555550100", at: str | None = None, answer_calls: bool = True):
+    def run(flow: str | Path, turns: list, *, caller_number: str | None = "+15555550100", at: str | None = None, answer_calls: bool = True):
+        from agent.call import Call
         from agent.flow.loader import load_flow
+        from agent.plugins import load_registry
+        from agent.scripts import ScriptedCaller
+        from agent.settings import Settings
+        from agent.walker import CallerTurn, WalkOptions, at_time, walk
 
         path = Path(flow)
         registry = load_registry()
@@ -64,13 +62,18 @@ def simulate_call():
 
 @pytest.fixture
 def gather_call():
-    def run(flow: str | Path, turns: list[str | Spoken], *, from_number: str = "+15555550100", answer_dials: bool = True, **settings: Any) -> TwilioCallRecord:
+    def run(flow: str | Path, turns: list, *, from_number: str = "+15555550100", answer_dials: bool = True, **settings: Any):
+        import httpx
+
         from agent.server.app import create_app
+        from agent.settings import Settings
+        from agent.testing.live import ACCOUNT, TOKEN
+        from agent.testing.twiml_interpreter import TwimlInterpreter
 
         values = dict(flow=str(flow), public_base_url=PUBLIC, twilio_auth_token=TOKEN, twilio_account_sid=ACCOUNT, engine="offline")
         app = create_app(Settings(**{**values, **settings}))
 
-        async def go() -> TwilioCallRecord:
+        async def go():
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as client:
                 twilio = TwimlInterpreter(client, PUBLIC, auth_token=TOKEN, from_number=from_number, answer_dials=answer_dials)
                 return await twilio.call(turns)
@@ -83,11 +86,15 @@ def gather_call():
 @pytest.fixture
 def live_call():
     def run(flow: str | Path, model: Any, caller: Any, **kwargs: Any):
+        from agent.testing.live import run_live_call
+
         return asyncio.run(run_live_call(model, caller, flow=Path(flow), **kwargs))
 
     return run
 
 
 @pytest.fixture
-def fake_realtime_server() -> type[FakeRealtimeServer]:
+def fake_realtime_server():
+    from agent.testing.fake_realtime import FakeRealtimeServer
+
     return FakeRealtimeServer
