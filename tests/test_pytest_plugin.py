@@ -23,7 +23,17 @@ def test_fixtures_are_available_without_imports(pytester):
 
         def test_fake_model_class(fake_realtime_server):
             assert fake_realtime_server.__name__ == "FakeRealtimeServer"
+
+        def test_live(live_call):  # the README's example
+            from agent.testing.fake_realtime import FakeModel, Say, ToolCall
+            model = FakeModel([Say("Hello?"), ToolCall("route_call", {{"intent": "talk_to_human", "summary": "wants a person"}}), Say("Connecting you.")])
+            async def caller(call, harness):
+                await call.wait_for_audio(ms=200, timeout=10)
+                harness.fake_model.caller_said("get me a person")
+                await call.say(1000)
+            record, harness, fake = live_call(FLOW, model, caller)
+            assert record.dialled
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)

@@ -81,7 +81,7 @@ class OfflineBrain:
     async def _hear(self, text: str) -> list[Action]:
         self._tools.calls.clear()
         lines = await self._engine.reply(text)
-        calls = [(n, a) for n, a in self._tools.calls if n != "check_status"]
+        calls = list(self._tools.calls)
         if not calls:
             return [Say(" ".join(lines) or "Sorry?")]
         self._pending = [] if self._engine.done else lines
