@@ -162,6 +162,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from agent import mulaw
+
 __all__ = [
     "PCM",
     "PCMA",
@@ -199,15 +201,6 @@ def bytes_per_ms(fmt: str) -> int:
     return _RATE[fmt] * _SAMPLE_BYTES[fmt] // 1000
 
 
-def _ulaw_decode_table() -> np.ndarray:
-    table = np.empty(256, dtype=np.int16)
-    for byte in range(256):
-        u = ~byte & 0xFF
-        magnitude = (((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 0x07)
-        table[byte] = -(magnitude - 0x84) if u & 0x80 else magnitude - 0x84
-    return table
-
-
 def _alaw_decode_table() -> np.ndarray:
     table = np.empty(256, dtype=np.int16)
     for byte in range(256):
@@ -221,20 +214,7 @@ def _alaw_decode_table() -> np.ndarray:
     return table
 
 
-_ULAW_TO_PCM = _ulaw_decode_table()
 _ALAW_TO_PCM = _alaw_decode_table()
-
-
-def _ulaw_encode(samples: np.ndarray) -> bytes:
-    # G.711 mu-law on 14-bit magnitudes, as in the reference g711.c (and audioop).
-    s14 = samples.astype(np.int32) >> 2
-    sign = np.where(s14 < 0, 0x7F, 0xFF)
-    magnitude = np.minimum(np.abs(s14), 8159) + 0x21
-    raw_exponent = np.floor(np.log2(magnitude)).astype(np.int32) - 5
-    exponent = np.clip(raw_exponent, 0, 7)
-    mantissa = (magnitude >> (exponent + 1)) & 0x0F
-    code = np.where(raw_exponent > 7, 0x7F, (exponent << 4) | mantissa)
-    return (code ^ sign).astype(np.uint8).tobytes()
 
 
 def _alaw_encode(samples: np.ndarray) -> bytes:
@@ -255,7 +235,7 @@ def encode_pcm16(samples: np.ndarray, fmt: str) -> bytes:
     if fmt == PCM:
         return samples.astype("<i2").tobytes()
     if fmt == PCMU:
-        return _ulaw_encode(samples)
+        return mulaw.encode(samples)
     if fmt == PCMA:
         return _alaw_encode(samples)
     raise ValueError(f"unknown audio format {fmt!r}")
@@ -267,7 +247,7 @@ def decode_to_pcm16(data: bytes, fmt: str) -> np.ndarray:
         return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
     raw = np.frombuffer(data, dtype=np.uint8)
     if fmt == PCMU:
-        return _ULAW_TO_PCM[raw]
+        return mulaw.decode(data)
     if fmt == PCMA:
         return _ALAW_TO_PCM[raw]
     raise ValueError(f"unknown audio format {fmt!r}")
