@@ -7,7 +7,11 @@ from datetime import datetime, tzinfo
 from agent.agent_context import AgentContext
 from agent.facts import Fact
 
-LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish", "nl": "Dutch", "ru": "Russian", "it": "Italian"}
+LANGUAGE_NAMES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "nl": "Dutch", "ru": "Russian", "it": "Italian",
+    "pt": "Portuguese", "pl": "Polish", "sv": "Swedish", "da": "Danish", "fi": "Finnish", "no": "Norwegian",
+    "cs": "Czech", "tr": "Turkish", "ja": "Japanese",
+}
 _VERBOSITY = {
     "brief": "Keep every reply to one or two short sentences.",
     "normal": "Keep replies short, as on a phone call.",
@@ -38,6 +42,14 @@ def build_instructions(ctx: AgentContext, facts: list[Fact] | None, tz: tzinfo) 
     """The whole system prompt for one AI node of one call."""
     node = ctx.node
     language = LANGUAGE_NAMES.get(node.language, node.language)
+    others = [LANGUAGE_NAMES.get(code, code) for code in node.languages if code != node.language]
+    if others:
+        languages = (
+            f"Start in {language}. If the caller speaks {', '.join(others)}, switch to their language and stay in it; "
+            f"for any other language, continue in {language}."
+        )
+    else:
+        languages = f"Speak {language}, even if the caller uses another language."
     intents = "\n".join(f"- {name}: {intent.description}" for name, intent in ctx.intents.items())
     fields = "\n".join(
         f"- {g.name} ({'required' if g.required else 'optional'}): {g.label}. Ask: \"{g.question}\"" for g in ctx.gathers
@@ -46,7 +58,7 @@ def build_instructions(ctx: AgentContext, facts: list[Fact] | None, tz: tzinfo) 
     caller_id = f"The caller ID is {ctx.call.caller_number}." if ctx.call.caller_number else "The caller ID is withheld."
     return "\n\n".join([
         RULES,
-        f"Speak {language} unless the caller speaks another language; then answer in theirs. {_VERBOSITY[node.verbosity]}",
+        f"{languages} {_VERBOSITY[node.verbosity]}",
         f"What callers may want (intents):\n{intents}",
         f"Details to collect, in this order:\n{fields}" if fields else "No details need collecting.",
         caller_id,

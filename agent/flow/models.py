@@ -264,6 +264,9 @@ class AgentMessages(_Model):
         return self
 
 
+LanguageCode = Literal["en", "de", "fr", "es", "nl", "ru", "it", "pt", "pl", "sv", "da", "fi", "no", "cs", "tr", "ja"]
+
+
 class AiAgentNode(_Node):
     type: Literal["ai_agent"]
     greeting: str
@@ -274,7 +277,12 @@ class AiAgentNode(_Node):
     known_issue: NodeId | None = Field(None, description="Branch when the caller's problem is already handled.")
     fallback: NodeId | None = Field(None, description="Catch-all: no intent, model failure, silence, too many turns.")
     fallback_plugin: str = "default"
-    language: str = "en"
+    language: LanguageCode = Field("en", description="The language the agent starts in.")
+    languages: list[LanguageCode] = Field(
+        default_factory=list,
+        description="Other languages the realtime agent switches to when the caller speaks them "
+        "(its messages are then spoken in that language; the voice stays the same).",
+    )
     voice: str = "marin"
     speed: float = Field(1.0, ge=0.25, le=1.5)
     verbosity: Literal["brief", "normal", "detailed"] = "brief"

@@ -52,6 +52,8 @@ from agent.frames import HandOverFrame, SilenceFrame, TwilioMarkFrame, TwilioSto
 from agent.tools import ToolBox
 
 MARK_EVERY_MS = 200
+# Fixed lines are spoken in the conversation's language, which may not be the flow's.
+SAY_LEAD = "Say this to the caller, in the language you are speaking with them: "
 BENIGN_ERRORS = {
     "conversation_already_has_active_response",
     "response_cancel_not_active",
@@ -342,7 +344,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
                 await self._on_decision(self._decision)
 
     async def _say_exactly(self, text: str) -> None:
-        await self._send({"type": "response.create", "response": {"instructions": f"Say exactly: {text}"}})
+        await self._send({"type": "response.create", "response": {"instructions": f"{SAY_LEAD}{text}"}})
 
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
         await self.push_frame(UserStartedSpeakingFrame())

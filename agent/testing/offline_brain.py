@@ -19,6 +19,7 @@ from agent.engines.offline import OfflineEngine
 from agent.flow.loader import load_flow
 from agent.flow.models import AiAgentNode
 from agent.plugins import Registry, load_registry
+from agent.processors.realtime import SAY_LEAD
 from agent.settings import Settings
 from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
 from agent.testing.fake_realtime import Action, Say, ToolCall, Turn
@@ -68,7 +69,7 @@ class OfflineBrain:
     async def __call__(self, turn: Turn) -> list[Action]:
         await self._prepare()
         asked = str((turn.response or {}).get("instructions") or "")
-        for lead in ("Greet the caller with exactly these words: ", "Say exactly: "):
+        for lead in ("Greet the caller with exactly these words: ", SAY_LEAD):
             if asked.startswith(lead):
                 return [Say(asked[len(lead):])]
         if "silent" in asked:
