@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     )
     enrichment_deadline_ms: int = Field(1500, ge=0, description="Default time budget of a node's sources.")
     max_call_seconds: int = Field(600, ge=10)
+    local_vad: bool = Field(True, description="Listen for the caller locally (Silero) while the bot speaks, for fast barge-in.")
 
     # Logging and privacy
     log_level: str = "INFO"

@@ -40,6 +40,7 @@ from agent.processors.twilio_serializer import SafeTwilioSerializer
 from agent.prompt import build_instructions
 from agent.server.metrics import Metrics
 from agent.tools import ToolBox
+from agent.vad import SileroModel
 
 START_TIMEOUT_S = 5.0
 FAILOVER_MESSAGE = "Sorry, I'm having a technical problem. Let's continue."
@@ -104,6 +105,7 @@ class RealtimeCall:
         self.realtime = OpenAIRealtimeProcessor(
             config, self.tools, stream_sid=stream_sid, on_decision=self._decided, on_failure=self._failed,
             on_reply_latency=metrics.voice_latency.observe if metrics else None,
+            detector=SileroModel.shared().detector() if settings.local_vad else None,
         )
         self.supervisor = CallSupervisor(
             reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input, max_duration_s=node.max_duration_s,

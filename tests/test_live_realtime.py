@@ -215,3 +215,27 @@ def test_metrics_count_reply_latency_and_model_failures():
     record, harness, fake = asyncio.run(run(model, caller, gather_turns=["I need a person"]))
     assert "voice_agent_voice_to_voice_seconds_count 1.0" in seen["before"]
     assert 'voice_agent_model_errors_total{kind="error_event"} 1.0' in harness.final_metrics
+
+
+def test_local_voice_detection_barges_in_before_the_model_hears_anything():
+    from agent.testing.voice import spoken
+
+    model = FakeModel([
+        Say("Hello, I'm ACME's on-call assistant. " + "Please tell me in detail what is going on today. " * 6),
+        Say("Sorry, go ahead."),
+    ])
+    seen = {}
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await call.wait_for_audio(ms=1500, timeout=10)
+        await call.say(audio=spoken(800, peak=0.02))  # too quiet for the model's VAD, clearly a voice locally
+        await asyncio.sleep(0.5)
+        seen["clears"] = call.clears
+        seen["model_heard_speech"] = any(e["type"] == "input_audio_buffer.speech_started" for e in harness.fake_model.sent)
+        seen["sent"] = [e["type"] for e in harness.fake_model.received]
+        await harness.fake_model.drop()  # end the call through the fail-over
+
+    asyncio.run(run(model, caller, gather_turns=["I need a person"]))
+    assert seen["clears"] == 1
+    assert not seen["model_heard_speech"]
+    assert "conversation.item.truncate" in seen["sent"]

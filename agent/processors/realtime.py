@@ -11,6 +11,8 @@ rather than by what Twilio played. Here:
   malformed is counted and skipped;
 * every ~200 ms of bot audio is followed by a Twilio ``mark``, so what the
   caller heard is known, and barge-in truncates the model's item there;
+* while bot audio plays, a local voice detector (Silero, shared) listens for
+  the caller, so barge-in does not wait for the model's own VAD;
 * a lost connection, an error event, or no answer in time calls
   ``on_failure`` once, so the call can carry on without the model;
 * tool calls go through :class:`agent.tools.ToolBox`, the same contract the
@@ -50,6 +52,7 @@ from agent import mulaw
 from agent.agent_context import Decision
 from agent.frames import HandOverFrame, SilenceFrame, TwilioMarkFrame, TwilioStopFrame
 from agent.tools import ToolBox
+from agent.vad import SpeechDetector
 
 MARK_EVERY_MS = 200
 # Fixed lines are spoken in the conversation's language, which may not be the flow's.
@@ -115,9 +118,12 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         on_decision: Callable[[Decision], Awaitable[None]],
         on_failure: Callable[[str, str], Awaitable[None]],
         on_reply_latency: Callable[[float], None] | None = None,
+        detector: SpeechDetector | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._detector = detector
+        self._detector_used = False
         self._on_reply_latency = on_reply_latency
         self._speech_stopped_at: float | None = None
         self._config = config
@@ -160,6 +166,13 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             if self._conn is not None and not self._failed:
                 payload = base64.b64encode(mulaw.encode(frame.audio)).decode()
                 await self._send_raw('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
+            if self._detector is not None:
+                if self._bot_playing():
+                    if self._detector.feed(frame.audio):
+                        await self._barge_in()
+                elif self._detector_used:
+                    self._detector.reset()
+                self._detector_used = self._bot_playing()
             return  # nothing downstream needs the caller's audio
         if isinstance(frame, TwilioMarkFrame):
             await self._mark_played(frame.mark)
@@ -348,18 +361,30 @@ class OpenAIRealtimeProcessor(FrameProcessor):
 
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
         await self.push_frame(UserStartedSpeakingFrame())
+        await self._barge_in()
+
+    def _bot_playing(self) -> bool:
+        """Bot audio was sent that Twilio has not reported played (and may still be cut)."""
         item = self._item
         if item is None or item in self._truncated or self._decision is not None:
+            return False
+        return self._sent_ms.get(item, 0) > self._played_ms.get(item, 0)
+
+    async def _barge_in(self) -> None:
+        """The caller talks over the bot: stop the audio, clear Twilio, cut the model's item at what was heard."""
+        if not self._bot_playing():
             return
-        sent = self._sent_ms.get(item, 0)
+        item = self._item
+        assert item is not None
         played = self._played_ms.get(item, 0)
-        if sent > played:  # the caller talks over audio they have not heard yet
-            self._truncated.add(item)
-            # Marks still queued are dropped with the audio; the ones Twilio has are echoed by its clear.
-            self._marks = {n: v for n, v in self._marks.items() if v[0] != item}
-            await self.broadcast_interruption()
-            await self._send({"type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": played})
-            self._unmarked_ms = 0
+        self._truncated.add(item)
+        # Marks still queued are dropped with the audio; the ones Twilio has are echoed by its clear.
+        self._marks = {n: v for n, v in self._marks.items() if v[0] != item}
+        await self.broadcast_interruption()
+        if self._response_active:
+            await self._send({"type": "response.cancel"})
+        await self._send({"type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": played})
+        self._unmarked_ms = 0
 
     async def _on_speech_stopped(self, event: dict[str, Any]) -> None:
         await self.push_frame(UserStoppedSpeakingFrame())

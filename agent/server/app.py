@@ -51,6 +51,10 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
         from pipelines.twilio_realtime import media_handler
 
         media = media_handler(TwilioRest(settings), metrics)
+        if settings.local_vad:
+            from agent.vad import SileroModel
+
+            SileroModel.shared()  # loaded now, never on the event loop during a call
     live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None)
     router = make_router(live, SignatureCheck(settings), metrics, media)
     router.live = live  # type: ignore[attr-defined]

@@ -1,0 +1,45 @@
+"""The local voice detector hears a voice, not tones, noise or silence, and shares one model."""
+
+import numpy as np
+
+from agent import mulaw
+from agent.testing.voice import speech
+from agent.vad import SileroModel
+
+
+def frames(samples: np.ndarray):
+    data = samples.astype("<i2").tobytes()
+    return [data[i : i + 320] for i in range(0, len(data), 320)]  # 20 ms, like Twilio
+
+
+def first_trigger_ms(detector, samples) -> int | None:
+    for index, frame in enumerate(frames(samples)):
+        if detector.feed(frame):
+            return (index + 1) * 20
+    return None
+
+
+def test_a_voice_triggers_after_the_minimum_speech_time():
+    detector = SileroModel.shared().detector(min_speech_ms=200)
+    at = first_trigger_ms(detector, speech(1500))
+    assert at is not None and 200 <= at <= 1000
+
+
+def test_tones_noise_and_silence_do_not_trigger():
+    detector = SileroModel.shared().detector()
+    rng = np.random.default_rng(1)
+    tone = mulaw.decode(mulaw.tone(440, 1500))
+    noise = (rng.standard_normal(12000) * 2000).astype(np.int16)
+    for samples in (tone, noise, np.zeros(12000, dtype=np.int16)):
+        detector.reset()
+        assert first_trigger_ms(detector, samples) is None
+
+
+def test_one_model_many_detectors_with_their_own_state():
+    model = SileroModel.shared()
+    assert SileroModel.shared() is model
+    talking, quiet = model.detector(), model.detector()
+    voice, silence = frames(speech(1500)), frames(np.zeros(12000, dtype=np.int16))
+    heard = [talking.feed(a) for a in voice]
+    assert not any(quiet.feed(b) for b in silence)
+    assert any(heard)
