@@ -90,7 +90,7 @@ class RealtimeCall:
     ) -> None:
         self.live, self.state, self.node, self.rest, self.metrics = live, state, node, rest, metrics
         settings = live.settings
-        self.call = live._call(state)
+        self.call = live.call_of(state)
         self.ctx = AgentContext.build(state.node, node, self.call, live.registry, region=settings.default_region, timezone=live.flow.timezone)
         self.tools = ToolBox(self.ctx)
         self._finished = asyncio.Event()
@@ -139,7 +139,7 @@ class RealtimeCall:
 
     async def _enrich(self) -> None:
         """Facts reach the model when ready; the greeting does not wait for them."""
-        facts = await self.live._facts(self.state, self.node)
+        facts = await self.live.facts(self.state, self.node)
         self.call.facts = facts
         await self.realtime.connected.wait()
         instructions = build_instructions(self.ctx, facts, ZoneInfo(self.live.flow.timezone))
@@ -147,7 +147,7 @@ class RealtimeCall:
 
     async def _decided(self, decision: Decision) -> None:
         """The agent chose a branch: send the live call there."""
-        self.live._keep(self.state, self.call)
+        self.live.keep(self.state, self.call)
         twiml = await self.live.after_agent(self.state, decision)
         await self._redirect(twiml, f"branch {decision.target or 'end'} ({decision.exit})")
 
@@ -155,10 +155,10 @@ class RealtimeCall:
         """The model is gone: continue in the deterministic mode with what was gathered."""
         if self.metrics is not None:
             self.metrics.model_errors.labels(kind).inc()
-        self.live._keep(self.state, self.call)
+        self.live.keep(self.state, self.call)
         response = VoiceResponse()
-        response.say(FAILOVER_MESSAGE, **self.live._voice(self.node.language))
-        twiml = str(await self.live._gather_turn(self.state, self.node, None, response, resume=True))
+        response.say(FAILOVER_MESSAGE, **self.live.voice(self.node.language))
+        twiml = str(await self.live.gather_turn(self.state, self.node, None, response, resume=True))
         await self._redirect(twiml, f"deterministic mode after: {reason}")
 
     async def _redirect(self, twiml: str, why: str) -> None:

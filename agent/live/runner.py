@@ -58,7 +58,7 @@ class LiveFlow:
             call_sid=form.get("CallSid", ""), node=self.flow.start, caller=form.get("From") or None,
             called=form.get("To") or None, started_at=time.time(),
         )
-        await self.registry.call_started(self._call(state))
+        await self.registry.call_started(self.call_of(state))
         return str(await self._advance(state, self.flow.start, VoiceResponse()))
 
     async def resume(self, state: LiveState, event: str, form: dict[str, str]) -> str:
@@ -77,7 +77,7 @@ class LiveFlow:
         """TwiML of the branch the AI agent chose (for the redirect of a realtime call)."""
         response = VoiceResponse()
         if decision.say:
-            response.say(decision.say, **self._voice())
+            response.say(decision.say, **self.voice())
         if decision.target is None:
             await self._finish(state, decision.reason or decision.exit)
             response.hangup()
@@ -87,7 +87,7 @@ class LiveFlow:
     async def rescue(self, state: LiveState | None) -> str:
         """TwiML when handling a webhook failed: an apology, then a person if the flow names one."""
         response = VoiceResponse()
-        response.say("Sorry, something went wrong. Let me put you through to someone.", **self._voice())
+        response.say("Sorry, something went wrong. Let me put you through to someone.", **self.voice())
         target = next((n.fallback for n in self.flow.ai_nodes().values() if n.fallback), None)
         if state is not None and target is not None and target != state.node:
             try:
@@ -102,7 +102,7 @@ class LiveFlow:
     def whisper(self, state: LiveState) -> str:
         """What the engineer hears before being connected."""
         response = VoiceResponse()
-        response.say(spoken_briefing(self._call(state), self._intent_label(state)), **self._voice())
+        response.say(spoken_briefing(self.call_of(state), self._intent_label(state)), **self.voice())
         return str(response)
 
     # -- walking ------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ class LiveFlow:
                 if node.audio_url:
                     response.play(node.audio_url)
                 else:
-                    response.say(node.text, **self._voice())
+                    response.say(node.text, **self.voice())
                 node_id = node.next
             elif isinstance(node, SupportHoursNode):
                 inside, _ = within_support_hours(node, datetime.now(timezone.utc))
@@ -133,7 +133,7 @@ class LiveFlow:
                 node_id = node.next
             elif isinstance(node, HangupNode):
                 if node.text:
-                    response.say(node.text, **self._voice())
+                    response.say(node.text, **self.voice())
                 await self._finish(state, "hangup")
                 response.hangup()
                 return response
@@ -147,29 +147,29 @@ class LiveFlow:
         """Render a node that needs Twilio to come back with a result."""
         if isinstance(node, IvrMenuNode):
             gather = Gather(num_digits=1, action=self._action(state, "ivr"), method="POST", timeout=5)
-            gather.say(node.prompt, **self._voice())
+            gather.say(node.prompt, **self.voice())
             response.append(gather)
             response.redirect(self._action(state, "ivr"), method="POST")
         elif isinstance(node, PinCodeNode):
             gather = Gather(finish_on_key="#", num_digits=12, action=self._action(state, "pin"), method="POST", timeout=10)
-            gather.say(node.prompt, **self._voice())
+            gather.say(node.prompt, **self.voice())
             response.append(gather)
             response.redirect(self._action(state, "pin"), method="POST")
         elif isinstance(node, VoicemailNode):
-            response.say(node.prompt, **self._voice())
+            response.say(node.prompt, **self.voice())
             response.record(
                 action=self._action(state, "vm"), method="POST", max_length=node.max_seconds,
                 play_beep=True, timeout=5, trim="trim-silence",
             )
             response.redirect(self._action(state, "vm"), method="POST")
         elif isinstance(node, RouteCallNode):
-            response.say(node.hold_message, **self._voice())
+            response.say(node.hold_message, **self.voice())
             await self._dial(state, node, response)
         elif isinstance(node, AiAgentNode):
             if self.realtime:
                 self._stream(state, node, response)
             else:
-                await self._gather_turn(state, node, None, response)
+                await self.gather_turn(state, node, None, response)
         return response
 
     # -- continuations ------------------------------------------------------------------------
@@ -189,7 +189,7 @@ class LiveFlow:
         if state.attempt >= node.attempts:
             return await self._advance(state, node.no_match, VoiceResponse())
         response = VoiceResponse()
-        response.say("That PIN is not correct.", **self._voice())
+        response.say("That PIN is not correct.", **self.voice())
         return await self._rerender(state, node, response)
 
     async def _rerender(self, state: LiveState, node: Any, response: VoiceResponse | None = None) -> VoiceResponse:
@@ -201,7 +201,7 @@ class LiveFlow:
         if not url or seconds <= 0:
             return await self._advance(state, node.not_left, VoiceResponse())
         if node.create_alert:
-            call = self._call(state)
+            call = self.call_of(state)
             details = alert_details(call, self._intent_label(state)) + f"\n\nVoicemail ({seconds}s): {url}"
             await self._emit_alert(state, Alert(summary=f"Voicemail from {_who(state)}", details=details))
         return await self._advance(state, node.left, VoiceResponse())
@@ -217,12 +217,12 @@ class LiveFlow:
 
     async def _after_gather(self, state: LiveState, node: AiAgentNode, form: dict[str, str]) -> VoiceResponse:
         heard = form.get("SpeechResult") or form.get("Digits") or ""
-        return await self._gather_turn(state, node, heard, VoiceResponse())
+        return await self.gather_turn(state, node, heard, VoiceResponse())
 
     # -- node work ----------------------------------------------------------------------------
     async def _dial(self, state: LiveState, node: RouteCallNode, response: VoiceResponse) -> bool:
         """Ring the next person (or everyone, for parallel); False when nobody is left."""
-        facts = await self._facts(state) if any(t.type != "number" for t in node.targets) else []
+        facts = await self.facts(state) if any(t.type != "number" for t in node.targets) else []
         people, notes = people_to_dial(node, facts, state.call_sid)
         for note in notes:
             logger.warning("route_call {}: {}", state.node, note)
@@ -246,12 +246,12 @@ class LiveFlow:
         # If the stream ends without the agent deciding (a crash, a lost replica), the call goes on here.
         response.redirect(self._action(state, "gather"), method="POST")
 
-    async def _gather_turn(
+    async def gather_turn(
         self, state: LiveState, node: AiAgentNode, heard: str | None, response: VoiceResponse, *, resume: bool = False
     ) -> VoiceResponse:
         """One turn of the offline engine over Twilio's speech recognition (``resume``: take over mid-call)."""
-        call = self._call(state)
-        call.facts = await self._facts(state, node)
+        call = self.call_of(state)
+        call.facts = await self.facts(state, node)
         ctx = AgentContext.build(state.node, node, call, self.registry, region=self.settings.default_region, timezone=self.flow.timezone)
         dialogue = DialogueState.model_validate(state.engine) if state.engine else None
         engine = OfflineEngine(ctx, state=dialogue)
@@ -261,11 +261,11 @@ class LiveFlow:
             lines = await engine.start()
         else:
             lines = await engine.reply(heard or "")
-        self._keep(state, call)
+        self.keep(state, call)
         state.engine = engine.state.model_dump(mode="json")
         if engine.done:
             for line in lines:
-                response.say(line, **self._voice())
+                response.say(line, **self.voice())
             decision = ctx.decision
             assert decision is not None
             state.engine = None
@@ -280,13 +280,13 @@ class LiveFlow:
             finish_on_key="#",
         )
         for line in lines:
-            gather.say(line, **self._voice(node.language))
+            gather.say(line, **self.voice(node.language))
         response.append(gather)
         response.redirect(self._action(state, "gather"), method="POST")  # nothing heard: a silent turn
         return response
 
     async def _open_alert(self, state: LiveState, node: CreateAlertNode) -> None:
-        call = self._call(state)
+        call = self.call_of(state)
         label = self._intent_label(state)
         services = state.fields.get("affected_services") or []
         summary = node.summary or call.summary or f"{label or 'Hotline call'}: {state.fields.get('incident') or _who(state)}"
@@ -299,7 +299,7 @@ class LiveFlow:
     async def _emit_alert(self, state: LiveState, alert: Alert) -> None:
         logger.info("call {} opens an alert ({}): {}", state.call_sid, alert.priority, alert.summary)
 
-    async def _facts(self, state: LiveState, node: AiAgentNode | None = None) -> list[Fact]:
+    async def facts(self, state: LiveState, node: AiAgentNode | None = None) -> list[Fact]:
         """Enrichment for this request: the node's sources, or every AI node's (for on-call look-ups)."""
         nodes = [node] if node is not None else list(self.flow.ai_nodes().values())
         context = SourceContext(settings=self.settings, base_dir=self.base_dir)
@@ -311,12 +311,12 @@ class LiveFlow:
                     sources.append(build_source(config, self.registry.sources, context))
                 except Exception as exc:
                     logger.warning("enrichment source {} left out: {}", config.name or config.type, exc)
-            result = await fetch_facts(sources, self._call(state), deadline_of(ai.enrichment, self.settings))
+            result = await fetch_facts(sources, self.call_of(state), deadline_of(ai.enrichment, self.settings))
             facts.extend(result.facts)
         return facts
 
     async def _finish(self, state: LiveState, reason: str) -> None:
-        call = self._call(state)
+        call = self.call_of(state)
         outcome = Outcome(
             call_id=state.call_sid, intent=state.intent, end_reason=reason, fields=dict(state.fields),
             facts_used=list(state.facts_used), nodes=list(state.nodes), summary=state.summary,
@@ -327,7 +327,7 @@ class LiveFlow:
         await self.registry.call_ended(call, outcome)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _call(self, state: LiveState) -> Call:
+    def call_of(self, state: LiveState) -> Call:
         return Call(
             caller_number=state.caller, called_number=state.called, call_id=state.call_sid,
             fields=dict(state.fields), intent=state.intent, summary=state.summary,
@@ -335,7 +335,7 @@ class LiveFlow:
         )
 
     @staticmethod
-    def _keep(state: LiveState, call: Call) -> None:
+    def keep(state: LiveState, call: Call) -> None:
         state.fields, state.intent, state.summary = dict(call.fields), call.intent, call.summary
         state.facts_used = list(call.facts_used)
 
@@ -343,7 +343,7 @@ class LiveFlow:
         intent = self.registry.intents.get(state.intent or "")
         return intent.label if intent else None
 
-    def _voice(self, language: str | None = None) -> dict[str, str]:
+    def voice(self, language: str | None = None) -> dict[str, str]:
         return {"language": TWILIO_LANGUAGES.get(language or self.flow.language, "en-US")}
 
     def _url(self, path: str, state: LiveState, **query: str) -> str:
