@@ -7,6 +7,7 @@ regional endpoints can stand in without code changes.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,14 @@ class Settings(BaseSettings):
     openai_realtime_url: str = "wss://api.openai.com/v1/realtime"
     openai_base_url: str = "https://api.openai.com/v1"
     openai_realtime_model: str = "gpt-realtime"
+    openai_transcription_model: str = "gpt-4o-transcribe"
+    turn_detection: Literal["server_vad", "semantic_vad"] = Field(
+        "server_vad", description="How the model decides the caller finished a turn."
+    )
+    vad_threshold: float = Field(0.5, ge=0, le=1, description="server_vad: how loud speech must be (noisy lines: higher).")
+    vad_silence_ms: int = Field(500, ge=100, le=3000, description="server_vad: silence that ends a turn.")
+    vad_prefix_ms: int = Field(300, ge=0, le=2000, description="server_vad: audio kept from before speech started.")
+    vad_eagerness: Literal["low", "medium", "high", "auto"] = Field("auto", description="semantic_vad: how soon to answer.")
 
     # Twilio
     twilio_account_sid: str | None = None

@@ -101,6 +101,8 @@ class RealtimeCall:
             api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "",
             instructions=build_instructions(self.ctx, None, tz), tools=self.tools.schemas(), greeting=node.greeting,
             voice=node.voice, speed=node.speed, language=node.language,
+            transcription_model=settings.openai_transcription_model,
+            turn_detection=RealtimeConfig.turn_detection_from(settings),
         )
         self.realtime = OpenAIRealtimeProcessor(
             config, self.tools, stream_sid=stream_sid, on_decision=self._decided, on_failure=self._failed,

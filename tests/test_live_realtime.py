@@ -239,3 +239,24 @@ def test_local_voice_detection_barges_in_before_the_model_hears_anything():
     assert seen["clears"] == 1
     assert not seen["model_heard_speech"]
     assert "conversation.item.truncate" in seen["sent"]
+
+
+def test_turn_detection_and_voice_settings_reach_the_session():
+    model = FakeModel([Say("Hello?"), Say("Okay.")])
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await call.wait_for_audio(ms=100, timeout=10)
+        await harness.fake_model.drop()
+
+    async def go():
+        return await run_live_call(
+            model, caller, flow=HOTLINE, gather_turns=["I need a person"],
+            settings={"vad_silence_ms": 800, "vad_threshold": 0.7, "openai_realtime_model": "gpt-realtime-test"},
+        )
+
+    record, harness, fake = asyncio.run(go())
+    session = fake.sessions[0].config
+    detection = session["audio"]["input"]["turn_detection"]
+    assert (detection["type"], detection["silence_duration_ms"], detection["threshold"]) == ("server_vad", 800, 0.7)
+    assert session["audio"]["output"]["voice"] == "marin"
+    assert fake.sessions[0].model == "gpt-realtime-test"

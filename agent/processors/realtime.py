@@ -27,7 +27,7 @@ import base64
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from loguru import logger
@@ -79,10 +79,20 @@ class RealtimeConfig:
     speed: float = 1.0
     language: str = "en"
     transcription_model: str = "gpt-4o-transcribe"
-    vad_silence_ms: int = 500
+    turn_detection: dict[str, Any] = field(default_factory=lambda: {"type": "server_vad", "silence_duration_ms": 500})
     connect_timeout_s: float = 3.0
     answer_timeout_s: float = 6.0
     dtmf_idle_s: float = 1.5
+
+    @staticmethod
+    def turn_detection_from(settings: Any) -> dict[str, Any]:
+        """The session's ``turn_detection`` from the settings."""
+        if settings.turn_detection == "semantic_vad":
+            return {"type": "semantic_vad", "eagerness": settings.vad_eagerness}
+        return {
+            "type": "server_vad", "threshold": settings.vad_threshold,
+            "silence_duration_ms": settings.vad_silence_ms, "prefix_padding_ms": settings.vad_prefix_ms,
+        }
 
     def session(self) -> dict[str, Any]:
         return {
@@ -94,10 +104,7 @@ class RealtimeConfig:
                 "input": {
                     "format": {"type": "audio/pcmu"},
                     "transcription": {"model": self.transcription_model, "language": self.language},
-                    "turn_detection": {
-                        "type": "server_vad", "silence_duration_ms": self.vad_silence_ms,
-                        "create_response": True, "interrupt_response": True,
-                    },
+                    "turn_detection": {**self.turn_detection, "create_response": True, "interrupt_response": True},
                 },
                 "output": {"format": {"type": "audio/pcmu"}, "voice": self.voice, "speed": self.speed},
             },

@@ -80,10 +80,11 @@ def live_settings(base: str, model_url: str, flow: Path, **overrides: Any) -> Se
 
 
 async def run_live_call(model: FakeModel, caller_turns, *, flow: Path, answer_dials=True, fault=None, gather_turns=(),
-              from_number="+4915112345678", rest: respx.MockRouter | None = None):
+              from_number="+4915112345678", rest: respx.MockRouter | None = None, settings: dict[str, Any] | None = None):
     """Place one call; returns (what Twilio saw, the harness, the fake model server).
 
-    ``rest``: a respx router already mocking Twilio's REST API (for concurrent calls).
+    ``rest``: a respx router already mocking Twilio's REST API (for concurrent calls);
+    ``settings``: overrides of the server's settings.
     """
     model.ms_per_word = 80
     async with FakeRealtimeServer(model) as fake, contextlib.AsyncExitStack() as stack:
@@ -93,7 +94,7 @@ async def run_live_call(model: FakeModel, caller_turns, *, flow: Path, answer_di
             rest = stack.enter_context(respx.mock(assert_all_called=False))
             rest.route(host="127.0.0.1").pass_through()
             rest.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=twilio_rest)
-        async with running_server(lambda base: create_app(live_settings(base, fake.url, flow))) as (base, app):
+        async with running_server(lambda base: create_app(live_settings(base, fake.url, flow, **(settings or {})))) as (base, app):
             harness = Harness(fake, base, caller_turns)
             async with httpx.AsyncClient(base_url=base) as client:
                 twilio = TwimlInterpreter(
