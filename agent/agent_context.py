@@ -14,7 +14,7 @@ from loguru import logger
 from agent.call import Call
 from agent.facts import CustomFact, MaintenanceWindow, OpenIncident, ServiceState, StatusPageEntry
 from agent.fallback import FallbackDecision, FallbackReason
-from agent.flow.models import AiAgentNode
+from agent.flow.models import AgentMessages, AiAgentNode
 from agent.gathers import CustomGather, Gather, GatherContext
 from agent.intents import Intent
 from agent.plugins import Registry
@@ -22,6 +22,26 @@ from agent.plugins import Registry
 
 SpeakableFact = OpenIncident | MaintenanceWindow | CustomFact | StatusPageEntry | ServiceState
 _SPEAK_ORDER = {OpenIncident: 0, MaintenanceWindow: 1, CustomFact: 2, StatusPageEntry: 3, ServiceState: 4}
+
+
+COUNTRY_LANGUAGES = {
+    "DE": "de", "AT": "de", "CH": "de", "LI": "de", "FR": "fr", "BE": "fr", "LU": "fr", "MC": "fr",
+    "ES": "es", "MX": "es", "AR": "es", "CO": "es", "CL": "es", "PE": "es", "NL": "nl", "RU": "ru", "BY": "ru",
+    "KZ": "ru", "IT": "it", "SM": "it", "PT": "pt", "BR": "pt", "PL": "pl", "SE": "sv", "DK": "da", "FI": "fi",
+    "NO": "no", "CZ": "cs", "TR": "tr", "JP": "ja",
+}
+
+
+def starting_language(node: AiAgentNode, caller_number: str | None, default_region: str) -> str:
+    """The node's language, or another it has a greeting in that is spoken in the caller ID's country.
+
+    A language listed without a greeting is one the realtime agent switches to
+    when it hears it; with a greeting (and messages), calls from its countries
+    start in it, in the deterministic mode too.
+    """
+    language = COUNTRY_LANGUAGES.get(caller_region(caller_number, default_region)) if caller_number else None
+    config = node.languages.get(language) if language else None  # type: ignore[call-overload]
+    return language if config is not None and config.greeting else node.language
 
 
 def caller_region(number: str | None, default: str) -> str:
@@ -58,10 +78,19 @@ class AgentContext:
     gathers: list[Gather] = field(default_factory=list)
     intents: dict[str, Intent] = field(default_factory=dict)
     decision: Decision | None = None
+    language: str = "en"
+    messages: AgentMessages = field(default_factory=AgentMessages)
+    greeting: str = ""
+    voice: str = "marin"
 
     @classmethod
     def build(cls, node_id: str, node: AiAgentNode, call: Call, registry: Registry, *, region: str = "US", timezone: str = "UTC") -> AgentContext:
         ctx = cls(node_id, node, call, registry, region=region, timezone=timezone)
+        ctx.language = starting_language(node, call.caller_number, region)
+        extra = node.languages.get(ctx.language) if ctx.language != node.language else None  # type: ignore[call-overload]
+        ctx.messages = node.messages.model_copy(update=extra.messages) if extra else node.messages
+        ctx.greeting = (extra.greeting if extra and extra.greeting else node.greeting)
+        ctx.voice = (extra.voice if extra and extra.voice else node.voice)
         for config in node.gathers:
             if config.type is not None:
                 gather: Gather = CustomGather(
@@ -132,7 +161,7 @@ class AgentContext:
             except Exception as exc:
                 logger.warning("fallback plugin {} failed: {!r}", self.node.fallback_plugin, exc)
         if decision is None:
-            decision = FallbackDecision(say=self.node.messages.fallback)
+            decision = FallbackDecision(say=self.messages.fallback)
         target = decision.branch if decision.branch in self.registry_branch_targets() else self.node.fallback
         self.decision = Decision("fallback", target, say=decision.say, reason=reason)
         return self.decision

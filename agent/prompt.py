@@ -41,8 +41,8 @@ def facts_section(facts: list[Fact], now: datetime, tz: tzinfo) -> str:
 def build_instructions(ctx: AgentContext, facts: list[Fact] | None, tz: tzinfo) -> str:
     """The whole system prompt for one AI node of one call."""
     node = ctx.node
-    language = LANGUAGE_NAMES.get(node.language, node.language)
-    others = [LANGUAGE_NAMES.get(code, code) for code in node.languages if code != node.language]
+    language = LANGUAGE_NAMES.get(ctx.language, ctx.language)
+    others = [LANGUAGE_NAMES.get(code, code) for code in [node.language, *node.languages] if code != ctx.language]
     if others:
         languages = (
             f"Start in {language}. If the caller speaks {', '.join(others)}, switch to their language and stay in it; "

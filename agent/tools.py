@@ -185,7 +185,7 @@ class ToolBox:
         target = self.ctx.node.intents[intent]
         self.ctx.call.intent = intent
         self.ctx.call.summary = summary
-        self.ctx.decision = Decision("intent", target, say=self.ctx.node.messages.handover, intent=intent)
+        self.ctx.decision = Decision("intent", target, say=self.ctx.messages.handover, intent=intent)
         return {"ok": True, "routed_to": intent}
 
     def check_status(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -207,9 +207,9 @@ class ToolBox:
         self.ctx.call.summary = str(args.get("summary") or "")[:MAX_TEXT] or self.ctx.call.summary
         if reason == "known_issue":
             target = self.ctx.node.known_issue
-            self.ctx.decision = Decision("known_issue", target, say="" if target else self.ctx.node.messages.goodbye, reason=reason)
+            self.ctx.decision = Decision("known_issue", target, say="" if target else self.ctx.messages.goodbye, reason=reason)
         else:
-            self.ctx.decision = Decision("hangup", None, say=self.ctx.node.messages.goodbye, reason=reason)
+            self.ctx.decision = Decision("hangup", None, say=self.ctx.messages.goodbye, reason=reason)
         return {"ok": True}
 
     # -- speech ------------------------------------------------------------------

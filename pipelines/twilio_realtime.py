@@ -99,8 +99,8 @@ class RealtimeCall:
         config = RealtimeConfig(
             url=settings.openai_realtime_url, model=settings.openai_realtime_model,
             api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "",
-            instructions=build_instructions(self.ctx, None, tz), tools=self.tools.schemas(), greeting=node.greeting,
-            voice=node.voice, speed=node.speed, language=node.language,
+            instructions=build_instructions(self.ctx, None, tz), tools=self.tools.schemas(), greeting=self.ctx.greeting,
+            voice=self.ctx.voice, speed=node.speed, language=self.ctx.language,
             transcription_model=settings.openai_transcription_model,
             turn_detection=RealtimeConfig.turn_detection_from(settings),
         )
@@ -159,7 +159,7 @@ class RealtimeCall:
             self.metrics.model_errors.labels(kind).inc()
         self.live.keep(self.state, self.call)
         response = VoiceResponse()
-        response.say(FAILOVER_MESSAGE, **self.live.voice(self.node.language))
+        response.say(FAILOVER_MESSAGE, **self.live.voice(self.ctx.language))
         twiml = str(await self.live.gather_turn(self.state, self.node, None, response, resume=True))
         await self._redirect(twiml, f"deterministic mode after: {reason}")
 

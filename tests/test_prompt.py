@@ -53,3 +53,36 @@ def test_unknown_language_is_refused():
 
     with pytest.raises(ValidationError, match="languages"):
         AiAgentNode.model_validate({**NODE, "languages": ["klingon"]})
+
+
+GERMAN = {
+    **NODE, "language": "en", "greeting": "Hello?",
+    "languages": {"de": {"voice": "cedar", "greeting": "Hallo, was ist passiert?", "messages": {"handover": "Ich verbinde Sie jetzt."}}, "fr": {}},
+}
+
+
+def context(caller):
+    return AgentContext.build("a", AiAgentNode.model_validate(GERMAN), Call(caller_number=caller), load_registry(), region="US")
+
+
+def test_calls_from_a_country_of_a_configured_language_start_in_it():
+    german = context("+4930123456")
+    assert (german.language, german.greeting, german.voice) == ("de", "Hallo, was ist passiert?", "cedar")
+    assert german.messages.handover == "Ich verbinde Sie jetzt."
+    assert german.messages.goodbye == AiAgentNode.model_validate(GERMAN).messages.goodbye  # not translated: falls back
+    french = context("+33142685300")  # French is listed without a greeting: the model may switch, calls start in English
+    assert (french.language, french.greeting, french.voice) == ("en", "Hello?", "marin")
+    assert context("+14155550134").language == "en"
+
+
+def test_instructions_start_in_the_callers_language_and_list_the_others():
+    text = build_instructions(context("+4930123456"), None, ZoneInfo("Europe/Berlin"))
+    assert "Start in German. If the caller speaks English, French, switch to their language" in text
+
+
+def test_unknown_language_messages_are_refused():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown messages"):
+        AiAgentNode.model_validate({**GERMAN, "languages": {"de": {"greeting": "Hallo", "messages": {"handofer": "x"}}}})

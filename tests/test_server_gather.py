@@ -112,3 +112,25 @@ def test_health_and_metrics():
 def test_the_server_needs_a_public_url():
     with pytest.raises(ValueError, match="VOICE_AGENT_PUBLIC_BASE_URL"):
         create_app(settings(public_base_url=None))
+
+
+def test_a_caller_from_germany_is_answered_in_german_in_the_deterministic_mode(gather_call, tmp_path):
+    flow = tmp_path / "de.yaml"
+    flow.write_text("""
+name: Multilingual
+start: agent
+nodes:
+  agent:
+    type: ai_agent
+    greeting: Hello, what's wrong?
+    language: en
+    languages:
+      de: {greeting: "Hallo, was ist passiert?", messages: {handover: "Ich verbinde Sie jetzt."}}
+    intents: {talk_to_human: human}
+    fallback: human
+  human: {type: route_call, targets: [{type: number, number: "+4930555000"}]}
+""")
+    german = gather_call(flow, ["I need a person"], from_number="+4930123456")
+    american = gather_call(flow, ["I need a person"], from_number="+14155550134")
+    assert german.said[:2] == ["Hallo, was ist passiert?", "Ich verbinde Sie jetzt."]
+    assert american.said[:2] == ["Hello, what's wrong?", "I'm connecting you now."]

@@ -63,7 +63,7 @@ class OfflineEngine:
         self.tools = tools or ToolBox(ctx)
         self.matcher = IntentMatcher(list(ctx.intents.values()))
         self.state = state or DialogueState()
-        self.messages = ctx.node.messages
+        self.messages = ctx.messages
 
     @property
     def done(self) -> bool:
@@ -72,7 +72,7 @@ class OfflineEngine:
     async def start(self) -> list[str]:
         """The greeting; the caller answers it."""
         self.state.asking = _ASK_INTENT
-        return [self.ctx.node.greeting]
+        return [self.ctx.greeting]
 
     async def resume(self) -> list[str]:
         """Take over a conversation another engine started: ask for what is still missing."""

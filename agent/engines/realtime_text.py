@@ -47,7 +47,7 @@ class RealtimeTextEngine:
             "type": "realtime", "model": self._settings.openai_realtime_model, "output_modalities": ["text"],
             "instructions": instructions, "tools": self.tools.schemas(), "tool_choice": "auto",
         }})
-        return await self._respond({"instructions": f"Greet the caller with exactly these words: {self.ctx.node.greeting}"})
+        return await self._respond({"instructions": f"Greet the caller with exactly these words: {self.ctx.greeting}"})
 
     async def reply(self, text: str) -> list[str]:
         if self.done:

@@ -267,6 +267,22 @@ class AgentMessages(_Model):
 LanguageCode = Literal["en", "de", "fr", "es", "nl", "ru", "it", "pt", "pl", "sv", "da", "fi", "no", "cs", "tr", "ja"]
 
 
+class LanguageConfig(_Model):
+    """The agent in one more language; anything left out falls back to the node's own."""
+
+    voice: str | None = Field(None, description="Realtime voice for calls that start in this language.")
+    greeting: str | None = None
+    messages: dict[str, str] = Field(default_factory=dict, description="`messages` in this language.")
+
+    @field_validator("messages")
+    @classmethod
+    def _known_messages(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(AgentMessages.model_fields))
+        if unknown:
+            raise ValueError(f"unknown messages {unknown}; use the keys of `messages`: {', '.join(AgentMessages.model_fields)}")
+        return value
+
+
 class AiAgentNode(_Node):
     type: Literal["ai_agent"]
     greeting: str
@@ -278,10 +294,10 @@ class AiAgentNode(_Node):
     fallback: NodeId | None = Field(None, description="Catch-all: no intent, model failure, silence, too many turns.")
     fallback_plugin: str = "default"
     language: LanguageCode = Field("en", description="The language the agent starts in.")
-    languages: list[LanguageCode] = Field(
-        default_factory=list,
-        description="Other languages the realtime agent switches to when the caller speaks them "
-        "(its messages are then spoken in that language; the voice stays the same).",
+    languages: dict[LanguageCode, LanguageConfig] = Field(
+        default_factory=dict,
+        description="Other languages the agent speaks: a call starts in one when the caller ID's country speaks it, "
+        "and the realtime agent switches to one when the caller speaks it.",
     )
     voice: str = "marin"
     speed: float = Field(1.0, ge=0.25, le=1.5)
@@ -292,6 +308,11 @@ class AiAgentNode(_Node):
     max_no_match: int = Field(2, ge=0, le=10)
     silence_reprompt_s: float = Field(6, gt=0)
     silence_end_s: float = Field(20, gt=0)
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _list_as_mapping(cls, value: Any) -> Any:
+        return {code: {} for code in value} if isinstance(value, list) else value
 
     @field_validator("gathers", mode="before")
     @classmethod

@@ -276,11 +276,11 @@ class LiveFlow:
             return await self._advance(state, decision.target, response)
         gather = Gather(
             input="speech dtmf", action=self._action(state, "gather"), method="POST", speech_timeout="auto",
-            timeout=int(node.silence_reprompt_s), language=TWILIO_LANGUAGES.get(node.language, "en-US"),
+            timeout=int(node.silence_reprompt_s), language=TWILIO_LANGUAGES.get(ctx.language, "en-US"),
             finish_on_key="#",
         )
         for line in lines:
-            gather.say(line, **self.voice(node.language))
+            gather.say(line, **self.voice(ctx.language))
         response.append(gather)
         response.redirect(self._action(state, "gather"), method="POST")  # nothing heard: a silent turn
         return response
