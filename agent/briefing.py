@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from agent.call import Call
+from agent.call import Alert, Call
 from agent.extract import speak_phone
+from agent.flow.models import CreateAlertNode
 
 
 def spoken_briefing(call: Call, intent_label: str | None = None) -> str:
@@ -36,3 +37,17 @@ def alert_details(call: Call, intent_label: str | None = None) -> str:
         shown = ", ".join(value) if isinstance(value, list) else value
         lines.append(f"{name}: {shown}")
     return "\n".join(lines).strip()
+
+
+def caller_label(call: Call) -> str:
+    return str(call.fields.get("caller_name") or call.caller_number or "an anonymous caller")
+
+
+def alert_for(call: Call, node: CreateAlertNode, intent_label: str | None) -> Alert:
+    """The alert a ``create_alert`` node opens; one key per intent and service, so one outage is one alert."""
+    services = call.fields.get("affected_services") or []
+    summary = node.summary or call.summary or f"{intent_label or 'Hotline call'}: {call.fields.get('incident') or caller_label(call)}"
+    return Alert(
+        summary=summary[:200], details=alert_details(call, intent_label), priority=node.priority, source=node.source,
+        fields=dict(call.fields), dedup_key=f"{call.intent or 'call'}:{(services[0] if services else 'general').lower()}",
+    )

@@ -15,7 +15,7 @@ from typing import Protocol
 
 
 from agent.agent_context import AgentContext
-from agent.briefing import alert_details, spoken_briefing
+from agent.briefing import alert_details, alert_for, caller_label, spoken_briefing
 from agent.call import Alert, Call, Dial, Outcome
 from agent.engines.offline import OfflineEngine
 from agent.engines.realtime_text import RealtimeTextEngine
@@ -186,19 +186,12 @@ async def _voicemail(w: _Walk, node_id: str, node: VoicemailNode) -> tuple[str |
         return node.not_left, ("caller_hung_up" if turn is None and not node.not_left else None)
     if node.create_alert:
         details = alert_details(w.call, _intent_label(w)) + f"\n\nVoicemail: {message}"
-        _open_alert(w, Alert(summary=f"Voicemail from {_who(w)}", details=details, priority="high"))
+        _open_alert(w, Alert(summary=f"Voicemail from {caller_label(w.call)}", details=details, priority="high"))
     return node.left, None
 
 
 async def _create_alert(w: _Walk, node_id: str, node: CreateAlertNode) -> tuple[str | None, str | None]:
-    label = _intent_label(w)
-    services = w.call.fields.get("affected_services") or []
-    summary = node.summary or w.call.summary or f"{label or 'Hotline call'}: {w.call.fields.get('incident') or _who(w)}"
-    dedup = f"{w.call.intent or 'call'}:{(services[0] if services else 'general').lower()}"
-    _open_alert(w, Alert(
-        summary=summary[:200], details=alert_details(w.call, label), priority=node.priority,
-        source=node.source, fields=dict(w.call.fields), dedup_key=dedup,
-    ))
+    _open_alert(w, alert_for(w.call, node, _intent_label(w)))
     return node.next, None
 
 
@@ -275,10 +268,6 @@ _STEP = {
 def _intent_label(w: _Walk) -> str | None:
     intent = w.opts.registry.intents.get(w.call.intent or "")
     return intent.label if intent else None
-
-
-def _who(w: _Walk) -> str:
-    return str(w.call.fields.get("caller_name") or w.call.caller_number or "an anonymous caller")
 
 
 def _open_alert(w: _Walk, alert: Alert) -> None:

@@ -20,7 +20,7 @@ from loguru import logger
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
 from agent.agent_context import AgentContext, Decision
-from agent.briefing import alert_details, spoken_briefing
+from agent.briefing import alert_details, alert_for, caller_label, spoken_briefing
 from agent.call import Alert, Call, Outcome
 from agent.engines.offline import DialogueState, OfflineEngine
 from agent.facts import Fact
@@ -203,7 +203,7 @@ class LiveFlow:
         if node.create_alert:
             call = self.call_of(state)
             details = alert_details(call, self._intent_label(state)) + f"\n\nVoicemail ({seconds}s): {url}"
-            await self._emit_alert(state, Alert(summary=f"Voicemail from {_who(state)}", details=details))
+            await self._emit_alert(state, Alert(summary=f"Voicemail from {caller_label(call)}", details=details))
         return await self._advance(state, node.left, VoiceResponse())
 
     async def _after_dial(self, state: LiveState, node: RouteCallNode, form: dict[str, str]) -> VoiceResponse:
@@ -286,15 +286,7 @@ class LiveFlow:
         return response
 
     async def _open_alert(self, state: LiveState, node: CreateAlertNode) -> None:
-        call = self.call_of(state)
-        label = self._intent_label(state)
-        services = state.fields.get("affected_services") or []
-        summary = node.summary or call.summary or f"{label or 'Hotline call'}: {state.fields.get('incident') or _who(state)}"
-        dedup = f"{state.intent or 'call'}:{(services[0] if services else 'general').lower()}"
-        await self._emit_alert(state, Alert(
-            summary=summary[:200], details=alert_details(call, label), priority=node.priority,
-            source=node.source, fields=dict(state.fields), dedup_key=dedup,
-        ))
+        await self._emit_alert(state, alert_for(self.call_of(state), node, self._intent_label(state)))
 
     async def _emit_alert(self, state: LiveState, alert: Alert) -> None:
         logger.info("call {} opens an alert ({}): {}", state.call_sid, alert.priority, alert.summary)
@@ -355,7 +347,3 @@ class LiveFlow:
     def _ws_url(self, path: str) -> str:
         base = self.public_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         return base + path
-
-
-def _who(state: LiveState) -> str:
-    return str(state.fields.get("caller_name") or state.caller or "an anonymous caller")
