@@ -27,6 +27,14 @@ class Dial(BaseModel):
     answered: bool = False
 
 
+class AlertReceipt(BaseModel):
+    """What an alert platform answered: its key for the alert and where engineers see it."""
+
+    platform: str
+    key: str | None = None
+    url: str | None = None
+
+
 class Alert(BaseModel):
     summary: str
     details: str
@@ -34,6 +42,7 @@ class Alert(BaseModel):
     source: str | None = None
     fields: dict[str, Any] = Field(default_factory=dict)
     dedup_key: str | None = None
+    receipt: AlertReceipt | None = None
 
 
 class Outcome(BaseModel):

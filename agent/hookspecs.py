@@ -84,6 +84,34 @@ def register_enrichment_sources(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_alert_platforms(register: Callable[..., None]) -> None:
+    """Declare alert platforms: where ``create_alert`` nodes (and voicemails) open alerts.
+
+    Call ``register(type_name, PlatformClass)``. A node's ``platform:``
+    entry with ``type: type_name`` builds ``PlatformClass(config, context)``
+    like a source (optional ``Config`` model, :class:`agent.sources.SourceContext`).
+    The instance's ``async open_alert(alert, call)`` receives an
+    :class:`agent.call.Alert` (summary, details with the briefing, gathered
+    fields, a ``dedup_key`` shared by callers reporting the same problem) and
+    returns an :class:`agent.call.AlertReceipt` (the platform's key and URL).
+    A platform that fails or is slow is logged; the call goes on.
+    """
+
+
+@hookspec
+def register_oncall_directories(register: Callable[..., None]) -> None:
+    """Declare on-call directories: who ``route_call`` dials for schedule, policy and user targets.
+
+    Call ``register(type_name, DirectoryClass)``. A ``route_call`` node's
+    ``on_call:`` entry builds ``DirectoryClass(config, context)``; its
+    ``async on_call(target, call)`` receives an
+    :class:`agent.flow.models.RouteTarget` and returns the people to ring, in
+    order, as :class:`agent.facts.OnCallShift` (name and number). Their
+    numbers are dialled, never spoken to callers or shown to the model.
+    """
+
+
+@hookspec
 def register_fallbacks(register: Callable[..., None]) -> None:
     """Declare fallback handlers: what happens when nothing else matches.
 

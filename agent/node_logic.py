@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from agent.extract import spoken_digits
-from agent.facts import Fact, OnCallShift
+from agent.facts import OnCallShift
 from agent.flow.models import BlockNumbersNode, IvrMenuNode, PinCodeNode, RouteCallNode, SupportHoursNode
 
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -54,17 +54,22 @@ def pin_matches(node: PinCodeNode, keys: str) -> bool:
     return keys.rstrip("#") in node.pins
 
 
-def people_to_dial(node: RouteCallNode, facts: list[Fact], seed: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """Who to ring, in order (retries included), and notes about targets nobody could be found for."""
+def people_to_dial(
+    node: RouteCallNode, on_call: dict[int, list[OnCallShift]], seed: str
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Who to ring, in order (retries included), and notes about targets nobody was found for.
+
+    ``on_call`` maps each non-number target (by position) to the people on call for it.
+    """
     people: list[tuple[str, str]] = []
     notes: list[str] = []
-    for target in node.targets:
+    for index, target in enumerate(node.targets):
         if target.type == "number":
             people.append((target.name or target.number or "", target.number or ""))
             continue
-        shifts = [f for f in facts if isinstance(f, OnCallShift) and f.schedule == target.id]
+        shifts = on_call.get(index, [])
         if not shifts:
-            notes.append(f"{target.type} {target.id}: nobody found (no source knows who is on call)")
+            notes.append(f"{target.type} {target.id}: nobody found on call")
         people.extend((s.name, s.number) for s in shifts)
     if node.call_style == "random":
         random.Random(seed).shuffle(people)

@@ -42,6 +42,8 @@ class Registry:
     gathers: dict[str, Gather] = field(default_factory=dict)
     sources: dict[str, Any] = field(default_factory=dict)
     fallbacks: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    alert_platforms: dict[str, Any] = field(default_factory=dict)
+    oncall_directories: dict[str, Any] = field(default_factory=dict)
     plugins: dict[str, PluginReport] = field(default_factory=dict)
     manager: pluggy.PluginManager | None = None
 
@@ -112,6 +114,8 @@ def _collect(registry: Registry, manager: pluggy.PluginManager) -> None:
     run("register_gathers", "gather", registry.gathers, gather_register)
     run("register_enrichment_sources", "source", registry.sources, named_register(registry.sources))
     run("register_fallbacks", "fallback", registry.fallbacks, named_register(registry.fallbacks))
+    run("register_alert_platforms", "alert platform", registry.alert_platforms, named_register(registry.alert_platforms))
+    run("register_oncall_directories", "on-call directory", registry.oncall_directories, named_register(registry.oncall_directories))
     for name, plugin in manager.list_name_plugin():
         report = registry.plugins.setdefault(name, PluginReport(name))
         for hook in ("call_started", "call_ended"):

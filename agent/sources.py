@@ -12,7 +12,7 @@ from loguru import logger
 from pydantic import BaseModel, ValidationError
 
 from agent.facts import Fact
-from agent.flow.models import EnrichmentConfig, SourceConfig
+from agent.flow.models import EnrichmentConfig, PluginRef, SourceConfig
 from agent.settings import Settings
 
 
@@ -38,9 +38,14 @@ class SourceConfigError(ValueError):
 
 def build_source(config: SourceConfig, registry_sources: dict[str, Any], context: SourceContext) -> EnrichmentSource:
     """Instantiate one configured source; raises :class:`SourceConfigError` with what to fix."""
-    cls = registry_sources.get(config.type)
+    return build_plugin(config, registry_sources, context, kind="enrichment source")
+
+
+def build_plugin(config: PluginRef, classes: dict[str, Any], context: SourceContext, *, kind: str) -> Any:
+    """Instantiate a plugin a flow refers to (source, alert platform, on-call directory)."""
+    cls = classes.get(config.type)
     if cls is None:
-        raise SourceConfigError(f"unknown enrichment source type {config.type!r}")
+        raise SourceConfigError(f"unknown {kind} type {config.type!r}")
     options: Any = config.options
     model = getattr(cls, "Config", None)
     if isinstance(model, type) and issubclass(model, BaseModel):

@@ -20,8 +20,10 @@ from agent.call import Alert, Call, Dial, Outcome
 from agent.engines.offline import OfflineEngine
 from agent.engines.realtime_text import RealtimeTextEngine
 from agent.logs import forget_pii
+from agent.platforms import on_call_people, open_alert
 from agent.node_logic import is_blocked, ivr_target, keys_pressed, people_to_dial, pin_matches, within_support_hours
 from agent.flow.models import (
+    PluginRef,
     AiAgentNode, AudioMessageNode, BlockNumbersNode, CreateAlertNode, Flow, HangupNode, IvrMenuNode,
     PinCodeNode, RouteCallNode, SupportHoursNode, VoicemailNode,
 )
@@ -186,12 +188,12 @@ async def _voicemail(w: _Walk, node_id: str, node: VoicemailNode) -> tuple[str |
         return node.not_left, ("caller_hung_up" if turn is None and not node.not_left else None)
     if node.create_alert:
         details = alert_details(w.call, _intent_label(w)) + f"\n\nVoicemail: {message}"
-        _open_alert(w, Alert(summary=f"Voicemail from {caller_label(w.call)}", details=details, priority="high"))
+        await _open_alert(w, Alert(summary=f"Voicemail from {caller_label(w.call)}", details=details, priority="high"), node.platform)
     return node.left, None
 
 
 async def _create_alert(w: _Walk, node_id: str, node: CreateAlertNode) -> tuple[str | None, str | None]:
-    _open_alert(w, alert_for(w.call, node, _intent_label(w)))
+    await _open_alert(w, alert_for(w.call, node, _intent_label(w)), node.platform)
     return node.next, None
 
 
@@ -199,7 +201,9 @@ async def _route_call(w: _Walk, node_id: str, node: RouteCallNode) -> tuple[str 
     w.agent(node.hold_message)
     briefing = spoken_briefing(w.call, _intent_label(w))
     w.outcome.briefing = briefing
-    attempts, notes = people_to_dial(node, w.call.facts, w.call.call_id)
+    on_call, notes = await on_call_people(node, w.call, w.opts.registry, _context(w))
+    attempts, more = people_to_dial(node, on_call, w.call.call_id)
+    notes += more
     for note in notes:
         w.note(note)
     style = "all at once" if node.call_style == "parallel" else "in turn"
@@ -270,9 +274,17 @@ def _intent_label(w: _Walk) -> str | None:
     return intent.label if intent else None
 
 
-def _open_alert(w: _Walk, alert: Alert) -> None:
+def _context(w: _Walk) -> SourceContext:
+    return SourceContext(settings=w.opts.settings, base_dir=w.opts.base_dir)
+
+
+async def _open_alert(w: _Walk, alert: Alert, platform: PluginRef | None) -> None:
+    failed = await open_alert(alert, w.call, platform, w.opts.registry, _context(w))
     w.outcome.alerts.append(alert)
-    w.note(f"alert opened ({alert.priority}): {alert.summary}")
+    where = f" at {alert.receipt.platform} ({alert.receipt.url or alert.receipt.key})" if alert.receipt else ""
+    w.note(f"alert opened ({alert.priority}){where}: {alert.summary}")
+    if failed:
+        w.note(failed)
 
 
 def at_time(value: str | None) -> datetime:

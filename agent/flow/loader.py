@@ -390,6 +390,20 @@ def _check_plugins(
         _check_intents(nid, node, data, registry, report)
         _check_gathers(nid, node, data, registry, report)
         _check_sources(nid, node, data, registry, base_dir, settings, report)
+    for nid, node in flow.nodes.items():
+        for key, store, kind in (
+            ("platform", registry.alert_platforms, "alert platform"),
+            ("on_call", registry.oncall_directories, "on-call directory"),
+        ):
+            ref = getattr(node, key, None)
+            if ref is not None and ref.type not in store:
+                match = _close(ref.type, store)
+                report.add(
+                    line_at(data, ("nodes", nid, key, "type")),
+                    f"node `{nid}`: unknown {kind} `{ref.type}`{_did_you_mean(match)}",
+                    (f"change it to `{match}`; " if match else "")
+                    + (f"installed: {_listing(store)}" if store else f"install a plugin that provides the {kind}"),
+                )
 
 
 def _check_intents(nid: str, node: AiAgentNode, data: CommentedMap, registry: Registry, report: Reporter) -> None:

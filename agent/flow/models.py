@@ -77,6 +77,7 @@ class VoicemailNode(_Node):
     prompt: str = "Please leave a message after the tone."
     max_seconds: int = Field(120, ge=5, le=3600)
     create_alert: bool = True
+    platform: PluginRef | None = Field(None, description="Where the voicemail's alert is opened; empty: logged only.")
     left: NodeId | None = None
     not_left: NodeId | None = None
 
@@ -89,6 +90,7 @@ class CreateAlertNode(_Node):
     summary: str | None = Field(None, description="Alert title; default: built from the call.")
     priority: Literal["high", "low"] = "high"
     source: str | None = Field(None, description="Alert source id at the incident platform.")
+    platform: PluginRef | None = Field(None, description="Where the alert is opened (an alert-platform plugin); empty: logged only.")
     next: NodeId | None = None
 
     def branches(self) -> dict[str, NodeId | None]:
@@ -118,6 +120,9 @@ class RouteCallNode(_Node):
     retries: int = Field(0, ge=0, le=5)
     whisper: bool = Field(True, description="The engineer hears the briefing before being connected.")
     hold_message: str = "Please hold while I connect you to the on-call engineer."
+    on_call: PluginRef | None = Field(
+        None, description="Who is on call for schedule, policy and user targets (a directory plugin); empty: enrichment facts."
+    )
     completed: NodeId | None = None
     no_answer: NodeId | None = None
 
@@ -209,17 +214,21 @@ class GatherConfig(_Model):
         return self
 
 
-class SourceConfig(BaseModel):
-    """One enrichment source; keys beyond `type` and `name` go to the source plugin."""
+class PluginRef(BaseModel):
+    """A plugin a node uses (a source, an alert platform, an on-call directory); other keys go to the plugin."""
 
     model_config = ConfigDict(extra="allow")
     type: str
-    name: str | None = Field(None, description="Names this source in logs and timings (default: its type).")
-    timeout_ms: int | None = Field(None, ge=1, le=30000, description="This source's own limit, within the node's deadline.")
+    name: str | None = Field(None, description="Names this use in logs and timings (default: its type).")
+    timeout_ms: int | None = Field(None, ge=1, le=30000, description="This plugin's own time limit.")
 
     @property
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+class SourceConfig(PluginRef):
+    """One enrichment source."""
 
 
 class EnrichmentConfig(_Model):

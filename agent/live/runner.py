@@ -25,11 +25,13 @@ from agent.call import Alert, Call, Outcome
 from agent.engines.offline import DialogueState, OfflineEngine
 from agent.facts import Fact
 from agent.flow.models import (
+    PluginRef,
     AiAgentNode, AudioMessageNode, BlockNumbersNode, CreateAlertNode, Flow, HangupNode, IvrMenuNode,
     PinCodeNode, RouteCallNode, SupportHoursNode, VoicemailNode,
 )
 from agent.live.tokens import LiveState, TokenCodec
 from agent.node_logic import is_blocked, ivr_target, keys_pressed, people_to_dial, pin_matches, within_support_hours
+from agent.platforms import on_call_people, open_alert
 from agent.plugins import Registry
 from agent.settings import Settings
 from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
@@ -203,7 +205,7 @@ class LiveFlow:
         if node.create_alert:
             call = self.call_of(state)
             details = alert_details(call, self._intent_label(state)) + f"\n\nVoicemail ({seconds}s): {url}"
-            await self._emit_alert(state, Alert(summary=f"Voicemail from {caller_label(call)}", details=details))
+            await self._emit_alert(state, Alert(summary=f"Voicemail from {caller_label(call)}", details=details), node.platform)
         return await self._advance(state, node.left, VoiceResponse())
 
     async def _after_dial(self, state: LiveState, node: RouteCallNode, form: dict[str, str]) -> VoiceResponse:
@@ -222,8 +224,12 @@ class LiveFlow:
     # -- node work ----------------------------------------------------------------------------
     async def _dial(self, state: LiveState, node: RouteCallNode, response: VoiceResponse) -> bool:
         """Ring the next person (or everyone, for parallel); False when nobody is left."""
-        facts = await self.facts(state) if any(t.type != "number" for t in node.targets) else []
-        people, notes = people_to_dial(node, facts, state.call_sid)
+        call = self.call_of(state)
+        if node.on_call is None and any(t.type != "number" for t in node.targets):
+            call.facts = await self.facts(state)
+        on_call, notes = await on_call_people(node, call, self.registry, self._context())
+        people, more = people_to_dial(node, on_call, state.call_sid)
+        notes += more
         for note in notes:
             logger.warning("route_call {}: {}", state.node, note)
         if node.call_style == "parallel":
@@ -286,15 +292,20 @@ class LiveFlow:
         return response
 
     async def _open_alert(self, state: LiveState, node: CreateAlertNode) -> None:
-        await self._emit_alert(state, alert_for(self.call_of(state), node, self._intent_label(state)))
+        await self._emit_alert(state, alert_for(self.call_of(state), node, self._intent_label(state)), node.platform)
 
-    async def _emit_alert(self, state: LiveState, alert: Alert) -> None:
-        logger.info("call {} opens an alert ({}): {}", state.call_sid, alert.priority, alert.summary)
+    async def _emit_alert(self, state: LiveState, alert: Alert, platform: PluginRef | None) -> None:
+        await open_alert(alert, self.call_of(state), platform, self.registry, self._context())
+        where = f" at {alert.receipt.platform}: {alert.receipt.url or alert.receipt.key}" if alert.receipt else ""
+        logger.info("call {} opened an alert ({}){}", state.call_sid, alert.priority, where)
+
+    def _context(self) -> SourceContext:
+        return SourceContext(settings=self.settings, base_dir=self.base_dir)
 
     async def facts(self, state: LiveState, node: AiAgentNode | None = None) -> list[Fact]:
         """Enrichment for this request: the node's sources, or every AI node's (for on-call look-ups)."""
         nodes = [node] if node is not None else list(self.flow.ai_nodes().values())
-        context = SourceContext(settings=self.settings, base_dir=self.base_dir)
+        context = self._context()
         facts: list[Fact] = []
         for ai in nodes:
             sources = []
