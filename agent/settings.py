@@ -68,8 +68,14 @@ class Settings(BaseSettings):
     rest_retries: int = Field(3, ge=0, le=10)
 
     # Incident platforms
-    ilert_api_key: SecretStr | None = None
-    ilert_base_url: str = "https://api.ilert.com"
+    ilert_api_key: SecretStr | None = Field(None, description="ilert API token (read incidents, services, on-call).")
+    ilert_base_url: str = Field("https://api.ilert.com", description="ilert API; EU and US regions differ.")
+    ilert_alert_source_key: SecretStr | None = Field(None, description="Integration key of the ilert alert source calls open alerts in.")
+    pagerduty_api_key: SecretStr | None = Field(None, description="PagerDuty REST API key (read-only is enough).")
+    pagerduty_base_url: str = "https://api.pagerduty.com"
+    pagerduty_events_url: str = "https://events.pagerduty.com"
+    pagerduty_routing_key: SecretStr | None = Field(None, description="Events API v2 integration (routing) key.")
+    http_timeout_s: float = Field(5.0, gt=0, description="Per-request limit for incident-platform APIs.")
 
     # Call handling
     default_region: str = Field(
