@@ -123,7 +123,7 @@ class AffectedServices(Gather):
         found = extract.services(text, ctx.known_services)
         if found:
             return found
-        if ctx.asked and text.strip():
+        if ctx.asked and text.strip() and extract.yes_no(text) is None:
             parts = [p.strip(" .") for p in re.split(r",|\band\b", text) if p.strip(" .")]
             return parts or None
         return None
