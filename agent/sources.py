@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,43 @@ def build_plugin(config: PluginRef, classes: dict[str, Any], context: SourceCont
     source.name = config.name or getattr(source, "name", None) or config.type
     if config.timeout_ms is not None:
         source.timeout_s = config.timeout_ms / 1000
+    if getattr(config, "cache_ttl_s", None) is not None:
+        source.cache_ttl_s = config.cache_ttl_s
+    source.cache_key = f"{config.type}:{json.dumps(config.options, sort_keys=True, default=str)}"
     return source
+
+
+class FactCache:
+    """Facts about systems (never about callers), shared by every call for a few seconds.
+
+    During an outage hundreds of people call at once; each source is asked at
+    most once per TTL, and calls that arrive while it is being asked wait for
+    that same answer. Only sources that declare ``cache_ttl_s`` (facts that do
+    not depend on the call) are cached; a failed fetch is not kept.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, asyncio.Future[list[Fact]]]] = {}
+
+    async def get(self, key: str, ttl_s: float, fetch: Any) -> list[Fact]:
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and (entry[0] > now or not entry[1].done()):
+            return [fact.model_copy() for fact in await asyncio.shield(entry[1])]
+        future: asyncio.Future[list[Fact]] = asyncio.ensure_future(fetch())
+        self._entries[key] = (now + ttl_s, future)
+        try:
+            return [fact.model_copy() for fact in await asyncio.shield(future)]
+        except BaseException:
+            if self._entries.get(key, (0, None))[1] is future:
+                del self._entries[key]
+            raise
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+FACT_CACHE = FactCache()
 
 
 @dataclass
@@ -76,7 +113,12 @@ class EnrichmentResult:
 async def _timed_fetch(source: EnrichmentSource, call: Any) -> tuple[list[Fact], float]:
     started = time.perf_counter()
     timeout = getattr(source, "timeout_s", None)
-    facts = await asyncio.wait_for(source.fetch(call), timeout) if timeout else await source.fetch(call)
+
+    async def fetch() -> list[Fact]:
+        return list(await asyncio.wait_for(source.fetch(call), timeout) if timeout else await source.fetch(call))
+
+    ttl = getattr(source, "cache_ttl_s", 0) or 0
+    facts = await FACT_CACHE.get(source.cache_key, ttl, fetch) if ttl > 0 else await fetch()
     return list(facts or []), (time.perf_counter() - started) * 1000
 
 

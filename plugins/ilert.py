@@ -264,6 +264,8 @@ def _each(records: list[dict[str, Any]], parse: Any, what: str, *args: Any) -> l
 class IlertSource:
     """What ilert knows right now: open incidents, service states, active maintenance, open alerts."""
 
+    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.sources.FactCache)
+
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
         information: list[Information] = Field(

@@ -168,6 +168,8 @@ def _name(ref: Any) -> str | None:
 class PagerDutySource:
     """Open incidents and service states from PagerDuty's REST API."""
 
+    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.sources.FactCache)
+
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
         service_ids: list[str] = Field(default_factory=list, description="Only these services (default: all).")

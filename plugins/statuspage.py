@@ -74,6 +74,8 @@ def _records(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
 class StatuspageSource:
     """Facts from a public Statuspage (or a compatible page's ``summary.json``)."""
 
+    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.sources.FactCache)
+
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
         page_url: str = Field(description="The status page, e.g. https://status.example.com")

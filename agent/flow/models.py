@@ -230,6 +230,10 @@ class PluginRef(BaseModel):
 class SourceConfig(PluginRef):
     """One enrichment source."""
 
+    cache_ttl_s: float | None = Field(
+        None, ge=0, le=3600, description="Share this source's facts across calls for this long (default: the plugin's)."
+    )
+
 
 class EnrichmentConfig(_Model):
     deadline_ms: int | None = Field(None, ge=0, le=30000)

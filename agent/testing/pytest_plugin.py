@@ -98,3 +98,13 @@ def fake_realtime_server():
     from agent.testing.fake_realtime import FakeRealtimeServer
 
     return FakeRealtimeServer
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fact_cache():
+    """Facts cached by one test must not leak into the next (each mocks its own APIs)."""
+    from agent.sources import FACT_CACHE
+
+    FACT_CACHE.clear()
+    yield
+    FACT_CACHE.clear()
