@@ -134,3 +134,17 @@ nodes:
     american = gather_call(flow, ["I need a person"], from_number="+14155550134")
     assert german.said[:2] == ["Hallo, was ist passiert?", "Ich verbinde Sie jetzt."]
     assert american.said[:2] == ["Hello, what's wrong?", "I'm connecting you now."]
+
+
+def test_the_engineer_takes_the_call_with_a_key_and_can_hear_the_callers_words_first(gather_call):
+    record = gather_call(HOTLINE, ["the export job keeps failing every night", "Sam Lee", "yes", "no", "no"], callee_keys="21")
+    assert record.dialled == ["+4930901820"]
+    assert any("The caller said: the export job keeps failing every night." in w for w in record.whispers)
+    assert "Press 1 to take the call" in record.whispers[0]
+
+
+def test_a_pass_or_a_voicemail_box_moves_on_to_the_next_engineer(gather_call):
+    keys = {"+4930901820": "3", "+4930901821": ""}  # Alice passes; Bob's voicemail presses nothing
+    record = gather_call(HOTLINE, ["put me through to a person please", "Jane here, call me back"], callee_keys=lambda n: keys.get(n, "1"))
+    assert record.dialled == ["+4930901820", "+4930901821", "+4930901820", "+4930901821"]
+    assert "Please leave a message" in " ".join(record.said)

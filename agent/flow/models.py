@@ -119,6 +119,9 @@ class RouteCallNode(_Node):
     ring_timeout: int = Field(20, ge=5, le=120)
     retries: int = Field(0, ge=0, le=5)
     whisper: bool = Field(True, description="The engineer hears the briefing before being connected.")
+    whisper_accept: bool = Field(
+        True, description="The engineer presses 1 to take the call (2: hear the caller's words, 3: pass), so voicemail never does."
+    )
     hold_message: str = "Please hold while I connect you to the on-call engineer."
     on_call: PluginRef | None = Field(
         None, description="Who is on call for schedule, policy and user targets (a directory plugin); empty: enrichment facts."

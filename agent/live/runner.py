@@ -39,6 +39,7 @@ from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
 MAX_NODES_PER_RESPONSE = 50
 TWILIO_LANGUAGES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES", "nl": "nl-NL", "ru": "ru-RU", "it": "it-IT"}
 _ANSWERED = {"completed", "answered"}
+WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to pass it on."
 
 
 @dataclass
@@ -101,10 +102,34 @@ class LiveFlow:
         response.hangup()
         return str(response)
 
-    def whisper(self, state: LiveState) -> str:
-        """What the engineer hears before being connected."""
+    def whisper(self, state: LiveState, keys: str | None = None) -> str:
+        """What the engineer hears before being connected, and their choice.
+
+        With ``whisper_accept`` the engineer presses 1 to take the call (so a
+        voicemail box never does), 2 to hear the caller's own words first, 3 to
+        pass it on; no key passes it on too. The dial then tries the next target.
+        """
+        node = self.flow.nodes.get(state.node)
+        call = self.call_of(state)
         response = VoiceResponse()
-        response.say(spoken_briefing(self.call_of(state), self._intent_label(state)), **self.voice())
+        briefing = spoken_briefing(call, self._intent_label(state))
+        if not isinstance(node, RouteCallNode) or not node.whisper_accept:
+            response.say(briefing, **self.voice())
+            return str(response)
+        if keys == "1":
+            return str(response)  # empty: Twilio bridges the call
+        if keys == "3":
+            response.hangup()
+            return str(response)
+        gather = Gather(num_digits=1, action=self._url("/twilio/whisper", state), method="POST", timeout=8)
+        if keys == "2":
+            gather.say(f"The caller said: {call.fields.get('incident') or 'nothing about the problem yet'}.", **self.voice())
+        else:
+            gather.say(briefing, **self.voice())
+        gather.say(WHISPER_MENU, **self.voice())
+        response.append(gather)
+        response.say("No key pressed. Passing the call on.", **self.voice())
+        response.hangup()
         return str(response)
 
     # -- walking ------------------------------------------------------------------------------
@@ -209,7 +234,8 @@ class LiveFlow:
         return await self._advance(state, node.left, VoiceResponse())
 
     async def _after_dial(self, state: LiveState, node: RouteCallNode, form: dict[str, str]) -> VoiceResponse:
-        if form.get("DialCallStatus") in _ANSWERED:
+        # An engineer who passed (or their voicemail) hangs up in the whisper: never bridged.
+        if form.get("DialCallStatus") in _ANSWERED and form.get("DialBridged", "true") != "false":
             return await self._advance(state, node.completed, VoiceResponse())
         state.attempt += 1
         response = VoiceResponse()

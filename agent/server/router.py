@@ -84,7 +84,7 @@ def make_router(live: LiveFlow, signatures: SignatureCheck, metrics: Metrics, me
             state = live.codec.open(t, None)  # the engineer's leg has its own CallSid
         except TokenError:
             return Response(status_code=403)
-        return _twiml(live.whisper(state))
+        return _twiml(live.whisper(state, form.get("Digits")))
 
     @router.post("/status")
     async def status(request: Request) -> Response:

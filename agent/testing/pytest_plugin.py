@@ -62,7 +62,7 @@ def simulate_call():
 
 @pytest.fixture
 def gather_call():
-    def run(flow: str | Path, turns: list, *, from_number: str = "+15555550100", answer_dials: bool = True, **settings: Any):
+    def run(flow: str | Path, turns: list, *, from_number: str = "+15555550100", answer_dials: Any = True, callee_keys: Any = "1", **settings: Any):
         import httpx
 
         from agent.server.app import create_app
@@ -75,7 +75,9 @@ def gather_call():
 
         async def go():
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as client:
-                twilio = TwimlInterpreter(client, PUBLIC, auth_token=TOKEN, from_number=from_number, answer_dials=answer_dials)
+                twilio = TwimlInterpreter(
+                    client, PUBLIC, auth_token=TOKEN, from_number=from_number, answer_dials=answer_dials, callee_keys=callee_keys
+                )
                 return await twilio.call(turns)
 
         return asyncio.run(go())

@@ -61,6 +61,7 @@ class TwimlInterpreter:
         account_sid: str = "AC" + "0" * 32,
         call_sid: str | None = None,
         answer_dials: bool | Callable[[str], bool] = True,
+        callee_keys: str | Callable[[str], str] = "1",
         on_stream: StreamHandler | None = None,
     ) -> None:
         self._client = client
@@ -69,6 +70,7 @@ class TwimlInterpreter:
         self.call_sid = call_sid or "CA" + uuid.uuid4().hex
         self._base_form = {"AccountSid": account_sid, "CallSid": self.call_sid, "From": from_number, "To": to_number, "Direction": "inbound", "ApiVersion": "2010-04-01"}
         self._answer = answer_dials
+        self._callee_keys = callee_keys
         self._on_stream = on_stream
         self.record = TwilioCallRecord()
 
@@ -100,6 +102,23 @@ class TwimlInterpreter:
             response = await self.post(url, {**self._base_form, "CallStatus": "in-progress", **form})
         raise RuntimeError("the call did not end after %d requests" % MAX_REQUESTS)
 
+    async def _screen(self, url: str | None, number: str) -> bool:
+        """Run the whisper TwiML on the callee's leg, pressing their keys; True when the call is bridged."""
+        if not url:
+            return True
+        keys = list(self._callee_keys(number) if callable(self._callee_keys) else self._callee_keys)
+        form = {"CallSid": "CA" + uuid.uuid4().hex, "To": number}
+        for _ in range(10):
+            root = ElementTree.fromstring((await self.post(url, form)).text)
+            self.record.whispers.append(" ".join(e.text or "" for e in root.iter() if e.tag == "Say" and e.text))
+            gather = root.find("Gather")
+            if gather is None:
+                return root.find("Hangup") is None  # TwiML that ends without hanging up bridges the call
+            if not keys:
+                return False  # no key pressed: the whisper hangs up
+            url, form = gather.get("action", ""), {**form, "Digits": keys.pop(0)}
+        return False
+
     async def _run(self, twiml: str, queue: list[Spoken]) -> tuple[str, dict[str, str]] | None:
         """Execute one TwiML document; the request it leads to, or None when the call ends."""
         root = ElementTree.fromstring(twiml)
@@ -129,18 +148,17 @@ class TwimlInterpreter:
                     seconds = str(max(1, len(turn.speech.split()) // 2))
                     return verb.get("action", ""), {"RecordingUrl": f"https://api.twilio.com/recordings/RE{uuid.uuid4().hex}", "RecordingDuration": seconds}
             elif tag == "Dial":
-                answered = False
+                bridged = False
                 for number in verb:
-                    self.record.dialled.append(number.text or "")
-                    ok = self._answer(number.text or "") if callable(self._answer) else self._answer
-                    if ok and number.get("url"):
-                        whisper = await self.post(number.get("url", ""), {"CallSid": "CA" + uuid.uuid4().hex, "To": number.text or ""})
-                        self.record.whispers.append(" ".join(e.text or "" for e in ElementTree.fromstring(whisper.text)))
-                    answered = answered or ok
-                status = "completed" if answered else "no-answer"
+                    who = number.text or ""
+                    self.record.dialled.append(who)
+                    picked_up = self._answer(who) if callable(self._answer) else self._answer
+                    if picked_up and not bridged:
+                        bridged = await self._screen(number.get("url"), who)
+                status = "completed" if bridged else "no-answer"
                 if verb.get("action"):
-                    return verb.get("action", ""), {"DialCallStatus": status}
-                if answered:
+                    return verb.get("action", ""), {"DialCallStatus": status, "DialBridged": "true" if bridged else "false"}
+                if bridged:
                     return None
             elif tag == "Connect":
                 stream = verb.find("Stream")
