@@ -102,11 +102,16 @@ def test_health_and_metrics():
 
     async def go():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as client:
+            twilio = TwimlInterpreter(client, PUBLIC, auth_token=TOKEN)
+            await twilio.call(["the checkout is broken", "no that's all"])
+            await twilio.post("/twilio/status", {"CallSid": twilio.call_sid, "CallStatus": "completed"})
             return (await client.get("/healthz")).json(), (await client.get("/metrics")).text
 
     health, metrics = asyncio.run(go())
     assert health == {"status": "ok", "flow": "ACME on-call hotline"}
-    assert "voice_agent_calls_active" in metrics
+    assert "voice_agent_calls_active 0.0" in metrics
+    assert 'voice_agent_calls_total{outcome="completed"} 1.0' in metrics
+    assert 'voice_agent_flow_outcomes_total{outcome="hangup"} 1.0' in metrics
 
 
 def test_the_server_needs_a_public_url():

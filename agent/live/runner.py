@@ -10,6 +10,7 @@ realtime model the AI node is the offline engine behind ``<Gather input="speech 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,6 +54,7 @@ class LiveFlow:
     codec: TokenCodec
     public_url: str
     realtime: bool = False
+    on_outcome: Callable[[Outcome], None] | None = None  # e.g. a metrics counter
 
     # -- entry points -------------------------------------------------------------------------
     async def incoming(self, form: dict[str, str]) -> str:
@@ -353,6 +355,8 @@ class LiveFlow:
         )
         call.outcome = outcome
         logger.info("call {} ended: {} after nodes {}", state.call_sid, reason, " -> ".join(state.nodes))
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
         await self.registry.call_ended(call, outcome)
 
     # -- helpers ------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
 
             SileroModel.shared()  # loaded now, never on the event loop during a call
     live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None)
+    live.on_outcome = lambda outcome: metrics.flow_outcomes.labels(outcome.end_reason or "unknown").inc()
     router = make_router(live, SignatureCheck(settings), metrics, media)
     router.live = live  # type: ignore[attr-defined]
     router.metrics = metrics  # type: ignore[attr-defined]

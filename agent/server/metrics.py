@@ -9,7 +9,11 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.calls_active = Gauge("voice_agent_calls_active", "Calls with an open media stream or webhook turn.", registry=self.registry)
-        self.calls_total = Counter("voice_agent_calls", "Calls that ended, by outcome.", ["outcome"], registry=self.registry)
+        self.calls_total = Counter("voice_agent_calls", "Calls that ended, by Twilio's final call status.", ["outcome"], registry=self.registry)
+        self.flow_outcomes = Counter(
+            "voice_agent_flow_outcomes", "Calls that left the flow, by how (connected, hangup, known_issue, ...).",
+            ["outcome"], registry=self.registry,
+        )
         self.voice_latency = Histogram(
             "voice_agent_voice_to_voice_seconds", "End of caller speech to the first bot audio sent.",
             buckets=(0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0), registry=self.registry,
