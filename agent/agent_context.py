@@ -12,13 +12,18 @@ import phonenumbers
 from loguru import logger
 
 from agent.call import Call
-from agent.facts import CustomFact, MaintenanceWindow, OpenIncident, ServiceState, StatusPageEntry
+from agent.facts import (
+    CustomFact,
+    MaintenanceWindow,
+    OpenIncident,
+    ServiceState,
+    StatusPageEntry,
+)
 from agent.fallback import FallbackDecision, FallbackReason
 from agent.flow.models import AgentMessages, AiAgentNode
 from agent.gathers import CustomGather, Gather, GatherContext
 from agent.intents import Intent
 from agent.plugins import Registry
-
 
 SpeakableFact = OpenIncident | MaintenanceWindow | CustomFact | StatusPageEntry | ServiceState
 _SPEAK_ORDER = {OpenIncident: 0, MaintenanceWindow: 1, CustomFact: 2, StatusPageEntry: 3, ServiceState: 4}

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+import httpx
+from loguru import logger
+
 from agent.call import Alert, Call
 from agent.extract import speak_phone
 from agent.flow.models import CreateAlertNode
+from agent.settings import Settings
 
 
 def spoken_briefing(call: Call, intent_label: str | None = None) -> str:
@@ -51,3 +58,36 @@ def alert_for(call: Call, node: CreateAlertNode, intent_label: str | None) -> Al
         summary=summary[:200], details=alert_details(call, intent_label), priority=node.priority, source=node.source,
         fields=dict(call.fields), dedup_key=f"{call.intent or 'call'}:{(services[0] if services else 'general').lower()}",
     )
+
+
+SUMMARY_PROMPT = (
+    "You brief an on-call engineer who is about to take a phone call. In at most two short spoken sentences, "
+    "say who is calling, what is broken, which services, whether an incident is already open, and the callback "
+    "number. Use only the facts given; never invent any."
+)
+
+
+async def engineer_briefing(call: Call, intent_label: str | None, settings: Settings) -> str:
+    """The whisper: summarised by an OpenAI model when one is configured, else (or when it fails) the template."""
+    template = spoken_briefing(call, intent_label)
+    if not settings.briefing_model or settings.openai_api_key is None:
+        return template
+    # Plain httpx, not the openai SDK: the SDK (3.x) sends through httpx2, which respx cannot stand in for.
+    facts = {"intent": intent_label, "fields": call.fields, "already_known": call.facts_used, "caller_id": call.caller_number}
+    body = {
+        "model": settings.briefing_model, "max_tokens": 120,
+        "messages": [{"role": "system", "content": SUMMARY_PROMPT}, {"role": "user", "content": json.dumps(facts, default=str)}],
+    }
+    headers = {"Authorization": f"Bearer {settings.openai_api_key.get_secret_value()}"}
+    try:
+        async with httpx.AsyncClient(timeout=settings.briefing_timeout_s) as client:
+            answer = await asyncio.wait_for(
+                client.post(settings.openai_base_url.rstrip("/") + "/chat/completions", json=body, headers=headers),
+                settings.briefing_timeout_s,
+            )
+        answer.raise_for_status()
+        text = str(answer.json()["choices"][0]["message"]["content"] or "").strip()
+    except Exception as exc:  # slow or failing model: the template is always good enough
+        logger.warning("briefing model failed ({}); using the template", type(exc).__name__)
+        return template
+    return text[:600] or template

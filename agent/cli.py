@@ -17,12 +17,12 @@ import agent  # noqa: E402
 from agent.call import Call  # noqa: E402
 from agent.cli_flow import flow_app  # noqa: E402
 from agent.flow.loader import load_flow  # noqa: E402
-from agent.yamlfile import FileError  # noqa: E402
 from agent.logs import setup_logging
 from agent.plugins import default_registry  # noqa: E402
 from agent.scripts import CallerScript, ScriptedCaller, load_script, mismatches  # noqa: E402
 from agent.settings import Settings  # noqa: E402
 from agent.walker import CallerTurn, WalkOptions, at_time, walk  # noqa: E402
+from agent.yamlfile import FileError  # noqa: E402
 
 EXAMPLES = Path(agent.__file__).resolve().parent.parent / "examples"
 DEFAULT_FLOW = EXAMPLES / "flows" / "hotline.yaml"

@@ -11,7 +11,13 @@ import phonenumbers
 
 from agent.extract import spoken_digits
 from agent.facts import OnCallShift
-from agent.flow.models import BlockNumbersNode, IvrMenuNode, PinCodeNode, RouteCallNode, SupportHoursNode
+from agent.flow.models import (
+    BlockNumbersNode,
+    IvrMenuNode,
+    PinCodeNode,
+    RouteCallNode,
+    SupportHoursNode,
+)
 
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 

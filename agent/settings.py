@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     openai_realtime_url: str = "wss://api.openai.com/v1/realtime"
     openai_base_url: str = "https://api.openai.com/v1"
     openai_realtime_model: str = "gpt-realtime"
+    briefing_model: str | None = Field(
+        None, description="Summarise the engineer's briefing with this OpenAI model (default: the template only)."
+    )
+    briefing_timeout_s: float = Field(2.5, gt=0, description="After this, the template briefing is used.")
     openai_transcription_model: str = "gpt-4o-transcribe"
     turn_detection: Literal["server_vad", "semantic_vad"] = Field(
         "server_vad", description="How the model decides the caller finished a turn."

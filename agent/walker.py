@@ -13,20 +13,35 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-
 from agent.agent_context import AgentContext
-from agent.briefing import alert_details, alert_for, caller_label, spoken_briefing
+from agent.briefing import alert_details, alert_for, caller_label, engineer_briefing
 from agent.call import Alert, Call, Dial, Outcome
 from agent.engines.offline import OfflineEngine
 from agent.engines.realtime_text import RealtimeTextEngine
-from agent.logs import forget_pii
-from agent.platforms import on_call_people, open_alert
-from agent.node_logic import is_blocked, ivr_target, keys_pressed, people_to_dial, pin_matches, within_support_hours
 from agent.flow.models import (
+    AiAgentNode,
+    AudioMessageNode,
+    BlockNumbersNode,
+    CreateAlertNode,
+    Flow,
+    HangupNode,
+    IvrMenuNode,
+    PinCodeNode,
     PluginRef,
-    AiAgentNode, AudioMessageNode, BlockNumbersNode, CreateAlertNode, Flow, HangupNode, IvrMenuNode,
-    PinCodeNode, RouteCallNode, SupportHoursNode, VoicemailNode,
+    RouteCallNode,
+    SupportHoursNode,
+    VoicemailNode,
 )
+from agent.logs import forget_pii
+from agent.node_logic import (
+    is_blocked,
+    ivr_target,
+    keys_pressed,
+    people_to_dial,
+    pin_matches,
+    within_support_hours,
+)
+from agent.platforms import on_call_people, open_alert
 from agent.plugins import Registry
 from agent.settings import Settings
 from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
@@ -199,7 +214,7 @@ async def _create_alert(w: _Walk, node_id: str, node: CreateAlertNode) -> tuple[
 
 async def _route_call(w: _Walk, node_id: str, node: RouteCallNode) -> tuple[str | None, str | None]:
     w.agent(node.hold_message)
-    briefing = spoken_briefing(w.call, _intent_label(w))
+    briefing = await engineer_briefing(w.call, _intent_label(w), w.opts.settings)
     w.outcome.briefing = briefing
     on_call, notes = await on_call_people(node, w.call, w.opts.registry, _context(w))
     attempts, more = people_to_dial(node, on_call, w.call.call_id)

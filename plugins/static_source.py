@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from ruamel.yaml import YAML
 
 from agent import hookimpl
 from agent.facts import Fact

@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, Field
-
 from rapidfuzz import fuzz
 
 from agent import extract

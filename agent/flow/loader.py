@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap
 
+from agent.flow.models import NODE_TYPES, AiAgentNode, Flow, Node, SupportHoursNode
 from agent.yamlfile import FileError as FlowError
 from agent.yamlfile import FileProblem as FlowProblem
 from agent.yamlfile import Reporter, line_at, plain, read_yaml
-from agent.flow.models import NODE_TYPES, AiAgentNode, Flow, Node, SupportHoursNode
 
 if TYPE_CHECKING:
     from agent.plugins import Registry

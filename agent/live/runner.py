@@ -21,17 +21,39 @@ from loguru import logger
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
 from agent.agent_context import AgentContext, Decision
-from agent.briefing import alert_details, alert_for, caller_label, spoken_briefing
+from agent.briefing import (
+    alert_details,
+    alert_for,
+    caller_label,
+    engineer_briefing,
+    spoken_briefing,
+)
 from agent.call import Alert, Call, Outcome
 from agent.engines.offline import DialogueState, OfflineEngine
 from agent.facts import Fact
 from agent.flow.models import (
+    AiAgentNode,
+    AudioMessageNode,
+    BlockNumbersNode,
+    CreateAlertNode,
+    Flow,
+    HangupNode,
+    IvrMenuNode,
+    PinCodeNode,
     PluginRef,
-    AiAgentNode, AudioMessageNode, BlockNumbersNode, CreateAlertNode, Flow, HangupNode, IvrMenuNode,
-    PinCodeNode, RouteCallNode, SupportHoursNode, VoicemailNode,
+    RouteCallNode,
+    SupportHoursNode,
+    VoicemailNode,
 )
 from agent.live.tokens import LiveState, TokenCodec
-from agent.node_logic import is_blocked, ivr_target, keys_pressed, people_to_dial, pin_matches, within_support_hours
+from agent.node_logic import (
+    is_blocked,
+    ivr_target,
+    keys_pressed,
+    people_to_dial,
+    pin_matches,
+    within_support_hours,
+)
 from agent.platforms import on_call_people, open_alert
 from agent.plugins import Registry
 from agent.settings import Settings
@@ -114,7 +136,7 @@ class LiveFlow:
         node = self.flow.nodes.get(state.node)
         call = self.call_of(state)
         response = VoiceResponse()
-        briefing = spoken_briefing(call, self._intent_label(state))
+        briefing = state.briefing or spoken_briefing(call, self._intent_label(state))
         if not isinstance(node, RouteCallNode) or not node.whisper_accept:
             response.say(briefing, **self.voice())
             return str(response)
@@ -193,6 +215,8 @@ class LiveFlow:
             response.redirect(self._action(state, "vm"), method="POST")
         elif isinstance(node, RouteCallNode):
             response.say(node.hold_message, **self.voice())
+            if node.whisper and state.briefing is None:  # once per call; every whisper URL carries it
+                state.briefing = await engineer_briefing(self.call_of(state), self._intent_label(state), self.settings)
             await self._dial(state, node, response)
         elif isinstance(node, AiAgentNode):
             if self.realtime:

@@ -36,6 +36,7 @@ class LiveState(BaseModel):
     nodes: list[str] = Field(default_factory=list)
     attempt: int = 0
     engine: dict[str, Any] | None = None
+    briefing: str | None = None
     started_at: float = 0.0
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from pipecat.frames.frames import Frame, LLMFullResponseEndFrame, TextFrame, TranscriptionFrame
+from pipecat.frames.frames import (
+    Frame,
+    LLMFullResponseEndFrame,
+    TextFrame,
+    TranscriptionFrame,
+)
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.call import Call
