@@ -250,7 +250,8 @@ class LiveFlow:
 
     async def _after_voicemail(self, state: LiveState, node: VoicemailNode, form: dict[str, str]) -> VoiceResponse:
         url = form.get("RecordingUrl")
-        seconds = int(form.get("RecordingDuration") or 0)
+        duration = form.get("RecordingDuration") or "0"
+        seconds = int(duration) if duration.isdigit() else 0
         if not url or seconds <= 0:
             return await self._advance(state, node.not_left, VoiceResponse())
         if node.create_alert:
