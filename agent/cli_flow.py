@@ -57,3 +57,48 @@ def show(file: Path = typer.Argument(..., metavar="FILE", help="Flow YAML file t
         _print_problems(problems)
         raise typer.Exit(1)
     typer.echo(to_mermaid(flow), nl=False)
+
+
+@flow_app.command("import-ilert")
+def import_ilert_command(
+    file: Path = typer.Argument(..., metavar="FILE.json", help="An ilert call flow exported as JSON."),
+    out: Path | None = typer.Option(None, "-o", "--output", metavar="OUT.yaml", help="Write the flow here instead of printing it."),
+) -> None:
+    """Convert an ilert call flow to a flow YAML; print what could not be carried over, then check the result."""
+    import json
+    import tempfile
+
+    from agent.flow.ilert_import import IlertImportError, import_ilert
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        typer.echo(f"{file}: cannot read the file: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        typer.echo(f"{file}: not valid JSON: {exc}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        text, warnings = import_ilert(data)
+    except IlertImportError as exc:
+        typer.echo(f"{file}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except Exception as exc:  # a shape we did not foresee: one line, no traceback
+        typer.echo(f"{file}: could not convert this call flow: {exc!r}", err=True)
+        raise typer.Exit(1) from None
+    for warning in warnings:
+        typer.echo(f"{file}: {warning}", err=True)
+    if out is not None:
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"{out}: cannot write the flow: {exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from None
+        _print_problems(_check(out)[1])
+        typer.echo(f"{out}: written", err=True)
+        return
+    typer.echo(text, nl=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        written = Path(tmp) / (file.stem + ".yaml")
+        written.write_text(text, encoding="utf-8")
+        _print_problems(_check(written)[1])
