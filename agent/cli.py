@@ -14,14 +14,13 @@ from agent.logs import setup_logging
 setup_logging("WARNING")  # before Pipecat is imported: it logs at import time
 
 import agent  # noqa: E402
-from agent.call import Call  # noqa: E402
 from agent.cli_flow import flow_app  # noqa: E402
 from agent.flow.loader import load_flow  # noqa: E402
 from agent.logs import setup_logging
 from agent.plugins import default_registry  # noqa: E402
 from agent.scripts import CallerScript, ScriptedCaller, load_script, mismatches  # noqa: E402
 from agent.settings import Settings  # noqa: E402
-from agent.walker import CallerTurn, WalkOptions, at_time, walk  # noqa: E402
+from agent.walker import CallerTurn, walk_file  # noqa: E402
 from agent.yamlfile import FileError  # noqa: E402
 
 EXAMPLES = Path(agent.__file__).resolve().parent.parent / "examples"
@@ -59,15 +58,10 @@ def _print_turn(speaker: str, text: str) -> None:
 
 
 async def _run(flow_path: Path, script: CallerScript, *, caller, at: str | None, echo: bool, engine: str = "offline"):
-    settings = Settings()
-    flow = _load(flow_path)
-    call = Call(caller_number=script.caller_number, now=at_time(at or script.at))
-    options = WalkOptions(
-        registry=default_registry(), settings=settings, base_dir=flow_path.resolve().parent,
+    return await walk_file(
+        flow_path, caller, flow=_load(flow_path), caller_number=script.caller_number, at=at or script.at,
         answer_calls=script.answer_calls, engine=engine, on_event=_print_turn if echo else None,
     )
-    outcome = await walk(flow, caller, call, options)
-    return call, outcome
 
 
 def _flow_for(script: CallerScript, script_path: Path, override: Path | None) -> Path:
@@ -187,16 +181,11 @@ def chat(
         if speaker != "caller":
             _print_turn(speaker, text)
 
-    settings = Settings()
     flow_path = flow or DEFAULT_FLOW
     loaded = _load(flow_path)
-
-    async def run():
-        call = Call(caller_number=script.caller_number, now=at_time(at))
-        options = WalkOptions(default_registry(), settings, flow_path.resolve().parent, on_event=echo_agent)
-        return await walk(loaded, TerminalCaller(), call, options)
-
-    outcome = asyncio.run(run())
+    _, outcome = asyncio.run(
+        walk_file(flow_path, TerminalCaller(), flow=loaded, caller_number=script.caller_number, at=at, on_event=echo_agent)
+    )
     typer.echo(f"\nOutcome: intent={outcome.intent} branch={outcome.branch} end={outcome.end_reason}")
 
 

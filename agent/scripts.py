@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.call import Outcome
-from agent.walker import CallerTurn
+from agent.walker import CallerTurn, ScriptedCaller  # noqa: F401 - ScriptedCaller is part of this module's API
 from agent.yamlfile import FileError, FileProblem, Reporter, line_at, plain, read_yaml
 
 
@@ -82,16 +82,6 @@ def load_script(path: Path) -> CallerScript:
                 message = f"{where}: {err['msg']}"
             problems.append(FileProblem(str(path), line_at(data, loc), message, fix))
         raise FileError(problems[:3]) from None
-
-
-class ScriptedCaller:
-    """Plays a script's turns in order; hangs up when they run out."""
-
-    def __init__(self, turns: list[CallerTurn]) -> None:
-        self._turns = list(turns)
-
-    async def next_turn(self) -> CallerTurn | None:
-        return self._turns.pop(0) if self._turns else None
 
 
 def mismatches(expect: Expect, outcome: Outcome) -> list[str]:

@@ -64,6 +64,16 @@ class Caller(Protocol):
         """The caller's next turn, or None when the caller hangs up."""
 
 
+class ScriptedCaller:
+    """Plays a script's turns in order; hangs up when they run out."""
+
+    def __init__(self, turns: list[CallerTurn]) -> None:
+        self._turns = list(turns)
+
+    async def next_turn(self) -> CallerTurn | None:
+        return self._turns.pop(0) if self._turns else None
+
+
 @dataclass
 class WalkOptions:
     registry: Registry
@@ -137,6 +147,35 @@ async def walk(flow: Flow, caller: Caller, call: Call, opts: WalkOptions) -> Out
         await opts.registry.call_ended(call, outcome)
         forget_pii(*(v for v in call.fields.values() if isinstance(v, str)))
     return outcome
+
+
+async def walk_file(
+    flow_path: Path,
+    caller: Caller | list[str | CallerTurn],
+    *,
+    caller_number: str | None = None,
+    at: str | None = None,
+    answer_calls: bool = True,
+    engine: str = "offline",
+    registry: Registry | None = None,
+    settings: Settings | None = None,
+    on_event: Callable[[str, str], None] | None = None,
+    flow: Flow | None = None,
+) -> tuple[Call, Outcome]:
+    """One simulated call through the flow file at ``flow_path`` (``flow``: already loaded): the call and its outcome."""
+    from agent.flow.loader import load_flow
+    from agent.plugins import default_registry
+
+    registry = registry or default_registry()
+    if isinstance(caller, list):
+        caller = ScriptedCaller([t if isinstance(t, CallerTurn) else CallerTurn(text=t) for t in caller])
+    call = Call(caller_number=caller_number, now=at_time(at))
+    options = WalkOptions(
+        registry, settings or Settings(), flow_path.resolve().parent,
+        answer_calls=answer_calls, engine=engine, on_event=on_event,
+    )
+    outcome = await walk(flow or load_flow(flow_path, registry), caller, call, options)
+    return call, outcome
 
 
 # -- node steps: each returns (next node id, end reason or None) ---------------------------------

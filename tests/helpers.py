@@ -6,11 +6,8 @@ import asyncio
 from pathlib import Path
 
 from agent.call import Call, Outcome
-from agent.flow.loader import load_flow
 from agent.plugins import Registry, load_registry
-from agent.settings import Settings
-from agent.walker import CallerTurn, WalkOptions, at_time, walk
-from agent.scripts import ScriptedCaller
+from agent.walker import CallerTurn, walk_file
 
 
 def simulate(
@@ -22,13 +19,10 @@ def simulate(
     at: str | None = None,
     answer_calls: bool = True,
 ) -> tuple[Call, Outcome]:
-    registry = registry or load_registry()
-    flow = load_flow(flow_path, registry)
-    call = Call(caller_number=caller_number, now=at_time(at))
-    scripted = [t if isinstance(t, CallerTurn) else CallerTurn(text=t) for t in turns]
-    options = WalkOptions(registry, Settings(), flow_path.resolve().parent, answer_calls=answer_calls)
-    outcome = asyncio.run(walk(flow, ScriptedCaller(scripted), call, options))
-    return call, outcome
+    return asyncio.run(walk_file(
+        flow_path, list(turns), caller_number=caller_number, at=at, answer_calls=answer_calls,
+        registry=registry or load_registry(),
+    ))
 
 
 def agent_lines(call: Call) -> list[str]:

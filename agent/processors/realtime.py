@@ -174,12 +174,13 @@ class OpenAIRealtimeProcessor(FrameProcessor):
                 payload = base64.b64encode(mulaw.encode(frame.audio)).decode()
                 await self._send_raw('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
             if self._detector is not None:
-                if self._bot_playing():
+                playing = self._bot_playing()
+                if playing:
                     if self._detector.feed(frame.audio):
                         await self._barge_in()
                 elif self._detector_used:
                     self._detector.reset()
-                self._detector_used = self._bot_playing()
+                self._detector_used = playing
             return  # nothing downstream needs the caller's audio
         if isinstance(frame, TwilioMarkFrame):
             await self._mark_played(frame.mark)

@@ -42,19 +42,12 @@ PUBLIC = "https://voice-agent.test"
 @pytest.fixture
 def simulate_call():
     def run(flow: str | Path, turns: list, *, caller_number: str | None = "+15555550100", at: str | None = None, answer_calls: bool = True):
-        from agent.call import Call
-        from agent.flow.loader import load_flow
         from agent.plugins import load_registry
-        from agent.scripts import ScriptedCaller
-        from agent.settings import Settings
-        from agent.walker import CallerTurn, WalkOptions, at_time, walk
+        from agent.walker import walk_file
 
-        path = Path(flow)
-        registry = load_registry()
-        call = Call(caller_number=caller_number, now=at_time(at))
-        scripted = [t if isinstance(t, CallerTurn) else CallerTurn(text=t) for t in turns]
-        options = WalkOptions(registry, Settings(), path.resolve().parent, answer_calls=answer_calls)
-        outcome = asyncio.run(walk(load_flow(path, registry), ScriptedCaller(scripted), call, options))
+        call, outcome = asyncio.run(walk_file(
+            Path(flow), list(turns), caller_number=caller_number, at=at, answer_calls=answer_calls, registry=load_registry(),
+        ))
         return outcome, [(t.speaker, t.text) for t in call.transcript]
 
     return run
