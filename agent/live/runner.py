@@ -233,7 +233,7 @@ class LiveFlow:
         state.attempt += 1
         if state.attempt > node.retries:
             return await self._advance(state, node.no_input, VoiceResponse())
-        return await self._rerender(state, node)
+        return await self._wait_at(state, node, VoiceResponse())
 
     async def _after_pin(self, state: LiveState, node: PinCodeNode, form: dict[str, str]) -> VoiceResponse:
         if pin_matches(node, form.get("Digits", "")):
@@ -243,10 +243,7 @@ class LiveFlow:
             return await self._advance(state, node.no_match, VoiceResponse())
         response = VoiceResponse()
         response.say("That PIN is not correct.", **self.voice())
-        return await self._rerender(state, node, response)
-
-    async def _rerender(self, state: LiveState, node: Any, response: VoiceResponse | None = None) -> VoiceResponse:
-        return await self._wait_at(state, node, response or VoiceResponse())
+        return await self._wait_at(state, node, response)
 
     async def _after_voicemail(self, state: LiveState, node: VoicemailNode, form: dict[str, str]) -> VoiceResponse:
         url = form.get("RecordingUrl")

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response, WebSocket
 from loguru import logger
 
 from agent.live.runner import LiveFlow
-from agent.live.tokens import LiveState, TokenError
+from agent.live.tokens import TokenError
 from agent.server.metrics import Metrics
 from agent.server.security import SignatureCheck
 
@@ -112,5 +112,3 @@ def make_router(live: LiveFlow, signatures: SignatureCheck, metrics: Metrics, me
 
     return router
 
-
-__all__ = ["make_router", "LiveState"]

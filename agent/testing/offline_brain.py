@@ -9,7 +9,6 @@ The server under test executes those tool calls for real.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +87,3 @@ class OfflineBrain:
         self._pending = [] if self._engine.done else lines
         return [ToolCall(name, args) for name, args in calls]
 
-
-def run_brain(brain: OfflineBrain, text: str) -> list[Action]:
-    """Synchronous helper for quick checks."""
-    return asyncio.run(brain._hear(text))
