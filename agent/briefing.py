@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 
-import httpx
 from loguru import logger
 
 from agent.call import Alert, Call
 from agent.extract import speak_phone
 from agent.flow.models import CreateAlertNode
+from agent.openai_http import openai_client
 from agent.settings import Settings
 
 
@@ -29,9 +29,11 @@ def spoken_briefing(call: Call, intent_label: str | None = None) -> str:
     services = fields.get("affected_services")
     if services:
         parts.append("Affected: " + ", ".join(services) + ".")
-    incidents = [f for f in call.facts_used if f.startswith("open_incident:")]
-    if incidents:
-        parts.append("An incident is already open: " + ", ".join(i.split(":", 1)[1] for i in incidents) + ".")
+    incidents = [f.split(":", 1)[1] for f in call.facts_used if f.startswith("open_incident:")]
+    if [i for i in incidents if not i.startswith("report:")]:
+        parts.append("An incident is already open: " + ", ".join(i for i in incidents if not i.startswith("report:")) + ".")
+    if [i for i in incidents if i.startswith("report:")]:
+        parts.append("Other callers reported the same problem.")
     if number:
         parts.append(f"Call back on {speak_phone(str(number))}.")
     return " ".join(parts)
@@ -72,21 +74,15 @@ async def engineer_briefing(call: Call, intent_label: str | None, settings: Sett
     template = spoken_briefing(call, intent_label)
     if not settings.briefing_model or settings.openai_api_key is None:
         return template
-    # Plain httpx, not the openai SDK: the SDK (3.x) sends through httpx2, which respx cannot stand in for.
     facts = {"intent": intent_label, "fields": call.fields, "already_known": call.facts_used, "caller_id": call.caller_number}
-    body = {
-        "model": settings.briefing_model, "max_tokens": 120,
-        "messages": [{"role": "system", "content": SUMMARY_PROMPT}, {"role": "user", "content": json.dumps(facts, default=str)}],
-    }
-    headers = {"Authorization": f"Bearer {settings.openai_api_key.get_secret_value()}"}
+    messages = [{"role": "system", "content": SUMMARY_PROMPT}, {"role": "user", "content": json.dumps(facts, default=str)}]
     try:
-        async with httpx.AsyncClient(timeout=settings.briefing_timeout_s) as client:
+        async with openai_client(settings, settings.briefing_timeout_s) as client:
             answer = await asyncio.wait_for(
-                client.post(settings.openai_base_url.rstrip("/") + "/chat/completions", json=body, headers=headers),
+                client.chat.completions.create(model=settings.briefing_model, max_tokens=120, messages=messages),
                 settings.briefing_timeout_s,
             )
-        answer.raise_for_status()
-        text = str(answer.json()["choices"][0]["message"]["content"] or "").strip()
+        text = str(answer.choices[0].message.content or "").strip()
     except Exception as exc:  # slow or failing model: the template is always good enough
         logger.warning("briefing model failed ({}); using the template", type(exc).__name__)
         return template

@@ -35,6 +35,11 @@ class AlertReceipt(BaseModel):
     url: str | None = None
 
 
+class AlertLink(BaseModel):
+    href: str
+    text: str
+
+
 class Alert(BaseModel):
     summary: str
     details: str
@@ -42,7 +47,17 @@ class Alert(BaseModel):
     source: str | None = None
     fields: dict[str, Any] = Field(default_factory=dict)
     dedup_key: str | None = None
+    transcript: str | None = Field(None, description="The conversation, one 'Speaker: text' line per turn.")
+    links: list[AlertLink] = Field(default_factory=list)
+    already_reported: bool = Field(False, description="Another caller reported the same problem while it is open.")
     receipt: AlertReceipt | None = None
+
+
+class AlertNote(BaseModel):
+    """Something learnt after an alert was opened (e.g. the recording's transcription), added to it."""
+
+    text: str
+    links: list[AlertLink] = Field(default_factory=list)
 
 
 class Outcome(BaseModel):
@@ -59,6 +74,7 @@ class Outcome(BaseModel):
     briefing: str | None = None
     alerts: list[Alert] = Field(default_factory=list)
     summary: str | None = None
+    transcript: list[Turn] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
@@ -83,6 +99,14 @@ class Call:
 
     def say(self, speaker: str, text: str) -> None:
         self.transcript.append(Turn(speaker=speaker, text=text))
+
+    def transcript_text(self, max_chars: int | None = None) -> str:
+        """The conversation as ``Speaker: text`` lines (system notes left out); the most recent part when capped."""
+        lines = [f"{t.speaker.capitalize()}: {t.text}" for t in self.transcript if t.speaker != "system" and t.text]
+        text = "\n".join(lines)
+        if max_chars is not None and len(text) > max_chars:
+            text = "…" + text[-max_chars + 1 :]
+        return text
 
     def use_fact(self, label: str) -> None:
         if label not in self.facts_used:

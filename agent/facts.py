@@ -68,11 +68,14 @@ class OpenIncident(_Fact):
     services: list[str] = Field(default_factory=list)
     started_at: datetime | None = None
     url: str | None = None
+    dedup_key: str | None = Field(None, description="The platform's dedup key (alertKey, incident_key), when it has one.")
 
     def key(self) -> str:
         return f"open_incident:{self.id or self.title}"
 
     def speak(self, now: datetime, tz: tzinfo) -> str:
+        if self.status.startswith("reported"):  # from agent.reports: other callers, not a platform
+            return f"You're not the first to report this: {self.title} was {self.status}, and the on-call team has been alerted."
         text = f"There is an open incident: {self.title}"
         if self.started_at:
             text += f", which started at {_clock(self.started_at, tz)}, {_ago(self.started_at, now)}"

@@ -11,10 +11,11 @@ import asyncio
 
 from loguru import logger
 
-from agent.call import Alert, Call
+from agent.call import Alert, AlertNote, Call
 from agent.facts import OnCallShift
 from agent.flow.models import PluginRef, RouteCallNode
 from agent.plugins import Registry
+from agent.reports import REPORTS, already_reported
 from agent.sources import SourceContext, build_plugin
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -24,6 +25,7 @@ async def open_alert(alert: Alert, call: Call, ref: PluginRef | None, registry: 
     """Open ``alert`` on the platform ``ref`` names (sets ``alert.receipt``); a note when that failed."""
     if ref is None:
         return None
+    alert.already_reported = already_reported(alert, call.facts, REPORTS)
     try:
         platform = build_plugin(ref, registry.alert_platforms, context, kind="alert platform")
         timeout = ref.timeout_ms / 1000 if ref.timeout_ms else DEFAULT_TIMEOUT_S
@@ -31,7 +33,23 @@ async def open_alert(alert: Alert, call: Call, ref: PluginRef | None, registry: 
     except Exception as exc:  # the caller must still reach a person
         logger.warning("alert platform {} failed: {!r}", ref.type, exc)
         return f"alert platform {ref.type} failed: {type(exc).__name__}"
+    REPORTS.record(alert, context.settings.report_ttl_s)
     return None
+
+
+async def add_note(alert: Alert, note: AlertNote, ref: PluginRef, registry: Registry, context: SourceContext) -> bool:
+    """Add ``note`` to an alert opened earlier (platforms without ``add_note`` skip it); False when it failed."""
+    try:
+        platform = build_plugin(ref, registry.alert_platforms, context, kind="alert platform")
+        if not hasattr(platform, "add_note"):
+            logger.info("alert platform {} cannot add notes to alerts; skipped", ref.type)
+            return False
+        timeout = ref.timeout_ms / 1000 if ref.timeout_ms else DEFAULT_TIMEOUT_S
+        await asyncio.wait_for(platform.add_note(alert, note), timeout)
+    except Exception as exc:
+        logger.warning("adding a note to a {} alert failed: {!r}", ref.type, exc)
+        return False
+    return True
 
 
 async def on_call_people(node: RouteCallNode, call: Call, registry: Registry, context: SourceContext) -> tuple[dict[int, list[OnCallShift]], list[str]]:

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     pagerduty_events_url: str = "https://events.pagerduty.com"
     pagerduty_routing_key: SecretStr | None = Field(None, description="Events API v2 integration (routing) key.")
     http_timeout_s: float = Field(5.0, gt=0, description="Per-request limit for incident-platform APIs.")
+    report_ttl_s: float = Field(
+        3600, ge=0, description="How long a caller's report counts as open, so later callers hear they are not the first.",
+    )
+    recording_wait_s: float = Field(300, gt=0, description="How long to wait after a call for its recording to be ready.")
 
     # Call handling
     default_region: str = Field(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent.facts import Fact
 from agent.flow.models import EnrichmentConfig, PluginRef, SourceConfig
+from agent.reports import REPORTS
 from agent.settings import Settings
 
 
@@ -123,8 +124,11 @@ async def _timed_fetch(source: EnrichmentSource, call: Any) -> tuple[list[Fact],
 
 
 async def fetch_facts(sources: list[EnrichmentSource], call: Any, deadline_s: float) -> EnrichmentResult:
-    """Fetch every source at once; whatever is late or fails is dropped and logged, never raised."""
-    result = EnrichmentResult([], {}, {})
+    """Fetch every source at once; whatever is late or fails is dropped and logged, never raised.
+
+    The problems other callers reported recently (:mod:`agent.reports`) always come first.
+    """
+    result = EnrichmentResult(REPORTS.facts(), {}, {})
     if not sources:
         return result
     tasks = {asyncio.ensure_future(_timed_fetch(s, call)): s for s in sources}

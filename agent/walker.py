@@ -42,6 +42,7 @@ from agent.node_logic import (
     within_support_hours,
 )
 from agent.platforms import on_call_people, open_alert
+from agent.reports import caller_was_told
 from agent.plugins import Registry
 from agent.settings import Settings
 from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
@@ -121,6 +122,9 @@ async def walk(flow: Flow, caller: Caller, call: Call, opts: WalkOptions) -> Out
     """Run the call from the flow's start node until it ends; return its outcome record."""
     w = _Walk(flow, call, caller, opts)
     await opts.registry.call_started(call)
+    if flow.after_call.record:
+        w.agent(flow.after_call.notice)
+        w.note("recording the call (Twilio <Start><Recording>); its link goes with the alerts")
     node_id: str | None = flow.start
     end_reason = "flow_ended"
     try:
@@ -143,8 +147,11 @@ async def walk(flow: Flow, caller: Caller, call: Call, opts: WalkOptions) -> Out
         outcome.facts_used = list(call.facts_used)
         outcome.nodes = list(call.nodes)
         outcome.summary = call.summary
+        outcome.transcript = [t for t in call.transcript if t.speaker != "system"]
         call.outcome = outcome
         await opts.registry.call_ended(call, outcome)
+        if flow.after_call.transcribe and any(a.receipt for a in outcome.alerts):
+            w.note("after the call: the recording would be transcribed and added to the alerts")
         forget_pii(*(v for v in call.fields.values() if isinstance(v, str)))
     return outcome
 
@@ -247,7 +254,10 @@ async def _voicemail(w: _Walk, node_id: str, node: VoicemailNode) -> tuple[str |
 
 
 async def _create_alert(w: _Walk, node_id: str, node: CreateAlertNode) -> tuple[str | None, str | None]:
-    await _open_alert(w, alert_for(w.call, node, _intent_label(w)), node.platform)
+    alert = alert_for(w.call, node, _intent_label(w))
+    await _open_alert(w, alert, node.platform)
+    if alert.already_reported and not caller_was_told(alert, w.call.facts_used):
+        w.agent(node.already_reported)
     return node.next, None
 
 
@@ -333,10 +343,13 @@ def _context(w: _Walk) -> SourceContext:
 
 
 async def _open_alert(w: _Walk, alert: Alert, platform: PluginRef | None) -> None:
+    if w.flow.after_call.transcript:
+        alert.transcript = w.call.transcript_text() or None
     failed = await open_alert(alert, w.call, platform, w.opts.registry, _context(w))
     w.outcome.alerts.append(alert)
     where = f" at {alert.receipt.platform} ({alert.receipt.url or alert.receipt.key})" if alert.receipt else ""
-    w.note(f"alert opened ({alert.priority}){where}: {alert.summary}")
+    joined = " (already reported: joined the open alert)" if alert.already_reported else ""
+    w.note(f"alert opened ({alert.priority}){where}{joined}: {alert.summary}")
     if failed:
         w.note(failed)
 

@@ -42,7 +42,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent import hookimpl
-from agent.call import Alert, AlertReceipt
+from agent.call import Alert, AlertLink, AlertNote, AlertReceipt
 from agent.facts import Fact, MaintenanceWindow, OnCallShift, OpenIncident, ServiceState
 from agent.sources import SourceContext
 
@@ -210,11 +210,13 @@ def _alert(record: dict[str, Any]) -> OpenIncident | None:
     title = record.get("summary")
     if not title:
         raise ValueError("alert without summary")
+    key = record.get("alertKey")
     return OpenIncident(
         id=f"alert-{record['id']}" if record.get("id") is not None else "",
         title=str(title),
         status=status.lower() or "new",
         started_at=_time(record.get("reportTime") or record.get("createdAt")),
+        dedup_key=key if isinstance(key, str) and key else None,
     )
 
 
@@ -409,26 +411,41 @@ class IlertAlerts:
         self.api = _Api(context, need_key=False, send_key=False)  # the body's apiKey authenticates
 
     async def open_alert(self, alert: Alert, call: Any) -> AlertReceipt:
+        details = json.loads(json.dumps(alert.fields, default=str))
+        if alert.transcript:
+            details["transcript"] = alert.transcript
+        answer = await self._event(alert, alert.details, details, alert.links, alert.dedup_key)
+        return AlertReceipt(
+            platform="ilert",
+            key=str(answer.get("alertKey") or alert.dedup_key or "") or None,
+            url=answer.get("alertUrl") or None,
+        )
+
+    async def add_note(self, alert: Alert, note: AlertNote) -> None:
+        """A second ALERT event with the same ``alertKey``: ilert adds it to the open alert's log."""
+        key = alert.receipt.key if alert.receipt and alert.receipt.key else alert.dedup_key
+        if not key:
+            raise IlertError("ilert POST /api/events: the alert has no alertKey to add a note to")
+        await self._event(alert, note.text, {"note": note.text}, note.links, key)
+
+    async def _event(self, alert: Alert, details: str, custom: dict[str, Any], links: list[AlertLink], key: str | None) -> dict[str, Any]:
         if not self.key:
             raise IlertError("ilert POST /api/events: no alert source key: set VOICE_AGENT_ILERT_ALERT_SOURCE_KEY")
         body: dict[str, Any] = {
             "apiKey": self.key,
             "eventType": "ALERT",
             "summary": alert.summary,
-            "details": alert.details,
+            "details": details,
             "priority": "LOW" if str(alert.priority).lower() == "low" else "HIGH",
-            "customDetails": json.loads(json.dumps(alert.fields, default=str)),
+            "customDetails": custom,
         }
-        if alert.dedup_key:
-            body["alertKey"] = alert.dedup_key
+        if links:
+            body["links"] = [{"href": link.href, "text": link.text} for link in links]
+        if key:
+            body["alertKey"] = key
         async with self.api.client() as client:
             answer = await self.api.request(client, "POST", "/api/events", json=body)
-        answer = answer if isinstance(answer, dict) else {}
-        return AlertReceipt(
-            platform="ilert",
-            key=str(answer.get("alertKey") or alert.dedup_key or "") or None,
-            url=answer.get("alertUrl") or None,
-        )
+        return answer if isinstance(answer, dict) else {}
 
 
 @hookimpl

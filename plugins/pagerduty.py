@@ -32,7 +32,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent import hookimpl
-from agent.call import Alert, AlertReceipt
+from agent.call import Alert, AlertNote, AlertReceipt
 from agent.facts import Fact, OnCallShift, OpenIncident, ServiceState
 from agent.sources import SourceContext
 
@@ -211,6 +211,7 @@ class PagerDutySource:
                 continue
             number = record.get("incident_number")
             service = _name(record.get("service"))
+            key = record.get("incident_key")
             facts.append(
                 OpenIncident(
                     id=f"PD-{number}" if number is not None else str(record.get("id") or ""),
@@ -219,6 +220,7 @@ class PagerDutySource:
                     services=[service] if service else [],
                     started_at=_time(record.get("created_at")),
                     url=record.get("html_url") if isinstance(record.get("html_url"), str) else None,
+                    dedup_key=key if isinstance(key, str) and key else None,
                     disclose=self.config.disclose,
                 )
             )
@@ -357,10 +359,18 @@ class PagerDutyPlatform:
         self.url = settings.pagerduty_events_url.rstrip("/") + "/v2/enqueue"
         self.timeout = settings.http_timeout_s
 
-    def event(self, alert: Alert) -> dict[str, Any]:
+    def event(self, alert: Alert, note: AlertNote | None = None) -> dict[str, Any]:
+        """A ``trigger`` event: the alert itself, or (``note``) more about it under the same dedup key."""
         severity = self.config.severity_high if alert.priority == "high" else self.config.severity_low
-        details: dict[str, Any] = json.loads(json.dumps(alert.fields, default=str))
-        details["details"] = alert.details
+        details: dict[str, Any]
+        if note is None:
+            details = json.loads(json.dumps(alert.fields, default=str))
+            details["details"] = alert.details
+            if alert.transcript:
+                details["transcript"] = alert.transcript
+        else:
+            details = {"note": note.text}
+        links = note.links if note is not None else alert.links
         payload: dict[str, Any] = {
             "summary": (alert.summary or "Hotline call")[:1024],
             "source": self.config.source,
@@ -372,17 +382,29 @@ class PagerDutyPlatform:
         if self.config.group:
             payload["group"] = self.config.group
         event: dict[str, Any] = {"routing_key": self.routing_key, "event_action": "trigger", "payload": payload}
-        if alert.dedup_key:
-            event["dedup_key"] = alert.dedup_key[:255]
+        if links:
+            event["links"] = [{"href": link.href, "text": link.text} for link in links]
+        key = alert.receipt.key if note is not None and alert.receipt and alert.receipt.key else alert.dedup_key
+        if key:
+            event["dedup_key"] = key[:255]
         return event
 
     async def open_alert(self, alert: Alert, call: Any) -> AlertReceipt:
+        return await self._enqueue(self.event(alert))
+
+    async def add_note(self, alert: Alert, note: AlertNote) -> None:
+        """Another trigger with the alert's dedup key: PagerDuty adds it to the open alert's log."""
+        if not (alert.receipt and alert.receipt.key) and not alert.dedup_key:
+            raise PagerDutyError("POST /v2/enqueue: the alert has no dedup key to add a note to")
+        await self._enqueue(self.event(alert, note))
+
+    async def _enqueue(self, event: dict[str, Any]) -> AlertReceipt:
         what = "POST /v2/enqueue"
         if not self.routing_key:
             raise PagerDutyError("PagerDuty alerts need an Events API v2 integration key: set VOICE_AGENT_PAGERDUTY_ROUTING_KEY")
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.post(self.url, json=self.event(alert))
+                response = await client.post(self.url, json=event)
         except httpx.TimeoutException as exc:
             raise PagerDutyError(f"{what}: PagerDuty did not answer within {self.timeout:g}s") from exc
         except httpx.HTTPError as exc:

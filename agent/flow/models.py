@@ -91,6 +91,10 @@ class CreateAlertNode(_Node):
     priority: Literal["high", "low"] = "high"
     source: str | None = Field(None, description="Alert source id at the incident platform.")
     platform: PluginRef | None = Field(None, description="Where the alert is opened (an alert-platform plugin); empty: logged only.")
+    already_reported: str = Field(
+        "You're not the first to report this. I've added your call to the alert that is already open.",
+        description="Said when another caller already reported the same problem (same intent and service); empty: say nothing.",
+    )
     next: NodeId | None = None
 
     def branches(self) -> dict[str, NodeId | None]:
@@ -366,12 +370,24 @@ NODE_TYPES = [
 ]
 
 
+class AfterCallConfig(_Model):
+    """What goes with the call's alerts besides the gathered details (to the incident platform only, never to disk)."""
+
+    record: bool = Field(False, description="Record the whole call (Twilio); the recording's link goes with the alert.")
+    notice: str = Field("", description="Said first when recording, e.g. 'This call is recorded.' (check your local law).")
+    transcript: bool = Field(True, description="Attach the conversation's transcript to the alert.")
+    transcribe: bool = Field(
+        False, description="After the call, transcribe its recordings (an OpenAI model) and add the text to the alert.",
+    )
+
+
 class Flow(_Model):
     name: str
     description: str = ""
     language: str = "en"
     timezone: str = Field("UTC", description="How times are spoken to callers.")
     start: NodeId
+    after_call: AfterCallConfig = Field(default_factory=AfterCallConfig)
     nodes: dict[str, Node] = Field(min_length=1)
 
     def ai_nodes(self) -> dict[str, AiAgentNode]:

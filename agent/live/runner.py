@@ -9,9 +9,10 @@ realtime model the AI node is the offline engine behind ``<Gather input="speech 
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from agent.briefing import (
     engineer_briefing,
     spoken_briefing,
 )
-from agent.call import Alert, Call, Outcome
+from agent.call import Alert, AlertLink, Call, Outcome, Turn
 from agent.engines.offline import DialogueState, OfflineEngine
 from agent.facts import Fact
 from agent.flow.models import (
@@ -45,7 +46,9 @@ from agent.flow.models import (
     SupportHoursNode,
     VoicemailNode,
 )
-from agent.live.tokens import LiveState, TokenCodec
+from agent.live.after_call import AfterCall
+from agent.live.tokens import LiveState, OpenedAlert, TokenCodec
+from agent.live.twilio_rest import TwilioRest
 from agent.node_logic import (
     is_blocked,
     ivr_target,
@@ -56,6 +59,7 @@ from agent.node_logic import (
 )
 from agent.platforms import on_call_people, open_alert
 from agent.plugins import Registry
+from agent.reports import caller_was_told
 from agent.settings import Settings
 from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
 
@@ -63,6 +67,7 @@ MAX_NODES_PER_RESPONSE = 50
 TWILIO_LANGUAGES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES", "nl": "nl-NL", "ru": "ru-RU", "it": "it-IT"}
 _ANSWERED = {"completed", "answered"}
 WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to pass it on."
+MAX_TOKEN_TRANSCRIPT_CHARS = 2000  # the token rides in Twilio's URLs; the alert gets the most recent part
 
 
 @dataclass
@@ -77,6 +82,8 @@ class LiveFlow:
     public_url: str
     realtime: bool = False
     on_outcome: Callable[[Outcome], None] | None = None  # e.g. a metrics counter
+    rest: TwilioRest | None = None  # recordings; without it, alerts carry no recording link
+    background: set[asyncio.Task] = field(default_factory=set)  # after-call work still running
 
     # -- entry points -------------------------------------------------------------------------
     async def incoming(self, form: dict[str, str]) -> str:
@@ -86,7 +93,12 @@ class LiveFlow:
             called=form.get("To") or None, started_at=time.time(),
         )
         await self.registry.call_started(self.call_of(state))
-        return str(await self._advance(state, self.flow.start, VoiceResponse()))
+        response = VoiceResponse()
+        if self.flow.after_call.record:
+            if self.flow.after_call.notice:
+                response.say(self.flow.after_call.notice, **self.voice())
+            response.start().recording(channels="dual", track="both")
+        return str(await self._advance(state, self.flow.start, response))
 
     async def resume(self, state: LiveState, event: str, form: dict[str, str]) -> str:
         """TwiML after Twilio reports what happened at the node ``state.node`` (an action URL)."""
@@ -180,7 +192,9 @@ class LiveFlow:
                 blocked = is_blocked(node, state.caller, self.settings.default_region)
                 node_id = node.blocked if blocked else node.allowed
             elif isinstance(node, CreateAlertNode):
-                await self._open_alert(state, node)
+                alert = await self._open_alert(state, node_id, node)
+                if alert.already_reported and node.already_reported and not caller_was_told(alert, state.facts_used):
+                    response.say(node.already_reported, **self.voice())
                 node_id = node.next
             elif isinstance(node, HangupNode):
                 if node.text:
@@ -254,7 +268,11 @@ class LiveFlow:
         if node.create_alert:
             call = self.call_of(state)
             details = alert_details(call, self._intent_label(state)) + f"\n\nVoicemail ({seconds}s): {url}"
-            await self._emit_alert(state, Alert(summary=f"Voicemail from {caller_label(call)}", details=details), node.platform)
+            alert = Alert(
+                summary=f"Voicemail from {caller_label(call)}", details=details,
+                links=[AlertLink(href=url, text=f"Voicemail ({seconds}s)")],
+            )
+            await self._emit_alert(state, state.node, alert, node.platform)
         return await self._advance(state, node.left, VoiceResponse())
 
     async def _after_dial(self, state: LiveState, node: RouteCallNode, form: dict[str, str]) -> VoiceResponse:
@@ -316,7 +334,10 @@ class LiveFlow:
         elif heard is None and dialogue is None:
             lines = await engine.start()
         else:
+            call.say("caller", heard or "")
             lines = await engine.reply(heard or "")
+        for line in lines:
+            call.say("agent", line)
         self.keep(state, call)
         state.engine = engine.state.model_dump(mode="json")
         if engine.done:
@@ -341,13 +362,56 @@ class LiveFlow:
         response.redirect(self._action(state, "gather"), method="POST")  # nothing heard: a silent turn
         return response
 
-    async def _open_alert(self, state: LiveState, node: CreateAlertNode) -> None:
-        await self._emit_alert(state, alert_for(self.call_of(state), node, self._intent_label(state)), node.platform)
+    async def _open_alert(self, state: LiveState, node_id: str, node: CreateAlertNode) -> Alert:
+        call = self.call_of(state)
+        if node.platform is not None:
+            call.facts = await self.facts(state)  # open alerts the platforms know of: is this already reported?
+        alert = alert_for(call, node, self._intent_label(state))
+        await self._emit_alert(state, node_id, alert, node.platform, call)
+        return alert
 
-    async def _emit_alert(self, state: LiveState, alert: Alert, platform: PluginRef | None) -> None:
-        await open_alert(alert, self.call_of(state), platform, self.registry, self._context())
+    async def _emit_alert(self, state: LiveState, node_id: str, alert: Alert, platform: PluginRef | None, call: Call | None = None) -> None:
+        """Open ``alert`` with what the flow attaches after calls (transcript, recording link)."""
+        call = call or self.call_of(state)
+        if self.flow.after_call.transcript and alert.transcript is None:
+            alert.transcript = call.transcript_text() or None
+        if self.flow.after_call.record:
+            alert.links += await self._recording_links(state.call_sid)
+        await open_alert(alert, call, platform, self.registry, self._context())
+        if alert.receipt is not None:
+            state.alerts.append(OpenedAlert(
+                node=node_id, summary=alert.summary, priority=alert.priority, dedup_key=alert.dedup_key, receipt=alert.receipt,
+            ))
         where = f" at {alert.receipt.platform}: {alert.receipt.url or alert.receipt.key}" if alert.receipt else ""
-        logger.info("call {} opened an alert ({}){}", state.call_sid, alert.priority, where)
+        joined = " (joined the open one)" if alert.already_reported else ""
+        logger.info("call {} opened an alert ({}){}{}", state.call_sid, alert.priority, where, joined)
+
+    async def _recording_links(self, call_sid: str) -> list[AlertLink]:
+        """Links to the call's recordings so far (the whole-call one grows until the call ends)."""
+        if self.rest is None:
+            return []
+        try:
+            recordings = await asyncio.wait_for(self.rest.recordings(call_sid), self.settings.rest_timeout_s)
+        except Exception as exc:
+            logger.warning("could not list the recordings of call {}: {!r}", call_sid, exc)
+            return []
+        return [AlertLink(href=self.rest.recording_url(r["sid"]), text=f"Call recording {r['sid']}") for r in recordings]
+
+    def spawn(self, job: Coroutine[Any, Any, Any]) -> asyncio.Task:
+        """Run after-call work in the background, kept until it ends (see :meth:`drain`)."""
+        task = asyncio.create_task(job)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+    async def drain(self, timeout_s: float = 10.0) -> None:
+        """Give after-call work a moment to finish (server shutdown), then cancel what is left."""
+        if not self.background:
+            return
+        _, pending = await asyncio.wait(set(self.background), timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _context(self) -> SourceContext:
         return SourceContext(settings=self.settings, base_dir=self.base_dir)
@@ -373,6 +437,8 @@ class LiveFlow:
         outcome = Outcome(
             call_id=state.call_sid, intent=state.intent, end_reason=reason, fields=dict(state.fields),
             facts_used=list(state.facts_used), nodes=list(state.nodes), summary=state.summary,
+            briefing=state.briefing, transcript=list(state.transcript),
+            alerts=[Alert(summary=a.summary, details="", priority=a.priority, dedup_key=a.dedup_key, receipt=a.receipt) for a in state.alerts],
             timings_ms={"call": round((time.time() - state.started_at) * 1000, 1)} if state.started_at else {},
         )
         call.outcome = outcome
@@ -380,19 +446,32 @@ class LiveFlow:
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         await self.registry.call_ended(call, outcome)
+        if self.flow.after_call.transcribe and state.alerts and self.rest is not None and self.settings.openai_api_key:
+            after = AfterCall(self.flow, self.registry, self.settings, self._context(), self.rest)
+            self.spawn(after.transcribe_into_alerts(state.call_sid, list(state.alerts)))
 
     # -- helpers ------------------------------------------------------------------------------
     def call_of(self, state: LiveState) -> Call:
         return Call(
             caller_number=state.caller, called_number=state.called, call_id=state.call_sid,
             fields=dict(state.fields), intent=state.intent, summary=state.summary,
-            facts_used=list(state.facts_used), nodes=list(state.nodes),
+            facts_used=list(state.facts_used), nodes=list(state.nodes), transcript=list(state.transcript),
         )
 
     @staticmethod
     def keep(state: LiveState, call: Call) -> None:
         state.fields, state.intent, state.summary = dict(call.fields), call.intent, call.summary
         state.facts_used = list(call.facts_used)
+        kept: list[Turn] = []
+        room = MAX_TOKEN_TRANSCRIPT_CHARS
+        for turn in reversed(call.transcript):
+            if turn.speaker == "system" or not turn.text:
+                continue
+            room -= len(turn.text)
+            if room < 0:
+                break
+            kept.append(turn)
+        state.transcript = kept[::-1]
 
     def _intent_label(self, state: LiveState) -> str | None:
         intent = self.registry.intents.get(state.intent or "")

@@ -17,9 +17,21 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, Field
 
+from agent.call import AlertReceipt, Turn
+
 
 class TokenError(ValueError):
     """A token that is forged, tampered with, expired or from another call."""
+
+
+class OpenedAlert(BaseModel):
+    """An alert the call opened, so what is learnt after the call (the recording's text) can join it."""
+
+    node: str  # the node whose ``platform`` opened it
+    summary: str
+    priority: str = "high"
+    dedup_key: str | None = None
+    receipt: AlertReceipt
 
 
 class LiveState(BaseModel):
@@ -38,6 +50,8 @@ class LiveState(BaseModel):
     engine: dict[str, Any] | None = None
     briefing: str | None = None
     started_at: float = 0.0
+    transcript: list[Turn] = Field(default_factory=list)  # the most recent part only: tokens ride in URLs
+    alerts: list[OpenedAlert] = Field(default_factory=list)
 
 
 def _fernet_key(secret: str) -> bytes:

@@ -1,4 +1,4 @@
-"""The two Twilio REST calls the agent makes on a live call: redirect it, or hang it up.
+"""The Twilio REST calls the agent makes: redirect or hang up a live call, read its recordings.
 
 Plain httpx (so respx can stand in for Twilio in tests), the API base URL
 from settings, retries with backoff on 5xx, 429 and time-outs. A call that
@@ -71,6 +71,37 @@ class TwilioRest:
                 await asyncio.sleep(delay)
                 delay *= 2
         raise TwilioRestError(f"Twilio call update failed: {last}")
+
+    def recording_url(self, recording_sid: str, ext: str = ".mp3") -> str:
+        """Where a recording's audio is (Twilio's console and API users can open it)."""
+        base = self._settings.twilio_api_base_url.rstrip("/")
+        return f"{base}/2010-04-01/Accounts/{self._settings.twilio_account_sid}/Recordings/{recording_sid}{ext}"
+
+    async def recordings(self, call_sid: str) -> list[dict]:
+        """The call's recordings (``sid``, ``status``, ``duration``), newest first as Twilio lists them."""
+        base = self._settings.twilio_api_base_url.rstrip("/")
+        url = f"{base}/2010-04-01/Accounts/{self._settings.twilio_account_sid}/Calls/{call_sid}/Recordings.json"
+        response = await self._get(url)
+        try:
+            records = response.json().get("recordings")
+        except (ValueError, AttributeError) as exc:
+            raise TwilioRestError("Twilio answered the recordings list with something other than JSON") from exc
+        return [r for r in records if isinstance(r, dict) and isinstance(r.get("sid"), str)] if isinstance(records, list) else []
+
+    async def recording_audio(self, recording_sid: str) -> bytes:
+        """A recording's audio (MP3), in memory only: caller audio never touches our disk."""
+        return (await self._get(self.recording_url(recording_sid))).content
+
+    async def _get(self, url: str) -> httpx.Response:
+        if self._auth is None or not self._settings.twilio_account_sid:
+            raise TwilioRestError("Twilio credentials are not configured (VOICE_AGENT_TWILIO_ACCOUNT_SID and auth token)")
+        try:
+            response = await self._client.get(url, auth=self._auth, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            raise TwilioRestError(f"Twilio GET failed: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 300:
+            raise TwilioRestError(f"Twilio GET failed: HTTP {response.status_code}: {response.text[:200]}")
+        return response
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Response
@@ -10,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from agent.flow.loader import load_flow
 from agent.live.runner import LiveFlow
 from agent.live.tokens import TokenCodec
+from agent.live.twilio_rest import TwilioRest
 from agent.plugins import Registry, default_registry
 from agent.server.metrics import Metrics
 from agent.server.router import MediaHandler, make_router
@@ -26,11 +28,11 @@ def token_codec(settings: Settings) -> TokenCodec:
     return TokenCodec(secrets, settings.token_ttl_s)
 
 
-def build_live_flow(settings: Settings, registry: Registry, public_url: str, *, realtime: bool) -> LiveFlow:
+def build_live_flow(settings: Settings, registry: Registry, public_url: str, *, realtime: bool, rest: TwilioRest | None = None) -> LiveFlow:
     path = Path(settings.flow)
     return LiveFlow(
         flow=load_flow(path, registry), registry=registry, settings=settings, base_dir=path.resolve().parent,
-        codec=token_codec(settings), public_url=public_url.rstrip("/"), realtime=realtime,
+        codec=token_codec(settings), public_url=public_url.rstrip("/"), realtime=realtime, rest=rest,
     )
 
 
@@ -39,23 +41,24 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
 
     ``router.live`` is the :class:`LiveFlow` and ``router.metrics`` the
     :class:`Metrics` (serve ``generate_latest(router.metrics.registry)`` where
-    your app exposes metrics). Pass ``media`` to replace the realtime pipeline.
+    your app exposes metrics); await ``router.live.drain()`` when your app
+    shuts down. Pass ``media`` to replace the realtime pipeline.
     """
     settings = settings or Settings()
     registry = registry or default_registry()
     if not settings.public_base_url:
         raise ValueError("set VOICE_AGENT_PUBLIC_BASE_URL to the https URL Twilio reaches this server at")
     metrics = Metrics()
+    rest = TwilioRest(settings)  # one connection pool for every call's redirects and recordings
     if media is None and settings.use_openai():
-        from agent.live.twilio_rest import TwilioRest
         from pipelines.twilio_realtime import media_handler
 
-        media = media_handler(TwilioRest(settings), metrics)
+        media = media_handler(rest, metrics)
         if settings.local_vad:
             from agent.vad import SileroModel
 
             SileroModel.shared()  # loaded now, never on the event loop during a call
-    live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None)
+    live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None, rest=rest)
     live.on_outcome = lambda outcome: metrics.flow_outcomes.labels(outcome.end_reason or "unknown").inc()
     router = make_router(live, SignatureCheck(settings), metrics, media)
     router.live = live  # type: ignore[attr-defined]
@@ -67,7 +70,15 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     """The whole bot server: the ``/twilio`` router plus ``/healthz`` and ``/metrics``."""
     router = voice_agent_router(settings, registry, media)
     live, metrics = router.live, router.metrics  # type: ignore[attr-defined]
-    app = FastAPI(title="oncall-voice-agent", docs_url=None, redoc_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await live.drain()  # after-call work (recording transcriptions) gets a moment to finish
+        if live.rest is not None:
+            await live.rest.aclose()
+
+    app = FastAPI(title="oncall-voice-agent", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.live = live
     app.state.metrics = metrics
     app.include_router(router)

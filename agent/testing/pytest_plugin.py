@@ -97,9 +97,12 @@ def fake_realtime_server():
 
 @pytest.fixture(autouse=True)
 def _fresh_fact_cache():
-    """Facts cached by one test must not leak into the next (each mocks its own APIs)."""
+    """Facts cached and problems reported by one test must not leak into the next (each mocks its own APIs)."""
+    from agent.reports import REPORTS
     from agent.sources import FACT_CACHE
 
     FACT_CACHE.clear()
+    REPORTS.clear()
     yield
     FACT_CACHE.clear()
+    REPORTS.clear()

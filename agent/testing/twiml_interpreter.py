@@ -4,7 +4,7 @@ It signs every request like Twilio (``X-Twilio-Signature`` over the public
 URL), speaks a scripted caller's lines into ``<Gather>`` (as ``SpeechResult``
 or ``Digits``), plays ``<Say>`` into a transcript, follows ``<Redirect>``,
 answers ``<Dial>`` (fetching each number's whisper URL, as Twilio does for the
-callee) and ``<Record>``, and stops at ``<Hangup>`` or at the end of the
+callee) and ``<Record>``, notes ``<Start><Recording>``, and stops at ``<Hangup>`` or at the end of the
 document. ``<Connect><Stream>`` is handed to a callback, so tests can attach a
 fake Media Streams client there.
 """
@@ -40,6 +40,7 @@ class TwilioCallRecord:
     dialled: list[str] = field(default_factory=list)
     whispers: list[str] = field(default_factory=list)
     streams: list[str] = field(default_factory=list)
+    recordings: list[dict[str, str]] = field(default_factory=list)  # <Start><Recording> attributes
     hung_up: bool = False
     statuses: list[int] = field(default_factory=list)
 
@@ -142,6 +143,8 @@ class TwimlInterpreter:
                 # Nothing heard: Twilio moves on to the next verb.
             elif tag == "Redirect":
                 return (verb.text or "").strip(), {}
+            elif tag == "Start":
+                self.record.recordings += [dict(inner.attrib) for inner in verb if inner.tag == "Recording"]
             elif tag == "Record":
                 turn = queue.pop(0) if queue else Spoken()
                 if turn.speech:
