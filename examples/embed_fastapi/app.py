@@ -10,6 +10,8 @@ Point the Twilio number's voice webhook at
 lives under the prefix; your own routes stay as they are.
 """
 
+import contextlib
+
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -18,7 +20,15 @@ from agent.settings import Settings
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="Our bot server")
+    voice = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if voice is not None:
+            await voice.live.drain()  # after-call work (recording transcriptions) gets a moment to finish
+
+    app = FastAPI(title="Our bot server", lifespan=lifespan)
 
     @app.get("/")
     async def home() -> dict[str, str]:
