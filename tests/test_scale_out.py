@@ -1,0 +1,142 @@
+"""Stateless scale-out: two server processes behind a load balancer with no sticky sessions.
+
+The call's voice webhook and media stream land on one process; after the
+agent decides, Twilio (a fake REST API plus the TwiML interpreter) sends
+every later webhook — the dial, the engineer's whisper — to the other. The
+call completes because everything a call carries rides in its sealed token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
+from agent.testing.fake_twilio import FakeTwilioCall
+from agent.testing.live import ACCOUNT, TOKEN, speak
+from agent.testing.offline_brain import OfflineBrain
+from agent.testing.server import running_server
+from agent.testing.twiml_interpreter import TwimlInterpreter
+from tests.conftest import HOTLINE
+
+PUBLIC = "https://voice.example.test"  # what Twilio sees: the load balancer
+CALLER = "+4915112345678"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server_process(port: int, env: dict[str, str]):
+    """``voice-agent serve`` in its own process."""
+    command = [sys.executable, "-c", "from agent.cli import main; main()", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"server exited: {process.stderr.read().decode()[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise AssertionError("server did not start")
+
+
+class FirstThenSecond(httpx.AsyncBaseTransport):
+    """A load balancer: the call's first webhook goes to replica A, every later one to replica B."""
+
+    def __init__(self, first: str, second: str) -> None:
+        self.bases = [first, second]
+        self.served: list[tuple[str, str]] = []  # (replica, path)
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        replica = self.bases[0] if not self.served else self.bases[1]
+        self.served.append((replica, request.url.path))
+        target = urlsplit(replica)
+        request.url = request.url.copy_with(scheme=target.scheme, host=target.hostname, port=target.port)
+        return await self._inner.handle_async_request(request)
+
+
+def test_media_on_one_replica_and_the_rest_of_the_call_on_the_other():
+    redirects: list[str] = []
+    redirected = asyncio.Event()
+
+    async def update_call(request: Request) -> JSONResponse:
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        if "Twiml" in form:
+            redirects.append(form["Twiml"])
+            redirected.set()
+        return JSONResponse({"sid": request.path_params["sid"], "status": "in-progress"})
+
+    twilio_rest = Starlette(routes=[Route(f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{{sid}}.json", update_call, methods=["POST"])])
+    model = FakeModel(OfflineBrain(HOTLINE, caller_number=CALLER))
+    ports = [free_port(), free_port()]
+    replicas = [f"http://127.0.0.1:{p}" for p in ports]
+
+    async def scenario():
+        async with FakeRealtimeServer(model) as fake, running_server(lambda base: twilio_rest) as (rest_base, _):
+            env = {
+                "VOICE_AGENT_FLOW": str(HOTLINE), "VOICE_AGENT_PUBLIC_BASE_URL": PUBLIC,
+                "VOICE_AGENT_TWILIO_AUTH_TOKEN": TOKEN, "VOICE_AGENT_TWILIO_ACCOUNT_SID": ACCOUNT,
+                "VOICE_AGENT_TWILIO_API_BASE_URL": rest_base, "VOICE_AGENT_OPENAI_API_KEY": "sk-test",
+                "VOICE_AGENT_OPENAI_REALTIME_URL": fake.url, "VOICE_AGENT_ENGINE": "openai",
+                "VOICE_AGENT_TOKEN_SECRET": "shared-by-every-replica", "VOICE_AGENT_LOCAL_VAD": "false",
+            }
+            with server_process(ports[0], env) as a, server_process(ports[1], env) as b:
+                await asyncio.gather(wait_healthy(replicas[0], a), wait_healthy(replicas[1], b))
+                balancer = FirstThenSecond(*replicas)
+                media_on: list[str] = []
+
+                async def on_stream(url: str, params: dict[str, str]) -> str | None:
+                    ws_url = replicas[0].replace("http://", "ws://") + urlsplit(url).path  # the stream stays on replica A
+                    media_on.append(ws_url)
+                    async with FakeTwilioCall(ws_url, auth_token=TOKEN, public_url=url, custom_parameters=params,
+                                              call_sid=twilio.call_sid, from_number=CALLER) as call:
+                        await call.wait_for_audio(ms=300, timeout=15)
+                        await call.wait_until_quiet(ms=400, timeout=15)
+                        await speak(call, fake, "I want to talk to a person please", ms=900)
+                        await asyncio.wait_for(redirected.wait(), 20)
+                    return redirects[-1]
+
+                async with httpx.AsyncClient(transport=balancer, base_url=PUBLIC) as client:
+                    twilio = TwimlInterpreter(client, PUBLIC, auth_token=TOKEN, from_number=CALLER, on_stream=on_stream)
+                    record = await asyncio.wait_for(twilio.call([]), 60)
+                return record, balancer.served, media_on
+
+    record, served, media_on = asyncio.run(scenario())
+    assert served[0] == (replicas[0], "/twilio/voice")
+    assert media_on and media_on[0].startswith(replicas[0].replace("http://", "ws://"))
+    later = served[1:]
+    assert later and all(replica == replicas[1] for replica, _ in later)
+    assert {"/twilio/whisper", "/twilio/continue"} <= {path for _, path in later}
+    assert all(status == 200 for status in record.statuses), record.statuses
+    assert record.dialled == ["+4930901820"]  # replica B opened replica A's token and dialled the engineer
+    assert record.whispers and "called the hotline" in record.whispers[0]
