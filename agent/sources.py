@@ -76,9 +76,14 @@ class FactCache:
 
     During an outage hundreds of people call at once; each source is asked at
     most once per TTL, and calls that arrive while it is being asked wait for
-    that same answer. Only sources that declare ``cache_ttl_s`` (facts that do
-    not depend on the call) are cached; a failed fetch is not kept.
+    that same answer — also after their own deadline dropped it, so a hung
+    API is not asked again by every caller. A failed fetch is remembered for
+    at most ``FAILED_TTL_S``: a failing API is not hammered, and later turns
+    do not wait for it again. Only sources that declare ``cache_ttl_s`` (facts
+    that do not depend on the call) are cached.
     """
+
+    FAILED_TTL_S = 2.0
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[float, asyncio.Future[list[Fact]]]] = {}
@@ -90,12 +95,14 @@ class FactCache:
             return [fact.model_copy() for fact in await asyncio.shield(entry[1])]
         future: asyncio.Future[list[Fact]] = asyncio.ensure_future(fetch())
         self._entries[key] = (now + ttl_s, future)
-        try:
-            return [fact.model_copy() for fact in await asyncio.shield(future)]
-        except BaseException:
-            if self._entries.get(key, (0, None))[1] is future:
-                del self._entries[key]
-            raise
+        future.add_done_callback(lambda done: self._settled(key, done, ttl_s))
+        return [fact.model_copy() for fact in await asyncio.shield(future)]
+
+    def _settled(self, key: str, future: asyncio.Future[list[Fact]], ttl_s: float) -> None:
+        if future.cancelled() or future.exception() is not None:  # (also marks the exception as seen)
+            entry = self._entries.get(key)
+            if entry is not None and entry[1] is future:
+                self._entries[key] = (time.monotonic() + min(ttl_s, self.FAILED_TTL_S), future)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -33,7 +33,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from agent.agent_context import AgentContext, Decision
 from agent.flow.models import AiAgentNode
-from agent.live.runner import LiveFlow
+from agent.live.runner import FAILOVER_MESSAGE, LiveFlow
 from agent.live.tokens import LiveState, TokenError
 from agent.live.twilio_rest import TwilioRest, TwilioRestError, UpdateResult
 from agent.processors.realtime import OpenAIRealtimeProcessor, RealtimeConfig
@@ -46,7 +46,6 @@ from agent.tools import ToolBox
 from agent.vad import SileroModel
 
 START_TIMEOUT_S = 5.0
-FAILOVER_MESSAGE = "Sorry, I'm having a technical problem. Let's continue."
 
 
 async def read_start(websocket: WebSocket) -> dict:
@@ -73,7 +72,7 @@ async def handle_media_stream(websocket: WebSocket, live: LiveFlow, rest: Twilio
     try:
         start = await read_start(websocket)
         state = live.codec.open(str((start.get("customParameters") or {}).get("token", "")), start.get("callSid"))
-    except (TokenError, ValueError, asyncio.TimeoutError, json.JSONDecodeError) as exc:
+    except (TokenError, ValueError, TimeoutError, json.JSONDecodeError) as exc:
         logger.warning("refused a media stream: {}", exc)
         await websocket.close(code=1008)
         return
@@ -98,6 +97,9 @@ class RealtimeCall:
         self.tools = ToolBox(self.ctx)
         self._finished = asyncio.Event()
         self._moved_on = False
+        self._caller_left = False  # the stream ended from Twilio's side before the call moved on
+        self._flow_ended = False  # the TwiML we moved on to ends the flow: its outcome is already written
+        self._redirect_task: asyncio.Task[UpdateResult | None] | None = None
         tz = ZoneInfo(live.flow.timezone)
         config = RealtimeConfig(
             url=settings.openai_realtime_url, model=settings.openai_realtime_model,
@@ -114,6 +116,7 @@ class RealtimeCall:
         )
         self.supervisor = CallSupervisor(
             reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input, max_duration_s=node.max_duration_s,
+            answer_timeout_s=config.answer_timeout_s, on_no_answer=self._no_answer,
         )
         self.transport = FastAPIWebsocketTransport(
             websocket,
@@ -130,6 +133,8 @@ class RealtimeCall:
 
         @self.transport.event_handler("on_client_disconnected")
         async def _gone(transport, client) -> None:
+            if not self._moved_on:
+                self._caller_left = True
             await self.worker.cancel()
 
     async def run(self) -> None:
@@ -141,6 +146,31 @@ class RealtimeCall:
             await runner.run()
         finally:
             enrichment.cancel()
+            await asyncio.gather(enrichment, return_exceptions=True)
+            await self._after_stream()
+
+    async def _after_stream(self) -> None:
+        """The stream is over: if the caller hung up before the call moved on, write the outcome here.
+
+        Nobody else would: Twilio runs no more TwiML for a call that ended. A
+        redirect still in flight is awaited first (it is never cancelled with
+        the pipeline), so a call Twilio reports gone counts as hung up too.
+        """
+        result: UpdateResult | None = None
+        if self._redirect_task is not None:
+            try:
+                result = await self._redirect_task
+            except Exception:  # noqa: BLE001 - the stream is over either way; logged
+                logger.exception("redirect of call {} failed", self.state.call_sid)
+        if self._flow_ended or not (self._caller_left or result is UpdateResult.GONE):
+            return
+        self._flow_ended = True
+        logger.info("call {} hung up during the AI agent node", self.state.call_sid)
+        self.live.keep(self.state, self.call)
+        try:
+            await self.live.finish(self.state, "caller_hung_up")
+        except Exception:  # noqa: BLE001 - a failing outcome hook must not break the handler
+            logger.exception("outcome of call {} failed", self.state.call_sid)
 
     async def _enrich(self) -> None:
         """Facts reach the model when ready; the greeting does not wait for them."""
@@ -170,14 +200,33 @@ class RealtimeCall:
         if self._moved_on:
             return
         self._moved_on = True
+        self._flow_ended = _ends_flow(twiml)
         logger.info("call {} moves on: {}", self.state.call_sid, why)
+        # Its own task: a stream that closes meanwhile (the caller hangs up) must not cancel the redirect.
+        self._redirect_task = asyncio.create_task(self._update(twiml), name=f"redirect-{self.state.call_sid}")
+        await asyncio.shield(self._redirect_task)
+
+    async def _update(self, twiml: str) -> UpdateResult | None:
+        """Send the call to ``twiml``; None when Twilio could not be told (the stream is closed instead)."""
         try:
             result = await self.rest.redirect(self.state.call_sid, twiml)
         except TwilioRestError as exc:
             # Closing the stream makes Twilio run the <Redirect> after <Connect>: the call still goes on.
             logger.error("redirect of call {} failed ({}); closing the stream", self.state.call_sid, exc)
             await self.worker.cancel()
-            return
+            return None
         if result is UpdateResult.GONE:
             logger.info("call {} had already ended", self.state.call_sid)
             await self.worker.cancel()
+        return result
+
+    async def _no_answer(self, reason: str) -> None:
+        """The model was asked to speak (a re-prompt, the hand-over line) and said nothing."""
+        if not self._moved_on:
+            await self.realtime._fail("no_answer", reason)
+
+
+def _ends_flow(twiml: str) -> bool:
+    """TwiML that hangs up without waiting for anything: the flow wrote its outcome when rendering it."""
+    waits = ("<Dial", "<Gather", "<Record", "<Redirect", "<Connect", "<Enqueue", "<Pay")
+    return "<Hangup" in twiml and not any(verb in twiml for verb in waits)

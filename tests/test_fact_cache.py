@@ -33,22 +33,45 @@ def test_two_hundred_concurrent_calls_make_one_request():
     assert results[0].facts[0] is not results[1].facts[0], "each call gets its own copies"
 
 
-def test_after_the_ttl_the_source_is_asked_again_and_failures_are_not_kept():
+def test_after_the_ttl_the_source_is_asked_again_and_a_failure_is_kept_only_briefly():
     async def go():
         with respx.mock() as mock:
             route = mock.get("https://status.test/api/v2/summary.json")
             route.side_effect = [httpx.Response(500), httpx.Response(200, text=SUMMARY), httpx.Response(200, text=SUMMARY)]
             failed = await fetch_facts([source(ttl=0.2)], Call(), 5)
+            failed_again = await fetch_facts([source(ttl=0.2)], Call(), 5)  # not asked again at once
+            await asyncio.sleep(0.25)
             first = await fetch_facts([source(ttl=0.2)], Call(), 5)
             cached = await fetch_facts([source(ttl=0.2)], Call(), 5)
             await asyncio.sleep(0.25)
             fresh = await fetch_facts([source(ttl=0.2)], Call(), 5)
-            return route.call_count, failed, first, cached, fresh
+            return route.call_count, failed, failed_again, first, cached, fresh
 
-    count, failed, first, cached, fresh = asyncio.run(go())
-    assert failed.dropped and not failed.facts
+    count, failed, failed_again, first, cached, fresh = asyncio.run(go())
+    assert failed.dropped and not failed.facts and failed_again.dropped and not failed_again.facts
     assert first.facts and cached.facts and fresh.facts
     assert count == 3
+
+
+def test_a_hung_api_is_asked_once_even_when_every_caller_gives_up_on_it():
+    async def go():
+        release = asyncio.Event()
+
+        async def slow(request):
+            await release.wait()
+            return httpx.Response(200, text=SUMMARY)
+
+        with respx.mock() as mock:
+            route = mock.get("https://status.test/api/v2/summary.json").mock(side_effect=slow)
+            late = [await fetch_facts([source(ttl=5)], Call(), 0.05) for _ in range(3)]
+            release.set()
+            await asyncio.sleep(0.05)
+            after = await fetch_facts([source(ttl=5)], Call(), 1)
+            return route.call_count, late, after
+
+    count, late, after = asyncio.run(go())
+    assert all(r.dropped and not r.facts for r in late)
+    assert after.facts and count == 1
 
 
 def test_sources_of_caller_specific_or_local_facts_are_not_cached():

@@ -30,6 +30,7 @@ from agent.briefing import (
     spoken_briefing,
 )
 from agent.call import Alert, AlertLink, Call, Outcome, Turn
+from agent.call import Dial as DialRecord
 from agent.engines.offline import DialogueState, OfflineEngine
 from agent.facts import Fact
 from agent.flow.models import (
@@ -67,6 +68,7 @@ MAX_NODES_PER_RESPONSE = 50
 TWILIO_LANGUAGES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES", "nl": "nl-NL", "ru": "ru-RU", "it": "it-IT"}
 _ANSWERED = {"completed", "answered"}
 WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to pass it on."
+FAILOVER_MESSAGE = "Sorry, I'm having a technical problem. Let's continue."
 MAX_TOKEN_TRANSCRIPT_CHARS = 2000  # the token rides in Twilio's URLs; the alert gets the most recent part
 
 
@@ -114,11 +116,12 @@ class LiveFlow:
 
     async def after_agent(self, state: LiveState, decision: Decision) -> str:
         """TwiML of the branch the AI agent chose (for the redirect of a realtime call)."""
+        state.branch = decision.target
         response = VoiceResponse()
         if decision.say:
             response.say(decision.say, **self.voice())
         if decision.target is None:
-            await self._finish(state, decision.reason or decision.exit)
+            await self.finish(state, decision.reason or decision.exit)
             response.hangup()
             return str(response)
         return str(await self._advance(state, decision.target, response))
@@ -172,7 +175,7 @@ class LiveFlow:
     async def _advance(self, state: LiveState, node_id: str | None, response: VoiceResponse) -> VoiceResponse:
         for _ in range(MAX_NODES_PER_RESPONSE):
             if node_id is None:
-                await self._finish(state, "flow_ended")
+                await self.finish(state, "flow_ended")
                 response.hangup()
                 return response
             node = self.flow.nodes[node_id]
@@ -199,7 +202,7 @@ class LiveFlow:
             elif isinstance(node, HangupNode):
                 if node.text:
                     response.say(node.text, **self.voice())
-                await self._finish(state, "hangup")
+                await self.finish(state, "hangup")
                 response.hangup()
                 return response
             else:
@@ -278,6 +281,8 @@ class LiveFlow:
     async def _after_dial(self, state: LiveState, node: RouteCallNode, form: dict[str, str]) -> VoiceResponse:
         # An engineer who passed (or their voicemail) hangs up in the whisper: never bridged.
         if form.get("DialCallStatus") in _ANSWERED and form.get("DialBridged", "true") != "false":
+            if node.call_style != "parallel" and state.dials:  # of parallel callees, Twilio does not say which one took it
+                state.dials[-1].answered = True
             return await self._advance(state, node.completed, VoiceResponse())
         state.attempt += 1
         response = VoiceResponse()
@@ -287,6 +292,11 @@ class LiveFlow:
 
     async def _after_gather(self, state: LiveState, node: AiAgentNode, form: dict[str, str]) -> VoiceResponse:
         heard = form.get("SpeechResult") or form.get("Digits") or ""
+        if not heard and state.engine is None and self.realtime:
+            # The <Redirect> after <Connect>: the media stream ended without the agent deciding.
+            response = VoiceResponse()
+            response.say(FAILOVER_MESSAGE, **self.voice())
+            return await self.gather_turn(state, node, None, response, resume=True)
         return await self.gather_turn(state, node, heard, VoiceResponse())
 
     # -- node work ----------------------------------------------------------------------------
@@ -307,6 +317,8 @@ class LiveFlow:
         if not batch:
             return False
         dial = Dial(action=self._action(state, "dial"), method="POST", timeout=node.ring_timeout, answer_on_bridge=True)
+        for name, number in batch:
+            state.dials.append(DialRecord(name=name, number=number))
         for _, number in batch:
             dial.number(number, url=self._url("/twilio/whisper", state) if node.whisper else None, method="POST")
         response.append(dial)
@@ -346,8 +358,9 @@ class LiveFlow:
             decision = ctx.decision
             assert decision is not None
             state.engine = None
+            state.branch = decision.target
             if decision.target is None:
-                await self._finish(state, decision.reason or decision.exit)
+                await self.finish(state, decision.reason or decision.exit)
                 response.hangup()
                 return response
             return await self._advance(state, decision.target, response)
@@ -432,12 +445,13 @@ class LiveFlow:
             facts.extend(result.facts)
         return facts
 
-    async def _finish(self, state: LiveState, reason: str) -> None:
+    async def finish(self, state: LiveState, reason: str) -> None:
+        """The call ends here: one outcome record (metrics, the call_ended hook), then after-call work."""
         call = self.call_of(state)
         outcome = Outcome(
-            call_id=state.call_sid, intent=state.intent, end_reason=reason, fields=dict(state.fields),
+            call_id=state.call_sid, intent=state.intent, branch=state.branch, end_reason=reason, fields=dict(state.fields),
             facts_used=list(state.facts_used), nodes=list(state.nodes), summary=state.summary,
-            briefing=state.briefing, transcript=list(state.transcript),
+            briefing=state.briefing, transcript=list(state.transcript), dials=list(state.dials),
             alerts=[Alert(summary=a.summary, details="", priority=a.priority, dedup_key=a.dedup_key, receipt=a.receipt) for a in state.alerts],
             timings_ms={"call": round((time.time() - state.started_at) * 1000, 1)} if state.started_at else {},
         )

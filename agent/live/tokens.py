@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, Field
 
-from agent.call import AlertReceipt, Turn
+from agent.call import AlertReceipt, Dial, Turn
 
 
 class TokenError(ValueError):
@@ -51,6 +51,8 @@ class LiveState(BaseModel):
     briefing: str | None = None
     started_at: float = 0.0
     transcript: list[Turn] = Field(default_factory=list)  # the most recent part only: tokens ride in URLs
+    branch: str | None = None  # where the AI agent sent the call
+    dials: list[Dial] = Field(default_factory=list)
     alerts: list[OpenedAlert] = Field(default_factory=list)
 
 

@@ -7,6 +7,9 @@ still listening. The caller counts as speaking between the model's
 ``speech_started`` and ``speech_stopped``. When nobody has spoken for the
 node's re-prompt time the model is asked to re-prompt; after the allowed
 re-prompts, or at the node's maximum duration, the call is handed over.
+A model that says nothing within ``answer_timeout_s`` of being asked to
+(a re-prompt or the hand-over line) is reported through ``on_no_answer``:
+it has stalled, and the call must go on without it.
 
 Per frame this does attribute checks only; the timers run in one task that
 wakes four times a second.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from pipecat.frames.frames import (
     CancelFrame,
@@ -35,8 +39,14 @@ TICK_S = 0.25
 
 
 class CallSupervisor(FrameProcessor):
-    def __init__(self, *, reprompt_after_s: float, max_reprompts: int, max_duration_s: float, **kwargs) -> None:
+    def __init__(
+        self, *, reprompt_after_s: float, max_reprompts: int, max_duration_s: float,
+        answer_timeout_s: float | None = None, on_no_answer: Callable[[str], Awaitable[None]] | None = None, **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
+        self._answer_timeout = answer_timeout_s
+        self._on_no_answer = on_no_answer
+        self._asked_at: float | None = None  # when the model was last asked to speak, until it does
         self._reprompt_after = reprompt_after_s
         self._max_reprompts = max_reprompts
         self._max_duration = max_duration_s
@@ -54,6 +64,7 @@ class CallSupervisor(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, OutputAudioRawFrame):
+            self._asked_at = None
             self._bot_audio_unmarked = True
             if self.speaker != "bot":
                 await self._update()
@@ -66,6 +77,7 @@ class CallSupervisor(FrameProcessor):
             self._pending_marks.discard(frame.mark)
             await self._update()
         elif isinstance(frame, UserStartedSpeakingFrame):
+            self._asked_at = None  # the model's VAD spoke up: it is alive
             self._caller_speaking = True
             self._reprompts = 0
             await self._update()
@@ -95,9 +107,16 @@ class CallSupervisor(FrameProcessor):
             await self.push_frame(SpeakerFrame(speaker=speaker), FrameDirection.UPSTREAM)
 
     async def _watch(self) -> None:
-        while not self._handed_over:
+        while True:
             await asyncio.sleep(TICK_S)
             now = time.monotonic()
+            if self._asked_at is not None and self._answer_timeout is not None and now - self._asked_at > self._answer_timeout:
+                self._asked_at = None
+                if self._on_no_answer is not None:
+                    await self._on_no_answer(f"the model did not answer within {self._answer_timeout:.0f} s of being asked to speak")
+                return
+            if self._handed_over:
+                continue
             if now - self._started >= self._max_duration:
                 await self._hand_over("max_turns")
             elif self.speaker == "nobody" and now - self._quiet_since >= self._reprompt_after:
@@ -106,10 +125,12 @@ class CallSupervisor(FrameProcessor):
                     await self._hand_over("no_input")
                 else:
                     self._reprompts += 1
+                    self._asked_at = self._asked_at or now
                     await self.push_frame(SilenceFrame(seconds=self._reprompt_after), FrameDirection.UPSTREAM)
 
     async def _hand_over(self, reason: str) -> None:
         self._handed_over = True
+        self._asked_at = self._asked_at or time.monotonic()
         await self.push_frame(HandOverFrame(reason=reason), FrameDirection.UPSTREAM)
 
 
