@@ -37,8 +37,20 @@ def _same_number(a: str, b: str, region: str) -> bool:
         return False
 
 
+# What Twilio puts in ``From`` when the caller ID is withheld: words, or the words spelt on a keypad
+# (+266696687 ANONYMOUS, +7378742833 RESTRICTED, +86282452253 UNAVAILABLE, +2562533 BLOCKED).
+WITHHELD_CALLER_IDS = frozenset({
+    "", "anonymous", "restricted", "unknown", "private", "unavailable", "blocked",
+    "+266696687", "+7378742833", "+86282452253", "+2562533",
+})
+
+
+def caller_id_withheld(caller: str | None) -> bool:
+    return (caller or "").strip().lower() in WITHHELD_CALLER_IDS
+
+
 def is_blocked(node: BlockNumbersNode, caller: str | None, region: str) -> bool:
-    if not caller or caller.lower() in ("anonymous", "restricted", "unknown"):
+    if caller_id_withheld(caller):
         return node.block_anonymous
     return any(_same_number(caller, n, region) for n in node.numbers)
 

@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_pii: bool = Field(False, description="Keep caller numbers, e-mails and names in logs (off: redacted).")
 
+    # Abuse protection (in memory, per replica: see agent/server/guards.py)
+    rate_limit_calls: int = Field(5, ge=0, description="Calls one number may place per window; more are rejected busy (0: no limit).")
+    rate_limit_window_s: float = Field(300, gt=0, description="The rate limit's sliding window.")
+    rate_limit_anonymous_calls: int = Field(
+        20, ge=0, description="Calls per window from all withheld numbers together (one shared bucket; 0: no limit)."
+    )
+    replay_window_s: float = Field(24 * 3600, gt=0, description="How long a served CallSid is remembered, to refuse replays.")
+    guard_max_entries: int = Field(100_000, ge=1, description="At most this many CallSids / callers are remembered (oldest dropped).")
+
     def use_openai(self) -> bool:
         """Whether live calls should use the realtime model."""
         if self.engine == "openai":

@@ -50,6 +50,7 @@ from agent.flow.models import (
 from agent.live.after_call import AfterCall
 from agent.live.tokens import LiveState, OpenedAlert, TokenCodec
 from agent.live.twilio_rest import TwilioRest
+from agent.logs import forget_pii
 from agent.node_logic import (
     is_blocked,
     ivr_target,
@@ -460,6 +461,7 @@ class LiveFlow:
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         await self.registry.call_ended(call, outcome)
+        forget_pii(*(v for v in state.fields.values() if isinstance(v, str)))
         if self.flow.after_call.transcribe and state.alerts and self.rest is not None and self.settings.openai_api_key:
             after = AfterCall(self.flow, self.registry, self.settings, self._context(), self.rest)
             self.spawn(after.transcribe_into_alerts(state.call_sid, list(state.alerts)))

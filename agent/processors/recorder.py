@@ -27,4 +27,4 @@ class CallRecorder(FrameProcessor):
     def _keep(self, speaker: str, text: str) -> None:
         if len(self._call.transcript) < self.MAX_TURNS:
             self._call.say(speaker, text)
-        logger.info("call {} {}: {}", self._call.call_id, speaker, text)
+        logger.bind(conversation=True).info("call {} {}: {}", self._call.call_id, speaker, text)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter, Request, Response, WebSocket
+from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 from loguru import logger
 
 from agent.live.runner import LiveFlow
 from agent.live.tokens import TokenError
+from agent.server.guards import Guards, busy_reject
 from agent.server.metrics import Metrics
 from agent.server.security import SignatureCheck
 
@@ -34,9 +35,20 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: str(v)[:MAX_FIELD_LENGTH] for k, v in form.items() if isinstance(v, str)}
 
 
-def make_router(live: LiveFlow, signatures: SignatureCheck, metrics: Metrics, media: MediaHandler | None = None) -> APIRouter:
-    """The webhooks and media socket for one flow."""
+def make_router(
+    live: LiveFlow, signatures: SignatureCheck, metrics: Metrics, media: MediaHandler | None = None, guards: Guards | None = None,
+) -> APIRouter:
+    """The webhooks and media socket for one flow (``guards``: replay and rate-limit state, default from the flow's settings)."""
     router = APIRouter(prefix="/twilio", tags=["twilio"])
+    guards = guards or Guards(live.settings)
+    router.guards = guards  # type: ignore[attr-defined]
+
+    def genuine(token: str, call_sid: str) -> bool:
+        try:
+            live.codec.open(token, call_sid)
+        except TokenError:
+            return False
+        return True
 
     async def signed_form(request: Request) -> dict[str, str] | None:
         form = await _form(request)
@@ -51,6 +63,13 @@ def make_router(live: LiveFlow, signatures: SignatureCheck, metrics: Metrics, me
         form = await signed_form(request)
         if form is None:
             return Response(status_code=403)
+        refused = guards.check_call(form)
+        if refused == "replay":
+            metrics.webhook_rejected.labels("replay").inc()
+            return Response(status_code=403)
+        if refused == "rate_limit":
+            metrics.webhook_rejected.labels("rate_limit").inc()
+            return _twiml(busy_reject())
         metrics.calls_active.inc()
         try:
             return _twiml(await live.incoming(form))
@@ -108,7 +127,12 @@ def make_router(live: LiveFlow, signatures: SignatureCheck, metrics: Metrics, me
         if media is None:
             await websocket.close(code=1011)
             return
-        await media(websocket, live)
+        guarded = guards.media_socket(websocket, genuine, lambda: metrics.webhook_rejected.labels("replay").inc())
+        try:
+            await media(guarded, live)
+        except WebSocketDisconnect as exc:
+            if exc.code != 1008:
+                raise
 
     return router
 
