@@ -9,6 +9,7 @@ nothing here raises into the call.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from agent.logs import remember_pii
 MAX_TEXT = 500
 MAX_SERVICE = 200
 MAX_ITEMS = 20
+MAX_ARGUMENTS_CHARS = 16 * 1024  # a whole tool call's arguments as JSON; far above what the limits above allow
 PII_FIELDS = ("caller_name", "email", "contact_number")  # masked in every log line while the call lasts
 HANDLED_FACTS = (OpenIncident, MaintenanceWindow, StatusPageEntry)  # facts saying someone is on it
 OTHER = "other"  # route_call's way to say that no intent fits
@@ -41,6 +43,20 @@ def _limited(schema: dict[str, Any]) -> dict[str, Any]:
             items.setdefault("maxLength", MAX_TEXT)
         schema["items"] = items
     return schema
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def _printable(value: Any) -> Any:
+    """``value`` without control characters in its text (they end up in TwiML, which XML forbids)."""
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value
 
 
 def _too_long(value: Any) -> str | None:
@@ -120,21 +136,28 @@ class ToolBox:
     # -- dispatch ----------------------------------------------------------------
     async def call(self, name: str, arguments: dict[str, Any] | str | None) -> dict[str, Any]:
         """Run one tool call; always answers a dict, with ``error`` when refused."""
-        handler = {
+        handlers = {
             "record_details": self.record_details,
             "route_call": self.route_call,
             "check_status": self.check_status,
             "end_call": self.end_call,
-        }.get(name)
+        }
+        handler = handlers.get(name) if isinstance(name, str) else None
         if handler is None:
-            return {"error": f"unknown tool {name!r}; use one of record_details, route_call, check_status, end_call"}
+            return {"error": f"unknown tool {str(name)[:MAX_SERVICE]!r}; use one of record_details, route_call, check_status, end_call"}
         if isinstance(arguments, str):
+            if len(arguments) > MAX_ARGUMENTS_CHARS:
+                return {"error": f"arguments are too long (at most {MAX_ARGUMENTS_CHARS} characters of JSON); send shorter values"}
             try:
                 arguments = json.loads(arguments or "{}")
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 return {"error": "arguments are not valid JSON"}
         if not isinstance(arguments, dict):
             return {"error": "arguments must be a JSON object"}
+        try:
+            arguments = _printable(arguments)
+        except RecursionError:
+            return {"error": "arguments are nested too deeply"}
         if self.ctx.decision is not None and name != "check_status":
             return {"error": "the call has already been handed on"}
         try:
@@ -172,6 +195,8 @@ class ToolBox:
 
     def route_call(self, args: dict[str, Any]) -> dict[str, Any]:
         intent = args.get("intent")
+        if not isinstance(intent, str):
+            return {"error": f"intent must be text, one of {sorted(self.ctx.intents) + [OTHER]}"}
         if intent == OTHER:
             self.ctx.call.summary = str(args.get("summary") or "")[:MAX_TEXT] or self.ctx.call.summary
             self.ctx.fallback("no_intent")
@@ -189,7 +214,9 @@ class ToolBox:
         return {"ok": True, "routed_to": intent}
 
     def check_status(self, args: dict[str, Any]) -> dict[str, Any]:
-        service = str(args.get("service") or "")
+        service = args.get("service") or ""
+        if not isinstance(service, str):
+            return {"error": "service must be text: the name of one service"}
         if len(service) > MAX_SERVICE:
             return {"error": f"service is too long (at most {MAX_SERVICE} characters); give just the service's name"}
         known = self.ctx.call.known_services()

@@ -42,8 +42,8 @@ from agent.node_logic import (
     within_support_hours,
 )
 from agent.platforms import on_call_people, open_alert
-from agent.reports import caller_was_told
 from agent.plugins import Registry
+from agent.reports import caller_was_told
 from agent.settings import Settings
 from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
 from pipelines.text_call import TextCall

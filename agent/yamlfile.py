@@ -15,6 +15,12 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+MAX_YAML_BYTES = 1024 * 1024  # a flow or caller script is a few KB; refuse before parsing
+# The YAML scanner slows down with the square of `[`/`{` nesting, so that is checked on the text first.
+MAX_YAML_FLOW_DEPTH = 64
+MAX_YAML_DEPTH = 64  # nesting of the loaded data (an alias inside itself is infinitely deep)
+MAX_YAML_VALUES = 100_000  # values once aliases are expanded ("billion laughs")
+
 
 @dataclass(frozen=True)
 class FileProblem:
@@ -70,6 +76,17 @@ def read_yaml(path: Path, report: Reporter, *, top_keys: str = "`name:`, `start:
     except OSError as exc:
         report.add(None, f"cannot read the file ({exc.strerror or exc})", "check that it exists and is readable")
         return None
+    if len(text) > MAX_YAML_BYTES:
+        report.add(None, f"the file is too large ({len(text)} characters; at most {MAX_YAML_BYTES})", "split it or remove what is not needed")
+        return None
+    deep_line = _flow_nesting_too_deep(text)
+    if deep_line is not None:
+        report.add(
+            deep_line,
+            f"`[` and `{{` are nested more than {MAX_YAML_FLOW_DEPTH} levels deep",
+            "close the brackets, or write the data as indented `key: value` and `- item` lines",
+        )
+        return None
     try:
         data = YAML(typ="rt").load(text)
     except DuplicateKeyError as exc:
@@ -93,6 +110,19 @@ def read_yaml(path: Path, report: Reporter, *, top_keys: str = "`name:`, `start:
     except YAMLError as exc:
         report.add(None, f"not valid YAML: {exc}", "check the file's YAML syntax")
         return None
+    except RecursionError:
+        report.add(None, "not valid YAML: nested too deeply", f"keep the nesting under {MAX_YAML_DEPTH} levels")
+        return None
+    except (ValueError, TypeError, OverflowError) as exc:  # a typed scalar that does not convert, e.g. 2026-13-45
+        report.add(
+            None, f"not valid YAML: a value cannot be read ({type(exc).__name__}: {exc})",
+            "quote dates, times and other values that should stay text",
+        )
+        return None
+    oversized = _too_big(data)
+    if oversized:
+        report.add(None, oversized, "write the values out instead of nesting aliases (`*name`), and keep the file small")
+        return None
     if not isinstance(data, CommentedMap):
         if data is None:
             report.add(1, "the file is empty", f"write the top-level keys: {top_keys}")
@@ -105,6 +135,43 @@ def read_yaml(path: Path, report: Reporter, *, top_keys: str = "`name:`, `start:
             )
         return None
     return data
+
+
+def _flow_nesting_too_deep(text: str) -> int | None:
+    """The line where `[`/`{` nesting passes the limit (brackets in quotes count too: an upper bound), or None."""
+    depth = 0
+    line = 1
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_YAML_FLOW_DEPTH:
+                return line
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        elif ch == "\n":
+            line += 1
+    return None
+
+
+def _too_big(data: Any) -> str | None:
+    """Why the loaded data is too deep or too large once aliases are expanded, or None."""
+    budget = MAX_YAML_VALUES
+
+    def walk(value: Any, depth: int) -> str | None:
+        nonlocal budget
+        budget -= 1
+        if budget < 0:
+            return f"the file holds more than {MAX_YAML_VALUES} values once its aliases are expanded"
+        if depth > MAX_YAML_DEPTH:
+            return f"the data is nested more than {MAX_YAML_DEPTH} levels deep (or an alias refers to itself)"
+        children = [*value.keys(), *value.values()] if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+        for child in children:
+            why = walk(child, depth + 1)
+            if why:
+                return why
+        return None
+
+    return walk(data, 0)
 
 
 def _yaml_kind(value: Any) -> str:

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from ruamel.yaml.comments import CommentedMap
 
 from agent.flow.models import NODE_TYPES, AiAgentNode, Flow, Node, SupportHoursNode
@@ -70,6 +70,14 @@ def check_flow(
         for err in exc.errors():
             _schema_problem(err, data, report)
         return None, report.sorted()
+    except (TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+        # A model validator that did not expect this shape: still a problem with the file, not a crash.
+        report.add(
+            _line_of_exception(exc, data), f"{INTERNAL_CHECK_FAILED} ({type(exc).__name__}: {str(exc)[:200]})",
+            "compare the file with examples/flows/hotline.yaml and docs/flows.md; a list or mapping is probably "
+            "written where a single value belongs (or the other way round)",
+        )
+        return None, report.sorted()
     _check_graph(flow, data, report)
     _check_plugins(flow, data, registry, path.resolve().parent, settings, report)
     _check_values(flow, data, report)
@@ -77,6 +85,23 @@ def check_flow(
 
 
 # --- reporting and YAML positions ------------------------------------------------
+
+INTERNAL_CHECK_FAILED = "the flow has a value of an unexpected kind that the checks could not read"
+
+
+def _line_of_exception(exc: BaseException, data: CommentedMap) -> int | None:
+    """The line of the first node whose own validation fails the same way, else None."""
+    nodes = data.get("nodes")
+    if not isinstance(nodes, dict):
+        return None
+    for nid, raw in nodes.items():
+        try:
+            _NODE_ADAPTER.validate_python(plain(raw))
+        except type(exc):
+            return line_at(data, ("nodes", nid))
+        except Exception:  # noqa: BLE001, S112 - a schema error in this node; not the one looked for
+            continue
+    return None
 
 
 def _close(word: Any, options: Iterable[str]) -> str | None:
@@ -153,6 +178,7 @@ def _node_classes() -> dict[str, type[BaseModel]]:
 
 
 _NODE_CLASSES = _node_classes()
+_NODE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Node)
 
 
 def _model_at(loc: Loc) -> type[BaseModel] | None:

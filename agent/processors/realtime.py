@@ -63,6 +63,11 @@ BENIGN_ERRORS = {
     "input_audio_buffer_commit_empty",
 }
 MAX_BAD_EVENTS = 20
+# An audio delta is a few KB; a larger event is skipped unparsed (the websockets client refuses over 1 MiB too).
+MAX_EVENT_BYTES = 1024 * 1024
+MAX_TRANSCRIPT_CHARS = 2000  # per caller or bot line kept in the call's transcript
+# What a handler raises on an event with missing or wrongly typed fields (binascii.Error is a ValueError).
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError)
 
 
 @dataclass
@@ -265,23 +270,33 @@ class OpenAIRealtimeProcessor(FrameProcessor):
     async def _read(self) -> None:
         try:
             while True:
-                raw = await self._conn.recv_bytes()
-                try:
-                    event = json.loads(raw)
-                    kind = event["type"]
-                except (ValueError, KeyError, TypeError):
-                    await self._bad_event("not a JSON event")
-                    continue
-                handler = self._handlers.get(kind)
-                if handler is not None:
-                    try:
-                        await handler(self, event)
-                    except (KeyError, TypeError, ValueError) as exc:
-                        await self._bad_event(f"{kind} without the expected fields ({exc!r})")
+                await self._dispatch(await self._conn.recv_bytes())
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             await self._fail("connection_lost", f"lost the realtime connection ({type(exc).__name__})")
+
+    async def _dispatch(self, raw: str | bytes) -> None:
+        """Handle one server event; a malformed or oversized one is counted and skipped, never raised."""
+        if len(raw) > MAX_EVENT_BYTES:
+            await self._bad_event(f"oversized event ({len(raw)} bytes)")
+            return
+        try:
+            event = json.loads(raw)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            await self._bad_event("not a JSON event")
+            return
+        kind = event.get("type") if isinstance(event, dict) else None
+        if not isinstance(kind, str):
+            await self._bad_event("not a JSON event")
+            return
+        handler = self._handlers.get(kind)
+        if handler is None:
+            return  # an event type we do not need
+        try:
+            await handler(self, event)
+        except MALFORMED as exc:
+            await self._bad_event(f"{kind} without the expected fields ({type(exc).__name__}: {str(exc)[:200]})")
 
     async def _bad_event(self, why: str) -> None:
         self._bad_events += 1
@@ -401,12 +416,12 @@ class OpenAIRealtimeProcessor(FrameProcessor):
     async def _on_caller_transcript(self, event: dict[str, Any]) -> None:
         text = str(event.get("transcript") or "").strip()
         if text:
-            await self.push_frame(TranscriptionFrame(text=text[:2000], user_id="caller", timestamp=str(time.time())))
+            await self.push_frame(TranscriptionFrame(text=text[:MAX_TRANSCRIPT_CHARS], user_id="caller", timestamp=str(time.time())))
 
     async def _on_bot_transcript(self, event: dict[str, Any]) -> None:
         text = str(event.get("transcript") or "").strip()
         if text:
-            await self.push_frame(TTSTextFrame(text=text, text_type="sentence"))
+            await self.push_frame(TTSTextFrame(text=text[:MAX_TRANSCRIPT_CHARS], text_type="sentence"))
 
     async def _on_function_call(self, event: dict[str, Any]) -> None:
         """Run the tool now; the follow-up response is asked for once the model's response is done."""
