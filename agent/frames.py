@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from pipecat.frames.frames import DataFrame, SystemFrame
+from pipecat.frames.frames import DataFrame, InputAudioRawFrame, SystemFrame
 
 
 @dataclass
@@ -54,3 +54,10 @@ class HandOverFrame(SystemFrame):
     """Stop the conversation and take the fallback branch (silence, time limit), saying so first."""
 
     reason: str = "no_input"
+
+
+@dataclass
+class TwilioAudioFrame(InputAudioRawFrame):
+    """Caller audio as PCM for local listeners, plus Twilio's base64 mu-law, passed to the model untouched."""
+
+    mulaw_b64: str = ""

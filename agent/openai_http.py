@@ -6,9 +6,9 @@ in for OpenAI with respx, and deployments can put a proxy in between.
 
 from __future__ import annotations
 
-import httpx
 from openai import AsyncOpenAI
 
+from agent.http_client import http_client
 from agent.settings import Settings
 
 
@@ -17,5 +17,5 @@ def openai_client(settings: Settings, timeout_s: float) -> AsyncOpenAI:
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     return AsyncOpenAI(
         api_key=key, base_url=settings.openai_base_url, max_retries=0, timeout=timeout_s,
-        http_client=httpx.AsyncClient(timeout=timeout_s),
+        http_client=http_client(timeout=timeout_s),
     )

@@ -9,7 +9,6 @@ nothing here raises into the call.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +19,7 @@ from agent.extract import services as match_services
 from agent.facts import MaintenanceWindow, OpenIncident, StatusPageEntry
 from agent.gathers import InvalidValue
 from agent.logs import remember_pii
+from agent.printable import printable
 
 MAX_TEXT = 500
 MAX_SERVICE = 200
@@ -43,20 +43,6 @@ def _limited(schema: dict[str, Any]) -> dict[str, Any]:
             items.setdefault("maxLength", MAX_TEXT)
         schema["items"] = items
     return schema
-
-
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-
-
-def _printable(value: Any) -> Any:
-    """``value`` without control characters in its text (they end up in TwiML, which XML forbids)."""
-    if isinstance(value, str):
-        return _CONTROL.sub("", value)
-    if isinstance(value, dict):
-        return {_printable(k): _printable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_printable(v) for v in value]
-    return value
 
 
 def _too_long(value: Any) -> str | None:
@@ -155,7 +141,7 @@ class ToolBox:
         if not isinstance(arguments, dict):
             return {"error": "arguments must be a JSON object"}
         try:
-            arguments = _printable(arguments)
+            arguments = printable(arguments)
         except RecursionError:
             return {"error": "arguments are nested too deeply"}
         if self.ctx.decision is not None and name != "check_status":

@@ -5,7 +5,9 @@ after its prefix padding and a network round trip; by then the caller has
 talked over the bot for a noticeable while. Silero (the ONNX model Pipecat
 ships) answers per 32 ms window in ~0.1 ms. One inference session is loaded
 per process, at start-up, and shared by every call; each call keeps only its
-own recurrent state. It runs only while bot audio is playing.
+own recurrent state. It runs only while bot audio is playing, and only on
+windows loud enough to be speech: a caller who is quiet while the bot talks
+(most of the time) costs an energy sum per window, not an inference.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 SAMPLE_RATE = 8000
 WINDOW = 256  # samples per inference at 8 kHz
 CONTEXT = 32  # samples of the previous window the model expects in front
+QUIET_ENERGY = 0.004**2 * WINDOW  # sum of squares below -48 dBFS RMS: line noise, not speech
 
 
 def _default_model_path() -> Path:
@@ -79,6 +82,8 @@ class SpeechDetector:
             window, self._pending = self._pending[:WINDOW], self._pending[WINDOW:]
             framed = np.concatenate((self._context, window[None, :]), axis=1)
             self._context = framed[:, -CONTEXT:]
+            if not self._run and float(np.dot(window, window)) < QUIET_ENERGY:
+                continue  # too quiet to start speech: no inference needed (once speech started, every window counts)
             probability, self._state = self._model.probability(framed, self._state)
             self._run = self._run + 1 if probability >= self._threshold else 0
             speaking = speaking or self._run >= self._needed

@@ -36,7 +36,11 @@ from agent.flow.models import AiAgentNode
 from agent.live.runner import FAILOVER_MESSAGE, LiveFlow
 from agent.live.tokens import LiveState, TokenError
 from agent.live.twilio_rest import TwilioRest, TwilioRestError, UpdateResult
-from agent.processors.realtime import OpenAIRealtimeProcessor, RealtimeConfig
+from agent.processors.realtime import (
+    OpenAIRealtimeProcessor,
+    RealtimeConfig,
+    open_connection,
+)
 from agent.processors.recorder import CallRecorder
 from agent.processors.supervisor import CallSupervisor
 from agent.processors.twilio_serializer import SafeTwilioSerializer
@@ -46,6 +50,9 @@ from agent.tools import ToolBox
 from agent.vad import SileroModel
 
 START_TIMEOUT_S = 5.0
+EARLY_START_TTL_S = 15.0
+MAX_EARLY_STARTS = 1000
+OUT_CHUNK_10MS = 4  # 40 ms per media message: half the messages of 20 ms, still a fine grain for barge-in
 
 
 async def read_start(websocket: WebSocket) -> dict:
@@ -57,16 +64,63 @@ async def read_start(websocket: WebSocket) -> dict:
     raise ValueError("no start message from Twilio")
 
 
-def media_handler(rest: TwilioRest, metrics: Metrics | None = None):
+class EarlyStart:
+    """The model connection and enrichment of a call, started while Twilio is still opening the media stream.
+
+    Begun when the webhook answers with ``<Connect><Stream>``, taken by the
+    stream when it arrives here; if it goes to another replica (or never
+    comes), what was started is closed after ``EARLY_START_TTL_S``.
+    """
+
+    def __init__(self) -> None:
+        self._calls: dict[str, tuple[asyncio.Task, asyncio.Task, asyncio.TimerHandle]] = {}
+
+    def begin(self, live: LiveFlow, state: LiveState, node: AiAgentNode) -> None:
+        if state.call_sid in self._calls or len(self._calls) >= MAX_EARLY_STARTS:
+            return
+        settings = live.settings
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+        connection = asyncio.create_task(open_connection(settings.openai_realtime_url, settings.openai_realtime_model, key))
+        facts = asyncio.create_task(live.facts(state.model_copy(deep=True), node))
+        expiry = asyncio.get_running_loop().call_later(EARLY_START_TTL_S, self._expire, state.call_sid)
+        self._calls[state.call_sid] = (connection, facts, expiry)
+
+    def take(self, call_sid: str) -> tuple[asyncio.Task | None, asyncio.Task | None]:
+        """The connection and facts started for ``call_sid`` (None, None when nothing was)."""
+        entry = self._calls.pop(call_sid, None)
+        if entry is None:
+            return None, None
+        entry[2].cancel()
+        return entry[0], entry[1]
+
+    def _expire(self, call_sid: str) -> None:
+        connection, facts = self.take(call_sid)
+        if facts is not None:
+            facts.cancel()
+        if connection is not None:
+            connection.add_done_callback(_close_unused)
+
+
+def _close_unused(connection: asyncio.Task) -> None:
+    if connection.cancelled() or connection.exception() is not None:
+        return
+    manager, _ = connection.result()
+    task = asyncio.ensure_future(manager.__aexit__(None, None, None))
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a connection already gone is fine
+
+
+def media_handler(rest: TwilioRest, metrics: Metrics | None = None, early: EarlyStart | None = None):
     """The router's media-stream handler, sharing one Twilio REST client (and the metrics) across calls."""
 
     async def handle(websocket: WebSocket, live: LiveFlow) -> None:
-        await handle_media_stream(websocket, live, rest, metrics)
+        await handle_media_stream(websocket, live, rest, metrics, early)
 
     return handle
 
 
-async def handle_media_stream(websocket: WebSocket, live: LiveFlow, rest: TwilioRest, metrics: Metrics | None = None) -> None:
+async def handle_media_stream(
+    websocket: WebSocket, live: LiveFlow, rest: TwilioRest, metrics: Metrics | None = None, early: EarlyStart | None = None,
+) -> None:
     """Run one AI agent node over a Twilio media stream until the call moves on."""
     await websocket.accept()
     try:
@@ -80,7 +134,8 @@ async def handle_media_stream(websocket: WebSocket, live: LiveFlow, rest: Twilio
     if not isinstance(node, AiAgentNode):
         await websocket.close(code=1008)
         return
-    await RealtimeCall(websocket, live, state, node, str(start.get("streamSid", "")), rest, metrics).run()
+    connection, facts = early.take(state.call_sid) if early is not None else (None, None)
+    await RealtimeCall(websocket, live, state, node, str(start.get("streamSid", "")), rest, metrics, connection, facts).run()
 
 
 class RealtimeCall:
@@ -89,7 +144,9 @@ class RealtimeCall:
     def __init__(
         self, websocket: WebSocket, live: LiveFlow, state: LiveState, node: AiAgentNode, stream_sid: str,
         rest: TwilioRest, metrics: Metrics | None = None,
+        connection: asyncio.Task | None = None, facts: asyncio.Task | None = None,
     ) -> None:
+        self._early_facts = facts
         self.live, self.state, self.node, self.rest, self.metrics = live, state, node, rest, metrics
         settings = live.settings
         self.call = live.call_of(state)
@@ -112,7 +169,7 @@ class RealtimeCall:
         self.realtime = OpenAIRealtimeProcessor(
             config, self.tools, stream_sid=stream_sid, on_decision=self._decided, on_failure=self._failed,
             on_reply_latency=metrics.voice_latency.observe if metrics else None,
-            detector=SileroModel.shared().detector() if settings.local_vad else None,
+            detector=SileroModel.shared().detector() if settings.local_vad else None, preconnected=connection,
         )
         self.supervisor = CallSupervisor(
             reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input, max_duration_s=node.max_duration_s,
@@ -122,7 +179,7 @@ class RealtimeCall:
             websocket,
             FastAPIWebsocketParams(
                 audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
-                serializer=SafeTwilioSerializer(stream_sid, state.call_sid), audio_out_10ms_chunks=2,
+                serializer=SafeTwilioSerializer(stream_sid, state.call_sid), audio_out_10ms_chunks=OUT_CHUNK_10MS,
             ),
         )
         self.worker = PipelineWorker(
@@ -174,7 +231,7 @@ class RealtimeCall:
 
     async def _enrich(self) -> None:
         """Facts reach the model when ready; the greeting does not wait for them."""
-        facts = await self.live.facts(self.state, self.node)
+        facts = await (self._early_facts or self.live.facts(self.state, self.node))
         self.call.facts = facts
         await self.realtime.connected.wait()
         instructions = build_instructions(self.ctx, facts, ZoneInfo(self.live.flow.timezone))

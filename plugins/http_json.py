@@ -20,11 +20,11 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from agent import hookimpl
 from agent.facts import Fact
+from agent.http_client import http_client
 from agent.sources import SourceContext
 
 _facts = TypeAdapter(Fact)
@@ -79,7 +79,7 @@ class HttpJsonSource:
         return headers
 
     async def fetch(self, call: Any) -> list[Fact]:
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
+        async with http_client(timeout=self.timeout) as client:
             response = await client.get(self.config.url, headers=self._headers())
         if response.status_code >= 400:
             raise HttpJsonError(f"{self.config.url} answered HTTP {response.status_code}")

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent import hookimpl
 from agent.call import Alert, AlertLink, AlertNote, AlertReceipt
 from agent.facts import Fact, MaintenanceWindow, OnCallShift, OpenIncident, ServiceState
+from agent.http_client import http_client
 from agent.sources import SourceContext
 
 PAGE_SIZE = 100  # the most /api/incidents returns a page
@@ -83,7 +84,7 @@ class _Api:
             self.headers["Authorization"] = f"Bearer {key}"
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=self.timeout)
+        return http_client(base_url=self.base_url, headers=self.headers, timeout=self.timeout)
 
     async def request(self, client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
         what = f"{method} {path}"

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent import hookimpl
 from agent.call import Alert, AlertNote, AlertReceipt
 from agent.facts import Fact, OnCallShift, OpenIncident, ServiceState
+from agent.http_client import http_client
 from agent.sources import SourceContext
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
@@ -113,7 +114,7 @@ class _RestClient:
         # Checked per call, not when the flow is loaded: flows stay checkable (CI) without secrets.
         if not self.key:
             raise PagerDutyError("PagerDuty needs an API key: set VOICE_AGENT_PAGERDUTY_API_KEY (a read-only REST key is enough)")
-        return httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=self.timeout)
+        return http_client(base_url=self.base_url, headers=self.headers, timeout=self.timeout)
 
     async def get(self, client: httpx.AsyncClient, path: str, params: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
         what = f"GET {path}"
@@ -403,7 +404,7 @@ class PagerDutyPlatform:
         if not self.routing_key:
             raise PagerDutyError("PagerDuty alerts need an Events API v2 integration key: set VOICE_AGENT_PAGERDUTY_ROUTING_KEY")
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
+            async with http_client(timeout=self.timeout) as client:
                 response = await client.post(self.url, json=event)
         except httpx.TimeoutException as exc:
             raise PagerDutyError(f"{what}: PagerDuty did not answer within {self.timeout:g}s") from exc

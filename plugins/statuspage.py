@@ -34,6 +34,7 @@ from agent.facts import (
     ServiceState,
     StatusPageEntry,
 )
+from agent.http_client import http_client
 from agent.sources import SourceContext
 
 COMPONENT_STATUS = {
@@ -108,7 +109,7 @@ class StatuspageSource:
     async def _get(self) -> dict[str, Any]:
         what = f"GET {self.url}"
         try:
-            async with httpx.AsyncClient(timeout=self.timeout, headers={"Accept": "application/json"}) as client:
+            async with http_client(timeout=self.timeout, headers={"Accept": "application/json"}) as client:
                 response = await client.get(self.url)
         except httpx.TimeoutException as exc:
             raise StatuspageError(f"{what}: no answer within {self.timeout:g}s") from exc

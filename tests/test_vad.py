@@ -43,3 +43,17 @@ def test_one_model_many_detectors_with_their_own_state():
     heard = [talking.feed(a) for a in voice]
     assert not any(quiet.feed(b) for b in silence)
     assert any(heard)
+
+
+def test_quiet_windows_cost_no_inference_and_speech_after_them_still_triggers(monkeypatch):
+    model = SileroModel()
+    runs = []
+    real = model.probability
+    monkeypatch.setattr(model, "probability", lambda window, state: runs.append(1) or real(window, state))
+    detector = model.detector(min_speech_ms=200)
+    rng = np.random.default_rng(2)
+    line_noise = (rng.standard_normal(16000) * 40).astype(np.int16)  # about -58 dBFS: a quiet phone line
+    assert first_trigger_ms(detector, line_noise) is None
+    assert runs == []
+    at = first_trigger_ms(detector, speech(1500))
+    assert at is not None and 200 <= at <= 1000 and runs

@@ -332,7 +332,11 @@ class AiAgentNode(_Node):
     @field_validator("languages", mode="before")
     @classmethod
     def _list_as_mapping(cls, value: Any) -> Any:
-        return {code: {} for code in value} if isinstance(value, list) else value
+        if not isinstance(value, list):
+            return value
+        if not all(isinstance(code, str) for code in value):
+            raise ValueError("list language codes, e.g. [en, de], or map each code to its greeting and voice")
+        return {code: {} for code in value}
 
     @field_validator("gathers", mode="before")
     @classmethod

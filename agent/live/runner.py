@@ -87,6 +87,7 @@ class LiveFlow:
     on_outcome: Callable[[Outcome], None] | None = None  # e.g. a metrics counter
     rest: TwilioRest | None = None  # recordings; without it, alerts carry no recording link
     background: set[asyncio.Task] = field(default_factory=set)  # after-call work still running
+    on_stream: Callable[[LiveState, AiAgentNode], None] | None = None  # a media stream is about to come: start early
 
     # -- entry points -------------------------------------------------------------------------
     async def incoming(self, form: dict[str, str]) -> str:
@@ -106,13 +107,16 @@ class LiveFlow:
     async def resume(self, state: LiveState, event: str, form: dict[str, str]) -> str:
         """TwiML after Twilio reports what happened at the node ``state.node`` (an action URL)."""
         node = self.flow.nodes.get(state.node)
-        handler = {
-            "ivr": self._after_ivr, "pin": self._after_pin, "vm": self._after_voicemail,
-            "dial": self._after_dial, "gather": self._after_gather,
-        }.get(event)
-        if node is None or handler is None:
-            logger.warning("unknown continuation {} at node {}; ending the call", event, state.node)
-            return str(VoiceResponse().hangup())
+        handler, node_type = {
+            "ivr": (self._after_ivr, IvrMenuNode), "pin": (self._after_pin, PinCodeNode),
+            "vm": (self._after_voicemail, VoicemailNode), "dial": (self._after_dial, RouteCallNode),
+            "gather": (self._after_gather, AiAgentNode),
+        }.get(event, (None, None))
+        if handler is None or not isinstance(node, node_type):  # the event is outside the sealed token
+            logger.warning("continuation {!r} does not fit node {}; ending the call", event[:20], state.node)
+            response = VoiceResponse()
+            response.hangup()
+            return str(response)
         return str(await handler(state, node, form))
 
     async def after_agent(self, state: LiveState, decision: Decision) -> str:
@@ -330,6 +334,8 @@ class LiveFlow:
         stream = connect.stream(url=self._ws_url("/twilio/media"))
         stream.parameter(name="token", value=self.codec.seal(state))
         response.append(connect)
+        if self.on_stream is not None:
+            self.on_stream(state, node)
         # If the stream ends without the agent deciding (a crash, a lost replica), the call goes on here.
         response.redirect(self._action(state, "gather"), method="POST")
 

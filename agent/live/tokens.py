@@ -15,9 +15,10 @@ import zlib
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from agent.call import AlertReceipt, Dial, Turn
+from agent.printable import printable
 
 
 class TokenError(ValueError):
@@ -54,6 +55,11 @@ class LiveState(BaseModel):
     branch: str | None = None  # where the AI agent sent the call
     dials: list[Dial] = Field(default_factory=list)
     alerts: list[OpenedAlert] = Field(default_factory=list)
+
+    @field_validator("fields", "summary", "caller", mode="before")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        return printable(value)  # whatever set them, they may be spoken in TwiML
 
 
 def _fernet_key(secret: str) -> bytes:

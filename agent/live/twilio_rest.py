@@ -14,6 +14,7 @@ from enum import Enum
 import httpx
 from loguru import logger
 
+from agent.http_client import http_client
 from agent.settings import Settings
 
 
@@ -29,7 +30,7 @@ class TwilioRestError(RuntimeError):
 class TwilioRest:
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
         self._settings = settings
-        self._client = client or httpx.AsyncClient(timeout=settings.rest_timeout_s)
+        self._client = client or http_client(timeout=settings.rest_timeout_s)
         if settings.twilio_api_key_sid and settings.twilio_api_key_secret:
             self._auth = (settings.twilio_api_key_sid, settings.twilio_api_key_secret.get_secret_value())
         elif settings.twilio_account_sid and settings.twilio_auth_token:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from agent import mulaw
 from agent.agent_context import Decision
 from agent.frames import HandOverFrame, SilenceFrame, TwilioMarkFrame, TwilioStopFrame
+from agent.http_client import http_client, ssl_context
 from agent.tools import ToolBox
 from agent.vad import SpeechDetector
 
@@ -118,6 +120,24 @@ class RealtimeConfig:
         }
 
 
+async def open_connection(url: str, model: str, api_key: str) -> tuple[Any, Any]:
+    """A connection to the realtime model: ``(manager, connection)``; leave it with ``manager.__aexit__``."""
+    base = url.rstrip("/")
+    if base.endswith("/realtime"):
+        base = base[: -len("/realtime")]
+    options = {"ssl": ssl_context()} if base.startswith("wss://") else {}
+    manager = realtime_client(api_key, base).realtime.connect(
+        model=model, max_retries=0, websocket_connection_options=options,
+    )
+    return manager, await manager.__aenter__()
+
+
+@functools.lru_cache(maxsize=8)
+def realtime_client(api_key: str, websocket_base_url: str) -> AsyncOpenAI:
+    """One client per process and key: building one costs ~50 ms of blocking TLS set-up on the event loop."""
+    return AsyncOpenAI(api_key=api_key, websocket_base_url=websocket_base_url, max_retries=0, http_client=http_client())
+
+
 class OpenAIRealtimeProcessor(FrameProcessor):
     """Bridges the call's audio to the realtime model and the model's actions to the flow."""
 
@@ -131,9 +151,11 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         on_failure: Callable[[str, str], Awaitable[None]],
         on_reply_latency: Callable[[float], None] | None = None,
         detector: SpeechDetector | None = None,
+        preconnected: asyncio.Future[tuple[Any, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._preconnected = preconnected  # opened while Twilio was still setting up the stream
         self._detector = detector
         self._detector_used = False
         self._on_reply_latency = on_reply_latency
@@ -176,7 +198,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, InputAudioRawFrame):
             if self._conn is not None and not self._failed:
-                payload = base64.b64encode(mulaw.encode(frame.audio)).decode()
+                payload = getattr(frame, "mulaw_b64", None) or base64.b64encode(mulaw.encode(frame.audio)).decode()
                 await self._send_raw('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
             if self._detector is not None:
                 playing = self._bot_playing()
@@ -221,12 +243,13 @@ class OpenAIRealtimeProcessor(FrameProcessor):
                 await self._fail("no_answer", f"the model did not answer within {self._config.answer_timeout_s:.0f} s")
 
     async def _connect(self) -> None:
-        base = self._config.url.rstrip("/")
-        if base.endswith("/realtime"):
-            base = base[: -len("/realtime")]
-        client = AsyncOpenAI(api_key=self._config.api_key, websocket_base_url=base, max_retries=0)
-        self._manager = client.realtime.connect(model=self._config.model, max_retries=0)
-        self._conn = await self._manager.__aenter__()
+        if self._preconnected is not None:
+            try:
+                self._manager, self._conn = await self._preconnected
+            except Exception as exc:  # the early attempt failed: one more, now
+                logger.info("the early model connection failed ({}); connecting again", type(exc).__name__)
+        if self._conn is None:
+            self._manager, self._conn = await open_connection(self._config.url, self._config.model, self._config.api_key)
         await self._send({"type": "session.update", "session": self._config.session()})
         await self._send({
             "type": "response.create",
@@ -241,6 +264,12 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         for task in (self._reader, self._watchdog, self._digits_task):
             if task is not None and not task.done():
                 await self.cancel_task(task)
+        early = self._preconnected
+        if self._manager is None and early is not None:  # opened early, never used: close it too
+            if not early.done():
+                early.cancel()
+            elif not early.cancelled() and early.exception() is None:
+                self._manager, self._conn = early.result()
         if self._manager is not None:
             try:
                 await self._manager.__aexit__(None, None, None)

@@ -6,20 +6,25 @@
 * ``mark`` and ``stop`` become frames (Pipecat ignores them): marks tell when
   bot audio has really been played, which silence timers and barge-in
   truncation depend on.
-* Oversized messages are refused before parsing.
+* Oversized messages are refused before parsing; a media message is parsed
+  once, and its base64 mu-law rides on the frame for the model (``audio/pcmu``),
+  so the caller's audio is never re-encoded.
 * It never hangs up by itself: ending a call is a REST call the agent makes
   after the flow decided, not a side effect of a closing pipeline.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 
 from loguru import logger
 from pipecat.frames.frames import Frame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
-from agent.frames import TwilioMarkFrame, TwilioStopFrame
+from agent import mulaw
+from agent.frames import TwilioAudioFrame, TwilioMarkFrame, TwilioStopFrame
+from agent.mulaw import SAMPLE_RATE
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a 20 ms frame is ~300 bytes; Twilio never sends near this
 
@@ -40,11 +45,22 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
                 return TwilioMarkFrame(mark=str(message["mark"]["name"]))
             if event == "stop":
                 return TwilioStopFrame()
-            if event in ("media", "dtmf"):
+            if event == "media":
+                return self._media(message)
+            if event == "dtmf":
                 return await super().deserialize(data)
         except Exception as exc:  # noqa: BLE001 - whatever the caller's carrier sends, the call goes on
             self._drop(type(exc).__name__, len(data))
         return None
+
+    @staticmethod
+    def _media(message: dict) -> TwilioAudioFrame | None:
+        """One parse, one decode: the base64 mu-law goes on to the model as it came (audio/pcmu)."""
+        payload = message["media"]["payload"]
+        if not isinstance(payload, str):
+            raise TypeError("media payload is not text")
+        pcm = mulaw.decode(base64.b64decode(payload, validate=True)).tobytes()
+        return TwilioAudioFrame(audio=pcm, sample_rate=SAMPLE_RATE, num_channels=1, mulaw_b64=payload) if pcm else None
 
     def _drop(self, why: str, size: int) -> None:
         self.malformed += 1

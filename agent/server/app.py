@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Response
@@ -50,15 +51,19 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
         raise ValueError("set VOICE_AGENT_PUBLIC_BASE_URL to the https URL Twilio reaches this server at")
     metrics = Metrics()
     rest = TwilioRest(settings)  # one connection pool for every call's redirects and recordings
+    early = None
     if media is None and settings.use_openai():
-        from pipelines.twilio_realtime import media_handler
+        from pipelines.twilio_realtime import EarlyStart, media_handler
 
-        media = media_handler(rest, metrics)
+        early = EarlyStart()  # the model connection opens while Twilio sets up the stream
+        media = media_handler(rest, metrics, early)
         if settings.local_vad:
             from agent.vad import SileroModel
 
             SileroModel.shared()  # loaded now, never on the event loop during a call
     live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None, rest=rest)
+    if early is not None:
+        live.on_stream = functools.partial(early.begin, live)
     live.on_outcome = lambda outcome: metrics.flow_outcomes.labels(outcome.end_reason or "unknown").inc()
     router = make_router(live, SignatureCheck(settings), metrics, media)
     router.live = live  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from loguru import logger
 
 from agent.live.runner import LiveFlow
 from agent.live.tokens import TokenError
+from agent.printable import printable
 from agent.server.guards import Guards, busy_reject
 from agent.server.metrics import Metrics
 from agent.server.security import SignatureCheck
@@ -56,7 +57,7 @@ def make_router(
             metrics.webhook_rejected.labels("signature").inc()
             logger.warning("refused {} with a missing or wrong X-Twilio-Signature", request.url.path)
             return None
-        return form
+        return printable(form)  # checked as signed, used as speakable
 
     @router.post("/voice")
     async def voice(request: Request) -> Response:
