@@ -1,0 +1,1 @@
+"""Load benchmarks of the bot server (run on demand: ``python -m benchmarks.run``; not part of pytest)."""
