@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from pipecat.frames.frames import DataFrame, InputAudioRawFrame, SystemFrame
+from pipecat.frames.frames import DataFrame, SystemFrame
 
 
 @dataclass
@@ -57,7 +57,26 @@ class HandOverFrame(SystemFrame):
 
 
 @dataclass
-class TwilioAudioFrame(InputAudioRawFrame):
-    """Caller audio as PCM for local listeners, plus Twilio's base64 mu-law, passed to the model untouched."""
+class CallerAudioFrame(SystemFrame):
+    """The caller's audio exactly as Twilio sent it: 8 kHz mu-law, as base64 (``payload``) and as bytes.
 
-    mulaw_b64: str = ""
+    A system frame, so it skips Pipecat's audio queue and every stage's input
+    queue: 50 frames a second per call take one hop per stage. It goes to the
+    model untouched (``audio/pcmu``); only a processor that needs samples (the
+    barge-in detector, while the bot speaks) decodes it.
+    """
+
+    payload: str = ""
+    mulaw: bytes = b""
+
+
+@dataclass
+class BotAudioFrame(SystemFrame):
+    """Bot audio for Twilio exactly as the model sent it: base64 8 kHz mu-law, ``ms`` long.
+
+    Sent to Twilio as it comes (Twilio buffers it and plays it in real time);
+    marks, not pacing, tell what the caller has heard.
+    """
+
+    payload: str = ""
+    ms: int = 0

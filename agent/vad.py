@@ -17,9 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from agent import mulaw
+
 SAMPLE_RATE = 8000
 WINDOW = 256  # samples per inference at 8 kHz
 CONTEXT = 32  # samples of the previous window the model expects in front
+_MULAW_FLOAT = mulaw.decode(bytes(range(256))).astype(np.float32) / 32768.0
 QUIET_ENERGY = 0.004**2 * WINDOW  # sum of squares below -48 dBFS RMS: line noise, not speech
 
 
@@ -75,7 +78,13 @@ class SpeechDetector:
 
     def feed(self, pcm16: bytes) -> bool:
         """Add 8 kHz PCM16 audio; True when the caller has been speaking long enough to interrupt."""
-        samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float32) / 32768.0
+        return self._feed(np.frombuffer(pcm16, dtype="<i2").astype(np.float32) / 32768.0)
+
+    def feed_mulaw(self, audio: bytes) -> bool:
+        """Add 8 kHz mu-law audio as Twilio sends it (one table look-up to samples)."""
+        return self._feed(_MULAW_FLOAT[np.frombuffer(audio, dtype=np.uint8)])
+
+    def _feed(self, samples: np.ndarray) -> bool:
         self._pending = np.concatenate((self._pending, samples)) if self._pending.size else samples
         speaking = False
         while self._pending.size >= WINDOW:

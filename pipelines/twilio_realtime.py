@@ -4,7 +4,8 @@
       -> OpenAIRealtimeProcessor   audio/pcmu both ways, tools, barge-in, fail-over
       -> CallSupervisor            speaker tracking, silence re-prompts, max duration
       -> CallRecorder              transcript, event log
-      -> transport out             media, mark, clear back to Twilio
+      -> TwilioMediaSender         bot audio and marks to Twilio as they come (Twilio paces playback)
+      -> transport out             clear back to Twilio
 
 When the agent decides, the live call is redirected (Twilio REST) to the
 TwiML of the chosen branch, carrying what was gathered in a sealed token;
@@ -43,6 +44,7 @@ from agent.processors.realtime import (
 )
 from agent.processors.recorder import CallRecorder
 from agent.processors.supervisor import CallSupervisor
+from agent.processors.twilio_sender import TwilioMediaSender
 from agent.processors.twilio_serializer import SafeTwilioSerializer
 from agent.prompt import build_instructions
 from agent.server.metrics import Metrics
@@ -52,7 +54,6 @@ from agent.vad import SileroModel
 START_TIMEOUT_S = 5.0
 EARLY_START_TTL_S = 15.0
 MAX_EARLY_STARTS = 1000
-OUT_CHUNK_10MS = 4  # 40 ms per media message: half the messages of 20 ms, still a fine grain for barge-in
 
 
 async def read_start(websocket: WebSocket) -> dict:
@@ -178,12 +179,15 @@ class RealtimeCall:
         self.transport = FastAPIWebsocketTransport(
             websocket,
             FastAPIWebsocketParams(
-                audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
-                serializer=SafeTwilioSerializer(stream_sid, state.call_sid), audio_out_10ms_chunks=OUT_CHUNK_10MS,
+                audio_in_enabled=True, audio_out_enabled=False, add_wav_header=False,  # bot audio: TwilioMediaSender
+                serializer=SafeTwilioSerializer(stream_sid, state.call_sid),
             ),
         )
         self.worker = PipelineWorker(
-            Pipeline([self.transport.input(), self.realtime, self.supervisor, CallRecorder(self.call), self.transport.output()]),
+            Pipeline([
+                self.transport.input(), self.realtime, self.supervisor, CallRecorder(self.call),
+                TwilioMediaSender(websocket.send_text, stream_sid), self.transport.output(),
+            ]),
             params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000, enable_metrics=False),
             enable_rtvi=False, enable_turn_tracking=False, idle_timeout_secs=None, check_dangling_tasks=False,
         )

@@ -39,7 +39,6 @@ from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
     InputDTMFFrame,
-    OutputAudioRawFrame,
     OutputTransportMessageFrame,
     StartFrame,
     TranscriptionFrame,
@@ -51,7 +50,14 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent import mulaw
 from agent.agent_context import Decision
-from agent.frames import HandOverFrame, SilenceFrame, TwilioMarkFrame, TwilioStopFrame
+from agent.frames import (
+    BotAudioFrame,
+    CallerAudioFrame,
+    HandOverFrame,
+    SilenceFrame,
+    TwilioMarkFrame,
+    TwilioStopFrame,
+)
 from agent.http_client import http_client, ssl_context
 from agent.tools import ToolBox
 from agent.vad import SpeechDetector
@@ -65,6 +71,18 @@ BENIGN_ERRORS = {
     "input_audio_buffer_commit_empty",
 }
 MAX_BAD_EVENTS = 20
+# Server events of the GA protocol we do not need (protocols.md); any other type is new to us and logged once per call.
+IGNORED_EVENTS = frozenset({
+    "session.created", "session.updated", "conversation.created", "conversation.item.created", "conversation.item.added",
+    "conversation.item.done", "conversation.item.retrieved", "conversation.item.truncated", "conversation.item.deleted",
+    "conversation.item.input_audio_transcription.delta", "conversation.item.input_audio_transcription.segment",
+    "conversation.item.input_audio_transcription.failed", "input_audio_buffer.committed", "input_audio_buffer.cleared",
+    "input_audio_buffer.timeout_triggered", "output_audio_buffer.started", "output_audio_buffer.stopped",
+    "output_audio_buffer.cleared", "response.output_item.added", "response.output_item.done",
+    "response.content_part.added", "response.content_part.done", "response.output_audio_transcript.delta",
+    "response.output_text.delta", "response.output_text.done", "response.function_call_arguments.delta",
+    "rate_limits.updated", "transcription_session.updated",
+})
 # An audio delta is a few KB; a larger event is skipped unparsed (the websockets client refuses over 1 MiB too).
 MAX_EVENT_BYTES = 1024 * 1024
 MAX_TRANSCRIPT_CHARS = 2000  # per caller or bot line kept in the call's transcript
@@ -172,6 +190,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         self._closing = False
         self._failed = False
         self._bad_events = 0
+        self._unknown_events: set[str] = set()
         # playback bookkeeping, per assistant item
         self._item: str | None = None
         self._sent_ms: dict[str, int] = {}
@@ -196,19 +215,19 @@ class OpenAIRealtimeProcessor(FrameProcessor):
     # -- pipeline side ---------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, InputAudioRawFrame):
+        if isinstance(frame, CallerAudioFrame):  # the hot path: 50 a second, straight from Twilio
             if self._conn is not None and not self._failed:
-                payload = getattr(frame, "mulaw_b64", None) or base64.b64encode(mulaw.encode(frame.audio)).decode()
+                await self._send_raw('{"type":"input_audio_buffer.append","audio":"' + frame.payload + '"}')
+            if self._detector is not None:
+                await self._listen(frame.mulaw, self._detector.feed_mulaw)
+            return  # nothing downstream needs the caller's audio
+        if isinstance(frame, InputAudioRawFrame):  # PCM from another transport
+            if self._conn is not None and not self._failed:
+                payload = base64.b64encode(mulaw.encode(frame.audio)).decode()
                 await self._send_raw('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
             if self._detector is not None:
-                playing = self._bot_playing()
-                if playing:
-                    if self._detector.feed(frame.audio):
-                        await self._barge_in()
-                elif self._detector_used:
-                    self._detector.reset()
-                self._detector_used = playing
-            return  # nothing downstream needs the caller's audio
+                await self._listen(frame.audio, self._detector.feed)
+            return
         if isinstance(frame, TwilioMarkFrame):
             await self._mark_played(frame.mark)
         elif isinstance(frame, InputDTMFFrame):
@@ -228,6 +247,16 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         elif isinstance(frame, TwilioStopFrame):
             self._closing = True
         await self.push_frame(frame, direction)
+
+    async def _listen(self, audio: bytes, feed: Callable[[bytes], bool]) -> None:
+        """Barge-in: the local detector hears the caller only while bot audio is playing."""
+        playing = self._bot_playing()
+        if playing:
+            if feed(audio):
+                await self._barge_in()
+        elif self._detector_used:
+            self._detector.reset()
+        self._detector_used = playing
 
     # -- connection ------------------------------------------------------------------------------
     async def _connect_and_watch(self) -> None:
@@ -321,7 +350,10 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             return
         handler = self._handlers.get(kind)
         if handler is None:
-            return  # an event type we do not need
+            if kind not in IGNORED_EVENTS and kind not in self._unknown_events and len(self._unknown_events) < 50:
+                self._unknown_events.add(kind)
+                logger.info("ignoring realtime event type {!r}, new to this agent", kind[:80])
+            return
         try:
             await handler(self, event)
         except MALFORMED as exc:
@@ -340,8 +372,8 @@ class OpenAIRealtimeProcessor(FrameProcessor):
 
     async def _on_audio_delta(self, event: dict[str, Any]) -> None:
         item = event["item_id"]
-        audio = base64.b64decode(event["delta"])
-        if item in self._truncated:
+        payload = event["delta"]
+        if not isinstance(payload, str) or item in self._truncated:
             return
         self._item = item
         self._response_audio = True
@@ -349,9 +381,9 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             if self._on_reply_latency is not None:
                 self._on_reply_latency(time.monotonic() - self._speech_stopped_at)
             self._speech_stopped_at = None
-        ms = len(audio) // 8
+        ms = len(payload) * 3 // 4 // 8  # base64 length -> mu-law bytes -> ms at 8 kHz
         self._sent_ms[item] = self._sent_ms.get(item, 0) + ms
-        await self.push_frame(OutputAudioRawFrame(audio=mulaw.decode(audio).tobytes(), sample_rate=8000, num_channels=1))
+        await self.push_frame(BotAudioFrame(payload=payload, ms=ms))
         self._unmarked_ms += ms
         if self._unmarked_ms >= MARK_EVERY_MS:
             await self._push_mark(item)
@@ -393,7 +425,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         if self._tool_outputs_pending:  # the model answers tool results only when asked
             self._tool_outputs_pending = False
             if self._decision is None:
-                await self._send({"type": "response.create"})
+                await self._ask_for_response()
             elif not self._handover_sent:
                 self._handover_sent = True
                 await self._say_exactly(self._decision.say or "Thank you.")
@@ -409,7 +441,15 @@ class OpenAIRealtimeProcessor(FrameProcessor):
                 await self._on_decision(self._decision)
 
     async def _say_exactly(self, text: str) -> None:
-        await self._send({"type": "response.create", "response": {"instructions": f"{SAY_LEAD}{text}"}})
+        await self._ask_for_response(f"{SAY_LEAD}{text}")
+
+    async def _ask_for_response(self, instructions: str | None = None) -> None:
+        """``response.create``; the answer watchdog runs until the response starts."""
+        event: dict[str, Any] = {"type": "response.create"}
+        if instructions:
+            event["response"] = {"instructions": instructions}
+        await self._send(event)
+        self._awaiting_answer_since = self._awaiting_answer_since or time.monotonic()
 
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
         await self.push_frame(UserStartedSpeakingFrame())
@@ -508,14 +548,14 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"I keyed in on my phone: {digits}"}]},
         })
         if not self._response_active:
-            await self._send({"type": "response.create"})
+            await self._ask_for_response()
 
     async def _reprompt(self, frame: SilenceFrame) -> None:
         if self._conn is None or self._response_active or self._decision is not None:
             return
-        await self._send({"type": "response.create", "response": {"instructions": (
+        await self._ask_for_response(
             "The caller has been silent for a while. Briefly ask whether they are still there, and repeat your last question."
-        )}})
+        )
 
     async def _hand_over(self, reason: str) -> None:
         if self._decision is not None:

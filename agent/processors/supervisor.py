@@ -25,7 +25,6 @@ from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
     Frame,
-    OutputAudioRawFrame,
     OutputTransportMessageFrame,
     StartFrame,
     UserStartedSpeakingFrame,
@@ -33,7 +32,13 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from agent.frames import HandOverFrame, SilenceFrame, SpeakerFrame, TwilioMarkFrame
+from agent.frames import (
+    BotAudioFrame,
+    HandOverFrame,
+    SilenceFrame,
+    SpeakerFrame,
+    TwilioMarkFrame,
+)
 
 TICK_S = 0.25
 
@@ -63,7 +68,7 @@ class CallSupervisor(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, OutputAudioRawFrame):
+        if isinstance(frame, BotAudioFrame):
             self._asked_at = None
             self._bot_audio_unmarked = True
             if self.speaker != "bot":

@@ -7,8 +7,9 @@
   bot audio has really been played, which silence timers and barge-in
   truncation depend on.
 * Oversized messages are refused before parsing; a media message is parsed
-  once, and its base64 mu-law rides on the frame for the model (``audio/pcmu``),
-  so the caller's audio is never re-encoded.
+  once and becomes a :class:`CallerAudioFrame` carrying Twilio's base64
+  mu-law for the model (``audio/pcmu``): the caller's audio is never decoded
+  or re-encoded on its way, and skips Pipecat's audio queue.
 * It never hangs up by itself: ending a call is a REST call the agent makes
   after the flow decided, not a side effect of a closing pipeline.
 """
@@ -22,9 +23,7 @@ from loguru import logger
 from pipecat.frames.frames import Frame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
-from agent import mulaw
-from agent.frames import TwilioAudioFrame, TwilioMarkFrame, TwilioStopFrame
-from agent.mulaw import SAMPLE_RATE
+from agent.frames import CallerAudioFrame, TwilioMarkFrame, TwilioStopFrame
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a 20 ms frame is ~300 bytes; Twilio never sends near this
 
@@ -54,13 +53,13 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
         return None
 
     @staticmethod
-    def _media(message: dict) -> TwilioAudioFrame | None:
-        """One parse, one decode: the base64 mu-law goes on to the model as it came (audio/pcmu)."""
+    def _media(message: dict) -> CallerAudioFrame | None:
+        """One parse; the base64 mu-law goes on to the model as it came (``audio/pcmu``), never re-encoded."""
         payload = message["media"]["payload"]
         if not isinstance(payload, str):
             raise TypeError("media payload is not text")
-        pcm = mulaw.decode(base64.b64decode(payload, validate=True)).tobytes()
-        return TwilioAudioFrame(audio=pcm, sample_rate=SAMPLE_RATE, num_channels=1, mulaw_b64=payload) if pcm else None
+        audio = base64.b64decode(payload, validate=True)
+        return CallerAudioFrame(payload=payload, mulaw=audio) if audio else None
 
     def _drop(self, why: str, size: int) -> None:
         self.malformed += 1

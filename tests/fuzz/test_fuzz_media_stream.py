@@ -14,9 +14,9 @@ import json
 
 from hypothesis import given
 from hypothesis import strategies as st
-from pipecat.frames.frames import InputAudioRawFrame, InputDTMFFrame, StartFrame
+from pipecat.frames.frames import InputDTMFFrame, StartFrame
 
-from agent.frames import TwilioMarkFrame, TwilioStopFrame
+from agent.frames import CallerAudioFrame, TwilioMarkFrame, TwilioStopFrame
 from agent.processors.twilio_serializer import MAX_MESSAGE_BYTES, SafeTwilioSerializer
 from agent.testing.fake_realtime import FakeModel, Say, ToolCall
 from agent.testing.fake_twilio import FakeTwilioCall
@@ -25,7 +25,7 @@ from tests.conftest import HOTLINE
 from tests.fuzz.strategies import cases, deeply_nested, json_values, nasty_text
 
 EVENTS = ["connected", "start", "media", "dtmf", "mark", "stop", "clear", "unknown", "", None, 1, ["media"], {"e": 1}]
-ALLOWED = (type(None), InputAudioRawFrame, InputDTMFFrame, TwilioMarkFrame, TwilioStopFrame)
+ALLOWED = (type(None), CallerAudioFrame, InputDTMFFrame, TwilioMarkFrame, TwilioStopFrame)
 
 _loop = asyncio.new_event_loop()
 
@@ -84,8 +84,8 @@ raw_frames = st.one_of(
 def check(s: SafeTwilioSerializer, data: str | bytes) -> None:
     frame = run(s.deserialize(data))
     assert isinstance(frame, ALLOWED), type(frame)
-    if isinstance(frame, InputAudioRawFrame):
-        assert len(frame.audio) <= 4 * MAX_MESSAGE_BYTES  # bounded by the message limit
+    if isinstance(frame, CallerAudioFrame):
+        assert len(frame.mulaw) <= MAX_MESSAGE_BYTES  # bounded by the message limit
 
 
 @cases(1200)
@@ -109,7 +109,7 @@ def test_oversized_messages_are_refused_before_parsing() -> None:
     assert run(s.deserialize(huge)) is None
     assert s.malformed == 1
     ok = json.dumps({"event": "media", "media": {"payload": base64.b64encode(b"\xff" * 160).decode()}})
-    assert isinstance(run(s.deserialize(ok)), InputAudioRawFrame)
+    assert isinstance(run(s.deserialize(ok)), CallerAudioFrame)
 
 
 # -- a real socket -----------------------------------------------------------------------------
