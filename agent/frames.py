@@ -80,3 +80,4 @@ class BotAudioFrame(SystemFrame):
 
     payload: str = ""
     ms: int = 0
+    first: bool = False  # the first audio since the last mark: all that processors after the sender see

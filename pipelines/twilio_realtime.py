@@ -1,10 +1,10 @@
 """The per-call pipeline of a live AI agent node: Twilio media in, realtime model, Twilio media out.
 
-    Twilio WS -> transport in (SafeTwilioSerializer, 8 kHz)
+    Twilio WS -> transport in (SafeTwilioSerializer: caller audio straight to the model processor)
       -> OpenAIRealtimeProcessor   audio/pcmu both ways, tools, barge-in, fail-over
+      -> TwilioMediaSender         bot audio and marks to Twilio as they come (Twilio paces playback)
       -> CallSupervisor            speaker tracking, silence re-prompts, max duration
       -> CallRecorder              transcript, event log
-      -> TwilioMediaSender         bot audio and marks to Twilio as they come (Twilio paces playback)
       -> transport out             clear back to Twilio
 
 When the agent decides, the live call is redirected (Twilio REST) to the
@@ -180,13 +180,13 @@ class RealtimeCall:
             websocket,
             FastAPIWebsocketParams(
                 audio_in_enabled=True, audio_out_enabled=False, add_wav_header=False,  # bot audio: TwilioMediaSender
-                serializer=SafeTwilioSerializer(stream_sid, state.call_sid),
+                serializer=SafeTwilioSerializer(stream_sid, state.call_sid, audio_sink=self.realtime.caller_audio),
             ),
         )
         self.worker = PipelineWorker(
             Pipeline([
-                self.transport.input(), self.realtime, self.supervisor, CallRecorder(self.call),
-                TwilioMediaSender(websocket.send_text, stream_sid), self.transport.output(),
+                self.transport.input(), self.realtime, TwilioMediaSender(websocket.send_text, stream_sid),
+                self.supervisor, CallRecorder(self.call), self.transport.output(),
             ]),
             params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000, enable_metrics=False),
             enable_rtvi=False, enable_turn_tracking=False, idle_timeout_secs=None, check_dangling_tasks=False,

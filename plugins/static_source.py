@@ -7,6 +7,7 @@ the call (``-35m``, ``-2h``, ``+1d``), so example facts never go stale.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -63,6 +64,21 @@ class StaticSource:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    """The file's sections; parsed again only when the file changed (edits apply to the next call)."""
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _PARSED.get(path)
+    if cached is not None and cached[0] == stamp:
+        return copy.deepcopy(cached[1])
+    data = _parse(path)
+    _PARSED[path] = (stamp, data)
+    return copy.deepcopy(data)
+
+
+_PARSED: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}  # facts about systems, never about callers
+
+
+def _parse(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     data = json.loads(text) if path.suffix == ".json" else YAML(typ="safe").load(text)
     if not isinstance(data, dict):

@@ -77,3 +77,14 @@ def test_a_hung_api_is_asked_once_even_when_every_caller_gives_up_on_it():
 def test_sources_of_caller_specific_or_local_facts_are_not_cached():
     assert getattr(build_source(SourceConfig(type="static", path="examples/facts/acme.yaml"), load_registry().sources, SourceContext(Settings(), ROOT)), "cache_ttl_s", 0) == 0
     FACT_CACHE.clear()
+
+
+def test_a_static_facts_file_is_parsed_once_and_again_when_edited(tmp_path):
+    facts_file = tmp_path / "facts.yaml"
+    facts_file.write_text("services:\n  - {service: Checkout, status: operational}\n")
+    static = build_source(SourceConfig(type="static", path=str(facts_file)), load_registry().sources, SourceContext(Settings(), tmp_path))
+    first = asyncio.run(static.fetch(Call()))
+    again = asyncio.run(static.fetch(Call()))
+    assert [f.status for f in first] == [f.status for f in again] == ["operational"]
+    facts_file.write_text("services:\n  - {service: Checkout, status: major_outage}\n")
+    assert [f.status for f in asyncio.run(static.fetch(Call()))] == ["major_outage"]

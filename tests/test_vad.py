@@ -57,3 +57,18 @@ def test_quiet_windows_cost_no_inference_and_speech_after_them_still_triggers(mo
     assert runs == []
     at = first_trigger_ms(detector, speech(1500))
     assert at is not None and 200 <= at <= 1000 and runs
+
+
+def test_mulaw_as_twilio_sends_it_triggers_like_pcm_and_its_silence_costs_nothing(monkeypatch):
+    model = SileroModel()
+    runs = []
+    real = model.probability
+    monkeypatch.setattr(model, "probability", lambda window, state: runs.append(1) or real(window, state))
+    detector = model.detector(min_speech_ms=200)
+    for _ in range(100):
+        assert not detector.feed_mulaw(mulaw.SILENCE * 160)
+    assert runs == []
+    voice = mulaw.encode(speech(1500))
+    frames_ = [voice[i : i + 160] for i in range(0, len(voice), 160)]
+    at = next((i + 1) * 20 for i, f in enumerate(frames_) if detector.feed_mulaw(f))
+    assert 200 <= at <= 1000

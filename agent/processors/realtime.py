@@ -26,6 +26,7 @@ import asyncio
 import base64
 import functools
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -71,6 +72,8 @@ BENIGN_ERRORS = {
     "input_audio_buffer_commit_empty",
 }
 MAX_BAD_EVENTS = 20
+_LEADING_TYPE = re.compile(rb'\s*\{\s*"type"\s*:\s*"([a-z_.]{1,80})"')
+WATCHDOG_TICK_S = 0.5  # the answer timeout is seconds long; fewer wake-ups per call
 # Server events of the GA protocol we do not need (protocols.md); any other type is new to us and logged once per call.
 IGNORED_EVENTS = frozenset({
     "session.created", "session.updated", "conversation.created", "conversation.item.created", "conversation.item.added",
@@ -83,6 +86,7 @@ IGNORED_EVENTS = frozenset({
     "response.output_text.delta", "response.output_text.done", "response.function_call_arguments.delta",
     "rate_limits.updated", "transcription_session.updated",
 })
+_IGNORED_BYTES = frozenset(kind.encode() for kind in IGNORED_EVENTS)
 # An audio delta is a few KB; a larger event is skipped unparsed (the websockets client refuses over 1 MiB too).
 MAX_EVENT_BYTES = 1024 * 1024
 MAX_TRANSCRIPT_CHARS = 2000  # per caller or bot line kept in the call's transcript
@@ -138,11 +142,21 @@ class RealtimeConfig:
         }
 
 
+def _websocket_base(url: str) -> str:
+    base = url.rstrip("/")
+    return base[: -len("/realtime")] if base.endswith("/realtime") else base
+
+
+def prepare_realtime(url: str, api_key: str) -> None:
+    """At start-up: the client, its TLS context and the SDK's realtime modules (a slow first import),
+    so that no call pays for them on the event loop."""
+    _ = realtime_client(api_key, _websocket_base(url)).realtime
+    ssl_context()
+
+
 async def open_connection(url: str, model: str, api_key: str) -> tuple[Any, Any]:
     """A connection to the realtime model: ``(manager, connection)``; leave it with ``manager.__aexit__``."""
-    base = url.rstrip("/")
-    if base.endswith("/realtime"):
-        base = base[: -len("/realtime")]
+    base = _websocket_base(url)
     options = {"ssl": ssl_context()} if base.startswith("wss://") else {}
     manager = realtime_client(api_key, base).realtime.connect(
         model=model, max_retries=0, websocket_connection_options=options,
@@ -184,6 +198,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         self._on_decision = on_decision
         self._on_failure = on_failure
         self._conn: Any = None
+        self._send_text: Callable[[str], Awaitable[None]] | None = None  # the socket's own send, once connected
         self._manager: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -215,11 +230,8 @@ class OpenAIRealtimeProcessor(FrameProcessor):
     # -- pipeline side ---------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, CallerAudioFrame):  # the hot path: 50 a second, straight from Twilio
-            if self._conn is not None and not self._failed:
-                await self._send_raw('{"type":"input_audio_buffer.append","audio":"' + frame.payload + '"}')
-            if self._detector is not None:
-                await self._listen(frame.mulaw, self._detector.feed_mulaw)
+        if isinstance(frame, CallerAudioFrame):
+            await self.caller_audio(frame.payload, frame.mulaw)
             return  # nothing downstream needs the caller's audio
         if isinstance(frame, InputAudioRawFrame):  # PCM from another transport
             if self._conn is not None and not self._failed:
@@ -248,6 +260,17 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             self._closing = True
         await self.push_frame(frame, direction)
 
+    async def caller_audio(self, payload: str, audio: bytes) -> None:
+        """The hot path, 50 times a second: Twilio's base64 mu-law to the model untouched, and barge-in.
+
+        Called for :class:`CallerAudioFrame` frames, or directly by the
+        serializer's ``audio_sink`` (no frame at all).
+        """
+        if self._conn is not None and not self._failed:
+            await self._send_raw('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
+        if self._detector is not None:
+            await self._listen(audio, self._detector.feed_mulaw)
+
     async def _listen(self, audio: bytes, feed: Callable[[bytes], bool]) -> None:
         """Barge-in: the local detector hears the caller only while bot audio is playing."""
         playing = self._bot_playing()
@@ -266,7 +289,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             await self._fail("connect", f"could not connect to the realtime model ({type(exc).__name__}: {exc})")
             return
         while not self._closing and not self._failed:
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(WATCHDOG_TICK_S)
             since = self._awaiting_answer_since
             if since is not None and time.monotonic() - since > self._config.answer_timeout_s:
                 await self._fail("no_answer", f"the model did not answer within {self._config.answer_timeout_s:.0f} s")
@@ -279,6 +302,10 @@ class OpenAIRealtimeProcessor(FrameProcessor):
                 logger.info("the early model connection failed ({}); connecting again", type(exc).__name__)
         if self._conn is None:
             self._manager, self._conn = await open_connection(self._config.url, self._config.model, self._config.api_key)
+        # The SDK's send path (a send queue for reconnects, locks, task look-ups) costs more than the write
+        # itself at 50 appends a second; we never reconnect (max_retries=0), so send on its socket directly.
+        socket = getattr(self._conn, "_connection", None)
+        self._send_text = socket.send if callable(getattr(socket, "send", None)) else None
         await self._send({"type": "session.update", "session": self._config.session()})
         await self._send({
             "type": "response.create",
@@ -304,14 +331,14 @@ class OpenAIRealtimeProcessor(FrameProcessor):
                 await self._manager.__aexit__(None, None, None)
             except Exception:  # already gone
                 pass
-            self._manager = self._conn = None
+            self._manager = self._conn = self._send_text = None
 
     async def _send(self, event: dict[str, Any]) -> None:
         await self._send_raw(json.dumps(event))
 
     async def _send_raw(self, text: str) -> None:
         try:
-            await self._conn.send_raw(text)
+            await (self._send_text or self._conn.send_raw)(text)
         except Exception as exc:
             if not self._closing:
                 await self._fail("connection_lost", f"lost the realtime connection while sending ({type(exc).__name__})")
@@ -339,6 +366,9 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         if len(raw) > MAX_EVENT_BYTES:
             await self._bad_event(f"oversized event ({len(raw)} bytes)")
             return
+        leading = _LEADING_TYPE.match(raw if isinstance(raw, bytes) else raw.encode()[:96])
+        if leading is not None and leading.group(1) in _IGNORED_BYTES:
+            return  # most events are transcript deltas and the like: not even parsed
         try:
             event = json.loads(raw)
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
@@ -383,7 +413,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             self._speech_stopped_at = None
         ms = len(payload) * 3 // 4 // 8  # base64 length -> mu-law bytes -> ms at 8 kHz
         self._sent_ms[item] = self._sent_ms.get(item, 0) + ms
-        await self.push_frame(BotAudioFrame(payload=payload, ms=ms))
+        await self.push_frame(BotAudioFrame(payload=payload, ms=ms, first=not self._unmarked_ms))
         self._unmarked_ms += ms
         if self._unmarked_ms >= MARK_EVERY_MS:
             await self._push_mark(item)

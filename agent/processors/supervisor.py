@@ -12,7 +12,7 @@ A model that says nothing within ``answer_timeout_s`` of being asked to
 it has stalled, and the call must go on without it.
 
 Per frame this does attribute checks only; the timers run in one task that
-wakes four times a second.
+wakes twice a second.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from agent.frames import (
     TwilioMarkFrame,
 )
 
-TICK_S = 0.25
+TICK_S = 0.5  # timers here are seconds long; fewer wake-ups per call
 
 
 class CallSupervisor(FrameProcessor):

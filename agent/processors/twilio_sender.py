@@ -7,6 +7,10 @@ once the audio before it has played, so we send ahead: no decoding, no
 timers, one message per model delta. Barge-in sends ``clear`` (the
 ``InterruptionFrame`` goes on to the transport's serializer) and truncates
 the model's item at the last echoed mark.
+
+It sits right after the model's processor: of the bot's audio, only the
+first chunk after each mark travels on (the supervisor needs to know the bot
+speaks, not every chunk), and marks travel on after they are sent.
 """
 
 from __future__ import annotations
@@ -32,8 +36,11 @@ class TwilioMediaSender(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, BotAudioFrame):
             await self._send(self._media_prefix + frame.payload + '"}}')
+            if frame.first:  # later stages only need to know the bot started speaking, not every chunk
+                await self.push_frame(frame, direction)
         elif isinstance(frame, OutputTransportMessageFrame):
             await self._send(json.dumps(frame.message))
+            await self.push_frame(frame, direction)  # marks: the supervisor tracks what is still unplayed
         else:
             await self.push_frame(frame, direction)
 

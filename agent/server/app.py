@@ -57,6 +57,10 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
 
         early = EarlyStart()  # the model connection opens while Twilio sets up the stream
         media = media_handler(rest, metrics, early)
+        from agent.processors.realtime import prepare_realtime
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+        prepare_realtime(settings.openai_realtime_url, key)  # now, not during the first call
         if settings.local_vad:
             from agent.vad import SileroModel
 
