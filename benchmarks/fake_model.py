@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import json
 
-from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer, Say, Turn
+from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer, Say, ToolCall, Turn
 
 
 def brain(greeting_ms: int, reply_ms: int):
@@ -35,6 +35,23 @@ def brain(greeting_ms: int, reply_ms: int):
                 audio_ms=greeting_ms,
             )
         ]
+
+    return decide
+
+
+def deciding_brain(greeting_ms: int):
+    """For whole calls (benchmarks/soak.py): after the caller's first turn the model records the
+    details and routes the call, so the call is redirected and the flow runs to its end."""
+
+    def decide(turn: Turn) -> list:
+        if turn.trigger == "turn":
+            return [ToolCall("record_details", {"incident": "the checkout is down", "affected_services": ["checkout"],
+                                                "caller_name": "Load Test"})]
+        if turn.tool_name == "record_details":
+            return [ToolCall("route_call", {"intent": "system_outage", "summary": "Checkout down"})]
+        if turn.index == 0:
+            return [Say("Hello, this is the on-call assistant. What is going on?", audio_ms=greeting_ms)]
+        return [Say("I'm connecting you now.", audio_ms=800)]
 
     return decide
 
@@ -77,7 +94,7 @@ async def _rest(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 async def main(args: argparse.Namespace) -> None:
-    model = FakeModel(brain(args.greeting_ms, args.reply_ms))
+    model = FakeModel(deciding_brain(args.greeting_ms) if args.decide else brain(args.greeting_ms, args.reply_ms))
     fake = FakeRealtimeServer(
         model, vad_silence_ms=args.silence_ms, reply_delay_ms=args.latency_ms
     )
@@ -102,6 +119,7 @@ if __name__ == "__main__":
     p.add_argument("--silence-ms", type=int, default=500)
     p.add_argument("--reply-ms", type=int, default=1500)
     p.add_argument("--greeting-ms", type=int, default=2000)
+    p.add_argument("--decide", action="store_true", help="route every call after the caller's first turn")
     try:
         asyncio.run(main(p.parse_args()))
     except KeyboardInterrupt:
