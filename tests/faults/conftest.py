@@ -31,6 +31,7 @@ from loguru import logger
 from twilio.request_validator import RequestValidator
 
 from agent.call import Outcome
+from agent.live.runner import FAILOVER_MESSAGE
 from agent.server.app import create_app
 from agent.sources import FACT_CACHE
 from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
@@ -39,26 +40,13 @@ from agent.testing.live import ACCOUNT, TOKEN, TWILIO_API, live_settings
 from agent.testing.server import running_server
 from agent.testing.twiml_interpreter import TwilioCallRecord, TwimlInterpreter
 from tests.conftest import HOTLINE
+from tests.test_live_realtime import QUICK_FLOW
 
 REST_URL = f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/"
 HUNG_UP = "<Response/>"  # what the stream handler hands the interpreter when the caller hung up: the call is over
-FALLBACK_LINE = "Sorry, I'm having a technical problem. Let's continue."
+FALLBACK_LINE = FAILOVER_MESSAGE
 ON_CALL = "+4930901820"
 QUICK_ON_CALL = "+4930555000"
-QUICK_FLOW = """
-name: Quick timers
-start: agent
-nodes:
-  agent:
-    type: ai_agent
-    greeting: Hello, what's going on?
-    intents: {incident: human, talk_to_human: human}
-    gathers: [caller_name, contact_number]
-    fallback: human
-    silence_reprompt_s: 1
-    max_no_input: 1
-  human: {type: route_call, targets: [{type: number, number: "+4930555000"}]}
-"""
 
 
 def quick_flow(tmp_path: Path) -> Path:

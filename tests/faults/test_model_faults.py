@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
-
 from agent.testing.fake_realtime import FakeModel, Say, ToolCall
 from tests.faults.conftest import (
     FALLBACK_LINE,
