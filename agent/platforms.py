@@ -21,8 +21,15 @@ from agent.sources import SourceContext, build_plugin
 DEFAULT_TIMEOUT_S = 10.0
 
 
-async def open_alert(alert: Alert, call: Call, ref: PluginRef | None, registry: Registry, context: SourceContext) -> str | None:
-    """Open ``alert`` on the platform ``ref`` names (sets ``alert.receipt``); a note when that failed."""
+async def open_alert(
+    alert: Alert, call: Call, ref: PluginRef | None, registry: Registry, context: SourceContext, *, transcript: bool = False,
+) -> str | None:
+    """Open ``alert`` on the platform ``ref`` names (sets ``alert.receipt``); a note when that failed.
+
+    ``transcript``: the call's conversation goes with the alert (the flow's ``after_call.transcript``).
+    """
+    if transcript:
+        alert.transcript = call.transcript_text() or None
     if ref is None:
         return None
     alert.already_reported = already_reported(alert, call.facts, REPORTS)

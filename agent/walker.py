@@ -343,9 +343,7 @@ def _context(w: _Walk) -> SourceContext:
 
 
 async def _open_alert(w: _Walk, alert: Alert, platform: PluginRef | None) -> None:
-    if w.flow.after_call.transcript:
-        alert.transcript = w.call.transcript_text() or None
-    failed = await open_alert(alert, w.call, platform, w.opts.registry, _context(w))
+    failed = await open_alert(alert, w.call, platform, w.opts.registry, _context(w), transcript=w.flow.after_call.transcript)
     w.outcome.alerts.append(alert)
     where = f" at {alert.receipt.platform} ({alert.receipt.url or alert.receipt.key})" if alert.receipt else ""
     joined = " (already reported: joined the open alert)" if alert.already_reported else ""

@@ -82,7 +82,7 @@ class EarlyStart:
         settings = live.settings
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
         connection = asyncio.create_task(open_connection(settings.openai_realtime_url, settings.openai_realtime_model, key))
-        facts = asyncio.create_task(live.facts(state.model_copy(deep=True), node))
+        facts = asyncio.create_task(live.facts(state, node))  # reads the state only
         expiry = asyncio.get_running_loop().call_later(EARLY_START_TTL_S, self._expire, state.call_sid)
         self._calls[state.call_sid] = (connection, facts, expiry)
 

@@ -393,11 +393,9 @@ class LiveFlow:
     async def _emit_alert(self, state: LiveState, node_id: str, alert: Alert, platform: PluginRef | None, call: Call | None = None) -> None:
         """Open ``alert`` with what the flow attaches after calls (transcript, recording link)."""
         call = call or self.call_of(state)
-        if self.flow.after_call.transcript and alert.transcript is None:
-            alert.transcript = call.transcript_text() or None
         if self.flow.after_call.record:
             alert.links += await self._recording_links(state.call_sid)
-        await open_alert(alert, call, platform, self.registry, self._context())
+        await open_alert(alert, call, platform, self.registry, self._context(), transcript=self.flow.after_call.transcript)
         if alert.receipt is not None:
             state.alerts.append(OpenedAlert(
                 node=node_id, summary=alert.summary, priority=alert.priority, dedup_key=alert.dedup_key, receipt=alert.receipt,

@@ -38,9 +38,12 @@ class TwilioRest:
         else:
             self._auth = None
 
-    def _call_url(self, call_sid: str) -> str:
+    def _account_url(self, path: str) -> str:
         base = self._settings.twilio_api_base_url.rstrip("/")
-        return f"{base}/2010-04-01/Accounts/{self._settings.twilio_account_sid}/Calls/{call_sid}.json"
+        return f"{base}/2010-04-01/Accounts/{self._settings.twilio_account_sid}/{path}"
+
+    def _call_url(self, call_sid: str) -> str:
+        return self._account_url(f"Calls/{call_sid}.json")
 
     async def redirect(self, call_sid: str, twiml: str) -> UpdateResult:
         """Send the live call on to new TwiML (the stream then ends by itself)."""
@@ -75,14 +78,11 @@ class TwilioRest:
 
     def recording_url(self, recording_sid: str, ext: str = ".mp3") -> str:
         """Where a recording's audio is (Twilio's console and API users can open it)."""
-        base = self._settings.twilio_api_base_url.rstrip("/")
-        return f"{base}/2010-04-01/Accounts/{self._settings.twilio_account_sid}/Recordings/{recording_sid}{ext}"
+        return self._account_url(f"Recordings/{recording_sid}{ext}")
 
     async def recordings(self, call_sid: str) -> list[dict]:
         """The call's recordings (``sid``, ``status``, ``duration``), newest first as Twilio lists them."""
-        base = self._settings.twilio_api_base_url.rstrip("/")
-        url = f"{base}/2010-04-01/Accounts/{self._settings.twilio_account_sid}/Calls/{call_sid}/Recordings.json"
-        response = await self._get(url)
+        response = await self._get(self._account_url(f"Calls/{call_sid}/Recordings.json"))
         try:
             records = response.json().get("recordings")
         except (ValueError, AttributeError) as exc:
