@@ -25,16 +25,6 @@ class TwilioStopFrame(SystemFrame):
 
 
 @dataclass
-class BotAudioMarkedFrame(SystemFrame):
-    """Bot audio up to ``audio_ms`` of assistant item ``item_id`` was sent, followed by ``mark``."""
-
-    mark: str = ""
-    item_id: str = ""
-    audio_ms: int = 0
-    last: bool = False
-
-
-@dataclass
 class SpeakerFrame(SystemFrame):
     """Who is speaking now: ``caller``, ``bot`` or ``nobody``."""
 
@@ -71,13 +61,12 @@ class CallerAudioFrame(SystemFrame):
 
 
 @dataclass
-class BotAudioFrame(SystemFrame):
-    """Bot audio for Twilio exactly as the model sent it: base64 8 kHz mu-law, ``ms`` long.
+class BotPlaybackFrame(SystemFrame):
+    """The caller starts (``playing``) or stops hearing the bot.
 
-    Sent to Twilio as it comes (Twilio buffers it and plays it in real time);
-    marks, not pacing, tell what the caller has heard.
+    Pushed when bot audio starts after silence or a new reply item starts,
+    and when Twilio has echoed the last mark (or a barge-in cut the audio):
+    the supervisor's timers need to know who is being heard, not every chunk.
     """
 
-    payload: str = ""
-    ms: int = 0
-    first: bool = False  # the first audio since the last mark: all that processors after the sender see
+    playing: bool = False

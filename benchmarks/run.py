@@ -224,11 +224,15 @@ class Sampler(threading.Thread):
 
 
 def _py_spy(pid: int, args: argparse.Namespace, out: Path) -> subprocess.Popen:
-    """Profile the server while all calls are up (after the ramp), as collapsed stacks."""
+    """Profile the server as collapsed stacks: while all calls are up (after the ramp), or
+    during the ramp (``--py-spy-window ramp``: call set-up, greetings)."""
     spy = Path(PY).with_name("py-spy")
-    duration = max(1, int(args.seconds - args.ramp - 3))
+    if args.py_spy_window == "ramp":
+        delay, duration = 0.0, max(1, int(args.ramp + 2))
+    else:
+        delay, duration = args.ramp + 2.5, max(1, int(args.seconds - args.ramp - 3))
     cmd = (
-        f"sleep {args.ramp + 2.5}; exec {spy if spy.exists() else 'py-spy'} record --pid {pid} --duration {duration} "
+        f"sleep {delay}; exec {spy if spy.exists() else 'py-spy'} record --pid {pid} --duration {duration} "
         f"--rate 100 --format raw --nonblocking --output {out}"
     )
     return subprocess.Popen(
@@ -553,6 +557,12 @@ def main(argv: list[str] | None = None) -> None:
         "--py-spy",
         action="store_true",
         help="profile each server under load with py-spy (top functions to stderr)",
+    )
+    p.add_argument(
+        "--py-spy-window",
+        choices=("steady", "ramp"),
+        default="steady",
+        help="what --py-spy profiles: all calls up (steady) or the calls starting (ramp)",
     )
     p.add_argument("--json", help="also write every cell (all runs) here")
     p.add_argument(

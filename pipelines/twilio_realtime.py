@@ -1,11 +1,13 @@
 """The per-call pipeline of a live AI agent node: Twilio media in, realtime model, Twilio media out.
 
-    Twilio WS -> transport in (SafeTwilioSerializer: caller audio straight to the model processor)
-      -> OpenAIRealtimeProcessor   audio/pcmu both ways, tools, barge-in, fail-over
-      -> TwilioMediaSender         bot audio and marks to Twilio as they come (Twilio paces playback)
+    Twilio WS -> transport in (SafeTwilioSerializer: caller audio and mark echoes straight to the model processor)
+      -> OpenAIRealtimeProcessor   audio/pcmu both ways, tools, barge-in, fail-over; bot audio, marks
+                                   and clears straight onto the socket (TwilioMediaSender: Twilio paces playback)
       -> CallSupervisor            speaker tracking, silence re-prompts, max duration
       -> CallRecorder              transcript, event log
-      -> transport out             clear back to Twilio
+
+No output transport: nothing the bot says travels as a frame, so Pipecat's
+media sender (its queue and its timer loop) would only idle.
 
 When the agent decides, the live call is redirected (Twilio REST) to the
 TwiML of the chosen branch, carrying what was gathered in a sealed token;
@@ -168,7 +170,7 @@ class RealtimeCall:
             turn_detection=RealtimeConfig.turn_detection_from(settings),
         )
         self.realtime = OpenAIRealtimeProcessor(
-            config, self.tools, stream_sid=stream_sid, on_decision=self._decided, on_failure=self._failed,
+            config, self.tools, twilio=TwilioMediaSender(websocket.send_text, stream_sid), on_decision=self._decided, on_failure=self._failed,
             on_reply_latency=metrics.voice_latency.observe if metrics else None,
             detector=SileroModel.shared().detector() if settings.local_vad else None, preconnected=connection,
         )
@@ -180,13 +182,12 @@ class RealtimeCall:
             websocket,
             FastAPIWebsocketParams(
                 audio_in_enabled=True, audio_out_enabled=False, add_wav_header=False,  # bot audio: TwilioMediaSender
-                serializer=SafeTwilioSerializer(stream_sid, state.call_sid, audio_sink=self.realtime.caller_audio),
+                serializer=SafeTwilioSerializer(stream_sid, state.call_sid, sink=self.realtime),
             ),
         )
         self.worker = PipelineWorker(
             Pipeline([
-                self.transport.input(), self.realtime, TwilioMediaSender(websocket.send_text, stream_sid),
-                self.supervisor, CallRecorder(self.call), self.transport.output(),
+                self.transport.input(), self.realtime, self.supervisor, CallRecorder(self.call),
             ]),
             params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000, enable_metrics=False),
             enable_rtvi=False, enable_turn_tracking=False, idle_timeout_secs=None, check_dangling_tasks=False,

@@ -49,6 +49,9 @@ def test_outage_call_is_gathered_by_the_model_and_redirected_to_the_alert_branch
     assert record.dialled == ["+4930901820"]
     assert "Jane Doe called the hotline about: system outage" in record.whispers[0]
     assert not fake.problems
+    marks = harness.media.marks_echoed
+    assert marks and len(marks) == len(set(marks)), "each mark reached Twilio once (no second copy from another sender)"
+    assert len(marks) <= harness.media.received_ms / 200 + 3, "a mark every ~200 ms of bot audio, not per chunk"
 
 
 def test_barge_in_clears_twilio_and_truncates_at_what_was_heard():

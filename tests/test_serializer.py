@@ -1,11 +1,11 @@
-"""Caller audio leaves the serializer untouched: as a frame, or straight to its consumer."""
+"""Caller audio leaves the serializer untouched: as a frame, or straight to its consumer (with mark echoes)."""
 
 import asyncio
 import base64
 import json
 
 from agent import mulaw
-from agent.frames import CallerAudioFrame
+from agent.frames import CallerAudioFrame, TwilioStopFrame
 from agent.processors.twilio_serializer import SafeTwilioSerializer
 
 AUDIO = mulaw.tone(440, 20)
@@ -18,16 +18,25 @@ def test_media_becomes_a_frame_with_twilios_own_payload():
     assert frame.payload == json.loads(MEDIA)["media"]["payload"] and frame.mulaw == AUDIO
 
 
-def test_with_an_audio_sink_media_goes_straight_to_it_and_nothing_else_does():
-    heard = []
+class Sink:
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, bytes]] = []
+        self.marks: list[str] = []
 
-    async def sink(payload: str, audio: bytes) -> None:
-        heard.append((payload, audio))
+    async def caller_audio(self, payload: str, audio: bytes) -> None:
+        self.heard.append((payload, audio))
 
-    serializer = SafeTwilioSerializer("MZ1", audio_sink=sink)
+    async def mark_played(self, name: str) -> None:
+        self.marks.append(name)
+
+
+def test_with_a_sink_media_and_marks_go_straight_to_it_and_nothing_else_does():
+    sink = Sink()
+    serializer = SafeTwilioSerializer("MZ1", sink=sink)
     assert asyncio.run(serializer.deserialize(MEDIA)) is None
-    assert heard == [(json.loads(MEDIA)["media"]["payload"], AUDIO)]
-    mark = asyncio.run(serializer.deserialize(json.dumps({"event": "mark", "mark": {"name": "m1"}})))
-    assert mark.mark == "m1" and len(heard) == 1
+    assert sink.heard == [(json.loads(MEDIA)["media"]["payload"], AUDIO)]
+    assert asyncio.run(serializer.deserialize(json.dumps({"event": "mark", "mark": {"name": "m1"}}))) is None
+    assert sink.marks == ["m1"] and len(sink.heard) == 1
+    assert isinstance(asyncio.run(serializer.deserialize(json.dumps({"event": "stop"}))), TwilioStopFrame)
     assert asyncio.run(serializer.deserialize(json.dumps({"event": "media", "media": {"payload": "not base64!"}}))) is None
-    assert len(heard) == 1 and serializer.malformed == 1
+    assert len(sink.heard) == 1 and serializer.malformed == 1

@@ -9,8 +9,10 @@ rather than by what Twilio played. Here:
   the only conversion is a table look-up to the pipeline's 8 kHz PCM;
 * events are read as plain JSON and dispatched by type; anything unknown or
   malformed is counted and skipped;
-* every ~200 ms of bot audio is followed by a Twilio ``mark``, so what the
-  caller heard is known, and barge-in truncates the model's item there;
+* bot audio goes to Twilio as it comes (:class:`TwilioMediaSender`, no
+  frames), and every ~200 ms of it is followed by a Twilio ``mark``, so what
+  the caller heard is known, and barge-in truncates the model's item there;
+  the pipeline hears only when the bot starts and stops being heard;
 * while bot audio plays, a local voice detector (Silero, shared) listens for
   the caller, so barge-in does not wait for the model's own VAD;
 * a lost connection, an error event, or no answer in time calls
@@ -40,7 +42,6 @@ from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
     InputDTMFFrame,
-    OutputTransportMessageFrame,
     StartFrame,
     TranscriptionFrame,
     TTSTextFrame,
@@ -52,7 +53,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from agent import mulaw
 from agent.agent_context import Decision
 from agent.frames import (
-    BotAudioFrame,
+    BotPlaybackFrame,
     CallerAudioFrame,
     HandOverFrame,
     SilenceFrame,
@@ -60,6 +61,7 @@ from agent.frames import (
     TwilioStopFrame,
 )
 from agent.http_client import http_client, ssl_context
+from agent.processors.twilio_sender import TwilioMediaSender
 from agent.tools import ToolBox
 from agent.vad import SpeechDetector
 
@@ -178,7 +180,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         config: RealtimeConfig,
         tools: ToolBox,
         *,
-        stream_sid: str,
+        twilio: TwilioMediaSender,
         on_decision: Callable[[Decision], Awaitable[None]],
         on_failure: Callable[[str, str], Awaitable[None]],
         on_reply_latency: Callable[[float], None] | None = None,
@@ -194,7 +196,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         self._speech_stopped_at: float | None = None
         self._config = config
         self._tools = tools
-        self._stream_sid = stream_sid
+        self._twilio = twilio
         self._on_decision = on_decision
         self._on_failure = on_failure
         self._conn: Any = None
@@ -241,7 +243,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
                 await self._listen(frame.audio, self._detector.feed)
             return
         if isinstance(frame, TwilioMarkFrame):
-            await self._mark_played(frame.mark)
+            await self.mark_played(frame.mark)
         elif isinstance(frame, InputDTMFFrame):
             self._key_pressed(str(frame.button.value))
         elif isinstance(frame, SilenceFrame):
@@ -264,7 +266,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         """The hot path, 50 times a second: Twilio's base64 mu-law to the model untouched, and barge-in.
 
         Called for :class:`CallerAudioFrame` frames, or directly by the
-        serializer's ``audio_sink`` (no frame at all).
+        serializer (its ``sink``: no frame at all).
         """
         if self._conn is not None and not self._failed:
             await self._send_raw('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
@@ -405,6 +407,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         payload = event["delta"]
         if not isinstance(payload, str) or item in self._truncated:
             return
+        starting = item != self._item or not self._audio_unplayed()
         self._item = item
         self._response_audio = True
         if self._speech_stopped_at is not None:  # voice to voice: caller's end of turn to our first reply audio
@@ -413,8 +416,10 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             self._speech_stopped_at = None
         ms = len(payload) * 3 // 4 // 8  # base64 length -> mu-law bytes -> ms at 8 kHz
         self._sent_ms[item] = self._sent_ms.get(item, 0) + ms
-        await self.push_frame(BotAudioFrame(payload=payload, ms=ms, first=not self._unmarked_ms))
+        await self._twilio.media(payload)
         self._unmarked_ms += ms
+        if starting:
+            await self.push_frame(BotPlaybackFrame(playing=True))
         if self._unmarked_ms >= MARK_EVERY_MS:
             await self._push_mark(item)
 
@@ -424,15 +429,17 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         self._marks[name] = (item, self._sent_ms.get(item, 0))
         self._last_mark = name
         self._unmarked_ms = 0
-        await self.push_frame(OutputTransportMessageFrame(
-            message={"event": "mark", "streamSid": self._stream_sid, "mark": {"name": name}}
-        ))
+        await self._twilio.mark(name)
         return name
 
-    async def _mark_played(self, name: str) -> None:
+    async def mark_played(self, name: str) -> None:
+        """Twilio echoed mark ``name``: the audio before it was heard (or cleared)."""
         item, ms = self._marks.pop(name, (None, 0))
-        if item is not None and item not in self._truncated:
-            self._played_ms[item] = max(self._played_ms.get(item, 0), ms)
+        if item is not None:
+            if item not in self._truncated:
+                self._played_ms[item] = max(self._played_ms.get(item, 0), ms)
+            if not self._audio_unplayed():
+                await self.push_frame(BotPlaybackFrame(playing=False))
         if name == self._handover_mark and self._decision is not None:
             self._handover_mark = None
             await self._on_decision(self._decision)
@@ -485,8 +492,12 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         await self.push_frame(UserStartedSpeakingFrame())
         await self._barge_in()
 
+    def _audio_unplayed(self) -> bool:
+        """Some bot audio sent to Twilio was not reported played yet."""
+        return self._unmarked_ms > 0 or bool(self._marks)
+
     def _bot_playing(self) -> bool:
-        """Bot audio was sent that Twilio has not reported played (and may still be cut)."""
+        """Bot audio of the current reply was sent that Twilio has not reported played (and may still be cut)."""
         item = self._item
         if item is None or item in self._truncated or self._decision is not None:
             return False
@@ -500,13 +511,16 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         assert item is not None
         played = self._played_ms.get(item, 0)
         self._truncated.add(item)
-        # Marks still queued are dropped with the audio; the ones Twilio has are echoed by its clear.
+        # Twilio drops the audio it holds and echoes its marks, which no longer count.
         self._marks = {n: v for n, v in self._marks.items() if v[0] != item}
+        self._unmarked_ms = 0
+        await self._twilio.clear()
         await self.broadcast_interruption()
         if self._response_active:
             await self._send({"type": "response.cancel"})
         await self._send({"type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": played})
-        self._unmarked_ms = 0
+        if not self._audio_unplayed():
+            await self.push_frame(BotPlaybackFrame(playing=False))
 
     async def _on_speech_stopped(self, event: dict[str, Any]) -> None:
         await self.push_frame(UserStoppedSpeakingFrame())

@@ -1,7 +1,8 @@
 """Who is speaking, and what to do about silence and overlong calls.
 
-The bot counts as speaking from its first audio until Twilio echoes the mark
-sent after its last audio: audio reaches Twilio faster than it plays, so a
+The bot counts as speaking while the caller hears it
+(:class:`BotPlaybackFrame`: from its first audio until Twilio echoes the mark
+sent after its last audio): audio reaches Twilio faster than it plays, so a
 timer that started when the audio was *sent* would fire while the caller is
 still listening. The caller counts as speaking between the model's
 ``speech_started`` and ``speech_stopped``. When nobody has spoken for the
@@ -25,20 +26,13 @@ from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
     Frame,
-    OutputTransportMessageFrame,
     StartFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from agent.frames import (
-    BotAudioFrame,
-    HandOverFrame,
-    SilenceFrame,
-    SpeakerFrame,
-    TwilioMarkFrame,
-)
+from agent.frames import BotPlaybackFrame, HandOverFrame, SilenceFrame, SpeakerFrame
 
 TICK_S = 0.5  # timers here are seconds long; fewer wake-ups per call
 
@@ -56,8 +50,7 @@ class CallSupervisor(FrameProcessor):
         self._max_reprompts = max_reprompts
         self._max_duration = max_duration_s
         self._caller_speaking = False
-        self._pending_marks: set[str] = set()
-        self._bot_audio_unmarked = False
+        self._bot_heard = False
         self._quiet_since = time.monotonic()
         self._started = time.monotonic()
         self._reprompts = 0
@@ -68,18 +61,10 @@ class CallSupervisor(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, BotAudioFrame):
-            self._asked_at = None
-            self._bot_audio_unmarked = True
-            if self.speaker != "bot":
-                await self._update()
-        elif isinstance(frame, OutputTransportMessageFrame):
-            name = _mark_name(frame.message)
-            if name is not None:
-                self._pending_marks.add(name)
-                self._bot_audio_unmarked = False
-        elif isinstance(frame, TwilioMarkFrame):
-            self._pending_marks.discard(frame.mark)
+        if isinstance(frame, BotPlaybackFrame):
+            if frame.playing:
+                self._asked_at = None  # the model answered
+            self._bot_heard = frame.playing
             await self._update()
         elif isinstance(frame, UserStartedSpeakingFrame):
             self._asked_at = None  # the model's VAD spoke up: it is alive
@@ -100,7 +85,7 @@ class CallSupervisor(FrameProcessor):
     async def _update(self) -> None:
         if self._caller_speaking:
             speaker = "caller"
-        elif self._pending_marks or self._bot_audio_unmarked:
+        elif self._bot_heard:
             speaker = "bot"
         else:
             speaker = "nobody"
@@ -138,8 +123,3 @@ class CallSupervisor(FrameProcessor):
         self._asked_at = self._asked_at or time.monotonic()
         await self.push_frame(HandOverFrame(reason=reason), FrameDirection.UPSTREAM)
 
-
-def _mark_name(message: object) -> str | None:
-    if isinstance(message, dict) and message.get("event") == "mark":
-        return str(message.get("mark", {}).get("name"))
-    return None

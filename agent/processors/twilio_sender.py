@@ -1,16 +1,13 @@
-"""Bot audio and marks straight onto Twilio's socket, in order, as the model sends them.
+"""The bot's side of a Twilio media stream: audio, marks and clears, straight onto the socket.
 
 Pipecat's output transport would decode each chunk to PCM, re-chunk it, pace
-it in real time with a sleep per chunk and encode it back to mu-law. Twilio
-buffers media and plays it at the right speed by itself, and echoes each mark
-once the audio before it has played, so we send ahead: no decoding, no
-timers, one message per model delta. Barge-in sends ``clear`` (the
-``InterruptionFrame`` goes on to the transport's serializer) and truncates
-the model's item at the last echoed mark.
-
-It sits right after the model's processor: of the bot's audio, only the
-first chunk after each mark travels on (the supervisor needs to know the bot
-speaks, not every chunk), and marks travel on after they are sent.
+it in real time with a sleep per chunk and encode it back to mu-law, and
+every chunk and mark would take a hop through each stage's queue on the way.
+Twilio buffers media and plays it at the right speed by itself, and echoes
+each mark once the audio before it has played, so the model's processor
+sends ahead through this writer: no decoding, no timers, no frames, one
+message per model delta. The pipeline hears only when the bot starts and
+stops being heard (:class:`agent.frames.BotPlaybackFrame`).
 """
 
 from __future__ import annotations
@@ -19,30 +16,30 @@ import json
 from collections.abc import Awaitable, Callable
 
 from loguru import logger
-from pipecat.frames.frames import Frame, OutputTransportMessageFrame
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-
-from agent.frames import BotAudioFrame
 
 
-class TwilioMediaSender(FrameProcessor):
-    def __init__(self, send_text: Callable[[str], Awaitable[None]], stream_sid: str, **kwargs) -> None:
-        super().__init__(**kwargs)
+class TwilioMediaSender:
+    """Writes ``media``, ``mark`` and ``clear`` messages for one stream; quiet once the stream is gone."""
+
+    def __init__(self, send_text: Callable[[str], Awaitable[None]], stream_sid: str) -> None:
         self._send_text = send_text
-        self._media_prefix = '{"event":"media","streamSid":' + json.dumps(stream_sid) + ',"media":{"payload":"'
+        sid = json.dumps(stream_sid)
+        self._media_prefix = '{"event":"media","streamSid":' + sid + ',"media":{"payload":"'
+        self._mark_prefix = '{"event":"mark","streamSid":' + sid + ',"mark":{"name":'
+        self._clear = '{"event":"clear","streamSid":' + sid + "}"
         self._gone = False
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if isinstance(frame, BotAudioFrame):
-            await self._send(self._media_prefix + frame.payload + '"}}')
-            if frame.first:  # later stages only need to know the bot started speaking, not every chunk
-                await self.push_frame(frame, direction)
-        elif isinstance(frame, OutputTransportMessageFrame):
-            await self._send(json.dumps(frame.message))
-            await self.push_frame(frame, direction)  # marks: the supervisor tracks what is still unplayed
-        else:
-            await self.push_frame(frame, direction)
+    async def media(self, payload: str) -> None:
+        """Base64 8 kHz mu-law, as the model sent it (``audio/pcmu``)."""
+        await self._send(self._media_prefix + payload + '"}}')
+
+    async def mark(self, name: str) -> None:
+        """Twilio echoes ``name`` once every byte of audio sent before it has played (or was cleared)."""
+        await self._send(self._mark_prefix + json.dumps(name) + "}}")
+
+    async def clear(self) -> None:
+        """Drop the audio Twilio still buffers (barge-in); it echoes the marks it held."""
+        await self._send(self._clear)
 
     async def _send(self, text: str) -> None:
         if self._gone:

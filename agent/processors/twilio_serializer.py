@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from loguru import logger
 from pipecat.frames.frames import Frame
@@ -29,21 +29,29 @@ from agent.frames import CallerAudioFrame, TwilioMarkFrame, TwilioStopFrame
 MAX_MESSAGE_BYTES = 64 * 1024  # a 20 ms frame is ~300 bytes; Twilio never sends near this
 
 
-AudioSink = Callable[[str, bytes], Awaitable[None]]
+class MediaSink(Protocol):
+    """Who takes the stream's per-frame traffic directly (the model's processor)."""
+
+    async def caller_audio(self, payload: str, audio: bytes) -> None:
+        """Twilio's base64 mu-law of one media message, and its bytes."""
+
+    async def mark_played(self, name: str) -> None:
+        """Twilio echoed mark ``name``."""
 
 
 class SafeTwilioSerializer(TwilioFrameSerializer):
-    """``audio_sink``: where caller audio goes directly (base64 and bytes), instead of as frames.
+    """``sink``: where caller audio and mark echoes go directly, instead of as frames.
 
-    Caller audio is 50 messages a second per call; handing each to the
-    consumer from the socket's receive loop saves the frame hops through
-    Pipecat's queues, the biggest per-frame cost of a pipeline.
+    Caller audio is 50 messages a second per call and marks a few more;
+    handing each to the consumer from the socket's receive loop saves the
+    frame hops through Pipecat's queues, the biggest per-frame cost of a
+    pipeline.
     """
 
-    def __init__(self, stream_sid: str, call_sid: str | None = None, audio_sink: AudioSink | None = None) -> None:
+    def __init__(self, stream_sid: str, call_sid: str | None = None, sink: MediaSink | None = None) -> None:
         super().__init__(stream_sid, call_sid=call_sid, params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
         self.malformed = 0
-        self._audio_sink = audio_sink
+        self._sink = sink
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if len(data) > MAX_MESSAGE_BYTES:
@@ -53,15 +61,19 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
             message = json.loads(data)
             event = message.get("event") if isinstance(message, dict) else None
             if event == "mark":
-                return TwilioMarkFrame(mark=str(message["mark"]["name"]))
+                name = str(message["mark"]["name"])
+                if self._sink is not None:
+                    await self._sink.mark_played(name)
+                    return None
+                return TwilioMarkFrame(mark=name)
             if event == "stop":
                 return TwilioStopFrame()
             if event == "media":
                 payload, audio = self._media(message)
                 if not audio:
                     return None
-                if self._audio_sink is not None:  # no frame at all
-                    await self._audio_sink(payload, audio)
+                if self._sink is not None:  # no frame at all
+                    await self._sink.caller_audio(payload, audio)
                     return None
                 return CallerAudioFrame(payload=payload, mulaw=audio)
             if event == "dtmf":

@@ -27,6 +27,7 @@ from agent.processors.realtime import (
     OpenAIRealtimeProcessor,
     RealtimeConfig,
 )
+from agent.processors.twilio_sender import TwilioMediaSender
 from agent.tools import ToolBox
 from tests.conftest import HOTLINE
 from tests.fuzz.strategies import cases, deeply_nested, json_values, nasty_text
@@ -65,7 +66,12 @@ class Probe(OpenAIRealtimeProcessor):
         async def on_failure(kind: str, reason: str) -> None:
             self.failures.append(kind)
 
-        super().__init__(config, tools, stream_sid="MZ1", on_decision=on_decision, on_failure=on_failure)
+        self.to_twilio: list[str] = []
+
+        async def send_text(text: str) -> None:
+            self.to_twilio.append(text)
+
+        super().__init__(config, tools, twilio=TwilioMediaSender(send_text, "MZ1"), on_decision=on_decision, on_failure=on_failure)
         self.pushed: list[Any] = []
         self._conn = FakeConn()
 
