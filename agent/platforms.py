@@ -32,7 +32,7 @@ async def open_alert(
         alert.transcript = call.transcript_text() or None
     if ref is None:
         return None
-    alert.already_reported = already_reported(alert, call.facts, REPORTS)
+    alert.already_reported = await already_reported(alert, call.facts, REPORTS)
     try:
         platform = build_plugin(ref, registry.alert_platforms, context, kind="alert platform")
         timeout = ref.timeout_ms / 1000 if ref.timeout_ms else DEFAULT_TIMEOUT_S
@@ -40,7 +40,7 @@ async def open_alert(
     except Exception as exc:  # the caller must still reach a person
         logger.warning("alert platform {} failed: {!r}", ref.type, exc)
         return f"alert platform {ref.type} failed: {type(exc).__name__}"
-    REPORTS.record(alert, context.settings.report_ttl_s)
+    await REPORTS.record(alert, context.settings.report_ttl_s)
     return None
 
 

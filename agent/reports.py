@@ -4,83 +4,61 @@ An alert's dedup key is its intent and service (``outage:checkout``); the
 platform attaches every caller with that key to one alert. Whether a
 problem is already reported comes from two places: open alerts and
 incidents the enrichment sources found (their platform dedup key), and the
-alerts this process opened in the last ``report_ttl_s`` — a burst of
-callers arrives faster than any enrichment cache refreshes. The ledger
-holds dedup keys, alert links and counts only: nothing about callers.
+alerts opened here in the last ``report_ttl_s`` — a burst of callers arrives
+faster than any enrichment cache refreshes. "Here" is this process, or every
+replica when they share state (:mod:`agent.shared_state`). The ledger holds
+dedup keys, alert links and counts only: nothing about callers.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from agent.call import Alert
 from agent.facts import Fact, OpenIncident
+from agent.shared_state import MAX_REPORTS, MemoryState, Report, SharedState
 
-MAX_REPORTS = 10_000  # bounded: a flood of distinct keys cannot grow memory without limit
+__all__ = ["MAX_REPORTS", "REPORTS", "ReportLedger", "already_reported", "caller_was_told", "report_title"]
 
 
-@dataclass
-class Report:
-    dedup_key: str
-    service: str | None  # as the flow's facts name it
-    url: str | None
-    callers: int
-    expires: float
-
-    def title(self) -> str:
-        """What was reported, from the intent and service alone (another caller's words are never repeated)."""
-        intent = self.dedup_key.partition(":")[0]
-        what = f"a {intent.replace('_', ' ')}" if intent and intent != "call" else "a problem"
-        return what + (f" of {self.service}" if self.service else "")
+def report_title(report: Report) -> str:
+    """What was reported, from the intent and service alone (another caller's words are never repeated)."""
+    intent = report.dedup_key.partition(":")[0]
+    what = f"a {intent.replace('_', ' ')}" if intent and intent != "call" else "a problem"
+    return what + (f" of {report.service}" if report.service else "")
 
 
 class ReportLedger:
-    """Problems reported on this process while their alert is presumably still open."""
+    """Problems reported while their alert is presumably still open."""
 
-    def __init__(self, clock=time.monotonic) -> None:
-        self._clock = clock
-        self._reports: dict[str, Report] = {}
+    def __init__(self, state: SharedState | None = None) -> None:
+        self.state: SharedState = state or MemoryState()
 
-    def clear(self) -> None:
-        self._reports.clear()
+    def use(self, state: SharedState) -> None:
+        """Keep reports in ``state`` from now on (the server's shared state)."""
+        self.state = state
 
-    def get(self, dedup_key: str | None) -> Report | None:
-        if not dedup_key:
-            return None
-        report = self._reports.get(dedup_key)
-        if report is not None and report.expires <= self._clock():
-            del self._reports[dedup_key]
-            return None
-        return report
+    async def clear(self) -> None:
+        await self.state.clear()
 
-    def record(self, alert: Alert, ttl_s: float) -> None:
+    async def get(self, dedup_key: str | None) -> Report | None:
+        return await self.state.report(dedup_key) if dedup_key else None
+
+    async def record(self, alert: Alert, ttl_s: float) -> None:
         """Note that ``alert`` was opened (or joined) on its platform."""
         if not alert.dedup_key or ttl_s <= 0:
             return
-        report = self.get(alert.dedup_key)
-        url = alert.receipt.url if alert.receipt else None
-        if report is None:
-            if len(self._reports) >= MAX_REPORTS:
-                self._reports.pop(next(iter(self._reports)))
-            services = alert.fields.get("affected_services") or []
-            service = str(services[0])[:80] if isinstance(services, list) and services else None
-            report = self._reports[alert.dedup_key] = Report(alert.dedup_key, service, url, 0, 0.0)
-        report.callers += 1
-        report.url = report.url or url
-        report.expires = self._clock() + ttl_s
+        services = alert.fields.get("affected_services") or []
+        service = str(services[0])[:80] if isinstance(services, list) and services else None
+        await self.state.add_report(alert.dedup_key, service, alert.receipt.url if alert.receipt else None, ttl_s)
 
-    def facts(self) -> list[Fact]:
+    async def facts(self) -> list[Fact]:
         """The open reports as facts, so the agent can tell a caller they are not the first."""
-        now = self._clock()
         facts: list[Fact] = []
-        for report in list(self._reports.values()):
-            if report.expires <= now:
-                continue
+        for report in await self.state.reports():
             callers = "another caller" if report.callers == 1 else f"{report.callers} other callers"
             facts.append(OpenIncident(
-                id=f"report:{report.dedup_key}", title=report.title(), status=f"reported by {callers}",
+                id=f"report:{report.dedup_key}", title=report_title(report), status=f"reported by {callers}",
                 services=[report.service] if report.service else [],
                 url=report.url, dedup_key=report.dedup_key, source="reports",
             ))
@@ -92,11 +70,11 @@ def caller_was_told(alert: Alert, facts_used: Iterable[str]) -> bool:
     return f"open_incident:report:{alert.dedup_key}" in facts_used
 
 
-def already_reported(alert: Alert, facts: Iterable[Fact], ledger: ReportLedger) -> bool:
+async def already_reported(alert: Alert, facts: Iterable[Fact], ledger: ReportLedger) -> bool:
     """Whether an open alert or incident already carries ``alert``'s dedup key."""
     if not alert.dedup_key:
         return False
-    if ledger.get(alert.dedup_key) is not None:
+    if await ledger.get(alert.dedup_key) is not None:
         return True
     return any(isinstance(f, OpenIncident) and f.dedup_key == alert.dedup_key for f in facts)
 

@@ -97,7 +97,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_pii: bool = Field(False, description="Keep caller numbers, e-mails and names in logs (off: redacted).")
 
-    # Abuse protection (in memory, per replica: see agent/server/guards.py)
+    # Shared state: replay protection, rate limits, reported problems (agent/shared_state.py)
+    state_url: SecretStr | None = Field(
+        None, description="Redis URL (redis://, rediss://, unix://) that replicas share; unset: each process keeps its own in memory.",
+    )
+    state_prefix: str = Field("voice-agent:", description="Prefix of every Redis key (several hotlines can share one Redis).")
+
+    # Abuse protection (agent/server/guards.py)
     rate_limit_calls: int = Field(5, ge=0, description="Calls one number may place per window; more are rejected busy (0: no limit).")
     rate_limit_window_s: float = Field(300, gt=0, description="The rate limit's sliding window.")
     rate_limit_anonymous_calls: int = Field(

@@ -135,7 +135,7 @@ async def fetch_facts(sources: list[EnrichmentSource], call: Any, deadline_s: fl
 
     The problems other callers reported recently (:mod:`agent.reports`) always come first.
     """
-    result = EnrichmentResult(REPORTS.facts(), {}, {})
+    result = EnrichmentResult(await REPORTS.facts(), {}, {})
     if not sources:
         return result
     tasks = {asyncio.ensure_future(_timed_fetch(s, call)): s for s in sources}

@@ -36,7 +36,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from agent.agent_context import AgentContext, Decision
 from agent.flow.models import AiAgentNode
-from agent.live.runner import FAILOVER_MESSAGE, LiveFlow
+from agent.live.runner import FAILOVER_MESSAGE, LiveFlow, ends_flow
 from agent.live.tokens import LiveState, TokenError
 from agent.live.twilio_rest import TwilioRest, TwilioRestError, UpdateResult
 from agent.processors.realtime import (
@@ -138,6 +138,7 @@ async def handle_media_stream(
         await websocket.close(code=1008)
         return
     connection, facts = early.take(state.call_sid) if early is not None else (None, None)
+    await live.streaming(state)
     await RealtimeCall(websocket, live, state, node, str(start.get("streamSid", "")), rest, metrics, connection, facts).run()
 
 
@@ -255,14 +256,14 @@ class RealtimeCall:
         self.live.keep(self.state, self.call)
         response = VoiceResponse()
         response.say(FAILOVER_MESSAGE, **self.live.voice(self.ctx.language))
-        twiml = str(await self.live.gather_turn(self.state, self.node, None, response, resume=True))
+        twiml = await self.live.track(self.state, str(await self.live.gather_turn(self.state, self.node, None, response, resume=True)))
         await self._redirect(twiml, f"deterministic mode after: {reason}")
 
     async def _redirect(self, twiml: str, why: str) -> None:
         if self._moved_on:
             return
         self._moved_on = True
-        self._flow_ended = _ends_flow(twiml)
+        self._flow_ended = ends_flow(twiml)
         logger.info("call {} moves on: {}", self.state.call_sid, why)
         # Its own task: a stream that closes meanwhile (the caller hangs up) must not cancel the redirect.
         self._redirect_task = asyncio.create_task(self._update(twiml), name=f"redirect-{self.state.call_sid}")
@@ -287,8 +288,3 @@ class RealtimeCall:
         if not self._moved_on:
             await self.realtime._fail("no_answer", reason)
 
-
-def _ends_flow(twiml: str) -> bool:
-    """TwiML that hangs up without waiting for anything: the flow wrote its outcome when rendering it."""
-    waits = ("<Dial", "<Gather", "<Record", "<Redirect", "<Connect", "<Enqueue", "<Pay")
-    return "<Hangup" in twiml and not any(verb in twiml for verb in waits)

@@ -2,6 +2,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from loguru import logger
 
 from agent.logs import setup_logging
 
@@ -16,3 +17,12 @@ setup_logging("WARNING")
 def run():
     """Run a coroutine to completion (pytest-asyncio is not used here)."""
     return asyncio.run
+
+
+@pytest.fixture
+def caplog_loguru():
+    """Every message logged during the test (loguru), as a list of formatted lines."""
+    lines: list[str] = []
+    handler = logger.add(lambda message: lines.append(str(message)), level="DEBUG", format="{level} {name}: {message}")
+    yield lines
+    logger.remove(handler)

@@ -18,6 +18,7 @@ from agent.plugins import load_registry
 from agent.reports import MAX_REPORTS, REPORTS, ReportLedger, already_reported
 from agent.server.app import create_app
 from agent.settings import Settings
+from agent.shared_state import MemoryState
 from agent.sources import SourceContext, build_plugin
 from agent.testing.live import ACCOUNT, TOKEN
 from agent.testing.twiml_interpreter import TwimlInterpreter
@@ -67,39 +68,44 @@ nodes:
 
 def test_a_report_is_known_until_its_time_is_up():
     now = [0.0]
-    ledger = ReportLedger(clock=lambda: now[0])
+    ledger = ReportLedger(MemoryState(clock=lambda: now[0]))
     alert = Alert(summary="Jane: checkout down", details="", dedup_key="system_outage:checkout", fields={"affected_services": ["Checkout"]},
                   receipt=AlertReceipt(platform="ilert", url="https://acme.ilert.com/alert/1"))
-    assert ledger.get("system_outage:checkout") is None
-    ledger.record(alert, ttl_s=60)
-    ledger.record(alert, ttl_s=60)
-    report = ledger.get("system_outage:checkout")
+    assert asyncio.run(ledger.get("system_outage:checkout")) is None
+    asyncio.run(ledger.record(alert, ttl_s=60))
+    asyncio.run(ledger.record(alert, ttl_s=60))
+    report = asyncio.run(ledger.get("system_outage:checkout"))
     assert (report.callers, report.url) == (2, "https://acme.ilert.com/alert/1")
-    [fact] = ledger.facts()
+    [fact] = asyncio.run(ledger.facts())
     assert fact.services == ["Checkout"] and fact.dedup_key == "system_outage:checkout"
     assert fact.speak(NOW, timezone.utc) == (
         "You're not the first to report this: a system outage of Checkout was reported by 2 other callers, "
         "and the on-call team has been alerted.")
     now[0] = 61
-    assert ledger.get("system_outage:checkout") is None and ledger.facts() == []
+    assert asyncio.run(ledger.get("system_outage:checkout")) is None and asyncio.run(ledger.facts()) == []
 
 
 def test_the_ledger_is_bounded_and_keeps_nothing_without_a_key():
     ledger = ReportLedger()
-    ledger.record(Alert(summary="s", details=""), ttl_s=60)
-    assert ledger.facts() == []
-    for i in range(MAX_REPORTS + 5):
-        ledger.record(Alert(summary="s", details="", dedup_key=f"incident:svc{i}"), ttl_s=60)
-    assert len(ledger.facts()) == MAX_REPORTS
-    assert ledger.get("incident:svc0") is None and ledger.get(f"incident:svc{MAX_REPORTS + 4}") is not None
+    asyncio.run(ledger.record(Alert(summary="s", details=""), ttl_s=60))
+    assert asyncio.run(ledger.facts()) == []
+
+    async def flood() -> None:
+        for i in range(MAX_REPORTS + 5):
+            await ledger.record(Alert(summary="s", details="", dedup_key=f"incident:svc{i}"), ttl_s=60)
+
+    asyncio.run(flood())
+    assert len(asyncio.run(ledger.facts())) == MAX_REPORTS
+    assert asyncio.run(ledger.get("incident:svc0")) is None
+    assert asyncio.run(ledger.get(f"incident:svc{MAX_REPORTS + 4}")) is not None
 
 
 def test_a_platform_alert_with_the_same_key_counts_as_already_reported():
     alert = Alert(summary="s", details="", dedup_key="incident:checkout")
     other = OpenIncident(title="Checkout 5xx", dedup_key="incident:payments")
     same = OpenIncident(title="Checkout 5xx", dedup_key="incident:checkout")
-    assert not already_reported(alert, [other], ReportLedger())
-    assert already_reported(alert, [other, same], ReportLedger())
+    assert not asyncio.run(already_reported(alert, [other], ReportLedger()))
+    assert asyncio.run(already_reported(alert, [other, same], ReportLedger()))
 
 
 def test_platform_dedup_keys_reach_the_facts():
@@ -161,7 +167,7 @@ def test_a_failed_alert_is_not_counted_as_open(tmp_path, ilert_env):
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW)
     simulate(flow, ["This is Jane Doe, the checkout is down for everyone", "yes"], at=NOW.isoformat())
-    assert REPORTS.facts() == []
+    assert asyncio.run(REPORTS.facts()) == []
 
 
 def test_the_transcript_goes_with_the_alert(tmp_path, ilert_env):

@@ -32,16 +32,28 @@ def test_the_kubernetes_manifests_parse_and_nothing_is_sticky():
     kinds = {}
     for manifest in sorted((DEPLOY / "kubernetes").glob("*.yaml")):
         for doc in documents(manifest):
-            kinds[doc["kind"]] = doc
-    assert {"Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget"} <= set(kinds)
-    assert "sessionAffinity" not in kinds["Service"]["spec"]
-    container = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+            kinds[doc["kind"], doc["metadata"]["name"]] = doc
+    assert {"Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget"} <= {k for k, _ in kinds}
+    assert all("sessionAffinity" not in doc["spec"] for (kind, _), doc in kinds.items() if kind == "Service")
+    agent = kinds["Deployment", "voice-agent"]
+    container = agent["spec"]["template"]["spec"]["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
-    assert kinds["Deployment"]["spec"]["replicas"] > 1
+    assert agent["spec"]["replicas"] > 1
+
+
+def test_the_replicas_share_one_redis_that_persists_nothing():
+    [compose] = documents(DEPLOY / "compose.yaml")
+    state_urls = {compose["services"]["agent"]["environment"]["VOICE_AGENT_STATE_URL"]}
+    env = {e["name"]: e.get("value") for e in documents(DEPLOY / "kubernetes" / "deployment.yaml")[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    state_urls.add(env["VOICE_AGENT_STATE_URL"])
+    assert all(url.startswith("redis://") for url in state_urls)
+    redis_args = " ".join(compose["services"]["redis"]["command"]) + " " + " ".join(
+        documents(DEPLOY / "kubernetes" / "redis.yaml")[0]["spec"]["template"]["spec"]["containers"][0]["args"])
+    assert redis_args.count('--appendonly no') == 2 and redis_args.count("--save") == 2
 
 
 def test_the_compose_file_scales_the_agent_behind_a_websocket_aware_balancer():
     [compose] = documents(DEPLOY / "compose.yaml")
-    assert set(compose["services"]) == {"agent", "balancer"}
+    assert set(compose["services"]) == {"agent", "balancer", "redis"}
     nginx = "\n".join(line.split("#")[0] for line in (DEPLOY / "nginx.conf").read_text().splitlines())
     assert "proxy_set_header Upgrade $http_upgrade;" in nginx and "ip_hash" not in nginx and "sticky" not in nginx

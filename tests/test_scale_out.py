@@ -4,6 +4,9 @@ The call's voice webhook and media stream land on one process; after the
 agent decides, Twilio (a fake REST API plus the TwiML interpreter) sends
 every later webhook — the dial, the engineer's whisper — to the other. The
 call completes because everything a call carries rides in its sealed token.
+The replicas share Redis (fakeredis's TCP server, the real protocol): a
+replayed webhook is refused by the replica that did not serve the original,
+and a caller dialling in a loop meets one limit, not one per replica.
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from fakeredis import TcpFakeServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from twilio.request_validator import RequestValidator
 
 from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
 from agent.testing.fake_twilio import FakeTwilioCall
@@ -39,6 +45,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def shared_redis():
+    """A Redis server on loopback (fakeredis over TCP); yields its URL."""
+    server = TcpFakeServer(("127.0.0.1", free_port()), server_type="redis")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"redis://{host}:{port}/0"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def voice_webhook(base: str, call_sid: str, caller: str) -> httpx.Response:
+    """A signed ``/twilio/voice`` for a new call, sent straight to one replica."""
+    form = {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": caller, "To": "+15555550199", "CallStatus": "ringing"}
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/twilio/voice", form)
+    async with httpx.AsyncClient(base_url=base) as client:
+        return await client.post("/twilio/voice", data=form, headers={"X-Twilio-Signature": signature})
 
 
 @contextlib.contextmanager
@@ -85,7 +113,7 @@ class FirstThenSecond(httpx.AsyncBaseTransport):
         return await self._inner.handle_async_request(request)
 
 
-def test_media_on_one_replica_and_the_rest_of_the_call_on_the_other():
+def test_media_on_one_replica_the_rest_on_the_other_and_either_catches_replays_and_loops():
     redirects: list[str] = []
     redirected = asyncio.Event()
 
@@ -102,6 +130,10 @@ def test_media_on_one_replica_and_the_rest_of_the_call_on_the_other():
     replicas = [f"http://127.0.0.1:{p}" for p in ports]
 
     async def scenario():
+        with shared_redis() as redis_url:
+            return await call_and_replays(redis_url)
+
+    async def call_and_replays(redis_url: str):
         async with FakeRealtimeServer(model) as fake, running_server(lambda base: twilio_rest) as (rest_base, _):
             env = {
                 "VOICE_AGENT_FLOW": str(HOTLINE), "VOICE_AGENT_PUBLIC_BASE_URL": PUBLIC,
@@ -109,6 +141,7 @@ def test_media_on_one_replica_and_the_rest_of_the_call_on_the_other():
                 "VOICE_AGENT_TWILIO_API_BASE_URL": rest_base, "VOICE_AGENT_OPENAI_API_KEY": "sk-test",
                 "VOICE_AGENT_OPENAI_REALTIME_URL": fake.url, "VOICE_AGENT_ENGINE": "openai",
                 "VOICE_AGENT_TOKEN_SECRET": "shared-by-every-replica", "VOICE_AGENT_LOCAL_VAD": "false",
+                "VOICE_AGENT_STATE_URL": redis_url, "VOICE_AGENT_RATE_LIMIT_CALLS": "2",
             }
             with server_process(ports[0], env) as a, server_process(ports[1], env) as b:
                 await asyncio.gather(wait_healthy(replicas[0], a), wait_healthy(replicas[1], b))
@@ -129,9 +162,17 @@ def test_media_on_one_replica_and_the_rest_of_the_call_on_the_other():
                 async with httpx.AsyncClient(transport=balancer, base_url=PUBLIC) as client:
                     twilio = TwimlInterpreter(client, PUBLIC, auth_token=TOKEN, from_number=CALLER, on_stream=on_stream)
                     record = await asyncio.wait_for(twilio.call([]), 60)
-                return record, balancer.served, media_on
+                # Replica A served the call's /voice: the same webhook replayed to replica B is refused there.
+                replay = await voice_webhook(replicas[1], twilio.call_sid, CALLER)
+                # The caller's second call (on B) is allowed, the third (on A) meets the limit of 2 both share.
+                second = await voice_webhook(replicas[1], "CA" + "2" * 32, CALLER)
+                third = await voice_webhook(replicas[0], "CA" + "3" * 32, CALLER)
+                return record, balancer.served, media_on, (replay, second, third)
 
-    record, served, media_on = asyncio.run(scenario())
+    record, served, media_on, (replay, second, third) = asyncio.run(scenario())
+    assert replay.status_code == 403, "a replay is caught by the replica that did not serve the original"
+    assert second.status_code == 200 and "<Reject" not in second.text
+    assert "<Reject" in third.text and 'reason="busy"' in third.text, "one rate limit across replicas"
     assert served[0] == (replicas[0], "/twilio/voice")
     assert media_on and media_on[0].startswith(replicas[0].replace("http://", "ws://"))
     later = served[1:]

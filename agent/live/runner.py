@@ -63,6 +63,7 @@ from agent.platforms import on_call_people, open_alert
 from agent.plugins import Registry
 from agent.reports import caller_was_told
 from agent.settings import Settings
+from agent.shared_state import MemoryState, SharedState
 from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
 
 MAX_NODES_PER_RESPONSE = 50
@@ -71,6 +72,8 @@ _ANSWERED = {"completed", "answered"}
 WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to pass it on."
 FAILOVER_MESSAGE = "Sorry, I'm having a technical problem. Let's continue."
 MAX_TOKEN_TRANSCRIPT_CHARS = 2000  # the token rides in Twilio's URLs; the alert gets the most recent part
+STREAMING = "streaming"  # a media stream handler holds the call: it writes the outcome if the caller hangs up
+_WAITING_VERBS = ("<Dial", "<Gather", "<Record", "<Redirect", "<Connect", "<Enqueue", "<Pay")
 
 
 @dataclass
@@ -88,6 +91,7 @@ class LiveFlow:
     rest: TwilioRest | None = None  # recordings; without it, alerts carry no recording link
     background: set[asyncio.Task] = field(default_factory=set)  # after-call work still running
     on_stream: Callable[[LiveState, AiAgentNode], None] | None = None  # a media stream is about to come: start early
+    shared: SharedState = field(default_factory=MemoryState)  # calls in progress, outcomes written (all replicas)
 
     # -- entry points -------------------------------------------------------------------------
     async def incoming(self, form: dict[str, str]) -> str:
@@ -102,7 +106,7 @@ class LiveFlow:
             if self.flow.after_call.notice:
                 response.say(self.flow.after_call.notice, **self.voice())
             response.start().recording(channels="dual", track="both")
-        return str(await self._advance(state, self.flow.start, response))
+        return await self.track(state, str(await self._advance(state, self.flow.start, response)))
 
     async def resume(self, state: LiveState, event: str, form: dict[str, str]) -> str:
         """TwiML after Twilio reports what happened at the node ``state.node`` (an action URL)."""
@@ -117,7 +121,7 @@ class LiveFlow:
             response = VoiceResponse()
             response.hangup()
             return str(response)
-        return str(await handler(state, node, form))
+        return await self.track(state, str(await handler(state, node, form)))
 
     async def after_agent(self, state: LiveState, decision: Decision) -> str:
         """TwiML of the branch the AI agent chose (for the redirect of a realtime call)."""
@@ -129,7 +133,7 @@ class LiveFlow:
             await self.finish(state, decision.reason or decision.exit)
             response.hangup()
             return str(response)
-        return str(await self._advance(state, decision.target, response))
+        return await self.track(state, str(await self._advance(state, decision.target, response)))
 
     async def rescue(self, state: LiveState | None) -> str:
         """TwiML when handling a webhook failed: an apology, then a person if the flow names one."""
@@ -450,8 +454,45 @@ class LiveFlow:
             facts.extend(result.facts)
         return facts
 
+    async def track(self, state: LiveState, twiml: str) -> str:
+        """``twiml`` goes to Twilio; while it waits for the caller, remember the call's latest state.
+
+        Twilio reports a hang-up during a ``<Gather>`` (or a ``<Say>``, or a
+        dial whose action never comes) only through the status callback, which
+        carries no token: :meth:`call_gone` finds the state here.
+        """
+        if state.call_sid and not ends_flow(twiml):
+            await self.shared.put("open:" + state.call_sid, self.codec.seal(state), self.settings.token_ttl_s)
+        return twiml
+
+    async def streaming(self, state: LiveState) -> None:
+        """A media stream took the call: its handler writes the outcome if the caller hangs up during it."""
+        await self.shared.put("open:" + state.call_sid, STREAMING, self.settings.token_ttl_s)
+
+    async def call_gone(self, call_sid: str) -> None:
+        """Twilio's status callback says the call is over: write its outcome unless the flow (or a stream) did."""
+        token = await self.shared.take("open:" + call_sid) if call_sid else None
+        if token is None or token == STREAMING:
+            return
+        try:
+            state = self.codec.open(token, call_sid)
+        except Exception as exc:  # noqa: BLE001 - an expired or foreign token: nothing to report on
+            logger.info("call {} ended; its last state could not be read ({})", call_sid, type(exc).__name__)
+            return
+        logger.info("call {} hung up at node {}", call_sid, state.node)
+        await self.finish(state, "caller_hung_up")
+
     async def finish(self, state: LiveState, reason: str) -> None:
-        """The call ends here: one outcome record (metrics, the call_ended hook), then after-call work."""
+        """The call ends here: one outcome record (metrics, the call_ended hook), then after-call work.
+
+        Exactly one per call, whoever ends it first (the flow, a stream that
+        lost its caller, Twilio's status callback), on any replica.
+        """
+        if state.call_sid:
+            if not await self.shared.first("outcome:" + state.call_sid, self.settings.token_ttl_s):
+                logger.info("call {} already has its outcome; not writing {!r}", state.call_sid, reason)
+                return
+            await self.shared.take("open:" + state.call_sid)
         call = self.call_of(state)
         outcome = Outcome(
             call_id=state.call_sid, intent=state.intent, branch=state.branch, end_reason=reason, fields=dict(state.fields),
@@ -509,3 +550,8 @@ class LiveFlow:
     def _ws_url(self, path: str) -> str:
         base = self.public_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         return base + path
+
+
+def ends_flow(twiml: str) -> bool:
+    """TwiML that hangs up without waiting for anything: the flow wrote its outcome when rendering it."""
+    return "<Hangup" in twiml and not any(verb in twiml for verb in _WAITING_VERBS)

@@ -14,10 +14,13 @@ from agent.live.runner import LiveFlow
 from agent.live.tokens import TokenCodec
 from agent.live.twilio_rest import TwilioRest
 from agent.plugins import Registry, default_registry
+from agent.reports import REPORTS
+from agent.server.guards import Guards
 from agent.server.metrics import Metrics
 from agent.server.router import MediaHandler, make_router
 from agent.server.security import SignatureCheck
 from agent.settings import Settings
+from agent.shared_state import MemoryState, SharedState, open_state
 
 
 def token_codec(settings: Settings) -> TokenCodec:
@@ -29,11 +32,15 @@ def token_codec(settings: Settings) -> TokenCodec:
     return TokenCodec(secrets, settings.token_ttl_s)
 
 
-def build_live_flow(settings: Settings, registry: Registry, public_url: str, *, realtime: bool, rest: TwilioRest | None = None) -> LiveFlow:
+def build_live_flow(
+    settings: Settings, registry: Registry, public_url: str, *, realtime: bool, rest: TwilioRest | None = None,
+    shared: SharedState | None = None,
+) -> LiveFlow:
     path = Path(settings.flow)
     return LiveFlow(
         flow=load_flow(path, registry), registry=registry, settings=settings, base_dir=path.resolve().parent,
         codec=token_codec(settings), public_url=public_url.rstrip("/"), realtime=realtime, rest=rest,
+        shared=shared or MemoryState(settings.guard_max_entries),
     )
 
 
@@ -42,14 +49,20 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
 
     ``router.live`` is the :class:`LiveFlow` and ``router.metrics`` the
     :class:`Metrics` (serve ``generate_latest(router.metrics.registry)`` where
-    your app exposes metrics); await ``router.live.drain()`` when your app
-    shuts down. Pass ``media`` to replace the realtime pipeline.
+    your app exposes metrics); await ``router.live.drain()`` and
+    ``router.state.aclose()`` when your app shuts down. Pass ``media`` to
+    replace the realtime pipeline.
     """
     settings = settings or Settings()
     registry = registry or default_registry()
     if not settings.public_base_url:
         raise ValueError("set VOICE_AGENT_PUBLIC_BASE_URL to the https URL Twilio reaches this server at")
     metrics = Metrics()
+    state = open_state(
+        settings.state_url.get_secret_value() if settings.state_url else None,
+        prefix=settings.state_prefix, max_entries=settings.guard_max_entries,
+    )
+    REPORTS.use(state)  # one outage, one alert: across replicas when they share state
     rest = TwilioRest(settings)  # one connection pool for every call's redirects and recordings
     early = None
     if media is None and settings.use_openai():
@@ -65,11 +78,12 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
             from agent.vad import SileroModel
 
             SileroModel.shared()  # loaded now, never on the event loop during a call
-    live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None, rest=rest)
+    live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None, rest=rest, shared=state)
     if early is not None:
         live.on_stream = functools.partial(early.begin, live)
     live.on_outcome = lambda outcome: metrics.flow_outcomes.labels(outcome.end_reason or "unknown").inc()
-    router = make_router(live, SignatureCheck(settings), metrics, media)
+    router = make_router(live, SignatureCheck(settings), metrics, media, Guards(settings, state))
+    router.state = state  # type: ignore[attr-defined]
     router.live = live  # type: ignore[attr-defined]
     router.metrics = metrics  # type: ignore[attr-defined]
     return router
@@ -78,7 +92,7 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
 def create_app(settings: Settings | None = None, registry: Registry | None = None, media: MediaHandler | None = None) -> FastAPI:
     """The whole bot server: the ``/twilio`` router plus ``/healthz`` and ``/metrics``."""
     router = voice_agent_router(settings, registry, media)
-    live, metrics = router.live, router.metrics  # type: ignore[attr-defined]
+    live, metrics, state = router.live, router.metrics, router.state  # type: ignore[attr-defined]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -86,6 +100,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         await live.drain()  # after-call work (recording transcriptions) gets a moment to finish
         if live.rest is not None:
             await live.rest.aclose()
+        await state.aclose()
 
     app = FastAPI(title="oncall-voice-agent", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.live = live

@@ -1,41 +1,40 @@
 """Replay protection and a per-number rate limit for the webhooks and the media socket.
 
 Twilio's ``X-Twilio-Signature`` has no timestamp or nonce: a captured request
-stays valid forever. So the server remembers, in memory, what it has already
-served:
+stays valid forever. So the server remembers what it has already served, in
+the :mod:`agent.shared_state` (this process's memory, or Redis shared by all
+replicas):
 
-- :class:`SeenOnce` — a bounded set with a TTL. ``/twilio/voice`` accepts each
-  ``CallSid`` once (a second ``/voice`` for a known call is a replay: 403); the
-  media socket accepts each (call, stream token) once (a second stream for the
-  same invitation: close 1008). A flow that reaches a second AI agent node
-  gets a new token, so it still streams.
+- replays — ``/twilio/voice`` accepts each ``CallSid`` once (a second
+  ``/voice`` for a known call is a replay: 403); the media socket accepts each
+  (call, stream token) once (a second stream for the same invitation: close
+  1008). A flow that reaches a second AI agent node gets a new token, so it
+  still streams.
 - :class:`RateLimiter` — a sliding window per caller: at most
   ``rate_limit_calls`` calls per ``rate_limit_window_s`` from one number;
   excess calls are answered ``<Reject reason="busy"/>``. Numbers are kept only
-  as keyed BLAKE2b digests (a random key per process), never in clear.
-  Callers without a caller ID (empty, ``anonymous``, ``restricted``,
-  ``unknown``) share one bucket with its own, higher limit
-  (``rate_limit_anonymous_calls``): exempting them would let anyone loop by
-  withholding their number, and one bucket per withheld call would be no
-  limit at all. A flood of withheld calls can therefore crowd out a genuine
-  withheld caller for one window; flows that must never lose one can set
-  ``rate_limit_anonymous_calls: 0`` (no limit for them).
+  as keyed BLAKE2b digests, never in clear: the key is random per process in
+  memory, derived from the token secret when replicas share Redis (so they
+  agree on a caller's bucket). Callers without a caller ID (empty,
+  ``anonymous``, ``restricted``, ``unknown``) share one bucket with its own,
+  higher limit (``rate_limit_anonymous_calls``): exempting them would let
+  anyone loop by withholding their number, and one bucket per withheld call
+  would be no limit at all. A flood of withheld calls can therefore crowd out
+  a genuine withheld caller for one window; flows that must never lose one can
+  set ``rate_limit_anonymous_calls: 0`` (no limit for them).
 
-Limits of this design (documented in docs/reliability.md): everything here is
-per process. With N replicas behind a load balancer, a caller gets up to N
-times the limit, and a replayed request is only caught when it reaches the
-replica that served the original (sticky routing by ``CallSid`` closes that
-gap). A restart forgets everything. Memory is bounded: each structure holds at
-most ``guard_max_entries`` keys and drops the oldest first.
+In memory (the default), all of this is per process: with N replicas a caller
+gets up to N times the limit, and a replay is only caught by the replica that
+served the original; set ``VOICE_AGENT_STATE_URL`` to share it. Memory is
+bounded either way (``guard_max_entries``; every Redis key expires).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
-import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -45,78 +44,33 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from agent.node_logic import caller_id_withheld
 from agent.settings import Settings
-
-Clock = Callable[[], float]
-
-
-class SeenOnce:
-    """Keys seen in the last ``ttl_s`` seconds, at most ``max_entries`` of them (oldest dropped first)."""
-
-    def __init__(self, ttl_s: float, max_entries: int, clock: Clock = time.monotonic) -> None:
-        self._ttl = ttl_s
-        self._max = max(1, max_entries)
-        self._clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()  # key -> expiry, in insertion order
-
-    def first(self, key: str) -> bool:
-        """True the first time ``key`` is offered (within the TTL); False for a repeat."""
-        now = self._clock()
-        while self._seen:
-            oldest, expiry = next(iter(self._seen.items()))
-            if expiry > now:
-                break
-            del self._seen[oldest]
-        if key in self._seen:
-            return False
-        self._seen[key] = now + self._ttl
-        while len(self._seen) > self._max:
-            self._seen.popitem(last=False)
-        return True
-
-    def __len__(self) -> int:
-        return len(self._seen)
+from agent.shared_state import MemoryState, SharedState
 
 
 class RateLimiter:
-    """A sliding-window call counter per caller, keyed by a salted hash of the number."""
+    """A sliding-window call counter per caller, keyed by a keyed digest of the number."""
 
-    def __init__(self, limit: int, window_s: float, anonymous_limit: int, max_entries: int, clock: Clock = time.monotonic) -> None:
+    def __init__(self, state: SharedState, limit: int, window_s: float, anonymous_limit: int, digest_key: bytes | None = None) -> None:
         self.limit = limit
         self.window = window_s
         self.anonymous_limit = anonymous_limit
-        self._max = max(1, max_entries)
-        self._clock = clock
-        self._salt = os.urandom(16)  # per process: digests mean nothing outside it
-        self._calls: OrderedDict[str, deque[float]] = OrderedDict()
+        self._state = state
+        self._digest_key = digest_key or os.urandom(16)  # random: digests mean nothing outside this process
 
     def key(self, number: str | None) -> str:
         """The bucket of a caller: ``anonymous`` or a digest of the number (never the number)."""
         number = (number or "").strip()
         if caller_id_withheld(number):
             return "anonymous"
-        return hashlib.blake2b(number.encode(), digest_size=12, key=self._salt).hexdigest()
+        return hashlib.blake2b(number.encode(), digest_size=12, key=self._digest_key[:64]).hexdigest()
 
-    def allow(self, number: str | None) -> tuple[bool, str]:
+    async def allow(self, number: str | None) -> tuple[bool, str]:
         """(whether this call may go on, its bucket key) — counts the call when allowed."""
         key = self.key(number)
         limit = self.anonymous_limit if key == "anonymous" else self.limit
         if limit <= 0:
             return True, key
-        now = self._clock()
-        calls = self._calls.pop(key, None) or deque()
-        while calls and calls[0] <= now - self.window:
-            calls.popleft()
-        allowed = len(calls) < limit
-        if allowed:
-            calls.append(now)
-        if calls:
-            self._calls[key] = calls  # most recently used last
-        while len(self._calls) > self._max:
-            self._calls.popitem(last=False)
-        return allowed, key
-
-    def stored_keys(self) -> list[str]:
-        return list(self._calls)
+        return await self._state.allow(key, limit, self.window), key
 
 
 def busy_reject() -> str:
@@ -127,23 +81,25 @@ def busy_reject() -> str:
 
 
 class Guards:
-    """The replay and rate-limit state of one server process."""
+    """Replay and rate-limit checks, on the state this process or all replicas keep."""
 
-    def __init__(self, settings: Settings, clock: Clock = time.monotonic) -> None:
-        self.calls = SeenOnce(settings.replay_window_s, settings.guard_max_entries, clock)
-        self.streams = SeenOnce(max(settings.token_ttl_s, settings.replay_window_s), settings.guard_max_entries, clock)
+    def __init__(self, settings: Settings, state: SharedState | None = None) -> None:
+        self.state = state or MemoryState(settings.guard_max_entries)
+        self._call_ttl = settings.replay_window_s
+        self._stream_ttl = max(settings.token_ttl_s, settings.replay_window_s)
+        shared = not isinstance(self.state, MemoryState)
         self.rate = RateLimiter(
-            settings.rate_limit_calls, settings.rate_limit_window_s, settings.rate_limit_anonymous_calls,
-            settings.guard_max_entries, clock,
+            self.state, settings.rate_limit_calls, settings.rate_limit_window_s, settings.rate_limit_anonymous_calls,
+            digest_key=_shared_digest_key(settings) if shared else None,
         )
 
-    def check_call(self, form: dict[str, str]) -> str | None:
+    async def check_call(self, form: dict[str, str]) -> str | None:
         """Why a new call (the voice webhook) must be refused: ``replay``, ``rate_limit``, or None."""
         call_sid = form.get("CallSid", "")
-        if not self.calls.first(f"call:{call_sid}"):
+        if not await self.state.first(f"call:{call_sid}", self._call_ttl):
             logger.warning("refused /twilio/voice for call {}: its CallSid was already served (replay)", call_sid)
             return "replay"
-        allowed, key = self.rate.allow(form.get("From"))
+        allowed, key = await self.rate.allow(form.get("From"))
         if not allowed:
             logger.warning(
                 "refused call {} from caller #{}: more than {} calls in {:g}s (rate limit)",
@@ -181,7 +137,7 @@ class Guards:
             if not token or not genuine(token, call_sid):
                 return message  # the handler refuses it; a forged token must not fill the memory
             digest = hashlib.blake2b(token.encode(), digest_size=16).hexdigest()
-            if self.streams.first(f"stream:{call_sid}:{digest}"):
+            if await self.state.first(f"stream:{call_sid}:{digest}", self._stream_ttl):
                 return message
             logger.warning("refused a media stream for call {}: its stream already started (replay)", call_sid)
             on_replay()
@@ -189,3 +145,11 @@ class Guards:
             return {"type": "websocket.disconnect", "code": 1008}
 
         return WebSocket(websocket.scope, receive=receive, send=raw_send)
+
+
+def _shared_digest_key(settings: Settings) -> bytes:
+    """The number-digest key every replica derives alike from the token secret (never the secret itself)."""
+    secret = settings.token_secret or settings.twilio_auth_token
+    if secret is None:
+        raise ValueError("replicas sharing state need VOICE_AGENT_TOKEN_SECRET (or the Twilio auth token) to agree on rate-limit buckets")
+    return hmac.new(secret.get_secret_value().encode(), b"voice-agent rate-limit digest", hashlib.sha256).digest()

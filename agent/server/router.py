@@ -64,7 +64,7 @@ def make_router(
         form = await signed_form(request)
         if form is None:
             return Response(status_code=403)
-        refused = guards.check_call(form)
+        refused = await guards.check_call(form)
         if refused == "replay":
             metrics.webhook_rejected.labels("replay").inc()
             return Response(status_code=403)
@@ -112,10 +112,14 @@ def make_router(
         if form is None:
             return Response(status_code=403)
         call_status = form.get("CallStatus", "")
+        logger.info("call {} status {}", form.get("CallSid"), call_status)
         if call_status in ("completed", "busy", "failed", "no-answer", "canceled"):
             metrics.calls_active.dec()
             metrics.calls_total.labels(call_status).inc()
-        logger.info("call {} status {}", form.get("CallSid"), call_status)
+            try:
+                await live.call_gone(form.get("CallSid", ""))  # a hang-up no other webhook reported
+            except Exception:  # noqa: BLE001 - Twilio only needs the 204
+                logger.exception("outcome of call {} after its status callback failed", form.get("CallSid"))
         return Response(status_code=204)
 
     @router.websocket("/media")

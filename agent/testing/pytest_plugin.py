@@ -99,10 +99,11 @@ def fake_realtime_server():
 def _fresh_fact_cache():
     """Facts cached and problems reported by one test must not leak into the next (each mocks its own APIs)."""
     from agent.reports import REPORTS
+    from agent.shared_state import MemoryState
     from agent.sources import FACT_CACHE
 
     FACT_CACHE.clear()
-    REPORTS.clear()
+    REPORTS.use(MemoryState())
     yield
     FACT_CACHE.clear()
-    REPORTS.clear()
+    REPORTS.use(MemoryState())

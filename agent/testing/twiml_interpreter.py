@@ -64,6 +64,7 @@ class TwimlInterpreter:
         answer_dials: bool | Callable[[str], bool] = True,
         callee_keys: str | Callable[[str], str] = "1",
         on_stream: StreamHandler | None = None,
+        status_callback: str | None = None,
     ) -> None:
         self._client = client
         self._public = public_url.rstrip("/")
@@ -73,6 +74,7 @@ class TwimlInterpreter:
         self._answer = answer_dials
         self._callee_keys = callee_keys
         self._on_stream = on_stream
+        self._status_callback = status_callback  # the number's "call status changes" URL (a path on the public URL)
         self.record = TwilioCallRecord()
 
     async def post(self, url: str, form: dict[str, str]) -> httpx.Response:
@@ -95,13 +97,17 @@ class TwimlInterpreter:
         response = await self.post(voice_path, {**self._base_form, "CallStatus": "ringing"})
         for _ in range(MAX_REQUESTS):
             if response.status_code != 200:
-                return self.record
+                break
             next_request = await self._run(response.text, queue)
             if next_request is None:
-                return self.record
+                break
             url, form = next_request
             response = await self.post(url, {**self._base_form, "CallStatus": "in-progress", **form})
-        raise RuntimeError("the call did not end after %d requests" % MAX_REQUESTS)
+        else:
+            raise RuntimeError("the call did not end after %d requests" % MAX_REQUESTS)
+        if self._status_callback is not None:  # Twilio reports the end of every call, however it ended
+            await self.post(self._status_callback, {**self._base_form, "CallStatus": "completed", "CallDuration": "42"})
+        return self.record
 
     async def _screen(self, url: str | None, number: str) -> bool:
         """Run the whisper TwiML on the callee's leg, pressing their keys; True when the call is bridged."""

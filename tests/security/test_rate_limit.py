@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from agent.server.guards import RateLimiter, SeenOnce
+from agent.server.guards import RateLimiter
+from agent.shared_state import MemoryState
 from tests.security.support import app, client, rejected, sign
 
 LOOPER = "+4915177700011"
@@ -19,53 +20,64 @@ class Clock:
         return self.now
 
 
+def limiter(limit: int, anonymous: int, clock: Clock | None = None, max_entries: int = 1000) -> RateLimiter:
+    return RateLimiter(MemoryState(max_entries, clock or Clock()), limit, 60, anonymous)
+
+
+def allowed(limiter: RateLimiter, number: str | None) -> bool:
+    return asyncio.run(limiter.allow(number))[0]
+
+
 def test_the_window_slides():
     clock = Clock()
-    limiter = RateLimiter(3, 60, 10, 1000, clock)
-    assert [limiter.allow(LOOPER)[0] for _ in range(4)] == [True, True, True, False]
-    assert limiter.allow("+4930123456")[0], "other callers are not affected"
+    looper = limiter(3, 10, clock)
+    assert [allowed(looper, LOOPER) for _ in range(4)] == [True, True, True, False]
+    assert allowed(looper, "+4930123456"), "other callers are not affected"
     clock.now += 30
-    assert not limiter.allow(LOOPER)[0], "refused calls do not count, but the window has not moved on yet"
+    assert not allowed(looper, LOOPER), "refused calls do not count, but the window has not moved on yet"
     clock.now += 30.5
-    assert [limiter.allow(LOOPER)[0] for _ in range(4)] == [True, True, True, False]
+    assert [allowed(looper, LOOPER) for _ in range(4)] == [True, True, True, False]
 
 
 def test_zero_disables_the_limit():
-    limiter = RateLimiter(0, 60, 0, 1000, Clock())
-    assert all(limiter.allow(LOOPER)[0] for _ in range(50))
-    assert all(limiter.allow(None)[0] for _ in range(50))
-    assert limiter.stored_keys() == []
+    state = MemoryState(1000, Clock())
+    unlimited = RateLimiter(state, 0, 60, 0)
+    assert all(allowed(unlimited, LOOPER) for _ in range(50))
+    assert all(allowed(unlimited, None) for _ in range(50))
+    assert state.keys() == []
 
 
 def test_withheld_numbers_share_one_bucket_with_its_own_limit():
-    limiter = RateLimiter(2, 60, 4, 1000, Clock())
-    results = [limiter.allow(n)[0] for n in ["", None, "anonymous", "Restricted", "unknown"]]
+    looper = limiter(2, 4)
+    results = [allowed(looper, n) for n in ["", None, "anonymous", "Restricted", "unknown"]]
     assert results == [True, True, True, True, False]
-    assert limiter.allow(LOOPER)[0]
+    assert allowed(looper, LOOPER)
 
 
-def test_the_number_is_never_stored_only_a_salted_digest():
-    limiter = RateLimiter(5, 60, 10, 1000, Clock())
-    limiter.allow(LOOPER)
-    state = repr(vars(limiter)) + repr(limiter.stored_keys())
+def test_the_number_is_never_stored_only_a_keyed_digest():
+    state = MemoryState(1000, Clock())
+    looper = RateLimiter(state, 5, 60, 10)
+    allowed(looper, LOOPER)
+    stored = repr(vars(looper)) + repr(vars(state)) + repr(state.keys())
     for form in (LOOPER, LOOPER[1:], LOOPER[-7:]):
-        assert form not in state
-    other = RateLimiter(5, 60, 10, 1000, Clock())
-    assert other.key(LOOPER) != limiter.key(LOOPER), "a random salt per process"
-    assert limiter.key(LOOPER) == limiter.key(LOOPER)
+        assert form not in stored
+    other = limiter(5, 10)
+    assert other.key(LOOPER) != looper.key(LOOPER), "a random key per process"
+    assert looper.key(LOOPER) == looper.key(LOOPER)
 
 
 def test_memory_is_bounded():
     clock = Clock()
-    seen = SeenOnce(ttl_s=10, max_entries=3, clock=clock)
-    assert all(seen.first(k) for k in "abcd") and len(seen) == 3
-    assert not seen.first("d")
+    seen = MemoryState(3, clock)
+    assert all(asyncio.run(seen.first(k, 10)) for k in "abcd") and len(seen.keys()) == 3
+    assert not asyncio.run(seen.first("d", 10))
     clock.now += 11
-    assert seen.first("d") and len(seen) == 1, "expired entries are dropped"
-    limiter = RateLimiter(5, 60, 10, 3, clock)
+    assert asyncio.run(seen.first("d", 10)) and len(seen.keys()) == 1, "expired entries are dropped"
+    state = MemoryState(3, clock)
+    many = RateLimiter(state, 5, 60, 10)
     for i in range(10):
-        limiter.allow(f"+49301234{i:04d}")
-    assert len(limiter.stored_keys()) == 3
+        allowed(many, f"+49301234{i:04d}")
+    assert len(state.keys()) == 3
 
 
 def test_the_server_rejects_a_looping_caller_busy_and_counts_it(caplog_loguru):
