@@ -19,7 +19,6 @@ from agent.call import Outcome
 from agent.server.app import create_app
 from agent.shared_state import RedisState
 from agent.testing.twiml_interpreter import Spoken, TwimlInterpreter
-from tests.conftest import HOTLINE
 from tests.test_server_gather import PUBLIC, TOKEN, settings
 
 CALLER = "+4915112345678"

@@ -225,6 +225,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         self._decision: Decision | None = None
         self._handover_mark: str | None = None
         self._handover_sent = False
+        self._decision_delivered = False
         self._digits = ""
         self._digits_task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -440,9 +441,8 @@ class OpenAIRealtimeProcessor(FrameProcessor):
                 self._played_ms[item] = max(self._played_ms.get(item, 0), ms)
             if not self._audio_unplayed():
                 await self.push_frame(BotPlaybackFrame(playing=False))
-        if name == self._handover_mark and self._decision is not None:
-            self._handover_mark = None
-            await self._on_decision(self._decision)
+        if name == self._handover_mark:
+            await self._deliver_decision()
 
     async def _on_audio_done(self, event: dict[str, Any]) -> None:
         item = event.get("item_id") or self._item
@@ -469,13 +469,23 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             self._awaiting_answer_since = time.monotonic()
             return
         if self._decision is not None and self._handover_sent and self._handover_mark is None:
-            # The handover line was spoken: move on once Twilio has played it.
+            # The handover line was spoken: move on once Twilio has played it (its last mark may
+            # already be back: the model's response.done can trail the audio by longer than it plays).
             if self._response_audio:
                 if self._item and self._unmarked_ms:
                     await self._push_mark(self._item)
-                self._handover_mark = self._last_mark
-            else:
-                await self._on_decision(self._decision)
+                if self._last_mark in self._marks:
+                    self._handover_mark = self._last_mark
+                    return
+            await self._deliver_decision()
+
+    async def _deliver_decision(self) -> None:
+        """``on_decision``, once."""
+        if self._decision is None or self._decision_delivered:
+            return
+        self._decision_delivered = True
+        self._handover_mark = None
+        await self._on_decision(self._decision)
 
     async def _say_exactly(self, text: str) -> None:
         await self._ask_for_response(f"{SAY_LEAD}{text}")
@@ -607,7 +617,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         decision = self._tools.ctx.fallback(reason)  # type: ignore[arg-type]
         self._decision = decision
         if self._conn is None or self._failed:
-            await self._on_decision(decision)
+            await self._deliver_decision()
             return
         self._handover_sent = True
         if self._response_active:
