@@ -72,6 +72,7 @@ def make_router(
             metrics.webhook_rejected.labels("rate_limit").inc()
             return _twiml(busy_reject())
         metrics.calls_active.inc()
+        await live.shared.put("active:" + form.get("CallSid", ""), "1", live.settings.token_ttl_s)  # counted: its end uncounts it
         try:
             return _twiml(await live.incoming(form))
         except Exception:
@@ -114,7 +115,8 @@ def make_router(
         call_status = form.get("CallStatus", "")
         logger.info("call {} status {}", form.get("CallSid"), call_status)
         if call_status in ("completed", "busy", "failed", "no-answer", "canceled"):
-            metrics.calls_active.dec()
+            if await live.shared.take("active:" + form.get("CallSid", "")) is not None:
+                metrics.calls_active.dec()  # not for calls refused busy or as replays: they were never counted
             metrics.calls_total.labels(call_status).inc()
             try:
                 await live.call_gone(form.get("CallSid", ""))  # a hang-up no other webhook reported

@@ -88,10 +88,15 @@ def test_the_server_rejects_a_looping_caller_busy_and_counts_it(caplog_loguru):
             out = []
             for number in [LOOPER] * 5 + ["+4930123456"]:
                 form = {"CallSid": "CA" + uuid.uuid4().hex, "From": number, "To": "+15555550199", "CallStatus": "ringing"}
-                out.append(await http.post("/twilio/voice", data=form, headers={"X-Twilio-Signature": sign("/twilio/voice", form)}))
-            return out
+                response = await http.post("/twilio/voice", data=form, headers={"X-Twilio-Signature": sign("/twilio/voice", form)})
+                out.append(response)
+                # Twilio reports every call's end: busy for the refused ones, completed for the others.
+                ended = {**form, "CallStatus": "busy" if "<Reject" in response.text else "completed"}
+                await http.post("/twilio/status", data=ended, headers={"X-Twilio-Signature": sign("/twilio/status", ended)})
+            return out, (await http.get("/metrics")).text
 
-    responses = asyncio.run(go())
+    responses, metrics = asyncio.run(go())
+    assert "voice_agent_calls_active 0.0" in metrics, "refused calls were never counted as active, nor uncounted"
     assert [r.status_code for r in responses] == [200] * 6
     answered = [r.text for r in responses]
     assert all("<Reject" not in text and "<Say" in text for text in answered[:3])
