@@ -19,6 +19,15 @@ def first_trigger_ms(detector, samples) -> int | None:
     return None
 
 
+def counted_detector(monkeypatch):
+    """A detector on a fresh model, and the list that grows by one per model inference."""
+    model = SileroModel()
+    runs: list[int] = []
+    real = model.probability
+    monkeypatch.setattr(model, "probability", lambda window, state: runs.append(1) or real(window, state))
+    return model.detector(min_speech_ms=200), runs
+
+
 def test_a_voice_triggers_after_the_minimum_speech_time():
     detector = SileroModel.shared().detector(min_speech_ms=200)
     at = first_trigger_ms(detector, speech(1500))
@@ -46,11 +55,7 @@ def test_one_model_many_detectors_with_their_own_state():
 
 
 def test_quiet_windows_cost_no_inference_and_speech_after_them_still_triggers(monkeypatch):
-    model = SileroModel()
-    runs = []
-    real = model.probability
-    monkeypatch.setattr(model, "probability", lambda window, state: runs.append(1) or real(window, state))
-    detector = model.detector(min_speech_ms=200)
+    detector, runs = counted_detector(monkeypatch)
     rng = np.random.default_rng(2)
     line_noise = (rng.standard_normal(16000) * 40).astype(np.int16)  # about -58 dBFS: a quiet phone line
     assert first_trigger_ms(detector, line_noise) is None
@@ -60,11 +65,7 @@ def test_quiet_windows_cost_no_inference_and_speech_after_them_still_triggers(mo
 
 
 def test_mulaw_as_twilio_sends_it_triggers_like_pcm_and_its_silence_costs_nothing(monkeypatch):
-    model = SileroModel()
-    runs = []
-    real = model.probability
-    monkeypatch.setattr(model, "probability", lambda window, state: runs.append(1) or real(window, state))
-    detector = model.detector(min_speech_ms=200)
+    detector, runs = counted_detector(monkeypatch)
     for _ in range(100):
         assert not detector.feed_mulaw(mulaw.SILENCE * 160)
     assert runs == []

@@ -21,7 +21,7 @@ from agent.server.metrics import Metrics
 from agent.server.router import MediaHandler, make_router
 from agent.server.security import SignatureCheck
 from agent.settings import Settings
-from agent.shared_state import MemoryState, SharedState, open_state
+from agent.shared_state import SharedState, open_state
 
 
 def token_codec(settings: Settings) -> TokenCodec:
@@ -34,14 +34,12 @@ def token_codec(settings: Settings) -> TokenCodec:
 
 
 def build_live_flow(
-    settings: Settings, registry: Registry, public_url: str, *, realtime: bool, rest: TwilioRest | None = None,
-    shared: SharedState | None = None,
+    settings: Settings, registry: Registry, public_url: str, *, realtime: bool, shared: SharedState, rest: TwilioRest | None = None,
 ) -> LiveFlow:
     path = Path(settings.flow)
     return LiveFlow(
         flow=load_flow(path, registry), registry=registry, settings=settings, base_dir=path.resolve().parent,
-        codec=token_codec(settings), public_url=public_url.rstrip("/"), realtime=realtime, rest=rest,
-        shared=shared or MemoryState(settings.guard_max_entries),
+        codec=token_codec(settings), public_url=public_url.rstrip("/"), realtime=realtime, rest=rest, shared=shared,
     )
 
 

@@ -62,7 +62,7 @@ class RateLimiter:
         number = (number or "").strip()
         if caller_id_withheld(number):
             return "anonymous"
-        return hashlib.blake2b(number.encode(), digest_size=12, key=self._digest_key[:64]).hexdigest()
+        return hashlib.blake2b(number.encode(), digest_size=12, key=self._digest_key).hexdigest()
 
     async def allow(self, number: str | None) -> tuple[bool, str]:
         """(whether this call may go on, its bucket key) — counts the call when allowed."""
