@@ -6,6 +6,9 @@ from loguru import logger
 
 from agent.logs import setup_logging
 
+# The vendors' published contracts: the `vendor` fixture, and swallowed contract violations fail tests.
+pytest_plugins = ["tests.contracts.plugin"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 HOTLINE = EXAMPLES / "flows" / "hotline.yaml"
