@@ -70,3 +70,10 @@ class BotPlaybackFrame(SystemFrame):
     """
 
     playing: bool = False
+
+
+@dataclass
+class ToolCalledFrame(SystemFrame):
+    """The model called a tool (``name``): what the call knows may have changed, so it is worth keeping."""
+
+    name: str = ""

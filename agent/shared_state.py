@@ -55,6 +55,9 @@ class SharedState(Protocol):
     async def put(self, key: str, value: str, ttl_s: float) -> None:
         """Keep ``value`` under ``key`` for ``ttl_s`` (replacing what was there)."""
 
+    async def get(self, key: str) -> str | None:
+        """The value under ``key``, left in place (a webhook Twilio retries reads it again)."""
+
     async def take(self, key: str) -> str | None:
         """The value under ``key``, removed (exactly one caller gets it)."""
 
@@ -120,6 +123,10 @@ class MemoryState:
         self._values[key] = (value, self._clock() + ttl_s)
         while len(self._values) > self._max:
             self._values.popitem(last=False)
+
+    async def get(self, key: str) -> str | None:
+        value, expiry = self._values.get(key, (None, 0.0))
+        return value if value is not None and expiry > self._clock() else None
 
     async def take(self, key: str) -> str | None:
         value, expiry = self._values.pop(key, (None, 0.0))
@@ -204,6 +211,12 @@ class RedisState:
             await self._redis.set(self._prefix + "value:" + key, value, px=_ms(ttl_s))
         except Exception as exc:  # noqa: BLE001
             self._failed("put", exc, None)
+
+    async def get(self, key: str) -> str | None:
+        try:
+            return await self._redis.get(self._prefix + "value:" + key)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed("get", exc, None)
 
     async def take(self, key: str) -> str | None:
         try:

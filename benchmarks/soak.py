@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from agent.testing.fake_twilio import FakeTwilioCall
-from agent.testing.twiml_interpreter import TwimlInterpreter
+from agent.testing.twiml_interpreter import TwimlInterpreter, call_update
 from benchmarks.common import ACCOUNT, TOKEN, proc_sample
 from benchmarks.run import PY, ROOT, _start_server, _stop
 
@@ -62,13 +62,14 @@ class FakeTwilioRest:
             length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1)) if b"ength:" in head else 0
             form = {k: v[0] for k, v in parse_qs((await reader.readexactly(length)).decode()).items()}
             call_sid = path.rsplit("/", 1)[-1].removesuffix(".json")
-            if "Twiml" in form:
+            status, answer, target = call_update(form, call_sid)
+            if target is not None:
                 future = self.expect(call_sid)
                 if not future.done():
-                    future.set_result(form["Twiml"])
-            body = json.dumps({"sid": call_sid, "status": "in-progress"}).encode()
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                    future.set_result(target)
+            body = json.dumps(answer).encode()
+            writer.write(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (status, len(body), body))
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, ValueError, AttributeError):
             pass

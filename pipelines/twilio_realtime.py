@@ -9,11 +9,13 @@
 No output transport: nothing the bot says travels as a frame, so Pipecat's
 media sender (its queue and its timer loop) would only idle.
 
-When the agent decides, the live call is redirected (Twilio REST) to the
-TwiML of the chosen branch, carrying what was gathered in a sealed token;
+When the agent decides, the live call is redirected (Twilio REST, ``Url=``)
+to a continuation that renders the chosen branch from what was gathered;
 Twilio then ends the stream. When the model fails, the call is redirected to
 the deterministic mode (the offline engine over ``<Gather>``) with the same
-fields, after a short apology.
+fields, after a short apology. After every turn the call's latest state is
+kept in the shared store, so if this process dies mid-call, the ``<Redirect>``
+Twilio follows reaches another replica that carries on from that turn.
 """
 
 from __future__ import annotations
@@ -32,11 +34,10 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketTransport,
 )
 from pipecat.workers.runner import WorkerRunner
-from twilio.twiml.voice_response import VoiceResponse
 
 from agent.agent_context import AgentContext, Decision
 from agent.flow.models import AiAgentNode
-from agent.live.runner import FAILOVER_MESSAGE, LiveFlow, ends_flow
+from agent.live.runner import LiveFlow
 from agent.live.tokens import LiveState, TokenError
 from agent.live.twilio_rest import TwilioRest, TwilioRestError, UpdateResult
 from agent.processors.realtime import (
@@ -128,7 +129,7 @@ async def handle_media_stream(
     await websocket.accept()
     try:
         start = await read_start(websocket)
-        state = live.codec.open(str((start.get("customParameters") or {}).get("token", "")), start.get("callSid"))
+        state = await live.states.open(str((start.get("customParameters") or {}).get("token", "")), start.get("callSid"))
     except (TokenError, ValueError, TimeoutError, json.JSONDecodeError) as exc:
         logger.warning("refused a media stream: {}", exc)
         await websocket.close(code=1008)
@@ -159,7 +160,8 @@ class RealtimeCall:
         self._finished = asyncio.Event()
         self._moved_on = False
         self._caller_left = False  # the stream ended from Twilio's side before the call moved on
-        self._flow_ended = False  # the TwiML we moved on to ends the flow: its outcome is already written
+        self._checkpoint: asyncio.Task | None = None
+        self._changed = False  # a turn since the running checkpoint started
         self._redirect_task: asyncio.Task[UpdateResult | None] | None = None
         tz = ZoneInfo(live.flow.timezone)
         config = RealtimeConfig(
@@ -188,7 +190,7 @@ class RealtimeCall:
         )
         self.worker = PipelineWorker(
             Pipeline([
-                self.transport.input(), self.realtime, self.supervisor, CallRecorder(self.call),
+                self.transport.input(), self.realtime, self.supervisor, CallRecorder(self.call, on_change=self._keep_soon),
             ]),
             params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000, enable_metrics=False),
             enable_rtvi=False, enable_turn_tracking=False, idle_timeout_secs=None, check_dangling_tasks=False,
@@ -225,9 +227,10 @@ class RealtimeCall:
                 result = await self._redirect_task
             except Exception:  # noqa: BLE001 - the stream is over either way; logged
                 logger.exception("redirect of call {} failed", self.state.call_sid)
-        if self._flow_ended or not (self._caller_left or result is UpdateResult.GONE):
+        if self._checkpoint is not None:
+            await asyncio.gather(self._checkpoint, return_exceptions=True)
+        if not (self._caller_left or result is UpdateResult.GONE):
             return
-        self._flow_ended = True
         logger.info("call {} hung up during the AI agent node", self.state.call_sid)
         self.live.keep(self.state, self.call)
         try:
@@ -243,36 +246,63 @@ class RealtimeCall:
         instructions = build_instructions(self.ctx, facts, ZoneInfo(self.live.flow.timezone))
         await self.realtime._send({"type": "session.update", "session": {"type": "realtime", "instructions": instructions}})
 
+    def _keep_soon(self) -> None:
+        """A turn or a tool call: keep the call's latest state (one write at a time, the last one wins)."""
+        if self._moved_on:
+            return
+        if self._checkpoint is not None and not self._checkpoint.done():
+            self._changed = True
+            return
+        self._checkpoint = asyncio.create_task(self._keep_latest(), name=f"checkpoint-{self.state.call_sid}")
+
+    async def _keep_latest(self) -> None:
+        self._changed = True
+        while self._changed and not self._moved_on:
+            self._changed = False
+            self.live.keep(self.state, self.call)
+            try:
+                await self.live.streaming(self.state)
+            except Exception:  # noqa: BLE001 - the conversation goes on; only a later take-over would miss it
+                logger.exception("could not keep the latest state of call {}", self.state.call_sid)
+
     async def _decided(self, decision: Decision) -> None:
-        """The agent chose a branch: send the live call there."""
+        """The agent chose a branch: send the live call there (the line it still has to say, if any, with it)."""
+        if self._moved_on:
+            return
         self.live.keep(self.state, self.call)
-        twiml = await self.live.after_agent(self.state, decision)
-        await self._redirect(twiml, f"branch {decision.target or 'end'} ({decision.exit})")
+        url = await self.live.decided_url(self.state, decision)
+        await self.live.streaming(self.state)  # should the redirect fail, Twilio's own <Redirect> still finds the decision
+        await self._redirect(url, f"branch {decision.target or 'end'} ({decision.exit})")
 
     async def _failed(self, kind: str, reason: str) -> None:
-        """The model is gone: continue in the deterministic mode with what was gathered."""
+        """The model is gone: continue in the deterministic mode with what was gathered.
+
+        If it had already chosen a branch, the call goes there, and the hand-over
+        line it may not have finished is said by Twilio.
+        """
         if self.metrics is not None:
             self.metrics.model_errors.labels(kind).inc()
+        if self.realtime.decision is not None:
+            await self._decided(self.realtime.decision)
+            return
         self.live.keep(self.state, self.call)
-        response = VoiceResponse()
-        response.say(FAILOVER_MESSAGE, **self.live.voice(self.ctx.language))
-        twiml = await self.live.track(self.state, str(await self.live.gather_turn(self.state, self.node, None, response, resume=True)))
-        await self._redirect(twiml, f"deterministic mode after: {reason}")
+        await self._redirect(await self.live.failover_url(self.state), f"deterministic mode after: {reason}")
 
-    async def _redirect(self, twiml: str, why: str) -> None:
+    async def _redirect(self, url: str, why: str) -> None:
         if self._moved_on:
             return
         self._moved_on = True
-        self._flow_ended = ends_flow(twiml)
+        if self._checkpoint is not None:  # a late write of the stream's state must not land after the branch's own
+            await asyncio.gather(self._checkpoint, return_exceptions=True)
         logger.info("call {} moves on: {}", self.state.call_sid, why)
         # Its own task: a stream that closes meanwhile (the caller hangs up) must not cancel the redirect.
-        self._redirect_task = asyncio.create_task(self._update(twiml), name=f"redirect-{self.state.call_sid}")
+        self._redirect_task = asyncio.create_task(self._update(url), name=f"redirect-{self.state.call_sid}")
         await asyncio.shield(self._redirect_task)
 
-    async def _update(self, twiml: str) -> UpdateResult | None:
-        """Send the call to ``twiml``; None when Twilio could not be told (the stream is closed instead)."""
+    async def _update(self, url: str) -> UpdateResult | None:
+        """Send the call to ``url``; None when Twilio could not be told (the stream is closed instead)."""
         try:
-            result = await self.rest.redirect(self.state.call_sid, twiml)
+            result = await self.rest.redirect(self.state.call_sid, url)
         except TwilioRestError as exc:
             # Closing the stream makes Twilio run the <Redirect> after <Connect>: the call still goes on.
             logger.error("redirect of call {} failed ({}); closing the stream", self.state.call_sid, exc)

@@ -44,8 +44,11 @@ def test_outage_call_is_gathered_by_the_model_and_redirected_to_the_alert_branch
     assert fake.session.config["audio"]["input"]["format"]["type"] == "audio/pcmu"
     assert fake.session.config["audio"]["output"]["format"]["type"] == "audio/pcmu"
     assert len(harness.redirects) == 1
-    redirect = harness.redirects[0]
-    assert "I'm connecting you now." in redirect or "connecting you" in " ".join(record.said)
+    assert [set(u) for u in harness.updates] == [{"Url", "Method"}], "redirected by URL: no TwiML grows in a REST parameter"
+    assert harness.redirects[0].startswith(harness.base + "/twilio/continue?")
+    spoken_by_model = [text for role, text in fake.session.dialogue() if role == "assistant"]
+    assert "I'm connecting you now." in spoken_by_model
+    assert not any("connecting you now" in line for line in record.said), "the model said it: Twilio does not say it again"
     assert record.dialled == ["+4930901820"]
     assert "Jane Doe called the hotline about: system outage" in record.whispers[0]
     assert not fake.problems

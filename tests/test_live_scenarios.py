@@ -48,14 +48,13 @@ def test_every_example_scenario_completes_live_with_the_expected_branch():
     for name, script, record, harness in asyncio.run(all_at_once()):
         expect = script.expect
         assert len(harness.redirects) == 1, name
-        redirect = harness.redirects[0]
         target = expect.branch
         node_text = {
             "alert": "Please hold while I connect you to the on-call engineer.",
             "page_oncall": "Please hold while I connect you to the on-call engineer.",
             "known_goodbye": "We'll post updates on status.acme.example.",
         }[target]
-        assert node_text in redirect, f"{name}: the redirect carries branch {target}"
+        assert node_text in record.said[-1], f"{name}: the redirect reached branch {target}"
         if target in ("alert", "page_oncall"):
             assert record.dialled == ["+4930901820"], name
         else:

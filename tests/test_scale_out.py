@@ -34,7 +34,7 @@ from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import ACCOUNT, TOKEN, speak
 from agent.testing.offline_brain import OfflineBrain
 from agent.testing.server import running_server
-from agent.testing.twiml_interpreter import TwimlInterpreter
+from agent.testing.twiml_interpreter import TwimlInterpreter, call_update
 from tests.conftest import HOTLINE
 
 PUBLIC = "https://voice.example.test"  # what Twilio sees: the load balancer
@@ -119,10 +119,11 @@ def test_media_on_one_replica_the_rest_on_the_other_and_either_catches_replays_a
 
     async def update_call(request: Request) -> JSONResponse:
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-        if "Twiml" in form:
-            redirects.append(form["Twiml"])
+        status, body, target = call_update(form, request.path_params["sid"])
+        if target is not None:
+            redirects.append(target)
             redirected.set()
-        return JSONResponse({"sid": request.path_params["sid"], "status": "in-progress"})
+        return JSONResponse(body, status_code=status)
 
     twilio_rest = Starlette(routes=[Route(f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{{sid}}.json", update_call, methods=["POST"])])
     model = FakeModel(OfflineBrain(HOTLINE, caller_number=CALLER))

@@ -48,7 +48,8 @@ from agent.flow.models import (
     VoicemailNode,
 )
 from agent.live.after_call import AfterCall
-from agent.live.tokens import LiveState, OpenedAlert, TokenCodec
+from agent.live.continuations import Continuations
+from agent.live.tokens import Decided, LiveState, OpenedAlert, TokenCodec
 from agent.live.twilio_rest import TwilioRest
 from agent.logs import forget_pii
 from agent.node_logic import (
@@ -72,7 +73,7 @@ _ANSWERED = {"completed", "answered"}
 WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to pass it on."
 FAILOVER_MESSAGE = "Sorry, I'm having a technical problem. Let's continue."
 MAX_TOKEN_TRANSCRIPT_CHARS = 2000  # the token rides in Twilio's URLs; the alert gets the most recent part
-STREAMING = "streaming"  # a media stream handler holds the call: it writes the outcome if the caller hangs up
+STREAM_GRACE_S = 3.0  # a hang-up during a media stream: its handler, still alive, writes a fresher outcome first
 _WAITING_VERBS = ("<Dial", "<Gather", "<Record", "<Redirect", "<Connect", "<Enqueue", "<Pay")
 
 
@@ -92,6 +93,11 @@ class LiveFlow:
     background: set[asyncio.Task] = field(default_factory=set)  # after-call work still running
     on_stream: Callable[[LiveState, AiAgentNode], None] | None = None  # a media stream is about to come: start early
     shared: SharedState = field(default_factory=MemoryState)  # calls in progress, outcomes written (all replicas)
+
+    @property
+    def states(self) -> Continuations:
+        """Where a call's state waits between Twilio's requests (in ``shared``, whichever store that is now)."""
+        return Continuations(self.codec, self.shared, self.settings.token_ttl_s)
 
     # -- entry points -------------------------------------------------------------------------
     async def incoming(self, form: dict[str, str]) -> str:
@@ -114,26 +120,57 @@ class LiveFlow:
         handler, node_type = {
             "ivr": (self._after_ivr, IvrMenuNode), "pin": (self._after_pin, PinCodeNode),
             "vm": (self._after_voicemail, VoicemailNode), "dial": (self._after_dial, RouteCallNode),
-            "gather": (self._after_gather, AiAgentNode),
+            "gather": (self._after_gather, AiAgentNode), "agent": (self._after_decision, AiAgentNode),
         }.get(event, (None, None))
         if handler is None or not isinstance(node, node_type):  # the event is outside the sealed token
             logger.warning("continuation {!r} does not fit node {}; ending the call", event[:20], state.node)
             response = VoiceResponse()
             response.hangup()
             return str(response)
+        state = await self._freshest(state)
         return await self.track(state, str(await handler(state, node, form)))
 
-    async def after_agent(self, state: LiveState, decision: Decision) -> str:
-        """TwiML of the branch the AI agent chose (for the redirect of a realtime call)."""
-        state.branch = decision.target
+    async def _freshest(self, state: LiveState) -> LiveState:
+        """``state``, or the later one a media stream at the same node kept after each turn.
+
+        A URL sealed when the stream began (the ``<Redirect>`` after
+        ``<Connect>``, followed when the server holding the stream died, or
+        when telling Twilio about a decision failed) then carries on from the
+        stream's last turn, not from the start of the node.
+        """
+        latest = await self.states.latest(state.call_sid)
+        if latest is not None and latest.streaming and latest.seq > state.seq and latest.node == state.node:
+            state = latest
+        state.streaming = False
+        return state
+
+    async def decided_url(self, state: LiveState, decision: Decision) -> str:
+        """Where Twilio fetches the branch the AI agent chose (a media stream's redirect).
+
+        By ``Url=``, not inline ``Twiml=``: whatever the flow and the
+        conversation, the redirect stays within Twilio's limits.
+        """
+        state.decided = Decided(exit=decision.exit, target=decision.target, say=decision.say, intent=decision.intent, reason=decision.reason)
+        return await self._action(state, "agent")
+
+    async def failover_url(self, state: LiveState) -> str:
+        """Where Twilio fetches the deterministic mode taking over a conversation the model dropped."""
+        state.engine = None
+        return await self._action(state, "gather")
+
+    async def _after_decision(self, state: LiveState, node: AiAgentNode, form: dict[str, str]) -> VoiceResponse:
+        decided, state.decided = state.decided, None
+        if decided is None:  # a redirect without a decision: the deterministic mode carries on
+            return await self._after_gather(state, node, {})
+        state.branch = decided.target
         response = VoiceResponse()
-        if decision.say:
-            response.say(decision.say, **self.voice())
-        if decision.target is None:
-            await self.finish(state, decision.reason or decision.exit)
+        if decided.say:
+            response.say(decided.say, **self.voice())
+        if decided.target is None:
+            await self.finish(state, decided.reason or decided.exit)
             response.hangup()
-            return str(response)
-        return await self.track(state, str(await self._advance(state, decision.target, response)))
+            return response
+        return await self._advance(state, decided.target, response)
 
     async def rescue(self, state: LiveState | None) -> str:
         """TwiML when handling a webhook failed: an apology, then a person if the flow names one."""
@@ -150,7 +187,7 @@ class LiveFlow:
         response.hangup()
         return str(response)
 
-    def whisper(self, state: LiveState, keys: str | None = None) -> str:
+    async def whisper(self, state: LiveState, keys: str | None = None) -> str:
         """What the engineer hears before being connected, and their choice.
 
         With ``whisper_accept`` the engineer presses 1 to take the call (so a
@@ -169,7 +206,7 @@ class LiveFlow:
         if keys == "3":
             response.hangup()
             return str(response)
-        gather = Gather(num_digits=1, action=self._url("/twilio/whisper", state), method="POST", timeout=8)
+        gather = Gather(num_digits=1, action=await self._url("/twilio/whisper", state), method="POST", timeout=8)
         if keys == "2":
             gather.say(f"The caller said: {call.fields.get('incident') or 'nothing about the problem yet'}.", **self.voice())
         else:
@@ -223,22 +260,22 @@ class LiveFlow:
     async def _wait_at(self, state: LiveState, node: Any, response: VoiceResponse) -> VoiceResponse:
         """Render a node that needs Twilio to come back with a result."""
         if isinstance(node, IvrMenuNode):
-            gather = Gather(num_digits=1, action=self._action(state, "ivr"), method="POST", timeout=5)
+            action = await self._action(state, "ivr")
+            gather = Gather(num_digits=1, action=action, method="POST", timeout=5)
             gather.say(node.prompt, **self.voice())
             response.append(gather)
-            response.redirect(self._action(state, "ivr"), method="POST")
+            response.redirect(action, method="POST")
         elif isinstance(node, PinCodeNode):
-            gather = Gather(finish_on_key="#", num_digits=12, action=self._action(state, "pin"), method="POST", timeout=10)
+            action = await self._action(state, "pin")
+            gather = Gather(finish_on_key="#", num_digits=12, action=action, method="POST", timeout=10)
             gather.say(node.prompt, **self.voice())
             response.append(gather)
-            response.redirect(self._action(state, "pin"), method="POST")
+            response.redirect(action, method="POST")
         elif isinstance(node, VoicemailNode):
+            action = await self._action(state, "vm")
             response.say(node.prompt, **self.voice())
-            response.record(
-                action=self._action(state, "vm"), method="POST", max_length=node.max_seconds,
-                play_beep=True, timeout=5, trim="trim-silence",
-            )
-            response.redirect(self._action(state, "vm"), method="POST")
+            response.record(action=action, method="POST", max_length=node.max_seconds, play_beep=True, timeout=5, trim="trim-silence")
+            response.redirect(action, method="POST")
         elif isinstance(node, RouteCallNode):
             response.say(node.hold_message, **self.voice())
             if node.whisper and state.briefing is None:  # once per call; every whisper URL carries it
@@ -246,7 +283,7 @@ class LiveFlow:
             await self._dial(state, node, response)
         elif isinstance(node, AiAgentNode):
             if self.realtime:
-                self._stream(state, node, response)
+                await self._stream(state, node, response)
             else:
                 await self.gather_turn(state, node, None, response)
         return response
@@ -302,7 +339,10 @@ class LiveFlow:
     async def _after_gather(self, state: LiveState, node: AiAgentNode, form: dict[str, str]) -> VoiceResponse:
         heard = form.get("SpeechResult") or form.get("Digits") or ""
         if not heard and state.engine is None and self.realtime:
-            # The <Redirect> after <Connect>: the media stream ended without the agent deciding.
+            # The <Redirect> after <Connect>: the media stream ended without the agent deciding (the model
+            # failed, or the server holding the stream died). Carry on from the stream's last turn.
+            if state.decided is not None:  # it had decided; only telling Twilio failed
+                return await self._after_decision(state, node, form)
             response = VoiceResponse()
             response.say(FAILOVER_MESSAGE, **self.voice())
             return await self.gather_turn(state, node, None, response, resume=True)
@@ -325,23 +365,24 @@ class LiveFlow:
             batch = people[state.attempt : state.attempt + 1]
         if not batch:
             return False
-        dial = Dial(action=self._action(state, "dial"), method="POST", timeout=node.ring_timeout, answer_on_bridge=True)
         for name, number in batch:
-            state.dials.append(DialRecord(name=name, number=number))
+            state.dials.append(DialRecord(name=name, number=number))  # before sealing: the dial's result marks it
+        dial = Dial(action=await self._action(state, "dial"), method="POST", timeout=node.ring_timeout, answer_on_bridge=True)
+        whisper = await self._url("/twilio/whisper", state) if node.whisper else None
         for _, number in batch:
-            dial.number(number, url=self._url("/twilio/whisper", state) if node.whisper else None, method="POST")
+            dial.number(number, url=whisper, method="POST")
         response.append(dial)
         return True
 
-    def _stream(self, state: LiveState, node: AiAgentNode, response: VoiceResponse) -> None:
+    async def _stream(self, state: LiveState, node: AiAgentNode, response: VoiceResponse) -> None:
         connect = Connect()
         stream = connect.stream(url=self._ws_url("/twilio/media"))
-        stream.parameter(name="token", value=self.codec.seal(state))
+        stream.parameter(name="token", value=await self.states.ref(state))
         response.append(connect)
         if self.on_stream is not None:
             self.on_stream(state, node)
         # If the stream ends without the agent deciding (a crash, a lost replica), the call goes on here.
-        response.redirect(self._action(state, "gather"), method="POST")
+        response.redirect(await self._action(state, "gather"), method="POST")
 
     async def gather_turn(
         self, state: LiveState, node: AiAgentNode, heard: str | None, response: VoiceResponse, *, resume: bool = False
@@ -375,15 +416,16 @@ class LiveFlow:
                 response.hangup()
                 return response
             return await self._advance(state, decision.target, response)
+        action = await self._action(state, "gather")
         gather = Gather(
-            input="speech dtmf", action=self._action(state, "gather"), method="POST", speech_timeout="auto",
+            input="speech dtmf", action=action, method="POST", speech_timeout="auto",
             timeout=int(node.silence_reprompt_s), language=TWILIO_LANGUAGES.get(ctx.language, "en-US"),
             finish_on_key="#",
         )
         for line in lines:
             gather.say(line, **self.voice(ctx.language))
         response.append(gather)
-        response.redirect(self._action(state, "gather"), method="POST")  # nothing heard: a silent turn
+        response.redirect(action, method="POST")  # nothing heard: a silent turn
         return response
 
     async def _open_alert(self, state: LiveState, node_id: str, node: CreateAlertNode) -> Alert:
@@ -462,25 +504,28 @@ class LiveFlow:
         carries no token: :meth:`call_gone` finds the state here.
         """
         if state.call_sid and not ends_flow(twiml):
-            await self.shared.put("open:" + state.call_sid, self.codec.seal(state), self.settings.token_ttl_s)
+            await self.states.checkpoint(state)
         return twiml
 
     async def streaming(self, state: LiveState) -> None:
-        """A media stream took the call: its handler writes the outcome if the caller hangs up during it."""
-        await self.shared.put("open:" + state.call_sid, STREAMING, self.settings.token_ttl_s)
+        """A media stream took the call (or had a turn): keep what it knows, on every replica."""
+        state.streaming = True
+        await self.states.checkpoint(state)
 
     async def call_gone(self, call_sid: str) -> None:
         """Twilio's status callback says the call is over: write its outcome unless the flow (or a stream) did."""
-        token = await self.shared.take("open:" + call_sid) if call_sid else None
-        if token is None or token == STREAMING:
-            return
-        try:
-            state = self.codec.open(token, call_sid)
-        except Exception as exc:  # noqa: BLE001 - an expired or foreign token: nothing to report on
-            logger.info("call {} ended; its last state could not be read ({})", call_sid, type(exc).__name__)
+        state = await self.states.latest(call_sid, remove=True) if call_sid else None
+        if state is None:
             return
         logger.info("call {} hung up at node {}", call_sid, state.node)
+        if state.streaming:  # its handler, if alive, knows more: it goes first; a dead one leaves it to us
+            self.spawn(self._finish_later(state, "caller_hung_up", STREAM_GRACE_S))
+            return
         await self.finish(state, "caller_hung_up")
+
+    async def _finish_later(self, state: LiveState, reason: str, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        await self.finish(state, reason)
 
     async def finish(self, state: LiveState, reason: str) -> None:
         """The call ends here: one outcome record (metrics, the call_ended hook), then after-call work.
@@ -492,7 +537,7 @@ class LiveFlow:
             if not await self.shared.first("outcome:" + state.call_sid, self.settings.token_ttl_s):
                 logger.info("call {} already has its outcome; not writing {!r}", state.call_sid, reason)
                 return
-            await self.shared.take("open:" + state.call_sid)
+            await self.states.forget(state.call_sid)
         call = self.call_of(state)
         outcome = Outcome(
             call_id=state.call_sid, intent=state.intent, branch=state.branch, end_reason=reason, fields=dict(state.fields),
@@ -541,11 +586,11 @@ class LiveFlow:
     def voice(self, language: str | None = None) -> dict[str, str]:
         return {"language": TWILIO_LANGUAGES.get(language or self.flow.language, "en-US")}
 
-    def _url(self, path: str, state: LiveState, **query: str) -> str:
-        return f"{self.public_url}{path}?" + urlencode({"t": self.codec.seal(state), **query})
+    async def _url(self, path: str, state: LiveState, **query: str) -> str:
+        return f"{self.public_url}{path}?" + urlencode({"t": await self.states.ref(state), **query})
 
-    def _action(self, state: LiveState, event: str) -> str:
-        return self._url("/twilio/continue", state, e=event)
+    async def _action(self, state: LiveState, event: str) -> str:
+        return await self._url("/twilio/continue", state, e=event)
 
     def _ws_url(self, path: str) -> str:
         base = self.public_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)

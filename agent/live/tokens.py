@@ -35,6 +35,16 @@ class OpenedAlert(BaseModel):
     receipt: AlertReceipt
 
 
+class Decided(BaseModel):
+    """How an AI node ended (:class:`agent.agent_context.Decision`), carried to the request that renders its branch."""
+
+    exit: str
+    target: str | None = None
+    say: str = ""  # what is still to be said: empty when the model already said it
+    intent: str | None = None
+    reason: str | None = None
+
+
 class LiveState(BaseModel):
     """Everything a call carries from one webhook to the next."""
 
@@ -55,6 +65,9 @@ class LiveState(BaseModel):
     branch: str | None = None  # where the AI agent sent the call
     dials: list[Dial] = Field(default_factory=list)
     alerts: list[OpenedAlert] = Field(default_factory=list)
+    decided: Decided | None = None  # the AI node's decision, between the media stream and the redirect it asked for
+    streaming: bool = False  # a media stream holds the call (its handler writes the outcome of a hang-up)
+    seq: int = 0  # how many times the call's latest state was kept: the higher, the more recent
 
     @field_validator("fields", "summary", "caller", mode="before")
     @classmethod

@@ -45,9 +45,13 @@ class TwilioRest:
     def _call_url(self, call_sid: str) -> str:
         return self._account_url(f"Calls/{call_sid}.json")
 
-    async def redirect(self, call_sid: str, twiml: str) -> UpdateResult:
-        """Send the live call on to new TwiML (the stream then ends by itself)."""
-        return await self._update(call_sid, {"Twiml": twiml})
+    async def redirect(self, call_sid: str, url: str) -> UpdateResult:
+        """Send the live call on to the TwiML at ``url`` (the stream then ends by itself).
+
+        Twilio fetches it like any webhook (signed POST). Never inline ``Twiml=``:
+        Twilio refuses more than 4,000 characters there (error 32018).
+        """
+        return await self._update(call_sid, {"Url": url, "Method": "POST"})
 
     async def hang_up(self, call_sid: str) -> UpdateResult:
         return await self._update(call_sid, {"Status": "completed"})

@@ -31,7 +31,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loguru import logger
@@ -58,6 +58,7 @@ from agent.frames import (
     HandOverFrame,
     SilenceFrame,
     TwilioMarkFrame,
+    ToolCalledFrame,
     TwilioStopFrame,
 )
 from agent.http_client import http_client, ssl_context
@@ -442,7 +443,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             if not self._audio_unplayed():
                 await self.push_frame(BotPlaybackFrame(playing=False))
         if name == self._handover_mark:
-            await self._deliver_decision()
+            await self._deliver_decision(heard=True)
 
     async def _on_audio_done(self, event: dict[str, Any]) -> None:
         item = event.get("item_id") or self._item
@@ -477,15 +478,20 @@ class OpenAIRealtimeProcessor(FrameProcessor):
                 if self._last_mark in self._marks:
                     self._handover_mark = self._last_mark
                     return
-            await self._deliver_decision()
+            await self._deliver_decision(heard=self._response_audio)
 
-    async def _deliver_decision(self) -> None:
-        """``on_decision``, once."""
+    async def _deliver_decision(self, *, heard: bool) -> None:
+        """``on_decision``, once; a hand-over line the caller ``heard`` is not handed on to be said again."""
         if self._decision is None or self._decision_delivered:
             return
         self._decision_delivered = True
         self._handover_mark = None
-        await self._on_decision(self._decision)
+        await self._on_decision(replace(self._decision, say="") if heard else self._decision)
+
+    @property
+    def decision(self) -> Decision | None:
+        """The branch the conversation chose, once a tool or a hand-over rule decided (delivered or not)."""
+        return self._decision
 
     async def _say_exactly(self, text: str) -> None:
         await self._ask_for_response(f"{SAY_LEAD}{text}")
@@ -556,6 +562,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         self._tool_outputs_pending = True
         if self._decision is None and self._tools.ctx.decision is not None:
             self._decision = self._tools.ctx.decision
+        await self.push_frame(ToolCalledFrame(name=str(event["name"])))
 
     async def _on_error(self, event: dict[str, Any]) -> None:
         error = event.get("error") or {}
@@ -617,7 +624,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         decision = self._tools.ctx.fallback(reason)  # type: ignore[arg-type]
         self._decision = decision
         if self._conn is None or self._failed:
-            await self._deliver_decision()
+            await self._deliver_decision(heard=False)
             return
         self._handover_sent = True
         if self._response_active:

@@ -35,7 +35,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loguru import logger
@@ -108,7 +108,7 @@ class Guards:
             return "rate_limit"
         return None
 
-    def media_socket(self, websocket: WebSocket, genuine: Callable[[str, str], bool], on_replay: Callable[[], None]) -> WebSocket:
+    def media_socket(self, websocket: WebSocket, genuine: Callable[[str, str], Awaitable[bool]], on_replay: Callable[[], None]) -> WebSocket:
         """``websocket`` as seen by the media handler, refusing a stream whose invitation was already used.
 
         The call and its stream token only arrive in Twilio's ``start``
@@ -134,7 +134,7 @@ class Guards:
             start = data.get("start") if isinstance(data.get("start"), dict) else {}
             params = start.get("customParameters") if isinstance(start.get("customParameters"), dict) else {}
             call_sid, token = str(start.get("callSid") or ""), str(params.get("token") or "")
-            if not token or not genuine(token, call_sid):
+            if not token or not await genuine(token, call_sid):
                 return message  # the handler refuses it; a forged token must not fill the memory
             digest = hashlib.blake2b(token.encode(), digest_size=16).hexdigest()
             if await self.state.first(f"stream:{call_sid}:{digest}", self._stream_ttl):

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 from loguru import logger
 
 from agent.live.runner import LiveFlow
+from agent.live.continuations import StateLost
 from agent.live.tokens import TokenError
 from agent.printable import printable
 from agent.server.guards import Guards, busy_reject
@@ -44,9 +45,9 @@ def make_router(
     guards = guards or Guards(live.settings)
     router.guards = guards  # type: ignore[attr-defined]
 
-    def genuine(token: str, call_sid: str) -> bool:
+    async def genuine(token: str, call_sid: str) -> bool:
         try:
-            live.codec.open(token, call_sid)
+            await live.states.open(token, call_sid)
         except TokenError:
             return False
         return True
@@ -85,7 +86,10 @@ def make_router(
         if form is None:
             return Response(status_code=403)
         try:
-            state = live.codec.open(t, form.get("CallSid"))
+            state = await live.states.open(t, form.get("CallSid"))
+        except StateLost as exc:  # a genuine request whose state is gone: the caller still reaches someone
+            logger.warning("continuation of call {}: {}", form.get("CallSid"), exc)
+            return _twiml(await live.rescue(None))
         except TokenError as exc:
             metrics.webhook_rejected.labels("token").inc()
             logger.warning("refused a continuation: {}", exc)
@@ -102,10 +106,10 @@ def make_router(
         if form is None:
             return Response(status_code=403)
         try:
-            state = live.codec.open(t, None)  # the engineer's leg has its own CallSid
+            state = await live.states.open(t, None)  # the engineer's leg has its own CallSid
         except TokenError:
             return Response(status_code=403)
-        return _twiml(live.whisper(state, form.get("Digits")))
+        return _twiml(await live.whisper(state, form.get("Digits")))
 
     @router.post("/status")
     async def status(request: Request) -> Response:

@@ -25,7 +25,7 @@ from agent.settings import Settings
 from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.server import running_server
-from agent.testing.twiml_interpreter import TwimlInterpreter
+from agent.testing.twiml_interpreter import TwimlInterpreter, call_update
 
 TOKEN = "twilio-auth-token"
 ACCOUNT = "AC" + "1" * 32
@@ -39,16 +39,19 @@ class Harness:
         self.fake_model = fake_model
         self.base = base
         self.caller_turns = caller_turns  # async (call: FakeTwilioCall, harness) -> None
-        self.redirects: list[str] = []
+        self.redirects: list[str] = []  # where Twilio was told to send the call (a URL, or inline TwiML)
+        self.updates: list[dict[str, str]] = []  # every call-update form, as sent
         self.redirected = asyncio.Event()
         self.media: FakeTwilioCall | None = None
 
     def rest_update(self, request: httpx.Request) -> httpx.Response:
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-        if "Twiml" in form:
-            self.redirects.append(form["Twiml"])
+        self.updates.append(form)
+        status, body, target = call_update(form, request.url.path.rsplit("/", 1)[-1].removesuffix(".json"))
+        if target is not None:
+            self.redirects.append(target)
             self.redirected.set()
-        return httpx.Response(200, json={"sid": request.url.path.rsplit("/", 1)[-1].removesuffix(".json"), "status": "in-progress"})
+        return httpx.Response(status, json=body)
 
     async def on_stream(self, url: str, params: dict[str, str]) -> str | None:
         async with FakeTwilioCall(url, auth_token=TOKEN, custom_parameters=params, call_sid=self.call_sid) as call:

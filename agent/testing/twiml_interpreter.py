@@ -21,6 +21,24 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 MAX_REQUESTS = 200
+MAX_TWIML_PARAMETER = 4000  # https://www.twilio.com/docs/api/errors/32018
+
+
+def call_update(form: dict[str, str], call_sid: str) -> tuple[int, dict[str, object], str | None]:
+    """What Twilio's call-update endpoint does with ``form``: (HTTP status, JSON body, where the call goes).
+
+    The call goes to a URL (``Url``, fetched like a webhook) or to inline TwiML
+    (``Twiml``, refused beyond 4,000 characters with error 32018, in Twilio's
+    REST error shape: ``code``, ``message``, ``more_info``, ``status``); None
+    for other updates (``Status=completed``).
+    """
+    twiml = form.get("Twiml")
+    if twiml is not None and len(twiml) > MAX_TWIML_PARAMETER:
+        return 400, {
+            "code": 32018, "message": "Twiml size exceeded maximum allowed value of 4000 characters",
+            "more_info": "https://www.twilio.com/docs/errors/32018", "status": 400,
+        }, None
+    return 200, {"sid": call_sid, "status": "in-progress"}, form.get("Url") or twiml
 
 
 @dataclass
@@ -45,7 +63,7 @@ class TwilioCallRecord:
     statuses: list[int] = field(default_factory=list)
 
 
-StreamHandler = Callable[[str, dict[str, str]], Awaitable[str | None]]
+StreamHandler = Callable[[str, dict[str, str]], Awaitable[str | None]]  # -> where the call went: a URL or TwiML
 
 
 class TwimlInterpreter:
@@ -176,8 +194,10 @@ class TwimlInterpreter:
                     params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
                     if self._on_stream is not None:
                         redirected = await self._on_stream(stream.get("url", ""), params)
-                        if redirected is not None:
+                        if redirected is not None and redirected.lstrip().startswith("<"):
                             return await self._run(redirected, queue)
+                        if redirected is not None:
+                            return redirected, {}  # a call update with Url=: Twilio fetches it
             elif tag == "Hangup":
                 self.record.hung_up = True
                 return None

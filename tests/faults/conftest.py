@@ -38,7 +38,7 @@ from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import ACCOUNT, TOKEN, TWILIO_API, live_settings
 from agent.testing.server import running_server
-from agent.testing.twiml_interpreter import TwilioCallRecord, TwimlInterpreter
+from agent.testing.twiml_interpreter import TwilioCallRecord, TwimlInterpreter, call_update
 from tests.conftest import HOTLINE
 from tests.test_live_realtime import QUICK_FLOW
 
@@ -147,10 +147,11 @@ RestHandler = Callable[[httpx.Request, FaultCall], Awaitable[httpx.Response] | h
 def rest_ok(request: httpx.Request, fc: FaultCall) -> httpx.Response:
     """Twilio accepts the call update."""
     form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-    if "Twiml" in form:
-        fc.redirects.append(form["Twiml"])
+    status, body, target = call_update(form, fc.call_sid)
+    if target is not None:
+        fc.redirects.append(target)
         fc.redirected.set()
-    return httpx.Response(200, json={"sid": fc.call_sid, "status": "in-progress"})
+    return httpx.Response(status, json=body)
 
 
 async def run_fault_call(
