@@ -182,3 +182,83 @@ def test_media_on_one_replica_the_rest_on_the_other_and_either_catches_replays_a
     assert all(status == 200 for status in record.statuses), record.statuses
     assert record.dialled == ["+4930901820"]  # replica B opened replica A's token and dialled the engineer
     assert record.whispers and "called the hotline" in record.whispers[0]
+
+
+class UntilDown(httpx.AsyncBaseTransport):
+    """A load balancer with health checks: replica A while it answers, replica B once A is gone."""
+
+    def __init__(self, first: str, second: str) -> None:
+        self.bases = [first, second]
+        self.served: list[tuple[str, str]] = []  # (replica, path)
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for replica in self.bases:
+            target = urlsplit(replica)
+            request.url = request.url.copy_with(scheme=target.scheme, host=target.hostname, port=target.port)
+            try:
+                response = await self._inner.handle_async_request(request)
+            except httpx.ConnectError:
+                continue
+            self.served.append((replica, request.url.path))
+            return response
+        raise httpx.ConnectError("no replica answers")
+
+
+def test_a_replica_killed_mid_conversation_loses_nothing_the_caller_said():
+    """SIGKILL the process holding the media stream: Twilio's <Redirect> reaches the other replica, which goes on from the last turn."""
+    from agent.testing.fake_realtime import Say, ToolCall
+
+    model = FakeModel([
+        Say("Hello, I'm ACME's on-call assistant. What's going on?"),
+        ToolCall("record_details", {"caller_name": "Jane Doe", "incident": "the payments API returns errors", "affected_services": ["Payments"]}),
+        Say("Thanks Jane, I've noted that."),
+    ])
+    ports = [free_port(), free_port()]
+    replicas = [f"http://127.0.0.1:{p}" for p in ports]
+
+    async def scenario():
+        with shared_redis() as redis_url:
+            async with FakeRealtimeServer(model) as fake:
+                env = {
+                    "VOICE_AGENT_FLOW": str(HOTLINE), "VOICE_AGENT_PUBLIC_BASE_URL": PUBLIC,
+                    "VOICE_AGENT_TWILIO_AUTH_TOKEN": TOKEN, "VOICE_AGENT_TWILIO_ACCOUNT_SID": ACCOUNT,
+                    "VOICE_AGENT_TWILIO_API_BASE_URL": "http://127.0.0.1:9", "VOICE_AGENT_OPENAI_API_KEY": "sk-test",
+                    "VOICE_AGENT_OPENAI_REALTIME_URL": fake.url, "VOICE_AGENT_ENGINE": "openai",
+                    "VOICE_AGENT_TOKEN_SECRET": "shared-by-every-replica", "VOICE_AGENT_LOCAL_VAD": "false",
+                    "VOICE_AGENT_STATE_URL": redis_url,
+                }
+                with server_process(ports[0], env) as a, server_process(ports[1], env) as b:
+                    await asyncio.gather(wait_healthy(replicas[0], a), wait_healthy(replicas[1], b))
+                    balancer = UntilDown(*replicas)
+
+                    async def on_stream(url: str, params: dict[str, str]) -> str | None:
+                        ws_url = replicas[0].replace("http://", "ws://") + urlsplit(url).path
+                        async with FakeTwilioCall(ws_url, auth_token=TOKEN, public_url=url, custom_parameters=params,
+                                                  call_sid=twilio.call_sid, from_number=CALLER) as call:
+                            await call.wait_for_audio(ms=300, timeout=15)
+                            await call.wait_until_quiet(ms=400, timeout=15)
+                            await speak(call, fake, "Jane Doe here, the payments API returns errors", ms=900)
+                            await fake.wait_for("conversation.item.create", count=1, timeout=15)  # the tool's result
+                            await call.wait_for_audio(ms=200, timeout=15, new=True)  # "Thanks Jane": a turn later
+                            await asyncio.sleep(0.5)
+                            a.kill()  # SIGKILL: no shutdown, no goodbye
+                            a.wait(10)
+                            await call.wait_closed(timeout=10)
+                        return None  # the stream is gone without a redirect: Twilio runs the verb after <Connect>
+
+                    async with httpx.AsyncClient(transport=balancer, base_url=PUBLIC) as client:
+                        twilio = TwimlInterpreter(client, PUBLIC, auth_token=TOKEN, from_number=CALLER, on_stream=on_stream)
+                        record = await asyncio.wait_for(twilio.call(["yes", "no", "no"]), 90)
+                    return record, balancer.served
+
+    record, served = asyncio.run(scenario())
+    said = " ".join(record.said)
+    assert served[0] == (replicas[0], "/twilio/voice")
+    assert [r for r, path in served[1:]] and all(r == replicas[1] for r, _ in served[1:]), served
+    assert all(status == 200 for status in record.statuses), record.statuses
+    assert "Sorry, I'm having a technical problem. Let's continue." in said
+    assert "May I have your name" not in said and "what is going on" not in said.lower(), "not asked again: " + said
+    assert "Can we reach you at +49 1511 2345678?" in said, "only what is still missing is asked"
+    assert record.dialled == ["+4930901820"]
+    assert "Jane Doe called the hotline" in record.whispers[0], record.whispers
