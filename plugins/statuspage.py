@@ -12,12 +12,19 @@ Reads ``{page_url}/api/v2/summary.json`` (public, no auth) and returns one
           page_url: https://status.example.com
           aliases: {Checkout API: [checkout, payment page]}
 
+The contract is what Statuspage documents for ``summary.json`` (the ``/api``
+page of any Statuspage; tests/contracts/statuspage/summary.schema.json).
+It shows no list of affected components on an incident or a maintenance, so
+an incident or maintenance is linked to the components its name or updates
+mention (by component name or a configured alias).
+
 Records it cannot read are skipped; answers it cannot use (HTTP errors,
 timeouts, malformed JSON) raise :class:`StatuspageError`.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -61,10 +68,13 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-def _names(components: Any) -> list[str]:
-    if not isinstance(components, list):
-        return []
-    return [c["name"].strip() for c in components if isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"].strip()]
+def _texts(record: dict[str, Any]) -> list[str]:
+    """What an incident or maintenance says: its name and its updates' bodies."""
+    texts = [record["name"]] if isinstance(record.get("name"), str) else []
+    updates = record.get("incident_updates")
+    if isinstance(updates, list):
+        texts += [u["body"] for u in updates if isinstance(u, dict) and isinstance(u.get("body"), str)]
+    return texts
 
 
 def _records(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -129,10 +139,21 @@ class StatuspageSource:
             raise StatuspageError(f"{what}: expected a JSON object, got {type(body).__name__}")
         return body
 
+    def _mentioned(self, texts: list[str], names: list[str]) -> list[str]:
+        """The component names (in page order) that ``texts`` mention by name or configured alias."""
+        found = []
+        for name in names:
+            words = [name, *self.config.aliases.get(name, [])]
+            patterns = [re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE) for word in words if word.strip()]
+            if any(p.search(text) for p in patterns for text in texts):
+                found.append(name)
+        return found
+
     def parse(self, body: dict[str, Any]) -> list[Fact]:
         disclose = self.config.disclose
         facts: list[Fact] = []
         troubled: list[str] = []
+        names: list[str] = []
         for component in _records(body, "components"):
             name = component.get("name")
             status = COMPONENT_STATUS.get(str(component.get("status") or ""))
@@ -142,6 +163,7 @@ class StatuspageSource:
             if component.get("group") is True and not self.config.groups:
                 continue
             name = name.strip()
+            names.append(name)
             if status != "operational":
                 troubled.append(name)
             description = component.get("description")
@@ -160,8 +182,8 @@ class StatuspageSource:
             facts.append(
                 OpenIncident(
                     id=str(incident.get("id") or ""), title=title.strip(), status=status,
-                    services=_names(incident.get("components")),
-                    started_at=_time(incident.get("started_at")) or _time(incident.get("created_at")),
+                    services=self._mentioned(_texts(incident), names),
+                    started_at=_time(incident.get("created_at")),
                     url=shortlink if isinstance(shortlink, str) else None, disclose=disclose,
                 )
             )
@@ -172,7 +194,9 @@ class StatuspageSource:
             if maintenance.get("status") not in MAINTENANCE_NOW or not isinstance(summary, str) or not start or not end:
                 continue
             facts.append(
-                MaintenanceWindow(summary=summary.strip(), services=_names(maintenance.get("components")), start=start, end=end, disclose=disclose)
+                MaintenanceWindow(
+                    summary=summary.strip(), services=self._mentioned(_texts(maintenance), names), start=start, end=end, disclose=disclose,
+                )
             )
         status = body.get("status")
         if isinstance(status, dict) and isinstance(status.get("indicator"), str):

@@ -1,4 +1,10 @@
-"""The PagerDuty plugin against recorded-shape answers (tests/fixtures/pagerduty), served by respx."""
+"""The PagerDuty plugin against answers that are instances of PagerDuty's published specs.
+
+The fixtures (tests/fixtures/pagerduty) are checked against the REST API and Events API v2 OpenAPI
+specs (tests/contracts) when they are served, and every request the plugin sends is checked too:
+routes are made with ``contract_route`` / ``checked``. Answers that are deliberately not spec
+instances (errors, robustness) are served with ``checked`` (the request is still checked).
+"""
 
 import json
 from pathlib import Path
@@ -7,7 +13,7 @@ import httpx
 import pytest
 import respx
 
-from agent.call import Alert
+from agent.call import Alert, AlertLink, AlertNote, AlertReceipt
 from agent.facts import OpenIncident, ServiceState
 from agent.flow.loader import check_flow
 from agent.flow.models import RouteTarget
@@ -21,6 +27,7 @@ from plugins.pagerduty import (
     PagerDutySource,
     e164,
 )
+from tests.contracts.checker import checked, contract_route
 from tests.helpers import agent_lines, simulate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pagerduty"
@@ -57,13 +64,28 @@ def empty(key):
     return {key: [], "limit": 100, "offset": 0, "more": False}
 
 
+def rest(mock, path, body, **kwargs):
+    """A GET route on the REST API: ``body`` is checked against the spec, and so is every request."""
+    return contract_route(mock, "pagerduty-rest", "GET", path, json=body, **kwargs)
+
+
+def answers(*bodies):
+    """Successive answers of one route (pagination), each checked against the spec when served."""
+    pages = iter(bodies)
+    return lambda request: next(pages)
+
+
+def enqueue(mock, body=None, status=202, **kwargs):
+    return contract_route(mock, "pagerduty-events", "POST", f"{EVENTS}/v2/enqueue", json=body or fixture("enqueue.json"), status=status, **kwargs)
+
+
 # --- enrichment source -------------------------------------------------------------------------
 
 
 @respx.mock(base_url=API)
 def test_open_incidents_and_service_states_become_facts(respx_mock, run):
-    incidents = respx_mock.get("/incidents").respond(json=fixture("incidents.json"))
-    respx_mock.get("/services").respond(json=fixture("services.json"))
+    incidents = rest(respx_mock, "/incidents", fixture("incidents.json"))
+    rest(respx_mock, "/services", fixture("services.json"))
     facts = run(source(aliases={"Checkout API": ["checkout"]}).fetch(None))
     [incident] = [f for f in facts if isinstance(f, OpenIncident)]
     assert incident.id == "PD-1042" and incident.title == "Checkout API returning 502 errors"
@@ -73,7 +95,7 @@ def test_open_incidents_and_service_states_become_facts(respx_mock, run):
     states = {f.service: f.status for f in facts if isinstance(f, ServiceState)}
     assert states == {
         "Checkout API": "major_outage", "Login": "operational", "Reporting": "under_maintenance", "Email delivery": "degraded",
-    }, "disabled, nameless and unknown-status services are left out"
+    }, "disabled and nameless services are left out; the incident without a title too"
     assert [f.aliases for f in facts if isinstance(f, ServiceState) and f.service == "Checkout API"] == [["checkout"]]
     request = incidents.calls.last.request
     assert request.headers["Authorization"] == "Token token=read-key"
@@ -84,8 +106,8 @@ def test_open_incidents_and_service_states_become_facts(respx_mock, run):
 
 @respx.mock(base_url=API)
 def test_service_ids_filter_incidents_and_services(respx_mock, run):
-    incidents = respx_mock.get("/incidents").respond(json=empty("incidents"))
-    respx_mock.get("/services").respond(json=fixture("services.json"))
+    incidents = rest(respx_mock, "/incidents", empty("incidents"))
+    rest(respx_mock, "/services", fixture("services.json"))
     facts = run(source(service_ids=["PSVC002", "PSVC003"]).fetch(None))
     assert incidents.calls.last.request.url.params.get_list("service_ids[]") == ["PSVC002", "PSVC003"]
     assert sorted(f.service for f in facts) == ["Login", "Reporting"]
@@ -93,9 +115,19 @@ def test_service_ids_filter_incidents_and_services(respx_mock, run):
 
 @respx.mock(base_url=API)
 def test_nothing_open_means_no_facts(respx_mock, run):
-    respx_mock.get("/incidents").respond(json=empty("incidents"))
-    respx_mock.get("/services").respond(json=empty("services"))
+    rest(respx_mock, "/incidents", empty("incidents"))
+    rest(respx_mock, "/services", empty("services"))
     assert run(source().fetch(None)) == []
+
+
+@respx.mock(base_url=API)
+def test_a_service_status_the_spec_may_add_later_is_skipped(respx_mock, run):
+    # Deliberately not a spec instance: the spec's enum has 5 statuses; a sixth is skipped, not fatal.
+    body = fixture("services.json")
+    body["services"].append({"id": "PSVC007", "type": "service", "name": "Odd", "status": "something-new"})
+    rest(respx_mock, "/services", body, check_body=False)
+    facts = run(source(incidents=False).fetch(None))
+    assert "Odd" not in {f.service for f in facts}
 
 
 @respx.mock(base_url=API)
@@ -103,7 +135,7 @@ def test_pages_are_followed_while_more_is_true(respx_mock, run):
     first = fixture("incidents.json")
     first["more"] = True
     second = {"incidents": [dict(first["incidents"][0], id="Q2", incident_number=1043, title="Login slow")], "more": False}
-    route = respx_mock.get("/incidents").mock(side_effect=[httpx.Response(200, json=first), httpx.Response(200, json=second)])
+    route = rest(respx_mock, "/incidents", answers(first, second))
     facts = run(source(services=False).fetch(None))
     assert [f.title for f in facts] == ["Checkout API returning 502 errors", "Login slow"]
     assert [c.request.url.params["offset"] for c in route.calls] == ["0", "2"]
@@ -112,7 +144,7 @@ def test_pages_are_followed_while_more_is_true(respx_mock, run):
 @respx.mock(base_url=API)
 def test_pagination_is_capped(respx_mock, run):
     endless = dict(fixture("incidents.json"), more=True)
-    route = respx_mock.get("/incidents").respond(json=endless)
+    route = rest(respx_mock, "/incidents", lambda request: endless)
     facts = run(source(services=False, max_pages=3).fetch(None))
     assert route.call_count == 3 and len(facts) == 3
 
@@ -131,22 +163,25 @@ def test_pagination_is_capped(respx_mock, run):
 )
 @respx.mock(base_url=API)
 def test_unusable_answers_raise_a_clear_error(respx_mock, run, answer, message):
-    respx_mock.get("/incidents").mock(return_value=answer)
+    respx_mock.get("/incidents").mock(side_effect=checked("pagerduty-rest", lambda request: answer))
     with pytest.raises(PagerDutyError, match=message.replace("(", r"\(").replace(")", r"\)")):
         run(source(services=False).fetch(None))
 
 
 @respx.mock(base_url=API)
 def test_services_still_count_when_incidents_fail(respx_mock, run):
-    respx_mock.get("/incidents").respond(500)
-    respx_mock.get("/services").respond(json=fixture("services.json"))
+    respx_mock.get("/incidents").mock(side_effect=checked("pagerduty-rest", lambda request: httpx.Response(500)))
+    rest(respx_mock, "/services", fixture("services.json"))
     facts = run(source().fetch(None))
     assert facts and all(isinstance(f, ServiceState) for f in facts)
 
 
 @respx.mock(base_url=API)
 def test_a_timeout_is_reported_with_the_limit(respx_mock, run):
-    respx_mock.get("/incidents").mock(side_effect=httpx.ReadTimeout("slow"))
+    def slow(request):
+        raise httpx.ReadTimeout("slow")
+
+    respx_mock.get("/incidents").mock(side_effect=checked("pagerduty-rest", slow))
     with pytest.raises(PagerDutyError, match=r"GET /incidents: PagerDuty did not answer within 2s"):
         run(source(services=False).fetch(None))
 
@@ -161,13 +196,13 @@ def test_without_an_api_key_the_source_says_which_setting_is_missing(run):
 
 
 def contacts(respx_mock):
-    respx_mock.get("/users/PUSR001/contact_methods").respond(json=fixture("contact_methods_PUSR001.json"))
-    respx_mock.get("/users/PUSR002/contact_methods").respond(json=fixture("contact_methods_PUSR002.json"))
+    rest(respx_mock, "/users/PUSR001/contact_methods", fixture("contact_methods_PUSR001.json"))
+    rest(respx_mock, "/users/PUSR002/contact_methods", fixture("contact_methods_PUSR002.json"))
 
 
 @respx.mock(base_url=API)
 def test_on_call_people_come_in_escalation_order_with_e164_numbers(respx_mock, run):
-    oncalls = respx_mock.get("/oncalls").respond(json=fixture("oncalls.json"))
+    oncalls = rest(respx_mock, "/oncalls", fixture("oncalls.json"))
     contacts(respx_mock)
     shifts = run(directory().on_call(RouteTarget(type="escalation_policy", id="PEP0001"), None))
     assert [(s.name, s.number, s.schedule) for s in shifts] == [
@@ -182,7 +217,7 @@ def test_on_call_people_come_in_escalation_order_with_e164_numbers(respx_mock, r
 @pytest.mark.parametrize("kind, param", [("on_call_schedule", "schedule_ids[]"), ("user", "user_ids[]")])
 @respx.mock(base_url=API)
 def test_schedules_and_users_filter_the_on_call_list(respx_mock, run, kind, param):
-    oncalls = respx_mock.get("/oncalls").respond(json=fixture("oncalls.json"))
+    oncalls = rest(respx_mock, "/oncalls", fixture("oncalls.json"))
     contacts(respx_mock)
     run(directory().on_call(RouteTarget(type=kind, id="X1"), None))
     assert oncalls.calls.last.request.url.params.get_list(param) == ["X1"]
@@ -190,7 +225,7 @@ def test_schedules_and_users_filter_the_on_call_list(respx_mock, run, kind, para
 
 @respx.mock(base_url=API)
 def test_sms_numbers_can_be_left_out(respx_mock, run):
-    respx_mock.get("/oncalls").respond(json=fixture("oncalls.json"))
+    rest(respx_mock, "/oncalls", fixture("oncalls.json"))
     contacts(respx_mock)
     shifts = run(directory(sms_numbers=False).on_call(RouteTarget(type="escalation_policy", id="PEP0001"), None))
     assert [s.name for s in shifts] == ["Alice Example"], "Bob's only valid number is an SMS contact"
@@ -198,24 +233,24 @@ def test_sms_numbers_can_be_left_out(respx_mock, run):
 
 @respx.mock(base_url=API)
 def test_one_unreadable_person_does_not_hide_the_others(respx_mock, run):
-    respx_mock.get("/oncalls").respond(json=fixture("oncalls.json"))
-    respx_mock.get("/users/PUSR001/contact_methods").respond(500)
-    respx_mock.get("/users/PUSR002/contact_methods").respond(json=fixture("contact_methods_PUSR002.json"))
+    rest(respx_mock, "/oncalls", fixture("oncalls.json"))
+    respx_mock.get("/users/PUSR001/contact_methods").mock(side_effect=checked("pagerduty-rest", lambda request: httpx.Response(500)))
+    rest(respx_mock, "/users/PUSR002/contact_methods", fixture("contact_methods_PUSR002.json"))
     shifts = run(directory().on_call(RouteTarget(type="escalation_policy", id="PEP0001"), None))
     assert [s.name for s in shifts] == ["Bob Example"]
 
 
 @respx.mock(base_url=API)
 def test_when_no_one_is_readable_the_error_is_raised(respx_mock, run):
-    respx_mock.get("/oncalls").respond(json=fixture("oncalls.json"))
-    respx_mock.get(url__regex=r"/users/.*/contact_methods").respond(401)
+    rest(respx_mock, "/oncalls", fixture("oncalls.json"))
+    respx_mock.get(url__regex=r"/users/.*/contact_methods").mock(side_effect=checked("pagerduty-rest", lambda request: httpx.Response(401)))
     with pytest.raises(PagerDutyError, match="401"):
         run(directory().on_call(RouteTarget(type="escalation_policy", id="PEP0001"), None))
 
 
 @respx.mock(base_url=API)
 def test_no_one_on_call_is_an_empty_list(respx_mock, run):
-    respx_mock.get("/oncalls").respond(json=empty("oncalls"))
+    rest(respx_mock, "/oncalls", empty("oncalls"))
     assert run(directory().on_call(RouteTarget(type="on_call_schedule", id="PSCH001"), None)) == []
 
 
@@ -224,7 +259,7 @@ def test_on_call_pages_are_followed(respx_mock, run):
     page = fixture("oncalls.json")
     first = dict(page, oncalls=page["oncalls"][:1], more=True)
     second = dict(page, oncalls=page["oncalls"][1:2], more=False)
-    route = respx_mock.get("/oncalls").mock(side_effect=[httpx.Response(200, json=first), httpx.Response(200, json=second)])
+    route = rest(respx_mock, "/oncalls", answers(first, second))
     contacts(respx_mock)
     shifts = run(directory().on_call(RouteTarget(type="escalation_policy", id="PEP0001"), None))
     assert [s.name for s in shifts] == ["Alice Example", "Bob Example"]
@@ -245,7 +280,7 @@ def test_contact_method_numbers_become_e164(country, address, expected):
 
 @respx.mock
 def test_an_alert_is_a_trigger_event(respx_mock, run):
-    route = respx_mock.post(f"{EVENTS}/v2/enqueue").respond(202, json=fixture("enqueue.json"))
+    route = enqueue(respx_mock)
     alert = Alert(summary="Checkout down", details="Caller says checkout fails", priority="high",
                   fields={"caller_name": "Tom Baker", "affected_services": ["Checkout API"]}, dedup_key="incident:checkout api")
     receipt = run(platform().open_alert(alert, None))
@@ -262,9 +297,34 @@ def test_an_alert_is_a_trigger_event(respx_mock, run):
 
 @respx.mock
 def test_low_priority_alerts_are_warnings(respx_mock, run):
-    route = respx_mock.post(f"{EVENTS}/v2/enqueue").respond(202, json=fixture("enqueue.json"))
+    route = enqueue(respx_mock)
     run(platform().open_alert(Alert(summary="s", details="d", priority="low"), None))
     assert json.loads(route.calls.last.request.content)["payload"]["severity"] == "warning"
+
+
+@respx.mock
+def test_links_component_group_and_the_transcript_go_into_the_event(respx_mock, run):
+    route = enqueue(respx_mock)
+    alert = Alert(summary="s", details="d", transcript="Caller: it is down", dedup_key="k1",
+                  links=[AlertLink(href="https://voice-agent.test/calls/CA1", text="Call record")])
+    run(platform(component="checkout", group="web").open_alert(alert, None))
+    event = json.loads(route.calls.last.request.content)
+    assert event["links"] == [{"href": "https://voice-agent.test/calls/CA1", "text": "Call record"}]
+    assert (event["payload"]["component"], event["payload"]["group"]) == ("checkout", "web")
+    assert event["payload"]["custom_details"]["transcript"] == "Caller: it is down"
+
+
+@respx.mock
+def test_a_note_is_another_trigger_under_the_alerts_dedup_key(respx_mock, run):
+    route = enqueue(respx_mock)
+    alert = Alert(summary="Checkout down", details="d", dedup_key="incident:checkout api",
+                  receipt=AlertReceipt(platform="pagerduty", key="incident:checkout api"))
+    note = AlertNote(text="Recording transcribed: the caller saw 502s", links=[AlertLink(href="https://rec.test/1", text="Recording")])
+    run(platform().add_note(alert, note))
+    event = json.loads(route.calls.last.request.content)
+    assert event["event_action"] == "trigger" and event["dedup_key"] == "incident:checkout api"
+    assert event["payload"]["custom_details"] == {"note": "Recording transcribed: the caller saw 502s"}
+    assert event["links"] == [{"href": "https://rec.test/1", "text": "Recording"}]
 
 
 @pytest.mark.parametrize(
@@ -279,14 +339,17 @@ def test_low_priority_alerts_are_warnings(respx_mock, run):
 )
 @respx.mock
 def test_failed_enqueues_raise(respx_mock, run, answer, message):
-    respx_mock.post(f"{EVENTS}/v2/enqueue").mock(return_value=answer)
+    respx_mock.post(f"{EVENTS}/v2/enqueue").mock(side_effect=checked("pagerduty-events", lambda request: answer))
     with pytest.raises(PagerDutyError, match=message.replace("(", r"\(").replace(")", r"\)")):
         run(platform().open_alert(Alert(summary="s", details="d"), None))
 
 
 @respx.mock
 def test_enqueue_timeout(respx_mock, run):
-    respx_mock.post(f"{EVENTS}/v2/enqueue").mock(side_effect=httpx.ConnectTimeout("slow"))
+    def slow(request):
+        raise httpx.ConnectTimeout("slow")
+
+    respx_mock.post(f"{EVENTS}/v2/enqueue").mock(side_effect=checked("pagerduty-events", slow))
     with pytest.raises(PagerDutyError, match="did not answer within 2s"):
         run(platform().open_alert(Alert(summary="s", details="d"), None))
 
@@ -351,15 +414,14 @@ def pagerduty(tmp_path, monkeypatch):
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW)
     with respx.mock(assert_all_called=False) as mock:
-        mock.get(f"{API}/incidents").respond(json=fixture("incidents.json"))
-        mock.get(f"{API}/services").respond(json=fixture("services.json"))
-        mock.get(f"{API}/oncalls").respond(json=fixture("oncalls.json"))
-        mock.get(f"{API}/users/PUSR001/contact_methods").respond(json=fixture("contact_methods_PUSR001.json"))
-        mock.get(f"{API}/users/PUSR002/contact_methods").respond(json=fixture("contact_methods_PUSR002.json"))
-        mock.post(f"{EVENTS}/v2/enqueue", name="enqueue").mock(
-            side_effect=lambda request: httpx.Response(
-                202, json={"status": "success", "message": "Event processed", "dedup_key": json.loads(request.content)["dedup_key"]}
-            )
+        rest(mock, f"{API}/incidents", fixture("incidents.json"))
+        rest(mock, f"{API}/services", fixture("services.json"))
+        rest(mock, f"{API}/oncalls", fixture("oncalls.json"))
+        rest(mock, f"{API}/users/PUSR001/contact_methods", fixture("contact_methods_PUSR001.json"))
+        rest(mock, f"{API}/users/PUSR002/contact_methods", fixture("contact_methods_PUSR002.json"))
+        enqueue(
+            mock, name="enqueue",
+            body=lambda request: {"status": "success", "message": "Event processed", "dedup_key": json.loads(request.content)["dedup_key"]},
         )
         yield flow, mock
 

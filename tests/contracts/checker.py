@@ -71,7 +71,6 @@ class ContractViolation(AssertionError):
 # --- OpenAPI 3.0 schema -> JSON Schema 2020-12 ------------------------------------------------------
 
 _SUBSCHEMA = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
-_VERBATIM = ("example", "examples", "default", "enum", "const", "discriminator", "xml", "externalDocs", "required")
 
 
 def _pointer(doc: dict[str, Any], ref: str) -> Any:
@@ -118,9 +117,7 @@ def _convert(doc: dict[str, Any], schema: Any, standalone: bool) -> Any:
                 out[key] = [_convert(doc, sub, False) for sub in value]
             elif key in ("oneOf", "anyOf") and isinstance(value, list):
                 out[key] = [_convert(doc, sub, True) for sub in value]
-            elif key in _VERBATIM or key.startswith("x-"):
-                out[key] = value
-            else:
+            else:  # keywords (type, enum, required, ...) and annotations (example, x-...) as they are
                 out[key] = value
         for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
             if out.get(bound) is True and limit in out:
@@ -228,12 +225,13 @@ def _discriminator_miss(error: ValidationError) -> bool:
     return error.validator in ("enum", "const") and list(error.relative_path) == ["type"]
 
 
-def _leaves(errors: Iterable[ValidationError]) -> list[tuple[list[Any], str]]:
+def _leaves(errors: Iterable[ValidationError], known: frozenset[str] = frozenset()) -> list[tuple[list[Any], str]]:
     """(instance path, reason) of each error that says what is wrong, most telling first.
 
     oneOf/anyOf: the errors of the branch the instance meant (not failing on its ``type``, fewest
-    errors). unevaluatedProperties: a property whose own value is invalid is reported as that
-    error, not as "undeclared" (jsonschema drops the annotations of a failing subschema).
+    errors). unevaluatedProperties: jsonschema drops the annotations of a failing subschema, so an
+    object with another error reports all its fields as unevaluated; then only the names the spec
+    declares nowhere (``known`` is every declared property name) are reported as undeclared.
     """
     found: list[tuple[list[Any], str, ValidationError]] = []
     for error in errors:
@@ -242,21 +240,31 @@ def _leaves(errors: Iterable[ValidationError]) -> list[tuple[list[Any], str]]:
             for sub in error.context:
                 branches.setdefault(sub.relative_schema_path[0] if sub.relative_schema_path else 0, []).append(sub)
             meant = [errs for errs in branches.values() if not any(_discriminator_miss(e) for e in errs)] or list(branches.values())
-            inner = _leaves(min(meant, key=len))
+            inner = _leaves(min(meant, key=len), known)
             found.extend((path, f"{reason} (no {error.validator} branch matched)", error) for path, reason in inner)
         else:
             found.append((list(error.absolute_path), error.message, error))
     # A failing subschema loses its annotations, so an object with any other error also reports its
     # declared fields as "unevaluated": that is noise, the other error is the finding.
-    paths = [path for path, _, error in found if error.validator not in ("unevaluatedProperties", "additionalProperties")]
+    def spots(index: int) -> list[list[Any]]:
+        path, _, error = found[index]
+        if error.validator in ("unevaluatedProperties", "additionalProperties"):
+            return [[*path, name] for name in _unexpected(error)] or [path]
+        return [path]
+
     out: list[tuple[list[Any], str]] = []
-    for path, reason, error in found:
+    for index, (path, reason, error) in enumerate(found):
         if error.validator in ("unevaluatedProperties", "additionalProperties") and _unexpected(error):
-            if error.validator == "unevaluatedProperties" and any(p[: len(path)] == path for p in paths):
-                continue
-            out.extend(([*path, n], f"`{n}` is not a field the spec declares here") for n in _unexpected(error))
-        elif (path, reason) not in out:
-            out.append((path, reason))
+            others = [spot for j in range(len(found)) if j != index for spot in spots(j)]
+            names = [n for n in _unexpected(error) if not any(o[: len(path) + 1] == [*path, n] for o in others)]
+            if error.validator == "unevaluatedProperties" and any(o[: len(path)] == path for o in others):
+                names = [n for n in names if n not in known]
+            leaves = [([*path, n], f"`{n}` is not a field the spec declares here") for n in names]
+        else:
+            leaves = [(path, reason)]
+        for leaf in leaves:
+            if not any(done[0] == leaf[0] for done in out):
+                out.append(leaf)
     return out
 
 
@@ -293,6 +301,7 @@ class Contract:
                     regex=re.compile(re.escape(document.get("x-path", "/api/v2/summary.json")) + r"\Z"),
                 )
             ]
+        self.known = frozenset(_property_names(self.document))
         resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
         self.registry: Registry = Registry().with_resource(self.uri, resource)
         self._validators: dict[str, Draft202012Validator] = {}
@@ -365,7 +374,7 @@ class Contract:
         errors = list(validator.iter_errors(instance))
         if not errors:
             return
-        leaves = _leaves(errors) or [(list(errors[0].absolute_path), errors[0].message)]
+        leaves = _leaves(errors, self.known) or [(list(errors[0].absolute_path), errors[0].message)]
         path, reason = leaves[0]
         others = "; ".join(f"{_json_path(p)}: {r}" for p, r in leaves[1:4])
         more = len(leaves) - 4
@@ -524,6 +533,20 @@ class Contract:
             raise ContractViolation(f"{self.vendor}: no schema `{component}` in the contract (known: {', '.join(sorted(schemas))})")
         strict = _declares_properties(self.document, schemas[component])
         self._validate(self._validator(pointer, strict_root=strict), instance, f"schema {component}", "instance")
+
+
+def _property_names(node: Any) -> set[str]:
+    names: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("properties"), dict):
+                names.update(item["properties"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return names
 
 
 def _coerce(schema: dict[str, Any], value: str) -> Any:
