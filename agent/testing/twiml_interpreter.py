@@ -61,6 +61,7 @@ class TwilioCallRecord:
     recordings: list[dict[str, str]] = field(default_factory=list)  # <Start><Recording> attributes
     hung_up: bool = False
     statuses: list[int] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)  # every TwiML document Twilio ran, in order (whispers too)
 
 
 StreamHandler = Callable[[str, dict[str, str]], Awaitable[str | None]]  # -> where the call went: a URL or TwiML
@@ -134,7 +135,9 @@ class TwimlInterpreter:
         keys = list(self._callee_keys(number) if callable(self._callee_keys) else self._callee_keys)
         form = {"CallSid": "CA" + uuid.uuid4().hex, "To": number}
         for _ in range(10):
-            root = ElementTree.fromstring((await self.post(url, form)).text)
+            twiml = (await self.post(url, form)).text
+            self.record.documents.append(twiml)
+            root = ElementTree.fromstring(twiml)
             self.record.whispers.append(" ".join(e.text or "" for e in root.iter() if e.tag == "Say" and e.text))
             gather = root.find("Gather")
             if gather is None:
@@ -146,6 +149,7 @@ class TwimlInterpreter:
 
     async def _run(self, twiml: str, queue: list[Spoken]) -> tuple[str, dict[str, str]] | None:
         """Execute one TwiML document; the request it leads to, or None when the call ends."""
+        self.record.documents.append(twiml)
         root = ElementTree.fromstring(twiml)
         for verb in root:
             tag = verb.tag
