@@ -48,6 +48,7 @@ def test_redirect_failing_every_retry_closes_the_stream_and_twilio_runs_the_fall
         assert expected - 0.05 <= gap <= expected + 0.35, (_gaps(fc), BACKOFF)
     assert fc.stream_closed_by_server, "the server closed the stream so Twilio moves on"
     assert any("/twilio/continue" in url and "e=gather" in url for url, _ in fc.record.requests), "the <Redirect> after <Connect> ran"
+    assert "technical problem" not in fc.said and "didn't catch" not in fc.said, "it follows the decision: " + fc.said
     assert fc.record.dialled == [ON_CALL], fc.said
     assert fc.log.count("Twilio call update failed (HTTP 503") == 3
     assert "redirect of call" in fc.log and "failed (Twilio call update failed: HTTP 503" in fc.log and "closing the stream" in fc.log
