@@ -3,19 +3,25 @@
 ilert's export shape is only partly documented, so this reads it tolerantly:
 
 * the flow is the API object (``name``, ``language``, ``root``: a nested node
-  tree whose branch ``target`` is a whole node object), or an object with a
+  tree whose branch ``target`` is a whole node object; a node found under
+  several branches, by the same ``id``, is one node), or an object with a
   flat ``nodes`` list whose branch targets are node ids (``target`` as an id,
   or ``{"id": ...}``), or a bare root node;
 * a node has ``id``, ``name``, ``nodeType``, ``metadata`` and ``branches``;
   a branch has ``branchType`` (BRANCH, CATCH_ALL, ANSWERED), ``condition``
-  and ``target``;
-* branch conditions are free text: they are matched by keywords (``during``
-  / ``outside``, ``left`` / ``not left``, ``completed`` / ``no one
-  available``, ``match`` / ``no match``, the IVR key, the intent's type or
-  label).
+  and ``target``; an IVR menu's keys are its ``enabledOptions``, a PIN
+  node's PINs its ``codes``, a block list its ``blacklist`` (the names
+  ilert's OpenAPI spec declares);
+* a branch ``condition`` is an ICL expression over the call context
+  (``context.connectedTarget == '-1'``): it is parsed and evaluated for
+  each outcome of its node (:mod:`agent.flow.ilert_conditions`) with the
+  context value that node type is known to set (``_CONTEXT`` below; an IVR
+  menu's ``context.ivrChoice``). A CATCH_ALL branch takes every outcome no
+  other branch names.
 
 Everything that cannot be carried over is returned as a warning naming the
-ilert node id, never dropped silently.
+ilert node id, never dropped silently; a branch whose condition cannot be
+read says which condition and why.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from agent.flow.ilert_conditions import ConditionError, Other, Variable, outcomes, parse
 from agent.flow.models import LanguageCode
 
 __all__ = ["IlertImportError", "import_ilert"]
@@ -51,7 +58,17 @@ _BUILTIN_GATHERS = {
 _VAR_TYPES = {"NUMBER": "number", "DATE": "date", "BOOLEAN": "boolean", "STRING": "string", "TEXT": "string"}
 _INFORMATION = {"INCIDENT": "incidents", "INCIDENTS": "incidents", "MAINTENANCE": "maintenance",
                 "SERVICE_STATUS": "services", "SERVICES": "services", "ALERTS": "alerts"}
-_IVR_KEYS = set("0123456789*#")
+_IVR_KEYS = list("0123456789*#")
+
+# What each node type sets in the call context, per outcome (published in terraform-provider-ilert's
+# examples/call_flow/main.tf; see agent/flow/ilert_conditions.py). Node types missing here have no
+# published branch condition: only their CATCH_ALL branch is read.
+_CONTEXT: dict[str, tuple[str, dict[str, Any]]] = {
+    "ROUTE_CALL": ("connectedTarget", {"completed": Other(("-1",)), "no_answer": "-1"}),
+    "PARALLEL_ROUTE_CALL": ("connectedTarget", {"completed": Other(("-1",)), "no_answer": "-1"}),
+    "VOICEMAIL": ("recordedMessageUrl", {"left": Other(), "not_left": None}),
+    "SUPPORT_HOURS": ("supportHoursState", {"during": "DURING", "outside": "OUTSIDE"}),
+}
 
 
 class IlertImportError(ValueError):
@@ -77,10 +94,6 @@ def _get(d: Any, *keys: str) -> Any:
         if value not in (None, "", [], {}):
             return value
     return None
-
-
-def _tokens(text: Any) -> set[str]:
-    return set(re.split(r"[^a-z0-9]+", str(text or "").lower())) - {""}
 
 
 def _slug(text: str) -> str:
@@ -204,26 +217,55 @@ class _Importer:
                 out.append((str(b.get("branchType") or "BRANCH").upper(), str(b.get("condition") or ""), self.graph.target_id(b)))
         return out
 
-    def _outcomes(
-        self, iid: str, node: dict[str, Any], classify: Any, catch_all: str, names: list[str], fill_all: bool = True
-    ) -> dict[str, str | None]:
-        """Sort a node's branches into our outcome fields with ``classify(condition) -> field | None``."""
+    def _map_branches(
+        self, iid: str, node: dict[str, Any], variable: Variable | None, what: str = "branch",
+        unmapped: str | None = None, seen: list[str] | None = None,
+    ) -> tuple[dict[str, str | None], str | None, bool]:
+        """Each outcome a branch condition names -> our target; and the catch-all's target (and whether there is one).
+
+        ``variable`` is what the node sets in the call context per outcome (None: nothing published,
+        so a conditional branch cannot be read: ``unmapped`` says why). A branch that cannot be mapped
+        is reported and dropped. A variable without a name (not published) is read from whichever
+        ``context.`` value a condition compares; those names are added to ``seen``.
+        """
+        ntype = str(node.get("nodeType") or "").upper()
         out: dict[str, str | None] = {}
         rest: str | None = None
+        has_rest = False
         for btype, cond, target in self.branches(node):
-            field = None if btype == "CATCH_ALL" else classify(cond)
-            if btype == "CATCH_ALL" or (field is None and not cond.strip()):
-                rest = target
-            elif field is None:
-                self.warn(iid, f"branch condition {cond!r} matches none of {', '.join(names)}; branch dropped")
-            elif field in out:
-                self.warn(iid, f"a second branch for `{field}` ({cond!r}) dropped")
-            else:
-                out[field] = self.ref(target)
-        if rest is not None:  # the catch-all takes every outcome no branch names
+            if btype == "CATCH_ALL" or not cond.strip():
+                rest, has_rest = target, True
+                continue
+            try:
+                if variable is None:
+                    raise ConditionError(unmapped or f"ilert publishes no branch condition for {ntype} nodes "
+                                                     "(only their CATCH_ALL is read)")
+                fresh = Variable(variable.name, variable.values)
+                names = outcomes(parse(cond), fresh, ntype)
+                if seen is not None:
+                    seen.extend(n for n in fresh.seen if n not in seen)
+            except ConditionError as exc:
+                self.warn(iid, f"{what} condition {cond!r} not mapped: {exc}; branch dropped")
+                continue
+            for name in names:
+                if name in out:
+                    self.warn(iid, f"a second branch for `{name}` ({cond!r}) dropped")
+                else:
+                    out[name] = self.ref(target)
+        return out, (self.ref(rest) if has_rest else None), has_rest
+
+    def _outcomes(
+        self, iid: str, node: dict[str, Any], catch_all: str, names: list[str], fill_all: bool = True
+    ) -> dict[str, str | None]:
+        """Sort a node's branches into our outcome fields by their conditions (see ``_CONTEXT``)."""
+        ntype = str(node.get("nodeType") or "").upper()
+        published = _CONTEXT.get(ntype)
+        variable = Variable(published[0], published[1]) if published else None
+        out, rest, has_rest = self._map_branches(iid, node, variable)
+        if has_rest:  # the catch-all takes every outcome no branch names
             for name in [catch_all] + ([n for n in names if n != catch_all] if fill_all else []):
                 if name not in out:
-                    out[name] = self.ref(rest)
+                    out[name] = rest
         return {name: out.get(name) for name in names}
 
     def _next(self, iid: str, node: dict[str, Any]) -> str | None:
@@ -305,29 +347,12 @@ class _Importer:
         hours_id = _s(meta.get("supportHoursId")) or "(none)"
         self.warn(iid, f"support hours {hours_id} live in ilert and are not in the export: the node answers 24/7 "
                        f"in {self.timezone}; fill in `hours` and `timezone`")
-
-        def classify(cond: str) -> str | None:
-            t = _tokens(cond)
-            if t & {"outside", "out", "closed", "false", "ooh", "off"} or "outside" in cond.lower():
-                return "outside"
-            if t & {"during", "inside", "within", "open", "true", "in", "business"}:
-                return "during"
-            return None
-
         out = {"type": "support_hours", "timezone": _s(meta.get("timezone")) or self.timezone,
                "hours": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "24:00"}]}
-        out.update(self._outcomes(iid, node, classify, "outside", ["during", "outside"]))
+        out.update(self._outcomes(iid, node, "outside", ["during", "outside"]))
         return out
 
     def voicemail(self, iid: str, node: dict, meta: dict) -> dict:
-        def classify(cond: str) -> str | None:
-            t = _tokens(cond)
-            if t & {"not", "no", "none", "missed", "empty", "notleft", "failed"}:
-                return "not_left"
-            if t & {"left", "recorded", "success", "yes", "true"}:
-                return "left"
-            return None
-
         out: dict[str, Any] = {"type": "voicemail"}
         if _s(meta.get("textMessage")):
             out["prompt"] = _s(meta["textMessage"])
@@ -335,11 +360,8 @@ class _Importer:
             self.warn(iid, "customAudioUrl dropped (voicemail prompts are spoken text); check `prompt`")
         out["create_alert"] = True
         out["platform"] = {"type": "ilert"}
-        if _s(meta.get("alertSourceId")):
-            self.warn(iid, f"alertSourceId {meta['alertSourceId']} not kept: the ilert alert platform uses the key "
-                           "in VOICE_AGENT_ILERT_ALERT_SOURCE_KEY")
         self._voice_note(iid, meta)
-        out.update(self._outcomes(iid, node, classify, "not_left", ["left", "not_left"]))
+        out.update(self._outcomes(iid, node, "not_left", ["left", "not_left"]))
         return out
 
     def create_alert(self, iid: str, node: dict, meta: dict) -> dict:
@@ -352,6 +374,8 @@ class _Importer:
         if _s(meta.get("alertSourceId")):
             out["source"] = _s(meta["alertSourceId"])
         out["platform"] = {"type": "ilert"}
+        if meta.get("acceptAlertOnAnswer"):
+            self.warn(iid, "acceptAlertOnAnswer not carried over: the alert stays pending until the engineer accepts it")
         out["next"] = self._next(iid, node)
         return out
 
@@ -401,100 +425,71 @@ class _Importer:
             self.warn(iid, f"holdAudioUrl {meta['holdAudioUrl']} dropped (callers hear `hold_message`)")
         if any(t["type"] != "number" for t in targets):
             out["on_call"] = {"type": "ilert"}
-
-        def classify(cond: str) -> str | None:
-            t = _tokens(cond)
-            if t & {"no", "not", "none", "nobody", "unavailable", "failed", "fail", "busy", "timeout", "missed", "unanswered"}:
-                return "no_answer"
-            if t & {"completed", "complete", "answered", "connected", "success", "accepted"}:
-                return "completed"
-            return None
-
-        out.update(self._outcomes(iid, node, classify, "no_answer", ["completed", "no_answer"]))
+        out.update(self._outcomes(iid, node, "no_answer", ["completed", "no_answer"]))
         return out
 
     def parallel_route_call(self, iid: str, node: dict, meta: dict) -> dict:
         return self.route_call(iid, node, meta, parallel=True)
 
     def ivr_menu(self, iid: str, node: dict, meta: dict) -> dict:
-        labels: dict[str, str] = {}
-        for code in meta.get("codes") or []:
-            if isinstance(code, dict):
-                key = _s(_get(code, "code", "key", "digit"))
-                if key:
-                    labels[key] = _s(_get(code, "label", "name")) or ""
-        options: dict[str, str | None] = {}
-        no_input: str | None = None
-        for btype, cond, target in self.branches(node):
-            if btype == "CATCH_ALL":
-                no_input = self.ref(target)
-                continue
-            m = re.search(r"[0-9*#]", cond)
-            key = m.group(0) if m else None
-            if key is None:  # a condition naming a label
-                key = next((k for k, v in labels.items() if v and v.lower() == cond.strip().lower()), None)
-            if key is None or key not in _IVR_KEYS:
-                self.warn(iid, f"IVR branch condition {cond!r} names no key; dropped")
-            elif key in options:
-                self.warn(iid, f"a second branch for key {key} dropped")
-            else:
-                options[key] = self.ref(target)
-        for key, label in labels.items():
-            if key not in options and key in _IVR_KEYS:
-                self.warn(iid, f"IVR key {key} ({label}) has no branch; pressing it ends the call")
+        enabled: list[str] = []
+        for option in meta.get("enabledOptions") or []:
+            key = str(option).strip()
+            if key not in _IVR_KEYS:
+                self.warn(iid, f"enabledOptions entry {option!r} is not a key (0-9, *, #); dropped")
+            elif key not in enabled:
+                enabled.append(key)
+        keys = enabled or _IVR_KEYS  # without enabledOptions, a branch may name any key
+        options, no_input, _ = self._map_branches(iid, node, Variable("ivrChoice", {k: k for k in keys}), "IVR branch")
+        for key in enabled:
+            if key not in options:
+                self.warn(iid, f"IVR key {key} is enabled but has no branch; pressing it ends the call")
                 options[key] = None
+        options = {k: options[k] for k in _IVR_KEYS if k in options}
         prompt = _s(meta.get("textMessage"))
         if not prompt:
-            prompt = " ".join(f"For {labels[k] or 'option ' + k}, press {k}." for k in options) or "Please choose an option."
+            prompt = " ".join(f"For option {k}, press {k}." for k in options) or "Please choose an option."
             if _s(meta.get("customAudioUrl")):
-                self.warn(iid, "customAudioUrl dropped; the prompt was written from the key labels")
+                self.warn(iid, "customAudioUrl dropped; the prompt was written from the keys")
         if not options:
             self.warn(iid, "IVR menu has no keys; `options` must be filled in")
-        return {"type": "ivr_menu", "prompt": prompt, "options": options, "no_input": no_input}
+        self._voice_note(iid, meta)
+        out: dict[str, Any] = {"type": "ivr_menu", "prompt": prompt, "options": options}
+        retries = _int(meta.get("retries"))
+        if retries is not None:
+            if not 0 <= retries <= 5:
+                self.warn(iid, f"retries {retries} outside 0..5; clamped")
+            out["retries"] = min(max(retries, 0), 5)
+        out["no_input"] = no_input
+        return out
 
     def pin_code(self, iid: str, node: dict, meta: dict) -> dict:
-        raw = _get(meta, "pins", "pinCodes", "codes", "pin", "pinCode")
-        raw = raw if isinstance(raw, list) else ([raw] if raw is not None else [])
-        pins = [str(_get(p, "code", "pin", "value") if isinstance(p, dict) else p) for p in raw]
+        codes = [c for c in meta.get("codes") or [] if isinstance(c, dict)]
+        pins = [str(c["code"]) for c in codes if c.get("code") is not None]
         good = [p for p in pins if re.fullmatch(r"\d{3,12}", p)]
         if len(good) < len(pins):
             self.warn(iid, f"{len(pins) - len(good)} PIN(s) that are not 3-12 digits dropped")
+        if len(pins) < len(codes):
+            self.warn(iid, f"{len(codes) - len(pins)} PIN code(s) without a `code` dropped")
+        labels = [str(c["label"]) for c in codes if _s(c.get("label"))]
+        if labels:
+            self.warn(iid, f"PIN labels ({', '.join(labels)}) not carried over: any listed PIN matches")
         if not good:
             self.warn(iid, "no PIN codes in the export; `pins` must be filled in")
-
-        def classify(cond: str) -> str | None:
-            t = _tokens(cond)
-            if t & {"no", "not", "wrong", "invalid", "fail", "failed", "mismatch", "incorrect", "nomatch"}:
-                return "no_match"
-            if t & {"match", "matched", "matches", "correct", "valid", "success", "ok"}:
-                return "match"
-            return None
-
         out: dict[str, Any] = {"type": "pin_code"}
         if _s(meta.get("textMessage")):
             out["prompt"] = _s(meta["textMessage"])
         out["pins"] = CommentedSeq(good)
         if _int(meta.get("retries")):
             out["attempts"] = min(max(_int(meta["retries"]) or 1, 1), 5)
-        out.update(self._outcomes(iid, node, classify, "no_match", ["match", "no_match"]))
+        self._voice_note(iid, meta)
+        out.update(self._outcomes(iid, node, "no_match", ["match", "no_match"]))
         return out
 
     def block_numbers(self, iid: str, node: dict, meta: dict) -> dict:
-        raw = _get(meta, "blockedNumbers", "numbers", "blockList", "blocklist", "blacklist", "phoneNumbers") or []
-        numbers = [str(_get(n, "number", "phoneNumber", "value") if isinstance(n, dict) else n) for n in raw]
+        numbers = [str(n) for n in meta.get("blacklist") or [] if _s(n)]
         out: dict[str, Any] = {"type": "block_numbers", "numbers": numbers}
-        if _get(meta, "blockAnonymous", "blockAnonymousCalls"):
-            out["block_anonymous"] = True
-
-        def classify(cond: str) -> str | None:
-            t = _tokens(cond)
-            if t & {"not", "allowed", "allow", "pass", "unblocked", "ok"}:
-                return "allowed"
-            if t & {"blocked", "block", "deny", "denied", "rejected"}:
-                return "blocked"
-            return None
-
-        out.update(self._outcomes(iid, node, classify, "allowed", ["allowed", "blocked"], fill_all=False))  # blocked: hang up
+        out.update(self._outcomes(iid, node, "allowed", ["allowed", "blocked"], fill_all=False))  # blocked: hang up
         return out
 
     def agentic(self, iid: str, node: dict, meta: dict) -> dict:
@@ -504,9 +499,7 @@ class _Importer:
             greeting = "Hello, this is the on-call hotline. What's going on?"
             self.warn(iid, "AGENTIC node has no textMessage; a default greeting was used")
         out["greeting"] = greeting
-        # intents: our name per ilert intent, and the words a branch condition may use for it
-        names: dict[str, str] = {}  # lower-case word -> our intent name
-        declared: list[str] = []
+        declared: dict[str, str] = {}  # our intent name -> ilert's intent type
         for intent in meta.get("intents") or []:
             if not isinstance(intent, dict):
                 intent = {"type": intent}
@@ -516,33 +509,22 @@ class _Importer:
                 self.warn(iid, f"intent type {itype or '(none)'} ({intent.get('label') or ''}) is not a built-in intent; "
                                "dropped (a custom intent needs a plugin)")
                 continue
-            declared.append(name)
-            for word in (itype, name, intent.get("label"), intent.get("name")):
-                if _s(word):
-                    names[str(word).strip().lower()] = name
+            declared.setdefault(name, itype)
             if intent.get("description") or intent.get("examples"):
                 self.warn(iid, f"intent {name}: ilert's description/examples not carried over "
                                "(the built-in intent brings its own)")
-        for name in _BUILTIN_INTENTS.values():
-            names.setdefault(name, name)
-            names.setdefault(name.upper(), name)
-        intents: dict[str, str | None] = {}
-        fallback: str | None = None
-        has_fallback = False
-        for btype, cond, target in self.branches(node):
-            if btype == "CATCH_ALL":
-                fallback, has_fallback = self.ref(target), True
-                continue
-            key = cond.strip().lower()
-            name = names.get(key) or names.get(key.replace(" ", "_")) or names.get(key.upper())
-            if name is None:  # a label with extra words, or a type in a longer condition
-                name = next((n for w, n in names.items() if w and re.search(rf"\b{re.escape(w)}\b", key)), None)
-            if name is None:
-                self.warn(iid, f"branch condition {cond!r} names no intent; dropped")
-            elif name in intents:
-                self.warn(iid, f"a second branch for intent {name} dropped")
-            else:
-                intents[name] = self.ref(target)
+        # ilert publishes no AGENTIC branch condition: a branch is read as comparing some `context.`
+        # value with the declared intent types (INCIDENT, ...), and the import says which value it read.
+        seen: list[str] = []
+        intents, fallback, has_fallback = self._map_branches(
+            iid, node, Variable(None, {name: itype for name, itype in declared.items()}) if declared else None,
+            "AGENTIC branch", unmapped="the node declares no built-in intent to compare with", seen=seen,
+        )
+        if seen:
+            self.warn(iid, "AGENTIC branch conditions read " + ", ".join(f"`context.{n}`" for n in seen)
+                      + ", which ilert's published material does not name; each branch was mapped by the intent "
+                        "type it compares with: check `intents`")
+        intents = {name: intents[name] for name in declared if name in intents}
         for name in declared:
             if name not in intents:
                 intents[name] = fallback
