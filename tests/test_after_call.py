@@ -23,6 +23,7 @@ from agent.sources import SourceContext, build_plugin
 from agent.testing.live import ACCOUNT, TOKEN
 from agent.testing.twiml_interpreter import TwimlInterpreter
 from plugins import ilert, pagerduty
+from tests.contracts.checker import contract_route
 from tests.helpers import agent_lines, simulate
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -113,7 +114,7 @@ def test_platform_dedup_keys_reach_the_facts():
     source = build_plugin(PluginRef(type="ilert", information=[], include_alerts=True), load_registry([("ilert", ilert)]).sources,
                           SourceContext(settings, Path(".")), kind="source")
     with respx.mock(base_url=ILERT) as api:
-        api.get("/api/alerts").respond(json=fixture("ilert/alerts.json"))
+        contract_route(api, "ilert", "GET", "/api/alerts", json=fixture("ilert/alerts.json"))
         facts = asyncio.run(source.fetch(Call(now=NOW)))
     assert [f.dedup_key for f in facts] == ["checkout-5xx", None]
 
@@ -131,7 +132,7 @@ def ilert_env(monkeypatch):
 
 
 def test_a_later_caller_hears_they_are_not_the_first_and_joins_the_same_alert(tmp_path, ilert_env):
-    events = ilert_env.post("/api/events").respond(json=fixture("ilert/events.json"))
+    events = contract_route(ilert_env, "ilert", "POST", "/api/events", status=202)
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW)
     first_call, first = simulate(flow, ["This is Jane Doe, the checkout is down for everyone", "yes"], at=NOW.isoformat())
@@ -152,8 +153,9 @@ def test_a_later_caller_hears_they_are_not_the_first_and_joins_the_same_alert(tm
 
 
 def test_an_open_platform_alert_with_the_same_key_is_joined_and_the_caller_told(tmp_path, ilert_env):
-    ilert_env.get("/api/alerts").respond(json=[{"id": 9100, "summary": "Checkout down", "status": "NEW", "alertKey": "system_outage:checkout"}])
-    events = ilert_env.post("/api/events").respond(json=fixture("ilert/events.json"))
+    contract_route(ilert_env, "ilert", "GET", "/api/alerts",
+                   json=[{"id": 9100, "summary": "Checkout down", "status": "PENDING", "alertKey": "system_outage:checkout"}])
+    events = contract_route(ilert_env, "ilert", "POST", "/api/events", status=202)
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW.replace("sources: [", "sources: [{type: ilert, information: [], include_alerts: true}, "))
     call, outcome = simulate(flow, ["This is Jane Doe, the checkout is down for everyone", "yes"], at=NOW.isoformat())
@@ -171,7 +173,7 @@ def test_a_failed_alert_is_not_counted_as_open(tmp_path, ilert_env):
 
 
 def test_the_transcript_goes_with_the_alert(tmp_path, ilert_env):
-    events = ilert_env.post("/api/events").respond(json=fixture("ilert/events.json"))
+    events = contract_route(ilert_env, "ilert", "POST", "/api/events", status=202)
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW)
     simulate(flow, ["This is Jane Doe, the checkout is down for everyone", "yes"], at=NOW.isoformat())
@@ -181,7 +183,7 @@ def test_the_transcript_goes_with_the_alert(tmp_path, ilert_env):
 
 
 def test_no_transcript_when_the_flow_says_so(tmp_path, ilert_env):
-    events = ilert_env.post("/api/events").respond(json=fixture("ilert/events.json"))
+    events = contract_route(ilert_env, "ilert", "POST", "/api/events", status=202)
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW.replace("transcript: true", "transcript: false"))
     simulate(flow, ["This is Jane Doe, the checkout is down for everyone", "yes"], at=NOW.isoformat())
@@ -202,10 +204,10 @@ def test_ilert_adds_a_note_as_a_second_event_with_the_same_alert_key():
                   receipt=AlertReceipt(platform="ilert", key="incident:checkout"))
     note = AlertNote(text="Transcription: the checkout is down", links=[AlertLink(href="https://rec/1.mp3", text="Call recording")])
     with respx.mock(base_url=ILERT) as api:
-        route = api.post("/api/events").respond(json=fixture("ilert/events.json"))
+        route = contract_route(api, "ilert", "POST", "/api/events", status=202)
         asyncio.run(platform("ilert", ilert, settings).add_note(alert, note))
     assert json.loads(route.calls.last.request.content) == {
-        "apiKey": "il1api-key", "eventType": "ALERT", "summary": "Checkout down", "details": "Transcription: the checkout is down",
+        "integrationKey": "il1api-key", "eventType": "ALERT", "summary": "Checkout down", "details": "Transcription: the checkout is down",
         "priority": "HIGH", "customDetails": {"note": "Transcription: the checkout is down"}, "alertKey": "incident:checkout",
         "links": [{"href": "https://rec/1.mp3", "text": "Call recording"}],
     }
@@ -263,7 +265,7 @@ def world():
         audio = mock.get(f"{TWILIO}/2010-04-01/Accounts/{ACCOUNT}/Recordings/{RECORDING}.mp3").respond(
             content=b"ID3fake-mp3-bytes", headers={"Content-Type": "audio/mpeg"})
         transcribe = mock.post(f"{OPENAI}/audio/transcriptions").respond(json=fixture("openai/transcription.json"))
-        events = mock.post(f"{ILERT}/api/events").respond(json=fixture("ilert/events.json"))
+        events = contract_route(mock, "ilert", "POST", f"{ILERT}/api/events", status=202)
         yield {"recordings": recordings, "audio": audio, "transcribe": transcribe, "events": events}
 
 
@@ -282,7 +284,7 @@ def test_a_recorded_call_puts_link_transcript_and_transcription_on_its_alert(tmp
     assert "Caller: This is Jane Doe, the checkout is down for everyone" in opened["customDetails"]["transcript"]
     assert world["recordings"].calls.last.request.url.path.endswith(f"/Calls/{call_sid}/Recordings.json")
 
-    assert noted["alertKey"] == fixture("ilert/events.json")["alertKey"]  # the key ilert answered with
+    assert noted["alertKey"] == opened["alertKey"]  # the key the alert was opened with (ilert answers 202, no body)
     assert "customers get an error when they pay" in noted["details"]
     assert noted["links"] == [{"href": link, "text": f"Call recording {RECORDING}"}]
     upload = world["transcribe"].calls.last.request
@@ -344,7 +346,7 @@ def test_a_realtime_call_hands_the_conversation_to_the_alert(tmp_path):
     with respx.mock(assert_all_called=False) as mock:
         mock.route(host="127.0.0.1").pass_through()
         mock.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=twilio_rest)
-        events = mock.post(f"{ILERT}/api/events").respond(json=fixture("ilert/events.json"))
+        events = contract_route(mock, "ilert", "POST", f"{ILERT}/api/events", status=202)
         record, _, _ = asyncio.run(run_live_call(model, caller, flow=flow, rest=mock, settings={
             "ilert_base_url": ILERT, "ilert_alert_source_key": "il1api-key"}))
     assert record.dialled == ["+4930901800"]
