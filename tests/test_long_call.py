@@ -14,18 +14,20 @@ import random
 import time
 from xml.etree import ElementTree
 
+import httpx
 import pytest
+from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from agent.call import Dial, Turn
 from agent.live.continuations import MAX_INLINE_TOKEN, REF_PREFIX
 from agent.live.runner import LiveFlow
-from agent.live.tokens import LiveState
+from agent.live.tokens import LiveState, TokenError
 from agent.server.app import create_app
 from agent.settings import Settings
 from agent.testing.fake_realtime import FakeModel, Say, ToolCall
 from agent.testing.fake_twilio import FakeTwilioCall
-from agent.testing.live import Harness, run_live_call, speak
+from agent.testing.live import TOKEN, Harness, run_live_call, speak
 from tests.conftest import HOTLINE
 from tests.test_fixed_lines_once import says_what_it_is_asked
 
@@ -124,3 +126,36 @@ def test_every_wait_renders_short_urls_for_a_long_call_and_they_open(live: LiveF
         assert len(url) <= MAX_URL, url[:120]
     assert all(ref.startswith(REF_PREFIX) for ref in refs), "a long state waits in the store"
     assert all(s.fields["incident"] == state.fields["incident"] and s.transcript == state.transcript for s in opened)
+
+
+def test_a_reference_opens_only_for_its_own_call(live: LiveFlow):
+    state = long_state()
+
+    async def go():
+        ref = await live.states.ref(state)
+        assert ref.startswith(REF_PREFIX)
+        with pytest.raises(TokenError):
+            await live.states.open(ref, "CA" + "b" * 32)
+        return (await live.states.open(ref, state.call_sid)).call_sid
+
+    assert asyncio.run(go()) == state.call_sid
+
+
+def test_a_continuation_whose_state_is_gone_still_reaches_a_person():
+    """A reference another replica kept in its own memory (no shared Redis), or one that expired: an apology and a person, not a 403."""
+    settings = Settings(flow=str(HOTLINE), public_base_url="https://voice.example.test", twilio_auth_token=TOKEN,
+                        engine="offline", emergency_number="+4930123456")
+    app = create_app(settings)
+    form = {"CallSid": "CA" + "c" * 32, "AccountSid": "AC" + "1" * 32, "From": "+4915112345678", "SpeechResult": "hello"}
+    url = "https://voice.example.test/twilio/continue?t=~" + "x" * 22 + "&e=gather"
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://voice.example.test") as client:
+            signature = RequestValidator(TOKEN).compute_signature(url, form)
+            return await client.post(url.removeprefix("https://voice.example.test"), data=form, headers={"X-Twilio-Signature": signature})
+
+    response = asyncio.run(go())
+    assert response.status_code == 200
+    twiml = ElementTree.fromstring(response.text)
+    assert "something went wrong" in " ".join(e.text or "" for e in twiml.iter("Say")).lower()
+    assert [n.text for n in twiml.iter("Dial")] == ["+4930123456"]
