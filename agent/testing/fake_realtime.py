@@ -765,10 +765,11 @@ class FakeRealtimeServer:
         return prefix + "_" + "".join(self._rng.choice(_ALNUM) for _ in range(length))
 
     def _default_session(self, sess: FakeSession) -> dict[str, Any]:
+        # Only fields of the GA contract's session (openai.types.realtime.RealtimeSessionCreateRequest,
+        # what session.created/.updated carry): no `id`, `object` or `expires_at` (those belong to the
+        # client-secret response, RealtimeSessionCreateResponse).
         return {
             "type": "realtime",
-            "object": "realtime.session",
-            "id": sess.id,
             "model": sess.model or "gpt-realtime",
             "output_modalities": ["audio"],
             "instructions": "You are a helpful, witty, and friendly AI.",
@@ -778,7 +779,6 @@ class FakeRealtimeServer:
             "tracing": None,
             "truncation": "auto",
             "prompt": None,
-            "expires_at": int(time.time()) + 3600,
             "include": None,
             "audio": {
                 "input": {
