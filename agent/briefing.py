@@ -79,11 +79,15 @@ async def engineer_briefing(call: Call, intent_label: str | None, settings: Sett
     try:
         async with openai_client(settings, settings.briefing_timeout_s) as client:
             answer = await asyncio.wait_for(
-                client.chat.completions.create(model=settings.briefing_model, max_tokens=120, messages=messages),
+                client.chat.completions.create(model=settings.briefing_model, max_completion_tokens=120, messages=messages),
                 settings.briefing_timeout_s,
             )
-        text = str(answer.choices[0].message.content or "").strip()
+        choice = answer.choices[0]
+        text = str(choice.message.content or "").strip()
     except Exception as exc:  # slow or failing model: the template is always good enough
         logger.warning("briefing model failed ({}); using the template", type(exc).__name__)
+        return template
+    if choice.finish_reason != "stop":  # cut off at the token limit, filtered, or a tool call: not a whole briefing
+        logger.warning("briefing model stopped with {!r}; using the template", choice.finish_reason)
         return template
     return text[:600] or template

@@ -23,7 +23,7 @@ from agent.sources import SourceContext, build_plugin
 from agent.testing.live import ACCOUNT, TOKEN
 from agent.testing.twiml_interpreter import TwimlInterpreter
 from plugins import ilert, pagerduty
-from tests.contracts.checker import contract_route
+from tests.contracts.checker import Contract, checked, contract_route
 from tests.helpers import agent_lines, simulate
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -165,7 +165,7 @@ def test_an_open_platform_alert_with_the_same_key_is_joined_and_the_caller_told(
 
 
 def test_a_failed_alert_is_not_counted_as_open(tmp_path, ilert_env):
-    ilert_env.post("/api/events").respond(500)
+    ilert_env.post("/api/events").mock(side_effect=checked("ilert", lambda request: httpx.Response(500)))  # fault injection
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW)
     simulate(flow, ["This is Jane Doe, the checkout is down for everyone", "yes"], at=NOW.isoformat())
@@ -218,7 +218,7 @@ def test_pagerduty_sends_links_and_the_transcript_and_adds_notes_under_the_dedup
     alert = Alert(summary="Checkout down", details="briefing", dedup_key="incident:checkout", transcript="Caller: it's down",
                   links=[AlertLink(href="https://rec/1.mp3", text="Call recording")])
     with respx.mock() as api:
-        route = api.post("https://events.pd.test/v2/enqueue").respond(202, json=fixture("pagerduty/enqueue.json"))
+        route = contract_route(api, "pagerduty-events", "POST", "https://events.pd.test/v2/enqueue", json=fixture("pagerduty/enqueue.json"), status=202)
         plugin = platform("pagerduty", pagerduty, settings)
         alert.receipt = asyncio.run(plugin.open_alert(alert, Call()))
         opened = json.loads(route.calls.last.request.content)
@@ -264,7 +264,7 @@ def world():
             json=fixture("twilio/call-recordings.json"))
         audio = mock.get(f"{TWILIO}/2010-04-01/Accounts/{ACCOUNT}/Recordings/{RECORDING}.mp3").respond(
             content=b"ID3fake-mp3-bytes", headers={"Content-Type": "audio/mpeg"})
-        transcribe = mock.post(f"{OPENAI}/audio/transcriptions").respond(json=fixture("openai/transcription.json"))
+        transcribe = contract_route(mock, "openai", "POST", f"{OPENAI}/audio/transcriptions", json=fixture("openai/transcription.json"))
         events = contract_route(mock, "ilert", "POST", f"{ILERT}/api/events", status=202)
         yield {"recordings": recordings, "audio": audio, "transcribe": transcribe, "events": events}
 
@@ -287,7 +287,7 @@ def test_a_recorded_call_puts_link_transcript_and_transcription_on_its_alert(tmp
     assert noted["alertKey"] == opened["alertKey"]  # the key the alert was opened with (ilert answers 202, no body)
     assert "customers get an error when they pay" in noted["details"]
     assert noted["links"] == [{"href": link, "text": f"Call recording {RECORDING}"}]
-    upload = world["transcribe"].calls.last.request
+    upload = world["transcribe"].calls.last.request  # checked against OpenAI's spec by the route (multipart fields)
     assert upload.headers["Authorization"] == "Bearer sk-test"
     assert b"ID3fake-mp3-bytes" in upload.content and b"gpt-4o-transcribe" in upload.content
 
@@ -304,12 +304,17 @@ def test_the_transcription_waits_until_the_recording_is_ready(tmp_path, world):
     assert world["transcribe"].call_count == 1
 
 
+# OpenAI's documented 429 answer (ErrorResponse: every field of Error is required).
+RATE_LIMITED = {"error": {"message": "Rate limit reached for requests", "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+
+
 @pytest.mark.parametrize("failure", ["twilio", "openai"])
 def test_a_failing_transcription_leaves_the_alert_as_it_was(tmp_path, world, failure):
     if failure == "twilio":
         world["audio"].respond(500)
     else:
-        world["transcribe"].respond(429, json={"error": {"message": "rate limited", "type": "requests"}})
+        Contract.load("openai").check_response("POST", "/v1/audio/transcriptions", RATE_LIMITED, 429)
+        world["transcribe"].side_effect = checked("openai", lambda request: httpx.Response(429, json=RATE_LIMITED))
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW)
     record, _ = run_gather_call(live_settings(flow), ["This is Jane Doe, the checkout is down for everyone", "yes"])

@@ -1,6 +1,11 @@
-"""A burst of calls during an outage costs each API one request per TTL."""
+"""A burst of calls during an outage costs each API one request per TTL.
+
+Statuspage is mocked through the contract checker (tests/contracts): the answer is the documented
+summary (an instance of the contract), and every request the source sends is checked.
+"""
 
 import asyncio
+import json
 
 import httpx
 import respx
@@ -11,8 +16,18 @@ from agent.plugins import load_registry
 from agent.settings import Settings
 from agent.sources import FACT_CACHE, SourceContext, build_source, fetch_facts
 from tests.conftest import ROOT
+from tests.contracts.checker import Contract, checked, contract_route
 
-SUMMARY = (ROOT / "tests" / "fixtures" / "statuspage" / "summary.json").read_text()
+SUMMARY = json.loads((ROOT / "tests" / "fixtures" / "statuspage" / "summary.json").read_text())
+URL = "https://status.test/api/v2/summary.json"
+
+
+def summary_answer(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=SUMMARY)
+
+
+def test_the_summary_served_here_is_the_documented_answer():
+    Contract.load("statuspage").check_response("GET", "/api/v2/summary.json", SUMMARY)
 
 
 def source(ttl=None):
@@ -23,7 +38,7 @@ def source(ttl=None):
 def test_two_hundred_concurrent_calls_make_one_request():
     async def burst():
         with respx.mock() as mock:
-            route = mock.get("https://status.test/api/v2/summary.json").mock(return_value=httpx.Response(200, text=SUMMARY))
+            route = contract_route(mock, "statuspage", "GET", URL, json=SUMMARY)
             results = await asyncio.gather(*(fetch_facts([source()], Call(), 5) for _ in range(200)))
             return route.call_count, results
 
@@ -36,8 +51,13 @@ def test_two_hundred_concurrent_calls_make_one_request():
 def test_after_the_ttl_the_source_is_asked_again_and_a_failure_is_kept_only_briefly():
     async def go():
         with respx.mock() as mock:
-            route = mock.get("https://status.test/api/v2/summary.json")
-            route.side_effect = [httpx.Response(500), httpx.Response(200, text=SUMMARY), httpx.Response(200, text=SUMMARY)]
+            answers = iter([httpx.Response(500), summary_answer, summary_answer])  # a 500 first (fault injection)
+
+            def respond(request):
+                answer = next(answers)
+                return answer(request) if callable(answer) else answer
+
+            route = mock.get(URL).mock(side_effect=checked("statuspage", respond))
             failed = await fetch_facts([source(ttl=0.2)], Call(), 5)
             failed_again = await fetch_facts([source(ttl=0.2)], Call(), 5)  # not asked again at once
             await asyncio.sleep(0.25)
@@ -59,10 +79,10 @@ def test_a_hung_api_is_asked_once_even_when_every_caller_gives_up_on_it():
 
         async def slow(request):
             await release.wait()
-            return httpx.Response(200, text=SUMMARY)
+            return summary_answer(request)
 
         with respx.mock() as mock:
-            route = mock.get("https://status.test/api/v2/summary.json").mock(side_effect=slow)
+            route = mock.get(URL).mock(side_effect=checked("statuspage", slow))
             late = [await fetch_facts([source(ttl=5)], Call(), 0.05) for _ in range(3)]
             release.set()
             await asyncio.sleep(0.05)

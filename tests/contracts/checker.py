@@ -6,20 +6,22 @@ The contracts are the files next to this module (see README.md for where each co
 * ``pagerduty-rest`` / ``pagerduty-events``: PagerDuty's REST API and Events API v2 OpenAPI specs,
   trimmed (``pagerduty/rest.json``, ``pagerduty/events-v2.json``);
 * ``statuspage``: a JSON Schema of the documented public ``/api/v2/summary.json``
-  (``statuspage/summary.schema.json``).
+  (``statuspage/summary.schema.json``);
+* ``openai``: OpenAI's OpenAPI spec, trimmed to chat completions and transcriptions (``openai/openapi.json``).
 
 Validation is done by ``jsonschema`` (Draft 2020-12) on the vendor's own schemas after a mechanical
 OpenAPI 3.0 -> JSON Schema translation, never by hand-written field checks:
 
 * ``nullable: true`` becomes a type list with ``"null"`` (and ``None`` joins an ``enum``);
-* ``$ref`` siblings are dropped (OpenAPI 3.0 ignores them);
+* ``$ref`` siblings are dropped (OpenAPI 3.0 ignores them); an OpenAPI 3.1 document keeps them (3.1 schemas
+  are JSON Schema 2020-12, where they apply), and ``nullable`` is translated there too (OpenAI's 3.1 spec uses it);
 * boolean ``exclusiveMinimum``/``exclusiveMaximum`` become the numeric form;
 * STRICT: every schema that is used as a value (a property's value, array items, a oneOf/anyOf
   branch, a parameter, a request or response body) and declares properties gets
   ``unevaluatedProperties: false``. ``allOf`` members do not (so compositions still work: the
   properties of every member count as evaluated). An object schema that declares no properties at
   all (``{"type": "object"}``) is a free-form map and stays open; an explicit ``additionalProperties``
-  is respected (it evaluates the extra properties).
+  is respected (it decides on the extra properties; nothing is added next to it).
 
 Usage::
 
@@ -28,12 +30,19 @@ Usage::
     contract.check_response("GET", "/incidents", body)              # a fixture / a vendor answer
     contract.schema_check("ContactPhoneNumber", instance)           # one component schema
 
+What we send is held to more than what we read: a field or parameter the spec marks ``deprecated``
+fails in a request (the vendor says to send something else), never in an answer. Request bodies are
+checked when they are JSON or ``multipart/form-data`` (each form field is the schema's property of that
+name, typed as the schema types it; a file part is a string, ``format: binary``).
+
 Every failure raises :class:`ContractViolation` naming the vendor, the operation, the JSON path of
 the offending field and the reason.
 """
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import json
 import re
 from dataclasses import dataclass, field
@@ -43,7 +52,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import urlparse
 
 import httpx
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -57,6 +66,7 @@ CONTRACTS: dict[str, tuple[str, str, str]] = {
     "pagerduty-rest": ("pagerduty/rest.json", "PagerDuty REST API", "openapi"),
     "pagerduty-events": ("pagerduty/events-v2.json", "PagerDuty Events API v2", "openapi"),
     "statuspage": ("statuspage/summary.schema.json", "Statuspage public API", "jsonschema"),
+    "openai": ("openai/openapi.json", "OpenAI API", "openapi"),
 }
 
 # Violations seen inside respx side effects (a plugin may swallow the exception); the pytest
@@ -104,7 +114,7 @@ def _declares_properties(doc: dict[str, Any], schema: Any, seen: frozenset[str] 
 def _convert(doc: dict[str, Any], schema: Any, standalone: bool) -> Any:
     if not isinstance(schema, dict):
         return schema
-    if "$ref" in schema:  # OpenAPI 3.0: siblings of $ref are ignored
+    if "$ref" in schema and not str(doc.get("openapi", "")).startswith("3.1"):  # 3.0: siblings of $ref are ignored
         out: dict[str, Any] = {"$ref": schema["$ref"]}
     else:
         out = {}
@@ -125,7 +135,8 @@ def _convert(doc: dict[str, Any], schema: Any, standalone: bool) -> Any:
             elif out.get(bound) is False:
                 out.pop(bound)
     nullable = out.pop("nullable", False) is True
-    if standalone and "unevaluatedProperties" not in out and _declares_properties(doc, schema):
+    # An explicit additionalProperties already decides on the other properties (false: the same finding twice).
+    if standalone and "unevaluatedProperties" not in out and "additionalProperties" not in out and _declares_properties(doc, schema):
         out["unevaluatedProperties"] = False
     if nullable:
         if "type" in out:
@@ -221,7 +232,10 @@ def _unexpected(error: ValidationError) -> list[str]:
 
 
 def _discriminator_miss(error: ValidationError) -> bool:
-    """A oneOf branch that failed on the object's `type` is not the branch the object meant."""
+    """A oneOf branch that failed on the object's `type`, or is of another JSON type (`null` for an object),
+    is not the branch the object meant."""
+    if error.validator == "type" and not list(error.relative_path):
+        return True
     return error.validator in ("enum", "const") and list(error.relative_path) == ["type"]
 
 
@@ -241,7 +255,8 @@ def _leaves(errors: Iterable[ValidationError], known: frozenset[str] = frozenset
                 branches.setdefault(sub.relative_schema_path[0] if sub.relative_schema_path else 0, []).append(sub)
             meant = [errs for errs in branches.values() if not any(_discriminator_miss(e) for e in errs)] or list(branches.values())
             inner = _leaves(min(meant, key=len), known)
-            found.extend((path, f"{reason} (no {error.validator} branch matched)", error) for path, reason in inner)
+            note = f" (no {error.validator} branch matched)"
+            found.extend((path, reason if reason.endswith(note) else reason + note, error) for path, reason in inner)
         else:
             found.append((list(error.absolute_path), error.message, error))
     # A failing subschema loses its annotations, so an object with any other error also reports its
@@ -255,7 +270,9 @@ def _leaves(errors: Iterable[ValidationError], known: frozenset[str] = frozenset
     out: list[tuple[list[Any], str]] = []
     for index, (path, reason, error) in enumerate(found):
         if error.validator in ("unevaluatedProperties", "additionalProperties") and _unexpected(error):
-            others = [spot for j in range(len(found)) if j != index for spot in spots(j)]
+            # (additionalProperties and unevaluatedProperties on the same object name the same fields: not "others")
+            others = [spot for j in range(len(found)) if j != index and not (found[j][0] == path and found[j][2].validator in
+                      ("unevaluatedProperties", "additionalProperties")) for spot in spots(j)]
             names = [n for n in _unexpected(error) if not any(o[: len(path) + 1] == [*path, n] for o in others)]
             if error.validator == "unevaluatedProperties" and any(o[: len(path)] == path for o in others):
                 names = [n for n in names if n not in known]
@@ -310,7 +327,7 @@ class Contract:
 
     @classmethod
     def load(cls, name: str) -> "Contract":
-        """The named contract (``ilert``, ``pagerduty-rest``, ``pagerduty-events``, ``statuspage``); cached."""
+        """The named contract (``ilert``, ``pagerduty-rest``, ``pagerduty-events``, ``statuspage``, ``openai``); cached."""
         return _load(name)
 
     def __repr__(self) -> str:
@@ -356,14 +373,15 @@ class Contract:
                 raise ValueError("$ref loop")
         return node
 
-    def _validator(self, pointer: str, strict_root: bool = False) -> Draft202012Validator:
-        key = f"{pointer}|{strict_root}"
+    def _validator(self, pointer: str, strict_root: bool = False, request: bool = False) -> Draft202012Validator:
+        key = f"{pointer}|{strict_root}|{request}"
         validator = self._validators.get(key)
         if validator is None:
             schema: dict[str, Any] = {"$ref": f"{self.uri}#{pointer}"}
             if strict_root:
                 schema["unevaluatedProperties"] = False
-            validator = Draft202012Validator(schema, registry=self.registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+            kind = RequestValidator if request else Draft202012Validator
+            validator = kind(schema, registry=self.registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
             self._validators[key] = validator
         return validator
 
@@ -437,6 +455,8 @@ class Contract:
             if parameter is None:
                 allowed = sorted(n for (where, n) in declared if where == "query")
                 self._fail(label, "query parameter", f"`{name}`", "not declared for this operation (declared: " + (", ".join(allowed) or "none") + ")")
+            if parameter[0].get("deprecated") is True:
+                self._fail(label, "query parameter", f"`{name}`", "deprecated by the spec, do not send it" + _deprecation_note(parameter[0]))
             self._check_value(operation, parameter, values, f"query parameter `{name}`")
         for (where, name), (parameter, _) in declared.items():
             if where == "query" and parameter.get("required") and name not in query:
@@ -460,7 +480,7 @@ class Contract:
             self._check_param(operation, pointer, _coerce(schema, value), what)
 
     def _check_param(self, operation: Operation, pointer: str, instance: Any, what: str) -> None:
-        errors = list(self._validator(pointer).iter_errors(instance))
+        errors = list(self._validator(pointer, request=True).iter_errors(instance))
         if errors:
             _, reason = _describe(errors[0])
             self._fail(operation.label, what, f"= {instance!r}", reason)
@@ -480,15 +500,59 @@ class Contract:
         media = body.get("content") or {}
         if ctype not in media:
             self._fail(label, "request body", "$", f"content type {ctype or 'none'!r} is not declared (declared: {', '.join(media)})")
-        if "json" not in ctype:
-            return
-        try:
-            instance = json.loads(content)
-        except ValueError:
-            self._fail(label, "request body", "$", "not valid JSON")
         ref = operation.spec["requestBody"].get("$ref")
-        base = ref[1:] if ref else f"{operation.pointer}/requestBody"
-        self._validate(self._validator(f"{base}/content/{_escape(ctype)}/schema"), instance, label, "request body")
+        pointer = f"{ref[1:] if ref else f'{operation.pointer}/requestBody'}/content/{_escape(ctype)}/schema"
+        if ctype == "multipart/form-data":
+            instance: Any = self._form_fields(operation, pointer, request.headers.get("content-type", ""), content)
+            where = "request body (multipart/form-data)"
+        elif "json" in ctype:
+            try:
+                instance = json.loads(content)
+            except ValueError:
+                self._fail(label, "request body", "$", "not valid JSON")
+            where = "request body"
+        else:  # other media types (x-www-form-urlencoded: see tests/contracts/twilio/rest.py) are not read here
+            return
+        self._validate(self._validator(pointer, request=True), instance, label, where)
+
+    def _form_fields(self, operation: Operation, pointer: str, content_type: str, content: bytes) -> dict[str, Any]:
+        """A multipart/form-data body as the JSON object its schema describes.
+
+        Each part is the property of its name; ``name[]`` (how OpenAI's own examples send arrays) and a
+        repeated name make an array, which the property's schema must be. A file part is its file name
+        (a string, as ``format: binary`` is). Text values are typed as the property's schema types them.
+        """
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + content
+        )
+        if not message.is_multipart():
+            self._fail(operation.label, "request body (multipart/form-data)", "$", "not a multipart body")
+        schema = self._deref(_pointer(self.document, "#" + pointer))
+        properties: dict[str, Any] = {}
+        for member in [schema, *(self._deref(m) for m in schema.get("allOf") or [])]:
+            properties.update(member.get("properties") or {})
+        fields: dict[str, list[Any]] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if not name:
+                self._fail(operation.label, "request body (multipart/form-data)", "$", "a part without a name")
+            filename = part.get_filename()
+            value = filename if filename is not None else part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+            fields.setdefault(str(name), []).append((filename is not None, value))
+        instance: dict[str, Any] = {}
+        for name, values in fields.items():
+            key = name[:-2] if name.endswith("[]") and name[:-2] in properties else name
+            prop = self._deref(properties.get(key) or {})
+            if "array" in _kinds(self, prop):
+                items = self._deref(prop.get("items") or {})
+                instance.setdefault(key, []).extend(v if is_file else _coerce_any(self, items, v) for is_file, v in values)
+                continue
+            if len(values) > 1 or key != name:
+                how = f"sent as `{name}`" if key != name else "sent more than once"
+                self._fail(operation.label, "request body (multipart/form-data)", f"$.{key}", f"{how} but its schema is not an array")
+            is_file, value = values[0]
+            instance[key] = value if is_file else _coerce_any(self, prop, value)
+        return instance
 
     # -- responses
 
@@ -535,6 +599,23 @@ class Contract:
         self._validate(self._validator(pointer, strict_root=strict), instance, f"schema {component}", "instance")
 
 
+def _deprecated(validator: Any, deprecated: Any, instance: Any, schema: dict[str, Any]) -> Iterable[ValidationError]:
+    """``deprecated: true`` as an assertion (what we send): the spec's own words on it when it has some."""
+    if deprecated is True:
+        yield ValidationError("deprecated by the spec, do not send it" + _deprecation_note(schema))
+
+
+def _deprecation_note(item: dict[str, Any]) -> str:
+    """The sentence of a description that says what replaces a deprecated field (markdown links as text)."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", " ".join(str(item.get("description") or "").split()))
+    sentence = next((s for s in re.split(r"(?<=\.)\s+", text) if "deprecat" in s.lower()), "")
+    return f" ({sentence.strip()})" if sentence else ""
+
+
+# Requests: ``deprecated`` asserts (see the module doc); answers: it stays an annotation.
+RequestValidator = validators.extend(Draft202012Validator, {"deprecated": _deprecated})
+
+
 def _property_names(node: Any) -> set[str]:
     names: set[str] = set()
     stack = [node]
@@ -560,6 +641,24 @@ def _coerce(schema: dict[str, Any], value: str) -> Any:
     if "boolean" in kinds and value in ("true", "false"):
         return value == "true"
     return value
+
+
+def _kinds(contract: Contract, schema: dict[str, Any]) -> list[Any]:
+    """The JSON types a schema allows, its anyOf/oneOf branches included (``[None]`` when it does not say)."""
+    kinds = schema.get("type") if isinstance(schema.get("type"), list) else [schema.get("type")]
+    for branch in [*(schema.get("anyOf") or []), *(schema.get("oneOf") or [])]:
+        kinds = [*kinds, *_kinds(contract, contract._deref(branch))]
+    return [k for k in kinds if k is not None] or [None]
+
+
+def _coerce_any(contract: Contract, schema: dict[str, Any], value: str) -> Any:
+    """A form field's text as the JSON value its schema (or one of its branches) types; text when it may be text."""
+    kinds = _kinds(contract, schema)
+    if "string" in kinds or kinds == [None]:
+        return value
+    if "null" in kinds and value == "null":
+        return None
+    return _coerce({"type": kinds}, value)
 
 
 @lru_cache(maxsize=None)

@@ -50,12 +50,24 @@ def test_free_form_objects_stay_open_and_explicit_additional_properties_is_respe
         contract.schema_check("Bag", {"map": {"a": "x"}})
 
 
-@pytest.mark.parametrize("name", ["ilert", "pagerduty-rest", "pagerduty-events"])
+@pytest.mark.parametrize("name", ["ilert", "pagerduty-rest", "pagerduty-events", "openai"])
 def test_the_trimmed_specs_are_closed_under_their_references(name):
     spec = json.loads((HERE / CONTRACTS[name][0]).read_text())
     selectors = [f"{method.upper()} {path}" for path, item in spec["paths"].items() for method in item if method != "parameters"]
     again = trim(spec, selectors, spec["info"].get("x-trimmed-from"))
     assert again == spec, "re-trimming a trimmed spec must change nothing (no dangling or unused component)"
+
+
+def test_openapi_3_1_keeps_ref_siblings_and_still_reads_nullable():
+    spec = json.loads(json.dumps(SPEC))
+    spec["openapi"] = "3.1.0"
+    spec["components"]["schemas"]["Thing"] = {"$ref": "#/components/schemas/Base", "nullable": True, "required": ["id"]}
+    contract = Contract("test31", "Test", spec, "openapi")
+    contract.check_response("GET", "/v9/things", None)
+    with pytest.raises(ContractViolation, match=r"\$: 'id' is a required property"):  # a 3.0 reader would drop `required`
+        contract.check_response("GET", "/v9/things", {"note": None})
+    three_oh = Contract("test30", "Test", dict(spec, openapi="3.0.3"), "openapi")
+    three_oh.check_response("GET", "/v9/things", {"note": None})
 
 
 def test_contracts_are_loaded_once():

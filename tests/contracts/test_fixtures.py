@@ -10,7 +10,7 @@ from tests.contracts.checker import Contract, ContractViolation
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 # fixture -> (contract, method, path as sent, status): which operation answers it (from how
-# tests/test_pagerduty.py and tests/test_statuspage.py serve it).
+# tests/test_pagerduty.py, tests/test_statuspage.py and tests/test_after_call.py serve it).
 OPERATIONS = {
     "pagerduty/incidents.json": ("pagerduty-rest", "GET", "/incidents", 200),
     "pagerduty/services.json": ("pagerduty-rest", "GET", "/services", 200),
@@ -19,8 +19,9 @@ OPERATIONS = {
     "pagerduty/contact_methods_PUSR002.json": ("pagerduty-rest", "GET", "/users/PUSR002/contact_methods", 200),
     "pagerduty/enqueue.json": ("pagerduty-events", "POST", "/v2/enqueue", 202),
     "statuspage/summary.json": ("statuspage", "GET", "/api/v2/summary.json", 200),
+    "openai/transcription.json": ("openai", "POST", "/v1/audio/transcriptions", 200),
 }
-VENDORS = ("pagerduty", "statuspage")
+VENDORS = ("pagerduty", "statuspage", "openai")
 
 
 def test_every_fixture_has_an_operation():
@@ -41,6 +42,7 @@ def test_the_fixture_is_an_instance_of_the_vendors_schema(fixture):
         ("pagerduty-events", "Payload", {"summary": "s", "source": "voice-agent", "severity": "critical", "custom_details": {"any": ["thing"]}}),
         ("statuspage", "Page", {"id": "y2j98763l56x", "name": "Atlassian Statuspage", "url": "http://metastatuspage.com", "updated_at": "2024-03-27T17:57:01-07:00"}),
         ("ilert", "ContactPhoneNumber", {"id": 1, "regionCode": "DE", "target": "+4930901820", "primary": True}),
+        ("openai", "CreateTranscriptionResponseJson", {"text": "Hello"}),
     ],
 )
 def test_one_component_schema_can_be_checked(contract, component, instance):

@@ -1,8 +1,9 @@
 """An enrichment API hangs, answers 500 or answers garbage: the source is dropped by name, the call goes on.
 
 The flow has three sources: an ``http_json`` health API and a ``statuspage``
-(both broken by the test, through respx on their URLs) and the example's
-``static`` facts (healthy). The model gets the healthy facts by the node's
+(both broken by the test, through respx on their URLs; what the statuspage source
+sends is still checked against Statuspage's documented API, tests/contracts) and the
+example's ``static`` facts (healthy). The model gets the healthy facts by the node's
 deadline; the broken sources are logged and left out.
 """
 
@@ -15,6 +16,7 @@ import pytest
 
 from agent.testing.fake_realtime import FakeModel, Say, ToolCall
 from tests.conftest import EXAMPLES
+from tests.contracts.checker import checked
 from tests.faults.conftest import FALLBACK_LINE, QUICK_ON_CALL, run_fault_call
 
 HEALTH = "https://health.faults.test/api/status"
@@ -74,8 +76,8 @@ def test_enrichment_api_fault_is_dropped_and_the_call_goes_on(tmp_path, fault):
     ])
 
     def mock(router):
-        router.get(HEALTH).mock(side_effect=respond)
-        router.get(f"{STATUS_PAGE}/api/v2/summary.json").mock(side_effect=respond)
+        router.get(HEALTH).mock(side_effect=respond)  # http_json: the user's own API, no vendor contract
+        router.get(f"{STATUS_PAGE}/api/v2/summary.json").mock(side_effect=checked("statuspage", respond))  # requests checked
 
     async def caller(call, fc):
         started = asyncio.get_running_loop().time()
