@@ -6,8 +6,10 @@ from loguru import logger
 
 from agent.logs import setup_logging
 
-# The vendors' published contracts: the `vendor` fixture, and swallowed contract violations fail tests.
-pytest_plugins = ["tests.contracts.plugin"]
+# The vendors' published contracts, checked in every test: the `vendor` fixture for HTTP mocks (a violation a
+# plugin swallows still fails the test), every TwiML document and form the fake Twilio sees, every Twilio REST
+# request, and every OpenAI Realtime event the fake model sends or our client sends.
+pytest_plugins = ["tests.contracts.plugin", "tests.contracts.twiml", "tests.contracts.twilio.rest", "tests.contracts.openai_realtime"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

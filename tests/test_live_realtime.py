@@ -44,7 +44,7 @@ def test_outage_call_is_gathered_by_the_model_and_redirected_to_the_alert_branch
     assert fake.session.config["audio"]["input"]["format"]["type"] == "audio/pcmu"
     assert fake.session.config["audio"]["output"]["format"]["type"] == "audio/pcmu"
     assert len(harness.redirects) == 1
-    assert [set(u) for u in harness.updates] == [{"Url", "Method"}], "redirected by URL: no TwiML grows in a REST parameter"
+    assert [set(u) for u in harness.updates] == [{"Url", "Method", "FallbackUrl", "FallbackMethod"}], "redirected by URL: no TwiML grows in a REST parameter"
     assert harness.redirects[0].startswith(harness.base + "/twilio/continue?")
     spoken_by_model = [text for role, text in fake.session.dialogue() if role == "assistant"]
     assert "I'm connecting you now." in spoken_by_model

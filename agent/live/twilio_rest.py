@@ -48,10 +48,12 @@ class TwilioRest:
     async def redirect(self, call_sid: str, url: str) -> UpdateResult:
         """Send the live call on to the TwiML at ``url`` (the stream then ends by itself).
 
-        Twilio fetches it like any webhook (signed POST). Never inline ``Twiml=``:
-        Twilio refuses more than 4,000 characters there (error 32018).
+        Twilio fetches it like any webhook (signed POST); should that request
+        fail, it tries once more (``FallbackUrl``), which a load balancer sends
+        to a replica that answers. Never inline ``Twiml=``: Twilio refuses more
+        than 4,000 characters there (error 32018).
         """
-        return await self._update(call_sid, {"Url": url, "Method": "POST"})
+        return await self._update(call_sid, {"Url": url, "Method": "POST", "FallbackUrl": url, "FallbackMethod": "POST"})
 
     async def hang_up(self, call_sid: str) -> UpdateResult:
         return await self._update(call_sid, {"Status": "completed"})

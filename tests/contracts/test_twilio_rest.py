@@ -67,7 +67,8 @@ def test_every_request_twilio_rest_sends_is_declared_by_the_spec():
     for request in seen:
         check_request(request)
     forms = [parse_qs(r.content.decode()) for r in seen if r.method == "POST"]
-    assert {"Url": ["https://voice.example.com/twilio/continue?t=abc.def"], "Method": ["POST"]} in forms
+    url = "https://voice.example.com/twilio/continue?t=abc.def"
+    assert {"Url": [url], "Method": ["POST"], "FallbackUrl": [url], "FallbackMethod": ["POST"]} in forms
     assert {"Status": ["completed"]} in forms
     assert RECORDED == [], "the request hook saw the same requests"
 

@@ -43,7 +43,7 @@ def test_redirect_failing_every_retry_closes_the_stream_and_twilio_runs_the_fall
         gather_turns=["I need a human"],
     ))
     assert len(fc.rest_attempts) == 4, "one attempt and rest_retries=3 retries"
-    assert all(set(a.form) == {"Url", "Method"} for a in fc.rest_attempts)
+    assert all(set(a.form) == {"Url", "Method", "FallbackUrl", "FallbackMethod"} for a in fc.rest_attempts)
     for gap, expected in zip(_gaps(fc), BACKOFF):
         assert expected - 0.05 <= gap <= expected + 0.35, (_gaps(fc), BACKOFF)
     assert fc.stream_closed_by_server, "the server closed the stream so Twilio moves on"
