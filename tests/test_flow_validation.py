@@ -679,3 +679,11 @@ def test_message_with_an_unknown_placeholder(tmp_path: Path) -> None:
     assert problem.line == 8
     assert "`read_back`" in problem.message and "'numbr'" in problem.message
     assert problem.fix.startswith("use {value}, {label} or {first_name}")
+
+
+def test_a_line_longer_than_twilios_say_is_refused_at_its_line(tmp_path: Path) -> None:
+    long_line = "The checkout is down. " * 200  # 4,400 characters; <Say> takes 4,096 (Twilio warning 13521)
+    text = VALID.replace('greet: {type: audio_message, text: "Hello", next: hours}', f'greet: {{type: audio_message, text: "{long_line}", next: hours}}')
+    found = problems_of(tmp_path, text)
+    assert [(p.line, p.message) for p in found] == [(4, f"node `greet`, `text`: {len(long_line)} characters, more than Twilio's <Say> takes (4096)")]
+    assert "shorten it" in found[0].fix

@@ -281,6 +281,12 @@ def _schema_problem(err: Any, data: CommentedMap, report: Reporter) -> None:
             else f"make it match the pattern `{pattern}`"
         )
         report.add(line, f"{_where(path)}: {msg}{got}", fix)
+    elif kind == "string_too_long":
+        limit = ctx.get("max_length")
+        report.add(
+            line, f"{_where(path)}: {len(value) if isinstance(value, str) else 'too many'} characters, more than Twilio's <Say> takes ({limit})",
+            "shorten it, or split it over several nodes (audio_message: text)",
+        )
     elif kind == "string_type":
         report.add(line, f"{_where(path)}: expected text{got}", "quote the value so YAML reads it as text")
     elif kind.startswith(("int_", "float_", "decimal_")):

@@ -13,6 +13,10 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NodeId = str
+# Twilio's <Say> takes at most 4,096 characters with its basic voices (warning 13521:
+# https://www.twilio.com/docs/api/errors/13521; tests/contracts/twilio/limits.yaml).
+MAX_SAY_CHARS = 4096
+Spoken = Annotated[str, Field(max_length=MAX_SAY_CHARS)]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ALL_DAYS: list[Day] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -36,7 +40,7 @@ class _Node(_Model):
 
 class AudioMessageNode(_Node):
     type: Literal["audio_message"]
-    text: str | None = None
+    text: Spoken | None = None
     audio_url: str | None = None
     next: NodeId | None = None
 
@@ -74,7 +78,7 @@ class SupportHoursNode(_Node):
 
 class VoicemailNode(_Node):
     type: Literal["voicemail"]
-    prompt: str = "Please leave a message after the tone."
+    prompt: Spoken = "Please leave a message after the tone."
     max_seconds: int = Field(120, ge=5, le=3600)
     create_alert: bool = True
     platform: PluginRef | None = Field(None, description="Where the voicemail's alert is opened; empty: logged only.")
@@ -91,7 +95,7 @@ class CreateAlertNode(_Node):
     priority: Literal["high", "low"] = "high"
     source: str | None = Field(None, description="Alert source id at the incident platform.")
     platform: PluginRef | None = Field(None, description="Where the alert is opened (an alert-platform plugin); empty: logged only.")
-    already_reported: str = Field(
+    already_reported: Spoken = Field(
         "You're not the first to report this. I've added your call to the alert that is already open.",
         description="Said when another caller already reported the same problem (same intent and service); empty: say nothing.",
     )
@@ -126,7 +130,7 @@ class RouteCallNode(_Node):
     whisper_accept: bool = Field(
         True, description="The engineer presses 1 to take the call (2: hear the caller's words, 3: pass), so voicemail never does."
     )
-    hold_message: str = "Please hold while I connect you to the on-call engineer."
+    hold_message: Spoken = "Please hold while I connect you to the on-call engineer."
     on_call: PluginRef | None = Field(
         None, description="Who is on call for schedule, policy and user targets (a directory plugin); empty: enrichment facts."
     )
@@ -142,7 +146,7 @@ IvrKey = Literal["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#"]
 
 class IvrMenuNode(_Node):
     type: Literal["ivr_menu"]
-    prompt: str
+    prompt: Spoken
     options: dict[IvrKey, NodeId | None] = Field(min_length=1)
     retries: int = Field(2, ge=0, le=5)
     no_input: NodeId | None = None
@@ -160,7 +164,7 @@ class IvrMenuNode(_Node):
 
 class PinCodeNode(_Node):
     type: Literal["pin_code"]
-    prompt: str = "Please enter your PIN, followed by the hash key."
+    prompt: Spoken = "Please enter your PIN, followed by the hash key."
     pins: list[Annotated[str, Field(pattern=r"^\d{3,12}$")]] = Field(min_length=1)
     attempts: int = Field(3, ge=1, le=5)
     match: NodeId | None = None
@@ -193,7 +197,7 @@ class BlockNumbersNode(_Node):
 
 class HangupNode(_Node):
     type: Literal["hangup"]
-    text: str | None = None
+    text: Spoken | None = None
 
     @property
     def ends_call(self) -> bool:
@@ -250,25 +254,25 @@ class EnrichmentConfig(_Model):
 class AgentMessages(_Model):
     """What the agent says at fixed moments; `{field}` placeholders are filled from the call."""
 
-    no_input: str = "Sorry, I didn't catch that."
-    no_match: str = "Sorry, I didn't understand."
-    offer_human: str = "I'm sorry this is frustrating. Would you like me to put you through to a person right now?"
-    handover: str = "I'm connecting you now."
-    known_issue: str = "We're already aware of this and our team is working on it."
-    goodbye: str = "Thank you for calling. Goodbye."
-    fallback: str = "Let me put you through to someone who can help."
-    off_topic: str = "I can help with incidents, outages, security issues and technical problems. What is the urgent matter?"
-    ask_intent: str = "What can I help you with?"
-    anything_else: str = "Is there anything else I can help you with, or is your problem a different one?"
-    read_back: str = "I have {value} as your {label}. Is that right?"
-    read_back_again: str = "Is {value} right? Please say yes or no."
-    confirm_default: str = "Can we reach you at {value}?"
-    corrected: str = "Thanks for correcting me."
-    sorry: str = "Sorry about that."
-    carry_on: str = "Alright, let's go on."
-    skipped: str = "No problem."
-    thanks: str = "Thank you."
-    thanks_name: str = "Thank you, {first_name}."
+    no_input: Spoken = "Sorry, I didn't catch that."
+    no_match: Spoken = "Sorry, I didn't understand."
+    offer_human: Spoken = "I'm sorry this is frustrating. Would you like me to put you through to a person right now?"
+    handover: Spoken = "I'm connecting you now."
+    known_issue: Spoken = "We're already aware of this and our team is working on it."
+    goodbye: Spoken = "Thank you for calling. Goodbye."
+    fallback: Spoken = "Let me put you through to someone who can help."
+    off_topic: Spoken = "I can help with incidents, outages, security issues and technical problems. What is the urgent matter?"
+    ask_intent: Spoken = "What can I help you with?"
+    anything_else: Spoken = "Is there anything else I can help you with, or is your problem a different one?"
+    read_back: Spoken = "I have {value} as your {label}. Is that right?"
+    read_back_again: Spoken = "Is {value} right? Please say yes or no."
+    confirm_default: Spoken = "Can we reach you at {value}?"
+    corrected: Spoken = "Thanks for correcting me."
+    sorry: Spoken = "Sorry about that."
+    carry_on: Spoken = "Alright, let's go on."
+    skipped: Spoken = "No problem."
+    thanks: Spoken = "Thank you."
+    thanks_name: Spoken = "Thank you, {first_name}."
 
     @model_validator(mode="after")
     def _placeholders_known(self) -> AgentMessages:
@@ -291,7 +295,7 @@ class LanguageConfig(_Model):
     """The agent in one more language; anything left out falls back to the node's own."""
 
     voice: str | None = Field(None, description="Realtime voice for calls that start in this language.")
-    greeting: str | None = None
+    greeting: Spoken | None = None
     messages: dict[str, str] = Field(default_factory=dict, description="`messages` in this language.")
 
     @field_validator("messages")
@@ -305,7 +309,7 @@ class LanguageConfig(_Model):
 
 class AiAgentNode(_Node):
     type: Literal["ai_agent"]
-    greeting: str
+    greeting: Spoken
     intents: dict[str, NodeId | None] = Field(min_length=1, description="intent name -> branch")
     gathers: list[GatherConfig] = Field(default_factory=list)
     enrichment: EnrichmentConfig = Field(default_factory=EnrichmentConfig)
@@ -378,7 +382,7 @@ class AfterCallConfig(_Model):
     """What goes with the call's alerts besides the gathered details (to the incident platform only, never to disk)."""
 
     record: bool = Field(False, description="Record the whole call (Twilio); the recording's link goes with the alert.")
-    notice: str = Field("", description="Said first when recording, e.g. 'This call is recorded.' (check your local law).")
+    notice: Spoken = Field("", description="Said first when recording, e.g. 'This call is recorded.' (check your local law).")
     transcript: bool = Field(True, description="Attach the conversation's transcript to the alert.")
     transcribe: bool = Field(
         False, description="After the call, transcribe its recordings (an OpenAI model) and add the text to the alert.",
