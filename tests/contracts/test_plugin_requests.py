@@ -1,6 +1,6 @@
-"""What the PagerDuty and Statuspage plugins send, on every code path, is what the vendors' specs declare.
+"""What the ilert, PagerDuty and Statuspage plugins send, on every code path, is what the vendors' specs declare.
 
-tests/test_pagerduty.py and tests/test_statuspage.py serve all their answers through
+tests/test_ilert.py, tests/test_pagerduty.py and tests/test_statuspage.py serve all their answers through
 ``contract_route`` (so every request there is checked too); this file drives each plugin role once
 and proves that the operations kept in the trimmed specs are exactly the ones the plugins call.
 """
@@ -14,6 +14,7 @@ from agent.call import Alert, AlertLink, AlertNote, AlertReceipt
 from agent.flow.models import RouteTarget
 from agent.settings import Settings
 from agent.sources import SourceContext
+from plugins.ilert import IlertAlerts, IlertDirectory, IlertSource
 from plugins.pagerduty import PagerDutyDirectory, PagerDutyPlatform, PagerDutySource
 from plugins.statuspage import StatuspageSource
 from tests.contracts.checker import Contract, contract_route
@@ -21,6 +22,7 @@ from tests.contracts.checker import Contract, contract_route
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 API = "https://pd.test"
 EVENTS = "https://events.pd.test"
+ILERT = "https://ilert.test"
 
 
 def fixture(name):
@@ -67,3 +69,30 @@ def test_the_statuspage_source_sends_only_the_documented_request(run):
         source = StatuspageSource(StatuspageSource.Config(page_url="https://status.example.com/"), context())
         assert run(source.fetch(None))
     assert route.call_count == 1
+
+
+def test_every_ilert_role_sends_only_declared_requests(run):
+    settings = Settings(_env_file=None, ilert_base_url=ILERT, ilert_api_key="k", ilert_alert_source_key="il1api", http_timeout_s=2)
+    ctx = SourceContext(settings=settings, base_dir=Path("."))
+    with respx.mock(base_url=ILERT) as mock:
+        routes = [
+            contract_route(mock, "ilert", "GET", "/api/incidents", json=fixture("ilert/incidents.json")),
+            contract_route(mock, "ilert", "GET", "/api/services", json=fixture("ilert/services.json")),
+            contract_route(mock, "ilert", "GET", "/api/maintenance-windows", json=fixture("ilert/maintenance-windows.json")),
+            contract_route(mock, "ilert", "GET", "/api/alerts", json=fixture("ilert/alerts.json")),
+            contract_route(mock, "ilert", "GET", "/api/status-pages", json=fixture("ilert/status-pages.json")),
+            contract_route(mock, "ilert", "GET", "/api/on-calls", json=fixture("ilert/on-calls.json")),
+            *(contract_route(mock, "ilert", "GET", f"/api/users/{user}/contacts/phone-numbers", json=fixture(f"ilert/phone-numbers-{user}.json"))
+              for user in (1, 2, 3, 4)),
+            contract_route(mock, "ilert", "POST", "/api/events", json=None, status=202),
+        ]
+        info = ["incidents", "services", "maintenance", "alerts", "status_pages"]
+        assert run(IlertSource(IlertSource.Config(information=info), ctx).fetch(None))
+        for kind in ("escalation_policy", "on_call_schedule", "user"):
+            run(IlertDirectory(None, ctx).on_call(RouteTarget(type=kind, id="1"), None))
+        platform = IlertAlerts(None, ctx)
+        alert = Alert(summary="Checkout down", details="d", fields={"caller_name": "Tom"}, transcript="Caller: down",
+                      dedup_key="incident:checkout", links=[AlertLink(href="https://x.test/1", text="Call")])
+        receipt = run(platform.open_alert(alert, None))
+        run(platform.add_note(alert.model_copy(update={"receipt": receipt}), AlertNote(text="more")))
+    assert all(route.called for route in routes), [r for r in routes if not r.called]
