@@ -32,8 +32,17 @@ Usage::
 
 What we send is held to more than what we read: a field or parameter the spec marks ``deprecated``
 fails in a request (the vendor says to send something else), never in an answer. Request bodies are
-checked when they are JSON or ``multipart/form-data`` (each form field is the schema's property of that
-name, typed as the schema types it; a file part is a string, ``format: binary``).
+checked when they are JSON or a form, ``multipart/form-data`` or ``application/x-www-form-urlencoded``,
+both read the same way (each form field is the schema's property of that name, typed as the schema types
+it; a repeated name or ``name[]`` is an array; a file part is a string, ``format: binary``).
+
+A vendor's own ``format`` values are checked in requests by functions given as ``formats``::
+
+    Contract(name, vendor, document, "openapi", formats={"twiml": check_twiml_text})
+
+Each is called with every string we send whose schema has that ``format`` (it takes the place of
+jsonschema's check of that format); it raises ``ValueError`` or ``AssertionError`` (a
+``ContractViolation`` is one) whose text is the reason, reported at the value's JSON path.
 
 Every failure raises :class:`ContractViolation` naming the vendor, the operation, the JSON path of
 the offending field and the reason.
@@ -48,8 +57,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
-from urllib.parse import urlparse
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import parse_qsl, urlparse
 
 import httpx
 from jsonschema import Draft202012Validator, validators
@@ -59,6 +68,7 @@ from referencing.jsonschema import DRAFT202012
 
 HERE = Path(__file__).resolve().parent
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")  # request bodies read as an object of fields
 
 # name -> (file, vendor as named in messages, kind)
 CONTRACTS: dict[str, tuple[str, str, str]] = {
@@ -297,10 +307,13 @@ def _describe(error: ValidationError) -> tuple[str, str]:
 class Contract:
     """One vendor contract: its operations and its schemas, validated with jsonschema."""
 
-    def __init__(self, name: str, vendor: str, document: dict[str, Any], kind: str) -> None:
+    def __init__(
+        self, name: str, vendor: str, document: dict[str, Any], kind: str, formats: Mapping[str, Callable[[str], Any]] | None = None
+    ) -> None:
         self.name = name
         self.vendor = vendor
         self.kind = kind
+        self.formats = dict(formats or {})  # format -> check of a string we send (see the module doc)
         self.uri = f"urn:contract:{name}"
         if kind == "openapi":
             self.raw = document
@@ -322,6 +335,7 @@ class Contract:
         resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
         self.registry: Registry = Registry().with_resource(self.uri, resource)
         self._validators: dict[str, Draft202012Validator] = {}
+        self._request_validator = validators.extend(RequestValidator, {"format": self._format}) if self.formats else RequestValidator
 
     # -- loading
 
@@ -373,6 +387,17 @@ class Contract:
                 raise ValueError("$ref loop")
         return node
 
+    def _format(self, validator: Any, fmt: Any, instance: Any, schema: dict[str, Any]) -> Iterable[ValidationError]:
+        """``format`` in requests: the contract's own check of that format, else jsonschema's."""
+        check = self.formats.get(fmt)
+        if check is None:
+            yield from Draft202012Validator.VALIDATORS["format"](validator, fmt, instance, schema)
+        elif isinstance(instance, str):
+            try:
+                check(instance)
+            except (ValueError, AssertionError) as exc:
+                yield ValidationError(str(exc) or f"{instance!r} is not a {fmt!r}")
+
     def _validator(self, pointer: str, strict_root: bool = False, request: bool = False) -> Draft202012Validator:
         key = f"{pointer}|{strict_root}|{request}"
         validator = self._validators.get(key)
@@ -380,7 +405,7 @@ class Contract:
             schema: dict[str, Any] = {"$ref": f"{self.uri}#{pointer}"}
             if strict_root:
                 schema["unevaluatedProperties"] = False
-            kind = RequestValidator if request else Draft202012Validator
+            kind = self._request_validator if request else Draft202012Validator
             validator = kind(schema, registry=self.registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
             self._validators[key] = validator
         return validator
@@ -439,8 +464,12 @@ class Contract:
 
     # -- requests
 
-    def check_request(self, request: httpx.Request) -> None:
-        """Path, query parameters and JSON body of a request we sent, against the spec."""
+    def check_request(self, request: httpx.Request) -> Any:
+        """Path, query parameters and body (JSON or a form) of a request we sent, against the spec.
+
+        Returns the body as the instance that was validated (a form as its object), ``None`` when
+        there is none or its media type is not read.
+        """
         operation, path_params = self.operation(request.method, request.url.path)
         label = operation.label
         declared = operation.parameters
@@ -461,7 +490,7 @@ class Contract:
         for (where, name), (parameter, _) in declared.items():
             if where == "query" and parameter.get("required") and name not in query:
                 self._fail(label, "query parameter", f"`{name}`", "required by the spec but not sent")
-        self._check_body(operation, request)
+        return self._check_body(operation, request)
 
     def _check_value(self, operation: Operation, declared: tuple[dict[str, Any], str], values: list[str], what: str) -> None:
         parameter, pointer = declared
@@ -485,7 +514,7 @@ class Contract:
             _, reason = _describe(errors[0])
             self._fail(operation.label, what, f"= {instance!r}", reason)
 
-    def _check_body(self, operation: Operation, request: httpx.Request) -> None:
+    def _check_body(self, operation: Operation, request: httpx.Request) -> Any:
         label = operation.label
         body = operation.spec.get("requestBody")
         body = self._deref(body) if body else None
@@ -493,7 +522,7 @@ class Contract:
         if not content:
             if body and body.get("required"):
                 self._fail(label, "request body", "$", "required by the spec but none was sent")
-            return
+            return None
         if not body:
             self._fail(label, "request body", "$", "the operation declares no request body")
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -502,43 +531,55 @@ class Contract:
             self._fail(label, "request body", "$", f"content type {ctype or 'none'!r} is not declared (declared: {', '.join(media)})")
         ref = operation.spec["requestBody"].get("$ref")
         pointer = f"{ref[1:] if ref else f'{operation.pointer}/requestBody'}/content/{_escape(ctype)}/schema"
-        if ctype == "multipart/form-data":
+        if ctype in FORMS:
             instance: Any = self._form_fields(operation, pointer, request.headers.get("content-type", ""), content)
-            where = "request body (multipart/form-data)"
+            where = f"request body ({ctype})"
         elif "json" in ctype:
             try:
                 instance = json.loads(content)
             except ValueError:
                 self._fail(label, "request body", "$", "not valid JSON")
             where = "request body"
-        else:  # other media types (x-www-form-urlencoded: see tests/contracts/twilio/rest.py) are not read here
-            return
+        else:  # other media types are not read
+            return None
         self._validate(self._validator(pointer, request=True), instance, label, where)
+        return instance
 
     def _form_fields(self, operation: Operation, pointer: str, content_type: str, content: bytes) -> dict[str, Any]:
-        """A multipart/form-data body as the JSON object its schema describes.
+        """A form body (``multipart/form-data`` or ``application/x-www-form-urlencoded``) as the JSON object
+        its schema describes.
 
-        Each part is the property of its name; ``name[]`` (how OpenAI's own examples send arrays) and a
+        Each field is the property of its name; ``name[]`` (how OpenAI's own examples send arrays) and a
         repeated name make an array, which the property's schema must be. A file part is its file name
         (a string, as ``format: binary`` is). Text values are typed as the property's schema types them.
         """
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + content
-        )
-        if not message.is_multipart():
-            self._fail(operation.label, "request body (multipart/form-data)", "$", "not a multipart body")
+        ctype = content_type.split(";")[0].strip().lower()
+        where = f"request body ({ctype})"
+        fields: dict[str, list[tuple[bool, str]]] = {}  # name -> (is a file, value) per field, in order
+        if ctype == "multipart/form-data":
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + content
+            )
+            if not message.is_multipart():
+                self._fail(operation.label, where, "$", "not a multipart body")
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if not name:
+                    self._fail(operation.label, where, "$", "a part without a name")
+                filename = part.get_filename()
+                value = filename if filename is not None else part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+                fields.setdefault(str(name), []).append((filename is not None, value))
+        else:
+            try:
+                pairs = parse_qsl(content.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+            except ValueError as exc:  # UnicodeDecodeError is one
+                self._fail(operation.label, where, "$", f"not a urlencoded form ({exc})")
+            for name, value in pairs:
+                fields.setdefault(name, []).append((False, value))
         schema = self._deref(_pointer(self.document, "#" + pointer))
         properties: dict[str, Any] = {}
         for member in [schema, *(self._deref(m) for m in schema.get("allOf") or [])]:
             properties.update(member.get("properties") or {})
-        fields: dict[str, list[Any]] = {}
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if not name:
-                self._fail(operation.label, "request body (multipart/form-data)", "$", "a part without a name")
-            filename = part.get_filename()
-            value = filename if filename is not None else part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
-            fields.setdefault(str(name), []).append((filename is not None, value))
         instance: dict[str, Any] = {}
         for name, values in fields.items():
             key = name[:-2] if name.endswith("[]") and name[:-2] in properties else name
@@ -549,7 +590,7 @@ class Contract:
                 continue
             if len(values) > 1 or key != name:
                 how = f"sent as `{name}`" if key != name else "sent more than once"
-                self._fail(operation.label, "request body (multipart/form-data)", f"$.{key}", f"{how} but its schema is not an array")
+                self._fail(operation.label, where, f"$.{key}", f"{how} but its schema is not an array")
             is_file, value = values[0]
             instance[key] = value if is_file else _coerce_any(self, prop, value)
         return instance
