@@ -37,7 +37,7 @@ from xml.etree import ElementTree
 
 import pytest
 import twilio
-import yaml
+from ruamel.yaml import YAML
 from twilio.twiml import TwiML, lower_camel
 from twilio.twiml import voice_response
 
@@ -62,7 +62,7 @@ __all__ = [
 
 @lru_cache(maxsize=None)
 def _limits() -> dict[str, Any]:
-    return yaml.safe_load((HERE / "twilio" / "limits.yaml").read_text(encoding="utf-8"))
+    return YAML(typ="safe").load((HERE / "twilio" / "limits.yaml").read_text(encoding="utf-8"))
 
 
 LIMITS = _limits()
