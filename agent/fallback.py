@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-FallbackReason = Literal["no_intent", "no_input", "max_turns", "model_error", "caller_request", "frustrated"]
+FallbackReason = Literal["no_intent", "no_input", "max_turns", "max_duration", "model_error", "caller_request", "frustrated"]
 
 
 @dataclass

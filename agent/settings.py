@@ -90,7 +90,9 @@ class Settings(BaseSettings):
         "US", description="ISO country used to read phone numbers given without a country code."
     )
     enrichment_deadline_ms: int = Field(1500, ge=0, description="Default time budget of a node's sources.")
-    max_call_seconds: int = Field(600, ge=10)
+    max_call_seconds: int = Field(
+        600, ge=10, description="The longest an AI agent may keep a call, counted from its start, on every path; then it hands over.",
+    )
     local_vad: bool = Field(True, description="Listen for the caller locally (Silero) while the bot speaks, for fast barge-in.")
 
     # Logging and privacy

@@ -178,7 +178,8 @@ class RealtimeCall:
             detector=SileroModel.shared().detector() if settings.local_vad else None, preconnected=connection,
         )
         self.supervisor = CallSupervisor(
-            reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input, max_duration_s=node.max_duration_s,
+            reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input,
+            max_duration_s=live.time_left(state, node), silence_end_s=node.silence_end_s,
             answer_timeout_s=config.answer_timeout_s, on_no_answer=self._no_answer,
         )
         self.transport = FastAPIWebsocketTransport(

@@ -7,6 +7,7 @@ _SAY = {
     "no_intent": "I'm not sure I can help with that myself, so let me put you through to someone who can.",
     "no_input": "I can't hear you, so I'll put you through to someone who can help.",
     "max_turns": "Let me put you through to someone who can help you further.",
+    "max_duration": "Let me put you through to someone who can help you further.",
     "model_error": "I'm having a technical problem, so I'm putting you through to a person now.",
     "caller_request": "Of course, I'm putting you through to a person now.",
     "frustrated": "I'm putting you through to a person now.",

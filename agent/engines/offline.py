@@ -42,6 +42,7 @@ class DialogueState(BaseModel):
     confirming: list[tuple[str, Any]] = Field(default_factory=list)
     no_input: dict[str, int] = Field(default_factory=dict)  # per field (or the intent question)
     no_match: dict[str, int] = Field(default_factory=dict)
+    silent_turns: int = 0  # in a row: each is one silence_reprompt_s without a word
     corrections: int = 0
     repeats: int = 0
     offered_human: bool = False
@@ -95,6 +96,7 @@ class OfflineEngine:
         text = text.strip()[:2000]
         if not text:
             return self._silence()
+        state.silent_turns = 0
         frustrated = self._note_frustration(text)
 
         if state.human_offer_open:
@@ -155,7 +157,9 @@ class OfflineEngine:
         return counters[key]
 
     def _silence(self) -> list[str]:
-        if self._count(self.state.no_input) > self.ctx.node.max_no_input:
+        self.state.silent_turns += 1
+        node = self.ctx.node
+        if self._count(self.state.no_input) > node.max_no_input or self.state.silent_turns * node.silence_reprompt_s >= node.silence_end_s:
             return self._fallback("no_input")
         return [self.messages.no_input, *self._reprompt()]
 
@@ -323,6 +327,10 @@ class OfflineEngine:
             await self.tools.call("route_call", {"intent": HUMAN, "summary": self._summary()})
             return [self.ctx.decision.say]
         return self._fallback(reason)
+
+    def hand_over(self, reason: str) -> list[str]:
+        """End the node on its fallback branch for a reason the engine cannot see itself (the clock)."""
+        return [] if self.done else self._fallback(reason)
 
     def _fallback(self, reason: str) -> list[str]:
         decision = self.ctx.fallback(reason)  # type: ignore[arg-type]

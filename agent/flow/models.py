@@ -327,11 +327,11 @@ class AiAgentNode(_Node):
     speed: float = Field(1.0, ge=0.25, le=1.5)
     verbosity: Literal["brief", "normal", "detailed"] = "brief"
     max_turns: int = Field(20, ge=1, le=200)
-    max_duration_s: int = Field(300, ge=10, le=3600)
+    max_duration_s: int = Field(300, ge=10, le=3600, description="The longest this node may talk with the caller (realtime and <Gather> alike); then it hands over.")
     max_no_input: int = Field(2, ge=0, le=10)
     max_no_match: int = Field(2, ge=0, le=10)
     silence_reprompt_s: float = Field(6, gt=0)
-    silence_end_s: float = Field(20, gt=0)
+    silence_end_s: float = Field(20, gt=0, description="Hand over once the caller has said nothing for this long in all, re-prompts included.")
 
     @field_validator("languages", mode="before")
     @classmethod

@@ -228,6 +228,7 @@ class LiveFlow:
             state.nodes.append(node_id)
             state.node = node_id
             state.attempt = 0
+            state.node_since = time.time()
             if isinstance(node, AudioMessageNode):
                 if node.audio_url:
                     response.play(node.audio_url)
@@ -395,6 +396,9 @@ class LiveFlow:
         engine = OfflineEngine(ctx, state=dialogue)
         if resume:
             lines = await engine.resume()
+        elif self.time_left(state, node) <= 0:
+            call.say("caller", heard or "")
+            lines = engine.hand_over("max_duration")
         elif heard is None and dialogue is None:
             lines = await engine.start()
         else:
@@ -577,6 +581,13 @@ class LiveFlow:
             if room < 0:
                 break
             kept.append(turn)
+    def time_left(self, state: LiveState, node: AiAgentNode) -> float:
+        """Seconds the AI node may still talk: its own ``max_duration_s``, within the call's ``max_call_seconds``."""
+        now = time.time()
+        in_node = node.max_duration_s - (now - state.node_since) if state.node_since else node.max_duration_s
+        in_call = self.settings.max_call_seconds - (now - state.started_at) if state.started_at else self.settings.max_call_seconds
+        return max(0.0, min(in_node, in_call))
+
         state.transcript = kept[::-1]
 
     def _intent_label(self, state: LiveState) -> str | None:

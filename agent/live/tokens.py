@@ -61,6 +61,7 @@ class LiveState(BaseModel):
     engine: dict[str, Any] | None = None
     briefing: str | None = None
     started_at: float = 0.0
+    node_since: float = 0.0  # when the call entered ``node``
     transcript: list[Turn] = Field(default_factory=list)  # the most recent part only: tokens ride in URLs
     branch: str | None = None  # where the AI agent sent the call
     dials: list[Dial] = Field(default_factory=list)

@@ -7,7 +7,9 @@ timer that started when the audio was *sent* would fire while the caller is
 still listening. The caller counts as speaking between the model's
 ``speech_started`` and ``speech_stopped``. When nobody has spoken for the
 node's re-prompt time the model is asked to re-prompt; after the allowed
-re-prompts, or at the node's maximum duration, the call is handed over.
+re-prompts, once nobody has spoken for ``silence_end_s`` in all since the
+caller's last words (the bot's re-prompts do not count as silence, nor reset
+it), or at the node's maximum duration, the call is handed over.
 A model that says nothing within ``answer_timeout_s`` of being asked to
 (a re-prompt or the hand-over line) is reported through ``on_no_answer``:
 it has stalled, and the call must go on without it.
@@ -39,7 +41,7 @@ TICK_S = 0.5  # timers here are seconds long; fewer wake-ups per call
 
 class CallSupervisor(FrameProcessor):
     def __init__(
-        self, *, reprompt_after_s: float, max_reprompts: int, max_duration_s: float,
+        self, *, reprompt_after_s: float, max_reprompts: int, max_duration_s: float, silence_end_s: float | None = None,
         answer_timeout_s: float | None = None, on_no_answer: Callable[[str], Awaitable[None]] | None = None, **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -49,6 +51,9 @@ class CallSupervisor(FrameProcessor):
         self._reprompt_after = reprompt_after_s
         self._max_reprompts = max_reprompts
         self._max_duration = max_duration_s
+        self._silence_end = silence_end_s
+        self._silence_total = 0.0  # silence since the caller's last words, before the current quiet stretch
+        self._nobody_since = time.monotonic()
         self._caller_speaking = False
         self._bot_heard = False
         self._quiet_since = time.monotonic()
@@ -70,12 +75,13 @@ class CallSupervisor(FrameProcessor):
             self._asked_at = None  # the model's VAD spoke up: it is alive
             self._caller_speaking = True
             self._reprompts = 0
+            self._silence_total = 0.0
             await self._update()
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self._caller_speaking = False
             await self._update()
         elif isinstance(frame, StartFrame):
-            self._started = self._quiet_since = time.monotonic()
+            self._started = self._quiet_since = self._nobody_since = time.monotonic()
             self._timer = self.create_task(self._watch(), "silence-watchdog")
         elif isinstance(frame, (EndFrame, CancelFrame)) and self._timer is not None:
             await self.cancel_task(self._timer)
@@ -90,10 +96,13 @@ class CallSupervisor(FrameProcessor):
         else:
             speaker = "nobody"
         if speaker != self.speaker:
+            now = time.monotonic()
+            if self.speaker == "nobody":
+                self._silence_total += now - self._nobody_since
             self.speaker = speaker
-            self.history.append((time.monotonic(), speaker))
+            self.history.append((now, speaker))
             if speaker == "nobody":
-                self._quiet_since = time.monotonic()
+                self._quiet_since = self._nobody_since = now
             await self.push_frame(SpeakerFrame(speaker=speaker), FrameDirection.UPSTREAM)
 
     async def _watch(self) -> None:
@@ -108,7 +117,9 @@ class CallSupervisor(FrameProcessor):
             if self._handed_over:
                 continue
             if now - self._started >= self._max_duration:
-                await self._hand_over("max_turns")
+                await self._hand_over("max_duration")
+            elif self._silence_end is not None and self._silence(now) >= self._silence_end:
+                await self._hand_over("no_input")
             elif self.speaker == "nobody" and now - self._quiet_since >= self._reprompt_after:
                 self._quiet_since = now
                 if self._reprompts >= self._max_reprompts:
@@ -117,6 +128,10 @@ class CallSupervisor(FrameProcessor):
                     self._reprompts += 1
                     self._asked_at = self._asked_at or now
                     await self.push_frame(SilenceFrame(seconds=self._reprompt_after), FrameDirection.UPSTREAM)
+
+    def _silence(self, now: float) -> float:
+        """Seconds nobody has spoken since the caller's last words."""
+        return self._silence_total + (now - self._nobody_since if self.speaker == "nobody" else 0.0)
 
     async def _hand_over(self, reason: str) -> None:
         self._handed_over = True
