@@ -12,7 +12,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 MAX_YAML_BYTES = 1024 * 1024  # a flow or caller script is a few KB; refuse before parsing
@@ -60,6 +60,30 @@ class Reporter:
         return sorted(self.problems, key=lambda p: p.line or 0)
 
 
+class _Constructor(RoundTripConstructor):
+    """The round-trip constructor, noting duplicate keys (both lines) instead of stopping at the first.
+
+    ruamel.yaml's own error names the line where the *mapping* starts as the
+    first occurrence; here the first key's own line is kept. The first value
+    wins, so the rest of the file can still be checked in the same run.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.duplicates: list[tuple[int, Any, int | None]] = []  # (line, key, line of the first one)
+
+    def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
+        if key not in mapping:
+            return True
+        first: int | None = None
+        try:
+            first = mapping.lc.key(key)[0] + 1
+        except (AttributeError, KeyError, TypeError, IndexError):
+            first = node.start_mark.line + 1 if node.start_mark else None
+        self.duplicates.append((key_node.start_mark.line + 1, key, first))
+        return False
+
+
 def read_yaml(path: Path, report: Reporter, *, top_keys: str = "`name:`, `start:` and `nodes:`") -> CommentedMap | None:
     """Parse the file with the round-trip loader; problems go to ``report``."""
     try:
@@ -87,12 +111,14 @@ def read_yaml(path: Path, report: Reporter, *, top_keys: str = "`name:`, `start:
             "close the brackets, or write the data as indented `key: value` and `- item` lines",
         )
         return None
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     try:
-        data = YAML(typ="rt").load(text)
-    except DuplicateKeyError as exc:
+        data = yaml.load(text)
+    except DuplicateKeyError as exc:  # in a `!!set`: mappings are handled by _Constructor
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        first = f" (the first one is at line {exc.context_mark.line + 1})" if exc.context_mark else ""
-        report.add(line, f"{exc.problem}{first}", "remove or rename one of the two keys")
+        first = f" (in the set that starts at line {exc.context_mark.line + 1})" if exc.context_mark else ""
+        report.add(line, f"{exc.problem}{first}", "remove one of the two entries")
         return None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -119,6 +145,14 @@ def read_yaml(path: Path, report: Reporter, *, top_keys: str = "`name:`, `start:
             "quote dates, times and other values that should stay text",
         )
         return None
+    for line, key, first in yaml.constructor.duplicates:
+        shown = str(key) if len(str(key)) <= 60 else str(key)[:57] + "..."
+        report.add(
+            line,
+            f"duplicate key `{shown}`" + (f" (the first one is at line {first})" if first else "")
+            + "; only the first one is read",
+            "remove or rename one of the two keys",
+        )
     oversized = _too_big(data)
     if oversized:
         report.add(None, oversized, "write the values out instead of nesting aliases (`*name`), and keep the file small")

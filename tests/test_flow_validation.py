@@ -140,10 +140,38 @@ def test_yaml_tab_indentation(tmp_path: Path) -> None:
 
 
 def test_duplicate_key(tmp_path: Path) -> None:
-    problem = only(problems_of(tmp_path, "name: x\nstart: a\nname: y\n"))
+    problem = only(problems_of(tmp_path, "name: x\nstart: a\nname: y\nnodes:\n  a: {type: hangup}\n"))
     assert problem.line == 3
     assert "duplicate key" in problem.message and "line 1" in problem.message
     assert "remove or rename" in problem.fix
+
+
+def test_duplicate_node_id_names_its_own_line_and_the_first_ones(tmp_path: Path) -> None:
+    text = """\
+    name: x
+    start: b
+    nodes:
+      b:
+        type: audio_message
+        text: hi
+        next: a
+      a:
+        type: hangup
+      c: {type: hangup, text: c}
+      a:
+        type: hangup
+        text: second
+      d: {type: audio_message, text: d, next: nowhere}
+    """
+    problems = problems_of(tmp_path, text)
+    # ruamel.yaml names the start of the `nodes` mapping (line 4) as the first `a`; it is at line 8.
+    assert [(p.line, p.message) for p in problems] == [
+        (10, "node `c` is unreachable: no branch leads to it from `start` (b)"),
+        (11, "duplicate key `a` (the first one is at line 8); only the first one is read"),
+        (14, "node `d`: branch `next` points to `nowhere`, which is not a node"),
+        (14, "node `d` is unreachable: no branch leads to it from `start` (b)"),
+    ]
+    assert problems[1].fix == "remove or rename one of the two keys"
 
 
 def test_top_level_not_a_mapping(tmp_path: Path) -> None:
@@ -341,11 +369,52 @@ def test_number_out_of_range(tmp_path: Path) -> None:
     assert problem.fix == "use a value that is greater than or equal to 5"
 
 
-def test_schema_errors_stop_before_graph_checks(tmp_path: Path) -> None:
+def test_schema_errors_do_not_hide_graph_and_plugin_errors(tmp_path: Path) -> None:
     text = "name: x\nstart: nowhere\nnodes:\n  a: {type: hangup, txt: bye}\n  b: {type: hangup}\n"
     flow, problems = check_flow(write(tmp_path, text), REGISTRY)
     assert flow is None
-    assert [p.line for p in problems] == [4]
+    assert [p.line for p in problems] == [2, 4]
+    assert problems[0].message == "`start` points to `nowhere`, which is not a node"
+    # A bad `start`, an unknown intent and a dangling branch come out with the schema errors, in one run.
+    broken = (
+        VALID.replace("start: greet", "start: gret")
+        .replace('text: "Hello"', 'txt: "Hello"')
+        .replace("talk_to_human: bye", "talk_to_humn: bye")
+        .replace("outside: bye", "outside: by")
+    )
+    assert [(p.line, p.message.split(";")[0]) for p in problems_of(tmp_path, broken)] == [
+        (2, "`start` points to `gret`, which is not a node"),
+        (4, "node `greet`: unknown key `txt`"),
+        (5, "node `hours`: branch `outside` points to `by`, which is not a node"),
+        (9, "node `agent`: unknown intent `talk_to_humn`"),
+    ]
+
+
+def test_a_node_that_failed_its_schema_causes_no_follow_on_problems(tmp_path: Path) -> None:
+    text = """\
+    name: x
+    start: a
+    nodes:
+      a: {type: audio_message, text: hi, next: broken}
+      broken: {type: ivr_menu, prompt: p, options: {1: c, 2: d}, retries: many}
+      c: {type: audio_message, text: c, next: c2}
+      c2: {type: hangup}
+      d: {type: audio_message, text: d, next: broken}
+      orphan: {type: hangup}
+    """
+    # `broken` exists (no dangling `next`), leads on to `c` and `d` (not unreachable), and `d -> broken`
+    # is not called a loop; `orphan` is still unreachable.
+    assert [(p.line, p.message.split(":")[0]) for p in problems_of(tmp_path, text)] == [
+        (5, "node `broken`, `retries`"),
+        (9, "node `orphan` is unreachable"),
+    ]
+
+
+def test_schema_errors_in_the_nodes_mapping_skip_the_graph_checks(tmp_path: Path) -> None:
+    problem = only(problems_of(tmp_path, "name: x\nstart: a\nnodes: [a, b]\n"))
+    assert problem.line == 3 and "expected a mapping" in problem.message
+    problem = only(problems_of(tmp_path, "name: x\nstart: [a]\nnodes:\n  a: {type: hangup}\n"))
+    assert problem.line == 2 and "expected text" in problem.message
 
 
 # --- graph -------------------------------------------------------------------------------------
@@ -687,3 +756,21 @@ def test_a_line_longer_than_twilios_say_is_refused_at_its_line(tmp_path: Path) -
     found = problems_of(tmp_path, text)
     assert [(p.line, p.message) for p in found] == [(4, f"node `greet`, `text`: {len(long_line)} characters, more than Twilio's <Say> takes (4096)")]
     assert "shorten it" in found[0].fix
+
+
+def test_support_hours_past_midnight_are_valid(tmp_path: Path) -> None:
+    assert problems_of(tmp_path, VALID.replace('start: "08:00", end: "18:00"', 'start: "22:00", end: "06:00"')) == []
+
+
+@pytest.mark.parametrize(("hours", "line", "message", "fix"), [
+    ('[{days: [mon], start: "08:00", end: "08:00"}]', 5, "`start` and `end` are both 08:00: this window never opens",
+     "set `end` after `start`, or before it for hours that run past midnight"),
+    ('[{days: [], start: "08:00", end: "18:00"}]', 5, "no `days`: this window never opens", "list the days it opens on"),
+    ("[]", 5, "`hours` is empty: every call would go to `outside`", "add a window such as"),
+])
+def test_support_hours_that_never_match_are_refused_at_their_line(tmp_path: Path, hours: str, line: int, message: str, fix: str) -> None:
+    text = VALID.replace('hours: [{days: [mon,tue], start: "08:00", end: "18:00"}]', f"hours: {hours}")
+    problem = only(problems_of(tmp_path, text))
+    assert problem.line == line
+    assert message in problem.message and problem.message.startswith("node `hours`")
+    assert problem.fix.startswith(fix)

@@ -56,19 +56,23 @@ def check_flow(
 
     Returns the flow when it passed the schema (it may still have graph or
     plugin problems) or None when it could not be read, and all problems
-    found, in line order. Schema errors stop before the graph checks, which
-    would only repeat them.
+    found, in line order. When the schema fails, the graph, plugin and value
+    checks still run on what did pass (see :func:`_check_partial`), so one run
+    reports everything.
     """
     path = Path(path)
     report = Reporter(str(path))
     data = read_yaml(path, report)
     if data is None:
         return None, report.problems
+    base_dir = path.resolve().parent
     try:
         flow = Flow.model_validate(plain(data))
     except ValidationError as exc:
-        for err in exc.errors():
+        errors = exc.errors()
+        for err in errors:
             _schema_problem(err, data, report)
+        _check_partial(data, [tuple(err["loc"]) for err in errors], registry, base_dir, settings, report)
         return None, report.sorted()
     except (TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
         # A model validator that did not expect this shape: still a problem with the file, not a crash.
@@ -77,11 +81,74 @@ def check_flow(
             "compare the file with examples/flows/hotline.yaml and docs/flows.md; a list or mapping is probably "
             "written where a single value belongs (or the other way round)",
         )
+        _check_partial(data, [], registry, base_dir, settings, report)
         return None, report.sorted()
-    _check_graph(flow, data, report)
-    _check_plugins(flow, data, registry, path.resolve().parent, settings, report)
+    _check_graph(flow.nodes, flow.start, data, report)
+    _check_plugins(flow, data, registry, base_dir, settings, report)
     _check_values(flow, data, report)
     return flow, report.sorted()
+
+
+def _check_partial(
+    data: CommentedMap,
+    error_locs: list[Loc],
+    registry: Registry,
+    base_dir: Path,
+    settings: Settings | None,
+    report: Reporter,
+) -> None:
+    """The graph, plugin and value checks on the parts of a flow that passed the schema.
+
+    Nodes are validated one by one: the valid ones take part in every check.
+    A node that failed its schema (already reported) still counts as existing,
+    so branches to it are not dangling; its branches are taken to be every
+    node id written anywhere in it, and it is taken to be able to end the
+    call, so it causes no unreachable or loop reports of its own. `start` is
+    checked only when it passed its own schema, and nothing graph-wise when
+    `nodes` itself is broken.
+    """
+    raw_nodes = data.get("nodes")
+    if not isinstance(raw_nodes, dict) or any(loc[:1] == ("nodes",) and len(loc) == 1 for loc in error_locs):
+        return
+    ids = [str(nid) for nid in raw_nodes]
+    valid: dict[str, Node] = {}
+    opaque: dict[str, set[str]] = {}
+    for nid, raw in raw_nodes.items():
+        try:
+            if not isinstance(nid, str) or any(loc[:2] == ("nodes", nid) for loc in error_locs):
+                raise ValueError(nid)
+            valid[nid] = _NODE_ADAPTER.validate_python(plain(raw))
+        except Exception:  # noqa: BLE001 - any failure here is the schema error already reported
+            opaque[str(nid)] = _ids_in(raw, set(ids))
+    start = data.get("start")
+    if not isinstance(start, str) or any(loc[:1] == ("start",) for loc in error_locs):
+        start = None
+    _check_graph(valid, start, data, report, ids=ids, opaque=opaque)
+    partial = Flow.model_construct(nodes=valid)
+    for check in (
+        lambda: _check_plugins(partial, data, registry, base_dir, settings, report),
+        lambda: _check_values(partial, data, report),
+    ):
+        try:
+            check()
+        except Exception:  # noqa: BLE001, S112 - a half-valid flow must not crash validation; the schema errors stand
+            continue
+
+
+def _ids_in(raw: Any, ids: set[str]) -> set[str]:
+    """Every node id written as a value anywhere in ``raw`` (a broken node's possible branches)."""
+    found: set[str] = set()
+    todo = [raw]
+    seen: set[int] = set()
+    while todo:
+        value = todo.pop()
+        if isinstance(value, str):
+            if value in ids:
+                found.add(value)
+        elif isinstance(value, (dict, list)) and id(value) not in seen:
+            seen.add(id(value))
+            todo.extend(value.values() if isinstance(value, dict) else value)
+    return found
 
 
 # --- reporting and YAML positions ------------------------------------------------
@@ -314,23 +381,38 @@ def _branch_path(outcome: str) -> Loc:
     return (outcome,)
 
 
-def _check_graph(flow: Flow, data: CommentedMap, report: Reporter) -> None:
-    """Dangling branches, a bad `start`, unreachable nodes and loops with no way to end the call."""
-    ids = list(flow.nodes)
+def _check_graph(
+    nodes: dict[str, Node],
+    start: str | None,
+    data: CommentedMap,
+    report: Reporter,
+    *,
+    ids: list[str] | None = None,
+    opaque: dict[str, set[str]] | None = None,
+) -> None:
+    """Dangling branches, a bad `start`, unreachable nodes and loops with no way to end the call.
+
+    ``ids`` are all node ids in file order (default: ``nodes``); ``opaque`` maps
+    the ids of nodes that failed their schema to the ids written in them (see
+    :func:`_check_partial`). With no ``start``, only dangling branches are checked.
+    """
+    opaque = opaque or {}
+    ids = list(nodes) if ids is None else ids
+    known = set(ids)
 
     def node_line(nid: str) -> int | None:
         return line_at(data, ("nodes", nid))
 
-    edges: dict[str, list[str]] = {}
-    ends: set[str] = set()
-    for nid, node in flow.nodes.items():
+    edges: dict[str, list[str]] = {nid: sorted(targets) for nid, targets in opaque.items()}
+    ends: set[str] = set(opaque)  # what a broken node does is unknown: no loop is blamed on it
+    for nid, node in nodes.items():
         edges[nid] = []
         if node.ends_call:
             ends.add(nid)
         for outcome, target in node.branches().items():
             if target is None:
                 ends.add(nid)
-            elif target in flow.nodes:
+            elif target in known:
                 edges[nid].append(target)
             else:
                 ends.add(nid)  # already reported here; not also a loop
@@ -341,20 +423,22 @@ def _check_graph(flow: Flow, data: CommentedMap, report: Reporter) -> None:
                     f"change it to `{match}`" if match else
                     f"use one of the node ids ({', '.join(ids)}) or leave it empty to end the call there",
                 )
-    if flow.start not in flow.nodes:
-        match = _close(flow.start, ids)
+    if start is None:
+        return
+    if start not in known:
+        match = _close(start, ids)
         report.add(
             line_at(data, ("start",)),
-            f"`start` points to `{flow.start}`, which is not a node{_did_you_mean(match)}",
+            f"`start` points to `{start}`, which is not a node{_did_you_mean(match)}",
             f"change it to `{match}`" if match else f"set it to one of: {', '.join(ids)}",
         )
         return
-    reachable = _reach(flow.start, edges) | {flow.start}
+    reachable = _reach(start, edges) | {start}
     for nid in ids:
         if nid not in reachable:
             report.add(
                 node_line(nid),
-                f"node `{nid}` is unreachable: no branch leads to it from `start` ({flow.start})",
+                f"node `{nid}` is unreachable: no branch leads to it from `start` ({start})",
                 "link it from a branch of another node, or delete it",
             )
     _check_loops([n for n in ids if n in reachable], edges, ends, node_line, report)
