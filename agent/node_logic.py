@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -13,6 +13,7 @@ from agent.extract import spoken_digits
 from agent.facts import OnCallShift
 from agent.flow.models import (
     BlockNumbersNode,
+    HoursRule,
     IvrMenuNode,
     PinCodeNode,
     RouteCallNode,
@@ -22,12 +23,28 @@ from agent.flow.models import (
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+def utc_now() -> datetime:
+    """The time now: the clock live calls read (and a simulation given no time); tests set it here."""
+    return datetime.now(timezone.utc)
+
+
 def within_support_hours(node: SupportHoursNode, now: datetime) -> tuple[bool, datetime]:
-    """Whether ``now`` falls in the node's hours, and the local time it was judged at."""
+    """Whether ``now`` falls in the node's hours, and the local time it was judged at.
+
+    A window whose ``end`` is before its ``start`` runs past midnight: it belongs
+    to the day it starts on (``fri 22:00-06:00`` is Friday 22:00 to Saturday 06:00).
+    """
     local = now.astimezone(ZoneInfo(node.timezone))
-    day = _DAYS[local.weekday()]
-    inside = any(day in rule.days and rule.start <= local.time() <= rule.end for rule in node.hours)
-    return inside, local
+    today = _DAYS[local.weekday()]
+    yesterday = _DAYS[(local - timedelta(days=1)).weekday()]
+    clock = local.time()
+
+    def inside(rule: HoursRule) -> bool:
+        if rule.start <= rule.end:
+            return today in rule.days and rule.start <= clock <= rule.end
+        return (today in rule.days and clock >= rule.start) or (yesterday in rule.days and clock <= rule.end)
+
+    return any(inside(rule) for rule in node.hours), local
 
 
 def _same_number(a: str, b: str, region: str) -> bool:
@@ -75,7 +92,8 @@ def pin_matches(node: PinCodeNode, keys: str) -> bool:
 def people_to_dial(
     node: RouteCallNode, on_call: dict[int, list[OnCallShift]], seed: str
 ) -> tuple[list[tuple[str, str]], list[str]]:
-    """Who to ring, in order (retries included), and notes about targets nobody was found for.
+    """Who to ring, in order (retries included; ``parallel``: one round, see :func:`dial_round`), and notes
+    about targets nobody was found for.
 
     ``on_call`` maps each non-number target (by position) to the people on call for it.
     """
@@ -94,3 +112,14 @@ def people_to_dial(
     if node.call_style == "parallel":
         return people, notes
     return [p for _ in range(node.retries + 1) for p in people], notes
+
+
+def dial_round(node: RouteCallNode, people: list[tuple[str, str]], attempt: int) -> list[tuple[str, str]]:
+    """Who rings at the node's ``attempt``-th dial (from 0), from :func:`people_to_dial`; empty: nobody is left.
+
+    One person at a time, in order; with ``parallel``, everyone at once, and
+    everyone again up to ``retries`` times while nobody answers.
+    """
+    if node.call_style == "parallel":
+        return list(people) if attempt <= node.retries else []
+    return people[attempt : attempt + 1]

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
+from agent import node_logic
 from agent.agent_context import AgentContext
 from agent.briefing import alert_details, alert_for, caller_label, engineer_briefing
 from agent.call import Alert, Call, Dial, Outcome
@@ -34,6 +35,7 @@ from agent.flow.models import (
 )
 from agent.logs import forget_pii
 from agent.node_logic import (
+    dial_round,
     is_blocked,
     ivr_target,
     keys_pressed,
@@ -271,13 +273,16 @@ async def _route_call(w: _Walk, node_id: str, node: RouteCallNode) -> tuple[str 
     for note in notes:
         w.note(note)
     style = "all at once" if node.call_style == "parallel" else "in turn"
-    for name, number in attempts:
+    attempt = 0
+    while batch := dial_round(node, attempts, attempt):
+        attempt += 1
         answered = w.opts.answer_calls
-        dial = Dial(name=name, number=number, whisper=briefing if node.whisper else "", answered=answered)
-        w.outcome.dials.append(dial)
-        w.note(f"dialling {name} ({number}) {style}, ringing {node.ring_timeout}s" + (f"; whisper: {briefing}" if node.whisper else ""))
+        for i, (name, number) in enumerate(batch):
+            dial = Dial(name=name, number=number, whisper=briefing if node.whisper else "", answered=answered and i == 0)
+            w.outcome.dials.append(dial)
+            w.note(f"dialling {name} ({number}) {style}, ringing {node.ring_timeout}s" + (f"; whisper: {briefing}" if node.whisper else ""))
         if answered:
-            w.note(f"{name} accepted the call; caller connected")
+            w.note(f"{batch[0][0]} accepted the call; caller connected")
             return node.completed, (None if node.completed else "connected")
     w.note("no one answered")
     return node.no_answer, (None if node.no_answer else "no_answer")
@@ -355,6 +360,6 @@ async def _open_alert(w: _Walk, alert: Alert, platform: PluginRef | None) -> Non
 def at_time(value: str | None) -> datetime:
     """The simulated clock: now, or an ISO time given with ``--at``."""
     if not value:
-        return datetime.now(timezone.utc)
+        return node_logic.utc_now()
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -153,3 +153,57 @@ def test_a_pass_or_a_voicemail_box_moves_on_to_the_next_engineer(gather_call):
     record = gather_call(HOTLINE, ["put me through to a person please", "Jane here, call me back"], callee_keys=lambda n: keys.get(n, "1"))
     assert record.dialled == ["+4930901820", "+4930901821", "+4930901820", "+4930901821"]
     assert "Please leave a message" in " ".join(record.said)
+
+
+NIGHT_LINE = """
+name: Night line
+start: hours
+nodes:
+  hours:
+    type: support_hours
+    timezone: Europe/Berlin
+    hours:
+      - {days: [fri], start: "22:00", end: "06:00"}
+    during: night
+    outside: closed
+  night: {type: hangup, text: The night shift is taking your call.}
+  closed: {type: hangup, text: We are closed.}
+"""
+
+
+@pytest.mark.parametrize(("now", "said"), [
+    ("2026-03-13T23:30:00+01:00", "The night shift is taking your call."),  # Friday night
+    ("2026-03-14T03:00:00+01:00", "The night shift is taking your call."),  # Saturday 03:00: Friday's window
+    ("2026-03-14T07:00:00+01:00", "We are closed."),
+    ("2026-03-13T03:00:00+01:00", "We are closed."),  # Friday's small hours belong to Thursday's night
+])
+def test_support_hours_past_midnight_on_a_live_call(gather_call, tmp_path, monkeypatch, now, said):
+    from datetime import datetime
+
+    from agent import node_logic
+
+    monkeypatch.setattr(node_logic, "utc_now", lambda: datetime.fromisoformat(now))
+    flow = tmp_path / "night.yaml"
+    flow.write_text(NIGHT_LINE)
+    record = gather_call(flow, [])
+    assert record.said == [said] and record.hung_up
+
+
+def test_parallel_route_call_rings_everyone_again_for_each_retry(gather_call, tmp_path):
+    flow = tmp_path / "parallel.yaml"
+    flow.write_text("""
+name: Parallel
+start: page
+nodes:
+  page:
+    type: route_call
+    targets: [{type: number, number: "+4930111111"}, {type: number, number: "+4930222222"}]
+    call_style: parallel
+    retries: 2
+    whisper: false
+    no_answer: sorry
+  sorry: {type: hangup, text: Nobody answered.}
+""")
+    record = gather_call(flow, [], answer_dials=False)
+    assert record.dialled == ["+4930111111", "+4930222222"] * 3
+    assert record.said[-1] == "Nobody answered."

@@ -85,3 +85,46 @@ def test_caller_hanging_up_ends_the_walk_with_a_reason(tmp_path):
     _, outcome = simulate(_flow(tmp_path), [])
     assert outcome.nodes == ["screen", "menu"]
     assert outcome.end_reason == "caller_hung_up"
+
+
+NIGHT_LINE = """
+name: Night line
+start: hours
+nodes:
+  hours:
+    type: support_hours
+    timezone: Europe/Berlin
+    hours:
+      - {days: [fri], start: "22:00", end: "06:00"}
+    during: night
+    outside: closed
+  night: {type: hangup, text: The night shift is taking your call.}
+  closed: {type: hangup, text: We are closed.}
+"""
+
+
+def test_support_hours_past_midnight_belong_to_the_day_they_start_on(tmp_path):
+    path = tmp_path / "night.yaml"
+    path.write_text(NIGHT_LINE)
+    # Friday 2026-03-13 and the small hours of Saturday, Berlin time (UTC+1)
+    for at, branch in [
+        ("2026-03-13T23:30:00+01:00", "night"),   # Friday night: the window opened at 22:00
+        ("2026-03-14T03:00:00+01:00", "night"),   # Saturday 03:00: still Friday's window
+        ("2026-03-14T06:00:00+01:00", "night"),   # its last minute
+        ("2026-03-14T06:01:00+01:00", "closed"),  # over
+        ("2026-03-13T21:59:00+01:00", "closed"),  # Friday before it opens
+        ("2026-03-13T03:00:00+01:00", "closed"),  # Friday's small hours are Thursday's night: not listed
+        ("2026-03-14T23:30:00+01:00", "closed"),  # Saturday night: not listed
+    ]:
+        _, outcome = simulate(path, [], at=at)
+        assert outcome.nodes == ["hours", branch], at
+
+
+def test_parallel_route_call_rings_everyone_again_for_each_retry(tmp_path):
+    path = tmp_path / "parallel.yaml"
+    path.write_text(FLOW.replace("    retries: 1\n    completed", "    call_style: parallel\n    retries: 2\n    completed"))
+    _, missed = simulate(path, [CallerTurn(dtmf="1"), ""], answer_calls=False)
+    assert [d.name for d in missed.dials] == ["Dana", "Eli"] * 3
+    assert missed.nodes[-2:] == ["vm", "bye"]
+    _, taken = simulate(path, [CallerTurn(dtmf="1")])
+    assert [d.name for d in taken.dials] == ["Dana", "Eli"] and taken.end_reason == "connected"

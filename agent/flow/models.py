@@ -64,6 +64,19 @@ class HoursRule(_Model):
     def _midnight(cls, value: Any) -> Any:
         return time(23, 59, 59) if value in ("24:00", "24:00:00") else value
 
+    @model_validator(mode="after")
+    def _can_match(self) -> HoursRule:
+        if not self.days:
+            raise ValueError("no `days`: this window never opens; list the days it opens on, e.g. [mon, tue, wed, thu, fri]")
+        if self.start == self.end:
+            at = f"{self.start:%H:%M}"
+            raise ValueError(
+                f"`start` and `end` are both {at}: this window never opens; "
+                'set `end` after `start`, or before it for hours that run past midnight (e.g. "22:00" to "06:00"); '
+                'for the whole day write start "00:00", end "24:00"'
+            )
+        return self
+
 
 class SupportHoursNode(_Node):
     type: Literal["support_hours"]
@@ -71,6 +84,16 @@ class SupportHoursNode(_Node):
     hours: list[HoursRule] = Field(default_factory=lambda: [HoursRule()])
     during: NodeId | None = None
     outside: NodeId | None = None
+
+    @model_validator(mode="after")
+    def _has_hours(self) -> SupportHoursNode:
+        if not self.hours:
+            raise ValueError(
+                "`hours` is empty: every call would go to `outside`; "
+                "add a window such as {days: [mon, tue, wed, thu, fri], start: \"08:00\", end: \"18:00\"}, "
+                "or leave `hours` out for around the clock"
+            )
+        return self
 
     def branches(self) -> dict[str, NodeId | None]:
         return {"during": self.during, "outside": self.outside}

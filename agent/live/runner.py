@@ -13,7 +13,6 @@ import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +20,7 @@ from urllib.parse import urlencode
 from loguru import logger
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
+from agent import node_logic
 from agent.agent_context import AgentContext, Decision
 from agent.briefing import (
     alert_details,
@@ -53,6 +53,7 @@ from agent.live.tokens import Decided, LiveState, OpenedAlert, TokenCodec
 from agent.live.twilio_rest import TwilioRest
 from agent.logs import forget_pii
 from agent.node_logic import (
+    dial_round,
     is_blocked,
     ivr_target,
     keys_pressed,
@@ -236,7 +237,7 @@ class LiveFlow:
                     response.say(node.text, **self.voice())
                 node_id = node.next
             elif isinstance(node, SupportHoursNode):
-                inside, _ = within_support_hours(node, datetime.now(timezone.utc))
+                inside, _ = within_support_hours(node, node_logic.utc_now())
                 node_id = node.during if inside else node.outside
             elif isinstance(node, BlockNumbersNode):
                 blocked = is_blocked(node, state.caller, self.settings.default_region)
@@ -360,10 +361,7 @@ class LiveFlow:
         notes += more
         for note in notes:
             logger.warning("route_call {}: {}", state.node, note)
-        if node.call_style == "parallel":
-            batch = people if state.attempt == 0 else []
-        else:
-            batch = people[state.attempt : state.attempt + 1]
+        batch = dial_round(node, people, state.attempt)
         if not batch:
             return False
         for name, number in batch:
