@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import re
 import sys
+import traceback
 from collections import OrderedDict
+from collections.abc import Callable
+from json import dumps as json_dumps
 from typing import TextIO
 
 from loguru import logger
@@ -87,14 +90,35 @@ class _RedactingStream:
         return bool(getattr(self._stream, "isatty", lambda: False)())
 
 
-def setup_logging(level: str = "WARNING", *, keep_pii: bool = False) -> None:
-    """Replace loguru's default sink (Pipecat logs DEBUG there) with ours."""
+def setup_logging(level: str = "WARNING", *, keep_pii: bool = False, json: bool = False) -> None:
+    """Replace loguru's default sink (Pipecat logs DEBUG there) with ours.
+
+    ``json``: one JSON object a line (``time``, ``level``, ``logger``,
+    ``message`` and a call event's ``call_id``, ``event`` and fields), for a
+    log pipeline to index; its text values are redacted the same way.
+    """
     logger.remove()
     logger.add(
-        sys.stderr if keep_pii else _RedactingStream(sys.stderr),
+        sys.stderr if keep_pii or json else _RedactingStream(sys.stderr),
         level=level.upper(),
         filter=None if keep_pii else _redacting_filter,
-        format=FORMAT,
+        format=_json_format(keep_pii) if json else FORMAT,
         diagnose=False,
-        colorize=sys.stderr.isatty(),
+        colorize=sys.stderr.isatty() and not json,
     )
+
+
+def _json_format(keep_pii: bool) -> Callable[[dict], str]:
+    clean = (lambda v: v) if keep_pii else (lambda v: redact(v) if isinstance(v, str) else v)
+
+    def line(record: dict) -> str:
+        payload = {
+            "time": record["time"].isoformat(), "level": record["level"].name, "logger": record["name"],
+            "message": clean(record["message"]), **{k: clean(v) for k, v in record["extra"].items() if k != "_json"},
+        }
+        if record["exception"] is not None:
+            payload["exception"] = clean("".join(traceback.format_exception(*record["exception"])))
+        record["extra"]["_json"] = json_dumps(payload, default=str)
+        return "{extra[_json]}\n"
+
+    return line

@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     # Logging and privacy
     log_level: str = "INFO"
     log_pii: bool = Field(False, description="Keep caller numbers, e-mails and names in logs (off: redacted).")
+    log_json: bool = Field(False, description="Log JSON lines (a call's events carry call_id and event) instead of text.")
 
     # Shared state: replay protection, rate limits, reported problems (agent/shared_state.py)
     state_url: SecretStr | None = Field(

@@ -37,6 +37,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from agent.agent_context import AgentContext, Decision
 from agent.flow.models import AiAgentNode
+from agent.events import call_event
 from agent.live.runner import LiveFlow
 from agent.live.tokens import LiveState, TokenError
 from agent.live.twilio_rest import TwilioRest, TwilioRestError, UpdateResult
@@ -180,7 +181,7 @@ class RealtimeCall:
         self.supervisor = CallSupervisor(
             reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input,
             max_duration_s=live.time_left(state, node), silence_end_s=node.silence_end_s,
-            answer_timeout_s=config.answer_timeout_s, on_no_answer=self._no_answer,
+            answer_timeout_s=config.answer_timeout_s, on_no_answer=self._no_answer, call_id=state.call_sid,
         )
         self.transport = FastAPIWebsocketTransport(
             websocket,
@@ -295,7 +296,7 @@ class RealtimeCall:
         self._moved_on = True
         if self._checkpoint is not None:  # a late write of the stream's state must not land after the branch's own
             await asyncio.gather(self._checkpoint, return_exceptions=True)
-        logger.info("call {} moves on: {}", self.state.call_sid, why)
+        call_event(self.state.call_sid, "moves_on", why=why)
         # Its own task: a stream that closes meanwhile (the caller hangs up) must not cancel the redirect.
         self._redirect_task = asyncio.create_task(self._update(url), name=f"redirect-{self.state.call_sid}")
         await asyncio.shield(self._redirect_task)

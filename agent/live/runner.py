@@ -32,6 +32,7 @@ from agent.briefing import (
 from agent.call import Alert, AlertLink, Call, Outcome, Turn
 from agent.call import Dial as DialRecord
 from agent.engines.offline import DialogueState, OfflineEngine
+from agent.events import call_event
 from agent.facts import Fact
 from agent.flow.models import (
     AiAgentNode,
@@ -107,6 +108,7 @@ class LiveFlow:
             call_sid=form.get("CallSid", ""), node=self.flow.start, caller=form.get("From") or None,
             called=form.get("To") or None, started_at=time.time(),
         )
+        call_event(state.call_sid, "call_started", flow=self.flow.name)
         await self.registry.call_started(self.call_of(state))
         response = VoiceResponse()
         if self.flow.after_call.record:
@@ -228,8 +230,9 @@ class LiveFlow:
             node = self.flow.nodes[node_id]
             state.nodes.append(node_id)
             state.node = node_id
-            state.attempt = 0
             state.node_since = time.time()
+            call_event(state.call_sid, "node", node=node_id, type=node.type)
+            state.attempt = 0
             if isinstance(node, AudioMessageNode):
                 if node.audio_url:
                     response.play(node.audio_url)
@@ -327,6 +330,7 @@ class LiveFlow:
         return await self._advance(state, node.left, VoiceResponse())
 
     async def _after_dial(self, state: LiveState, node: RouteCallNode, form: dict[str, str]) -> VoiceResponse:
+        call_event(state.call_sid, "dial_result", status=form.get("DialCallStatus"), bridged=form.get("DialBridged"))
         # An engineer who passed (or their voicemail) hangs up in the whisper: never bridged.
         if form.get("DialCallStatus") in _ANSWERED and form.get("DialBridged", "true") != "false":
             if node.call_style != "parallel" and state.dials:  # of parallel callees, Twilio does not say which one took it
@@ -394,16 +398,17 @@ class LiveFlow:
         engine = OfflineEngine(ctx, state=dialogue)
         if resume:
             lines = await engine.resume()
+        elif heard is None and dialogue is None:
+            lines = await engine.start()
         elif self.time_left(state, node) <= 0:
             call.say("caller", heard or "")
             lines = engine.hand_over("max_duration")
-        elif heard is None and dialogue is None:
-            lines = await engine.start()
         else:
             call.say("caller", heard or "")
             lines = await engine.reply(heard or "")
         for line in lines:
             call.say("agent", line)
+        call_event(state.call_sid, "turn", mode="gather", heard_chars=len(heard or ""), replies=len(lines), decided=engine.done)
         self.keep(state, call)
         state.engine = engine.state.model_dump(mode="json")
         if engine.done:
@@ -450,7 +455,7 @@ class LiveFlow:
             ))
         where = f" at {alert.receipt.platform}: {alert.receipt.url or alert.receipt.key}" if alert.receipt else ""
         joined = " (joined the open one)" if alert.already_reported else ""
-        logger.info("call {} opened an alert ({}){}{}", state.call_sid, alert.priority, where, joined)
+        call_event(state.call_sid, "alert", priority=alert.priority, at=where.removeprefix(" at ") or None, joined=alert.already_reported)
 
     async def _recording_links(self, call_sid: str) -> list[AlertLink]:
         """Links to the call's recordings so far (the whole-call one grows until the call ends)."""
@@ -549,7 +554,10 @@ class LiveFlow:
             timings_ms={"call": round((time.time() - state.started_at) * 1000, 1)} if state.started_at else {},
         )
         call.outcome = outcome
-        logger.info("call {} ended: {} after nodes {}", state.call_sid, reason, " -> ".join(state.nodes))
+        call_event(
+            state.call_sid, "outcome", end_reason=reason, branch=state.branch, intent=state.intent, nodes="->".join(state.nodes),
+            fields=",".join(sorted(state.fields)) or None, dials=len(state.dials), seconds=round(time.time() - state.started_at, 1) if state.started_at else None,
+        )
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         await self.registry.call_ended(call, outcome)
@@ -579,14 +587,14 @@ class LiveFlow:
             if room < 0:
                 break
             kept.append(turn)
+        state.transcript = kept[::-1]
+
     def time_left(self, state: LiveState, node: AiAgentNode) -> float:
         """Seconds the AI node may still talk: its own ``max_duration_s``, within the call's ``max_call_seconds``."""
         now = time.time()
         in_node = node.max_duration_s - (now - state.node_since) if state.node_since else node.max_duration_s
         in_call = self.settings.max_call_seconds - (now - state.started_at) if state.started_at else self.settings.max_call_seconds
         return max(0.0, min(in_node, in_call))
-
-        state.transcript = kept[::-1]
 
     def _intent_label(self, state: LiveState) -> str | None:
         intent = self.registry.intents.get(state.intent or "")

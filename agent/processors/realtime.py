@@ -61,6 +61,7 @@ from agent.frames import (
     ToolCalledFrame,
     TwilioStopFrame,
 )
+from agent.events import call_event
 from agent.http_client import http_client, ssl_context
 from agent.processors.twilio_sender import TwilioMediaSender
 from agent.tools import ToolBox
@@ -173,6 +174,12 @@ def realtime_client(api_key: str, websocket_base_url: str) -> AsyncOpenAI:
     return AsyncOpenAI(api_key=api_key, websocket_base_url=websocket_base_url, max_retries=0, http_client=http_client())
 
 
+def tool_outcome(result: dict[str, Any]) -> dict[str, Any]:
+    """What a tool's answer says, for the event log: refused or not, and the *names* of the fields it saved."""
+    names = {key: ",".join(sorted(result[key])) for key in ("saved", "invalid") if isinstance(result.get(key), dict) and result[key]}
+    return {"refused": "error" in result, **names}
+
+
 class OpenAIRealtimeProcessor(FrameProcessor):
     """Bridges the call's audio to the realtime model and the model's actions to the flow."""
 
@@ -197,6 +204,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         self._speech_stopped_at: float | None = None
         self._config = config
         self._tools = tools
+        self._call_id = tools.ctx.call.call_id  # the call event log's key
         self._twilio = twilio
         self._on_decision = on_decision
         self._on_failure = on_failure
@@ -353,6 +361,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             return
         self._failed = True
         logger.warning("realtime model failed: {}", reason)
+        call_event(self._call_id, "model_error", kind=kind, reason=reason[:200])
         await self._on_failure(kind, reason)
 
     # -- model side ------------------------------------------------------------------------------
@@ -486,6 +495,8 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             return
         self._decision_delivered = True
         self._handover_mark = None
+        decision = self._decision
+        call_event(self._call_id, "decided", exit=decision.exit, branch=decision.target, reason=decision.reason, line_heard=heard)
         await self._on_decision(replace(self._decision, say="") if heard else self._decision)
 
     @property
@@ -526,6 +537,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         item = self._item
         assert item is not None
         played = self._played_ms.get(item, 0)
+        call_event(self._call_id, "barge_in", heard_ms=played, sent_ms=self._sent_ms.get(item, 0))
         self._truncated.add(item)
         # Twilio drops the audio it holds and echoes its marks, which no longer count.
         self._marks = {n: v for n, v in self._marks.items() if v[0] != item}
@@ -555,6 +567,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
     async def _on_function_call(self, event: dict[str, Any]) -> None:
         """Run the tool now; the follow-up response is asked for once the model's response is done."""
         result = await self._tools.call(str(event["name"]), event.get("arguments") or "{}")
+        call_event(self._call_id, "tool", name=str(event["name"])[:40], **tool_outcome(result))
         await self._send({
             "type": "conversation.item.create",
             "item": {"type": "function_call_output", "call_id": event["call_id"], "output": json.dumps(result)},

@@ -34,6 +34,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from agent.events import call_event
 from agent.frames import BotPlaybackFrame, HandOverFrame, SilenceFrame, SpeakerFrame
 
 TICK_S = 0.5  # timers here are seconds long; fewer wake-ups per call
@@ -42,9 +43,11 @@ TICK_S = 0.5  # timers here are seconds long; fewer wake-ups per call
 class CallSupervisor(FrameProcessor):
     def __init__(
         self, *, reprompt_after_s: float, max_reprompts: int, max_duration_s: float, silence_end_s: float | None = None,
-        answer_timeout_s: float | None = None, on_no_answer: Callable[[str], Awaitable[None]] | None = None, **kwargs,
+        answer_timeout_s: float | None = None, on_no_answer: Callable[[str], Awaitable[None]] | None = None,
+        call_id: str | None = None, **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self._call_id = call_id  # the call event log's key
         self._answer_timeout = answer_timeout_s
         self._on_no_answer = on_no_answer
         self._asked_at: float | None = None  # when the model was last asked to speak, until it does
@@ -101,6 +104,7 @@ class CallSupervisor(FrameProcessor):
                 self._silence_total += now - self._nobody_since
             self.speaker = speaker
             self.history.append((now, speaker))
+            call_event(self._call_id, "speaker", now=speaker)
             if speaker == "nobody":
                 self._quiet_since = self._nobody_since = now
             await self.push_frame(SpeakerFrame(speaker=speaker), FrameDirection.UPSTREAM)
@@ -127,6 +131,7 @@ class CallSupervisor(FrameProcessor):
                 else:
                     self._reprompts += 1
                     self._asked_at = self._asked_at or now
+                    call_event(self._call_id, "reprompt", silent_s=round(self._silence(now), 1), reprompts=self._reprompts)
                     await self.push_frame(SilenceFrame(seconds=self._reprompt_after), FrameDirection.UPSTREAM)
 
     def _silence(self, now: float) -> float:
@@ -134,6 +139,7 @@ class CallSupervisor(FrameProcessor):
         return self._silence_total + (now - self._nobody_since if self.speaker == "nobody" else 0.0)
 
     async def _hand_over(self, reason: str) -> None:
+        call_event(self._call_id, "hand_over", reason=reason, after_s=round(time.monotonic() - self._started, 1))
         self._handed_over = True
         self._asked_at = self._asked_at or time.monotonic()
         await self.push_frame(HandOverFrame(reason=reason), FrameDirection.UPSTREAM)

@@ -137,7 +137,7 @@ def test_no_caller_data_in_logs_or_files_after_full_calls(gather_call, capfd):
         forget_pii(NAME, EMAIL, NUMBER, INCIDENT)
     out, err = capfd.readouterr()
     logged = buffer.getvalue()
-    assert "caller: [" in logged and "characters said]" in logged and "ended:" in logged, "the calls were logged (masked)"
+    assert "caller: [" in logged and "characters said]" in logged and " outcome end_reason=" in logged, "the calls were logged (masked)"
     problems = {"loguru": found_in(logged), "logging": found_in("\n".join(records)), "stdout/stderr": found_in(out + err)}
     me = Path(__file__).resolve()
     skip = (me, *me.parent.joinpath("__pycache__").glob(me.stem + ".*"))
