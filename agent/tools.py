@@ -16,7 +16,7 @@ from loguru import logger
 
 from agent.agent_context import AgentContext, Decision, SpeakableFact
 from agent.extract import services as match_services
-from agent.facts import MaintenanceWindow, OpenIncident, StatusPageEntry
+from agent.facts import MaintenanceWindow, OpenIncident, ServiceState, StatusPageEntry
 from agent.gathers import InvalidValue
 from agent.logs import remember_pii
 from agent.printable import printable
@@ -27,6 +27,7 @@ MAX_ITEMS = 20
 MAX_ARGUMENTS_CHARS = 16 * 1024  # a whole tool call's arguments as JSON; far above what the limits above allow
 PII_FIELDS = ("caller_name", "email", "contact_number")  # masked in every log line while the call lasts
 HANDLED_FACTS = (OpenIncident, MaintenanceWindow, StatusPageEntry)  # facts saying someone is on it
+KNOWN_ISSUE_FACTS = (*HANDLED_FACTS, ServiceState)  # facts behind end_call(known_issue): the problem is known
 OTHER = "other"  # route_call's way to say that no intent fits
 END_REASONS = ["known_issue", "caller_done", "wrong_number", "abusive"]
 
@@ -106,7 +107,8 @@ class ToolBox:
             {
                 "type": "function",
                 "name": "end_call",
-                "description": "End the conversation without routing, e.g. the problem is already known and the caller needs nothing more.",
+                "description": "End the conversation without routing, e.g. the problem is already known and the caller needs nothing more. "
+                "known_issue is accepted only when check_status found the service the caller reported.",
                 "parameters": {
                     "type": "object",
                     "properties": {
@@ -205,18 +207,25 @@ class ToolBox:
             return {"error": "service must be text: the name of one service"}
         if len(service) > MAX_SERVICE:
             return {"error": f"service is too long (at most {MAX_SERVICE} characters); give just the service's name"}
-        known = self.ctx.call.known_services()
-        names = match_services(service, known) or [service]
-        facts = self.ctx.related_facts(names)
+        name, facts = self.facts_about(service)
         problems = [
             {"id": f.key(), "text": self.describe(f), "already_handled": isinstance(f, HANDLED_FACTS)} for f in facts
         ]
-        return {"service": names[0], "known_problems": problems}
+        return {"service": name, "known_problems": problems}
 
     def end_call(self, args: dict[str, Any]) -> dict[str, Any]:
         reason = args.get("reason")
         if reason not in END_REASONS:
             return {"error": f"reason must be one of {END_REASONS}"}
+        if reason == "known_issue":
+            reported = self.reported_services()
+            if not self.known_issue_behind(reported):
+                about = ", ".join(s[:MAX_SERVICE] for s in reported[:5]) if reported else "no service named yet"
+                return {"error": (
+                    f"not a known issue: no open incident, maintenance or status entry the caller may hear matches "
+                    f"what the caller reported ({about}). Record the caller's problem and service with record_details "
+                    "and look it up with check_status; if nothing is known, hand the call on with route_call."
+                )}
         self.ctx.call.summary = str(args.get("summary") or "")[:MAX_TEXT] or self.ctx.call.summary
         if reason == "known_issue":
             target = self.ctx.node.known_issue
@@ -224,6 +233,29 @@ class ToolBox:
         else:
             self.ctx.decision = Decision("hangup", None, say=self.ctx.messages.goodbye, reason=reason)
         return {"ok": True}
+
+    # -- what is known ------------------------------------------------------------
+    def facts_about(self, service: str) -> tuple[str, list[SpeakableFact]]:
+        """The service a name means (fuzzy, against the services enrichment knows) and the disclosed facts about it."""
+        names = match_services(service, self.ctx.call.known_services()) or [service]
+        return names[0], self.ctx.related_facts(names)
+
+    def reported_services(self) -> list[str]:
+        """The services the caller reported: gathered (``affected_services``, named in ``incident``), or else named in their own words."""
+        fields = self.ctx.call.fields
+        known = self.ctx.call.known_services()
+        listed = fields.get("affected_services") or []
+        reported = [str(s) for s in ([listed] if isinstance(listed, str) else listed) if s]
+        reported += match_services(str(fields.get("incident") or ""), known)
+        if not reported:
+            for turn in self.ctx.call.transcript:
+                if turn.speaker == "caller" and turn.text:
+                    reported += match_services(turn.text[:MAX_TEXT], known)
+        return list(dict.fromkeys(reported))
+
+    def known_issue_behind(self, services: list[str]) -> bool:
+        """Whether a disclosed fact (incident, maintenance, status page, service state) is about one of ``services``."""
+        return any(isinstance(f, KNOWN_ISSUE_FACTS) for s in services for f in self.facts_about(s)[1])
 
     # -- speech ------------------------------------------------------------------
     def describe(self, fact: SpeakableFact) -> str:

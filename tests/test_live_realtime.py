@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 
 import httpx
 
@@ -266,3 +267,31 @@ def test_turn_detection_and_voice_settings_reach_the_session():
     assert (detection["type"], detection["silence_duration_ms"], detection["threshold"]) == ("server_vad", 800, 0.7)
     assert session["audio"]["output"]["voice"] == "marin"
     assert fake.sessions[0].model == "gpt-realtime-test"
+
+
+def test_a_known_issue_the_model_makes_up_is_refused_and_the_caller_reaches_a_person():
+    def after_end_call(turn):
+        refused = "error" in (turn.tool_output or "")
+        if refused:
+            return [ToolCall("route_call", {"intent": "talk_to_human", "summary": "VPN down", "details_declined": True})]
+        return [Say("We know about it. Goodbye.")]
+
+    model = FakeModel([
+        Say("Hello, I'm ACME's on-call assistant. What's going on?"),
+        ToolCall("end_call", {"reason": "known_issue", "summary": "VPN already being fixed"}),  # no fact says so
+        after_end_call,
+        Say("I'm connecting you now."),
+    ])
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await call.wait_for_audio(ms=500, timeout=10)
+        await call.wait_until_quiet(ms=300, timeout=10)
+        await speak(call, harness.fake_model, "Hi, our VPN keeps dropping every few minutes")
+
+    record, harness, fake = asyncio.run(run(model, caller))
+    outputs = [json.loads(e["item"]["output"]) for e in fake.received
+               if e["type"] == "conversation.item.create" and e["item"]["type"] == "function_call_output"]
+    assert "not a known issue" in outputs[0]["error"]
+    assert record.dialled == ["+4930901820"], "the caller reaches the on-call engineer, not the known-issue goodbye"
+    assert not any("We'll post updates on status.acme.example" in line for line in record.said)
+    assert not fake.problems

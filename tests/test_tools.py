@@ -273,6 +273,7 @@ def test_check_status_refuses_an_oversized_service() -> None:
 
 def test_end_call_known_issue_takes_the_known_issue_branch() -> None:
     box = make()
+    fill_required(box)  # the caller reported the checkout, which has an open incident
     assert run(box, "end_call", {"reason": "known_issue", "summary": "already handled"}) == {"ok": True}
     decision = box.ctx.decision
     assert decision.exit == "known_issue" and decision.target == "known_goodbye"
@@ -281,8 +282,58 @@ def test_end_call_known_issue_takes_the_known_issue_branch() -> None:
 
 def test_end_call_known_issue_without_a_branch_says_goodbye() -> None:
     box = make({**NODE, "known_issue": None})
-    run(box, "end_call", {"reason": "known_issue"})
+    fill_required(box)
+    assert run(box, "end_call", {"reason": "known_issue"}) == {"ok": True}
     assert box.ctx.decision.target is None and box.ctx.decision.say == box.ctx.node.messages.goodbye
+
+
+def test_end_call_known_issue_is_refused_with_no_fact_behind_it() -> None:
+    box = make()
+    box.ctx.call.facts = []  # enrichment found nothing
+    fill_required(box)
+    result = run(box, "end_call", {"reason": "known_issue", "summary": "the checkout is already being fixed"})
+    assert "not a known issue" in result["error"] and "route_call" in result["error"]
+    assert box.ctx.decision is None and box.ctx.call.summary != "the checkout is already being fixed"
+    # the model acts on it: the call goes on to a person
+    assert run(box, "route_call", {"intent": "system_outage", "summary": "checkout down"}) == {"ok": True, "routed_to": "system_outage"}
+
+
+def test_end_call_known_issue_is_refused_before_the_caller_named_a_service() -> None:
+    box = make()  # an open checkout incident is known, but the caller has not said what is wrong
+    result = run(box, "end_call", {"reason": "known_issue"})
+    assert "no service named yet" in result["error"] and box.ctx.decision is None
+
+
+def test_end_call_known_issue_is_refused_when_the_facts_are_about_another_service() -> None:
+    box = make()  # facts: Checkout API incident and state, Payments partial outage, Reports maintenance
+    run(box, "record_details", {"incident": "The VPN drops every few minutes", "affected_services": ["VPN"]})
+    result = run(box, "end_call", {"reason": "known_issue"})
+    assert "(VPN)" in result["error"] and box.ctx.decision is None
+    hidden = make()
+    hidden.ctx.call.facts = [f for f in hidden.ctx.call.facts if getattr(f, "id", None) == "INC-2"]  # checkout, not disclosed
+    run(hidden, "record_details", {"incident": "Checkout returns 502 errors", "affected_services": ["checkout"]})
+    assert "error" in run(hidden, "end_call", {"reason": "known_issue"}) and hidden.ctx.decision is None
+
+
+@pytest.mark.parametrize(("reported", "fact"), [
+    ({"affected_services": ["checkout"]}, "open incident"),
+    ({"incident": "the reports page shows nothing"}, "maintenance"),  # named in the problem, not listed as a service
+    ({"affected_services": ["billing"]}, "service state"),  # Payments: partial outage
+])
+def test_end_call_known_issue_is_accepted_when_a_disclosed_fact_matches(reported: dict[str, Any], fact: str) -> None:
+    box = make()
+    assert "invalid" not in run(box, "record_details", reported)
+    assert run(box, "end_call", {"reason": "known_issue"}) == {"ok": True}, fact
+    assert box.ctx.decision.exit == "known_issue"
+
+
+def test_end_call_known_issue_reads_the_callers_own_words_when_nothing_was_recorded() -> None:
+    box = make()
+    box.ctx.call.say("caller", "hi, our checkout is down")
+    assert run(box, "end_call", {"reason": "known_issue"}) == {"ok": True}
+    other = make()
+    other.ctx.call.say("agent", "Is it the checkout?")  # the agent's words are not the caller's
+    assert "error" in run(other, "end_call", {"reason": "known_issue"})
 
 
 def test_end_call_other_reasons_hang_up() -> None:
