@@ -123,6 +123,8 @@ def test_scripts(
 ) -> None:
     """Run every caller script in a folder as a test; exit 1 on any mismatch."""
     setup_logging("ERROR")
+    if not folder.exists():
+        raise _fail(f"{folder}: folder does not exist. Fix: check the path; pass a folder of caller scripts (e.g. examples/callers)")
     paths = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
     if not folder.is_dir() or not paths:
         raise _fail(f"{folder}: no caller scripts (*.yaml) found. Fix: pass a folder of caller scripts")

@@ -9,7 +9,8 @@ replicas):
   ``/voice`` for a known call is a replay: 403); the media socket accepts each
   (call, stream token) once (a second stream for the same invitation: close
   1008). A flow that reaches a second AI agent node gets a new token, so it
-  still streams.
+  still streams. A ``start`` whose call, stream or account SID is missing or
+  not of Twilio's form is closed 1008 too.
 - :class:`RateLimiter` — a sliding window per caller: at most
   ``rate_limit_calls`` calls per ``rate_limit_window_s`` from one number;
   excess calls are answered ``<Reject reason="busy"/>``. Numbers are kept only
@@ -43,6 +44,7 @@ from starlette.websockets import WebSocket
 from twilio.twiml.voice_response import VoiceResponse
 
 from agent.node_logic import caller_id_withheld
+from agent.server.security import STREAM_IDS, STREAM_OPTIONAL_IDS, STREAM_SID, malformed_ids
 from agent.settings import Settings
 from agent.shared_state import MemoryState, SharedState
 
@@ -108,13 +110,14 @@ class Guards:
             return "rate_limit"
         return None
 
-    def media_socket(self, websocket: WebSocket, genuine: Callable[[str, str], Awaitable[bool]], on_replay: Callable[[], None]) -> WebSocket:
+    def media_socket(self, websocket: WebSocket, genuine: Callable[[str, str], Awaitable[bool]], on_refused: Callable[[str], None]) -> WebSocket:
         """``websocket`` as seen by the media handler, refusing a stream whose invitation was already used.
 
         The call and its stream token only arrive in Twilio's ``start``
         message, after the upgrade; so the ASGI ``receive`` is wrapped: when
-        ``start`` names a (genuine) token already streamed, the socket is closed
-        with 1008 and the handler sees a disconnect.
+        ``start`` names a (genuine) token already streamed, or its SIDs are
+        missing or malformed, the socket is closed with 1008, the handler sees
+        a disconnect and ``on_refused`` hears why (``replay``, ``malformed``).
         """
         raw_receive, raw_send = websocket._receive, websocket._send
         checked = False
@@ -132,6 +135,14 @@ class Guards:
                 return message
             checked = True
             start = data.get("start") if isinstance(data.get("start"), dict) else {}
+            bad = malformed_ids(start, STREAM_IDS, STREAM_OPTIONAL_IDS)
+            if "streamSid" in data and not (isinstance(data["streamSid"], str) and STREAM_SID.fullmatch(data["streamSid"])):
+                bad.append("the message's streamSid")
+            if bad:  # Twilio names every stream's call and stream as CA/MZ + 32 hex digits
+                logger.warning("refused a media stream: missing or malformed {} in its start message", ", ".join(bad))
+                on_refused("malformed")
+                await raw_send({"type": "websocket.close", "code": 1008, "reason": "malformed start"})
+                return {"type": "websocket.disconnect", "code": 1008}
             params = start.get("customParameters") if isinstance(start.get("customParameters"), dict) else {}
             call_sid, token = str(start.get("callSid") or ""), str(params.get("token") or "")
             if not token or not await genuine(token, call_sid):
@@ -140,7 +151,7 @@ class Guards:
             if await self.state.first(f"stream:{call_sid}:{digest}", self._stream_ttl):
                 return message
             logger.warning("refused a media stream for call {}: its stream already started (replay)", call_sid)
-            on_replay()
+            on_refused("replay")
             await raw_send({"type": "websocket.close", "code": 1008, "reason": "replayed stream"})
             return {"type": "websocket.disconnect", "code": 1008}
 

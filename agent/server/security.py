@@ -5,10 +5,17 @@ the public one, so it is rebuilt from the ``public_base_url`` setting (or,
 when unset, from the forwarded scheme and host) plus the request's path and
 query. The WebSocket upgrade is signed over ``wss://host/path`` with no
 parameters.
+
+Twilio's identifiers have one form (``CA`` + 32 hex digits for a call, ``AC``
+for an account, ``MZ`` for a media stream: the ``pattern`` of Twilio's API
+spec); a signed request carrying anything else did not come from Twilio's
+voice engine as documented, and is refused (:func:`malformed_ids`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from loguru import logger
@@ -16,6 +23,36 @@ from starlette.requests import HTTPConnection
 from twilio.request_validator import RequestValidator
 
 from agent.settings import Settings
+
+CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+STREAM_SID = re.compile(r"MZ[0-9a-fA-F]{32}")
+# Every webhook names its call (for /twilio/whisper: the engineer's leg, a call too) and, when it says so, the account.
+WEBHOOK_IDS = {"CallSid": CALL_SID}
+WEBHOOK_OPTIONAL_IDS = {"AccountSid": ACCOUNT_SID}
+# A media stream's ``start`` body names its call and stream, and when it says so the account.
+STREAM_IDS = {"callSid": CALL_SID, "streamSid": STREAM_SID}
+STREAM_OPTIONAL_IDS = {"accountSid": ACCOUNT_SID}
+
+
+def malformed_ids(
+    values: Mapping[str, object], required: Mapping[str, re.Pattern[str]], optional: Mapping[str, re.Pattern[str]] | None = None,
+) -> list[str]:
+    """The names (never the values) of Twilio identifiers in ``values`` that are missing or not of Twilio's form.
+
+    ``required`` must be there; ``optional`` may be absent, but not present and malformed (an empty value is malformed).
+    """
+    bad = []
+    for fields, needed in ((required, True), (optional or {}, False)):
+        for name, pattern in fields.items():
+            if name not in values:
+                if needed:
+                    bad.append(name)
+                continue
+            value = values[name]
+            if not isinstance(value, str) or pattern.fullmatch(value) is None:
+                bad.append(name)
+    return bad
 
 
 class SignatureCheck:

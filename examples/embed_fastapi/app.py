@@ -34,10 +34,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     async def home() -> dict[str, str]:
         return {"service": "our bots"}
 
-    settings = settings or Settings()
-    # The public URL must include the prefix: Twilio signs the URLs it calls.
-    prefixed = settings.model_copy(update={"public_base_url": (settings.public_base_url or "").rstrip("/") + "/hotline"})
-    voice = voice_agent_router(prefixed)
+    # VOICE_AGENT_PUBLIC_BASE_URL stays the bare origin: the URLs the agent gives Twilio follow the prefix.
+    voice = voice_agent_router(settings or Settings())
     app.include_router(voice, prefix="/hotline")
 
     @app.get("/hotline/metrics")

@@ -1,9 +1,11 @@
 """Fuzz: Twilio webhook form bodies into the bot server (POST /twilio/voice, /continue, /whisper, /status).
 
-A validly signed request, whatever its fields hold, is answered with TwiML
-(or 204 for status callbacks), never a 500 and never the rescue TwiML (which
-means a handler crashed). A request with a missing or wrong signature, a
-forged token or a body that is not a form is refused with a 4xx.
+A validly signed request with Twilio's identifiers well formed, whatever its
+other fields hold, is answered with TwiML (or 204 for status callbacks), never
+a 500 and never the rescue TwiML (which means a handler crashed). A signed
+request whose ``CallSid`` or ``AccountSid`` is missing or malformed is a 400.
+A request with a missing or wrong signature, a forged token or a body that is
+not a form is refused with a 4xx.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from agent.flow.models import (
 from agent.live.tokens import LiveState
 from agent.server.app import create_app
 from agent.server.router import MAX_FIELD_LENGTH
+from agent.server.security import ACCOUNT_SID, CALL_SID
 from tests.fuzz.strategies import cases, nasty_text
 from tests.test_server_gather import PUBLIC, TOKEN, settings
 
@@ -51,6 +54,12 @@ TWILIO_FIELDS = ["CallSid", "From", "To", "Caller", "Called", "CallStatus", "Dig
                  "RecordingUrl", "RecordingDuration", "DialCallStatus", "DialBridged", "AccountSid", "Direction"]
 forms = st.dictionaries(st.one_of(st.sampled_from(TWILIO_FIELDS), st.text(min_size=1, max_size=12)), form_text, max_size=10)
 EVENT_OF = {IvrMenuNode: "ivr", PinCodeNode: "pin", VoicemailNode: "vm", RouteCallNode: "dial", AiAgentNode: "gather"}
+ACCOUNT = "AC" + "1" * 32
+
+
+def from_twilio(form: dict[str, str], call_sid: str) -> dict[str, str]:
+    """``form`` with Twilio's identifiers as Twilio writes them (an AccountSid only where the fuzzer drew one)."""
+    return {**form, "CallSid": call_sid} | ({"AccountSid": ACCOUNT} if "AccountSid" in form else {})
 
 
 def states(call_sid: str) -> st.SearchStrategy[LiveState]:
@@ -88,8 +97,7 @@ def assert_twiml(response: httpx.Response, path: str) -> None:
 @cases(500)
 @given(forms, st.sampled_from(["/twilio/voice", "/twilio/status"]))
 def test_signed_voice_and_status_webhooks(form: dict[str, str], path: str) -> None:
-    if path == "/twilio/voice":  # each CallSid is served once (a repeat is a replay: 403)
-        form["CallSid"] = f"CA{next(_sids):032d}"
+    form = from_twilio(form, f"CA{next(_sids):032d}")  # each CallSid is served once (a repeat is a replay: 403)
     response = post(path, form)
     if any(len(v) > MAX_FIELD_LENGTH for v in form.values()):
         assert response.status_code < 500  # refused (the truncated form no longer matches its signature) or served
@@ -108,14 +116,14 @@ def event_for(node_id: str) -> str:
 
 
 def continue_(state: LiveState, form: dict[str, str], path: str, event: str) -> httpx.Response:
-    form = {**{k: v[:MAX_FIELD_LENGTH] for k, v in form.items()}, "CallSid": state.call_sid}
+    form = from_twilio({k: v[:MAX_FIELD_LENGTH] for k, v in form.items()}, state.call_sid)
     return post(path, form, query={"t": LIVE.codec.seal(state), "e": event})
 
 
 @cases(300)
 @given(st.data())
 def test_signed_continuations_with_genuine_tokens(data: st.DataObject) -> None:
-    state = data.draw(states(data.draw(st.sampled_from(["CA" + "1" * 32, "CA-fuzz", ""]))))
+    state = data.draw(states(data.draw(st.sampled_from(["CA" + "1" * 32, "CA" + "AbCdEf0123" * 3 + "00"]))))
     state = LiveState.model_validate(state.model_dump())  # control characters included: the runner cleans them
     node = LIVE.flow.nodes.get(state.node)
     path = data.draw(st.sampled_from(["/twilio/continue", "/twilio/whisper"]))
@@ -149,6 +157,22 @@ def test_a_continuation_event_for_another_node_type_is_not_a_crash() -> None:
 @cases(300)
 @given(
     forms, st.sampled_from(["/twilio/voice", "/twilio/continue", "/twilio/whisper", "/twilio/status"]),
+    st.sampled_from(["CallSid", "AccountSid"]), st.one_of(form_text, st.text(alphabet="CAaceg0123456789ABCDEF", max_size=36)),
+)
+def test_signed_requests_with_malformed_sids_are_a_400(form: dict[str, str], path: str, field: str, value: str) -> None:
+    form = from_twilio({k: v[:MAX_FIELD_LENGTH] for k, v in form.items()}, f"CA{next(_sids):032d}")
+    form[field] = value[:MAX_FIELD_LENGTH]
+    pattern = CALL_SID if field == "CallSid" else ACCOUNT_SID
+    if pattern.fullmatch(form[field]):
+        return  # drawn well formed: served as any other
+    token = LIVE.codec.seal(LiveState(call_sid=form["CallSid"], node="agent"))
+    response = post(path, form, query={"t": token, "e": "gather"} if path in ("/twilio/continue", "/twilio/whisper") else None)
+    assert response.status_code == 400, (field, form[field], response.status_code)
+
+
+@cases(300)
+@given(
+    forms, st.sampled_from(["/twilio/voice", "/twilio/continue", "/twilio/whisper", "/twilio/status"]),
     st.sampled_from(["none", "wrong", "other_url"]), st.one_of(st.none(), form_text),
 )
 def test_unsigned_or_forged_requests_are_refused(form: dict[str, str], path: str, how: str, token: str | None) -> None:
@@ -164,7 +188,7 @@ def test_unsigned_or_forged_requests_are_refused(form: dict[str, str], path: str
 @cases(300)
 @given(forms, st.one_of(st.none(), form_text), st.sampled_from(["/twilio/continue", "/twilio/whisper"]))
 def test_signed_requests_with_forged_tokens_are_refused(form: dict[str, str], token: str | None, path: str) -> None:
-    form = {k: v[:MAX_FIELD_LENGTH] for k, v in form.items()}
+    form = from_twilio({k: v[:MAX_FIELD_LENGTH] for k, v in form.items()}, "CA" + "5" * 32)
     response = post(path, form, query={"t": token, "e": "gather"} if token is not None else None)
     assert response.status_code == 403
 
