@@ -5,6 +5,7 @@ Shared by flows and caller scripts, so both point at the line to change.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,6 +242,20 @@ def _find_key(mapping: dict[Any, Any], key: Any) -> tuple[bool, Any]:
         if str(k) == str(key):
             return True, k
     return False, None
+
+
+def close_match(word: Any, options: Iterable[str]) -> str | None:
+    """The option a typo most likely meant, if any."""
+    options = [str(o) for o in options]
+    word = str(word)
+    lowered = {o.lower(): o for o in options}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if match:
+        return match[0]
+    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[match[0]] if match else None
 
 
 def line_at(data: Any, path: Iterable[Any]) -> int | None:

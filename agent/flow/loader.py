@@ -25,7 +25,7 @@ from ruamel.yaml.comments import CommentedMap
 from agent.flow.models import NODE_TYPES, AiAgentNode, Flow, Node, SupportHoursNode
 from agent.yamlfile import FileError as FlowError
 from agent.yamlfile import FileProblem as FlowProblem
-from agent.yamlfile import Reporter, line_at, plain, read_yaml
+from agent.yamlfile import Reporter, close_match, line_at, plain, read_yaml
 
 if TYPE_CHECKING:
     from agent.plugins import Registry
@@ -173,16 +173,7 @@ def _line_of_exception(exc: BaseException, data: CommentedMap) -> int | None:
 
 def _close(word: Any, options: Iterable[str]) -> str | None:
     """The option a typo most likely meant, if any."""
-    options = list(options)
-    word = str(word)
-    lowered = {o.lower(): o for o in options}
-    if word.lower() in lowered:
-        return lowered[word.lower()]
-    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    if match:
-        return match[0]
-    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return lowered[match[0]] if match else None
+    return close_match(word, options)
 
 
 def _did_you_mean(match: str | None) -> str:
