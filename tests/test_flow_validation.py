@@ -774,3 +774,13 @@ def test_support_hours_that_never_match_are_refused_at_their_line(tmp_path: Path
     assert problem.line == line
     assert message in problem.message and problem.message.startswith("node `hours`")
     assert problem.fix.startswith(fix)
+
+
+def test_an_audio_message_with_both_text_and_a_recording_is_refused(tmp_path: Path) -> None:
+    # Live calls play the recording and never say the text; the simulator said the text: one of them is a lie.
+    text = VALID.replace('greet: {type: audio_message, text: "Hello", next: hours}',
+                         'greet: {type: audio_message, text: "Hello", audio_url: "https://example.test/hello.mp3", next: hours}')
+    problem = only(problems_of(tmp_path, text))
+    assert problem.line == 4
+    assert "both `text` and `audio_url`" in problem.message
+    assert problem.fix.startswith("keep one")

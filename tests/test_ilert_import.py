@@ -126,6 +126,18 @@ def test_a_flat_node_list_with_targets_by_id_converts_the_same():
     assert warnings == []
 
 
+def test_an_audio_message_with_text_and_a_recording_keeps_the_recording_and_says_so():
+    nodes = [
+        {"id": 1, "nodeType": "ROOT", "branches": [{"branchType": "ANSWERED", "target": 2}]},
+        {"id": 2, "name": "Hello", "nodeType": "AUDIO_MESSAGE",
+         "metadata": {"textMessage": "Hi.", "customAudioUrl": "https://example.test/hi.mp3"}, "branches": []},
+    ]
+    text, warnings = import_ilert({"name": "Both", "nodes": nodes})
+    hello = _data(text)["nodes"]["hello"]
+    assert hello["audio_url"] == "https://example.test/hi.mp3" and "text" not in hello
+    assert any(w.startswith("ilert node 2:") and "textMessage dropped" in w for w in warnings)
+
+
 def test_not_a_call_flow_raises():
     with pytest.raises(IlertImportError):
         import_ilert({"alerts": []})

@@ -328,10 +328,12 @@ class _Importer:
     def audio_message(self, iid: str, node: dict, meta: dict) -> dict:
         out: dict[str, Any] = {"type": "audio_message"}
         text, audio = _s(meta.get("textMessage")), _s(meta.get("customAudioUrl"))
-        if text:
-            out["text"] = text
         if audio:
             out["audio_url"] = audio
+            if text:
+                self.warn(iid, "textMessage dropped: the node plays customAudioUrl; remove `audio_url` to speak the text instead")
+        elif text:
+            out["text"] = text
         if not text and not audio:
             out["text"] = "(message missing)"
             self.warn(iid, "message has neither textMessage nor customAudioUrl; `text` must be filled in")

@@ -48,6 +48,11 @@ class AudioMessageNode(_Node):
     def _needs_content(self) -> AudioMessageNode:
         if not self.text and not self.audio_url:
             raise ValueError("an audio_message needs `text` or `audio_url`")
+        if self.text and self.audio_url:
+            raise ValueError(
+                "both `text` and `audio_url`: only the recording would be played and the text never said; "
+                "keep one: remove `text` to play the recording, or `audio_url` to speak the text"
+            )
         return self
 
     def branches(self) -> dict[str, NodeId | None]:
