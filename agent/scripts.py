@@ -205,7 +205,7 @@ def _turn_problem(i: int, data: Any, lines: list[str], report: Reporter) -> None
             match = close_match(extra[0], ["dtmf"])
             report.add(
                 line_at(data, ("turns", i, extra[0])),
-                f"{where}: unknown key `{extra[0]}`" + (f"; did you mean `dtmf`?" if match else ""),
+                f"{where}: unknown key `{extra[0]}`" + ("; did you mean `dtmf`?" if match else ""),
                 "rename it to `dtmf`" if match else f"remove it; {_TURN_FORMS}",
             )
         elif "dtmf" not in raw:
