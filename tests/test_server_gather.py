@@ -207,3 +207,23 @@ nodes:
     record = gather_call(flow, [], answer_dials=False)
     assert record.dialled == ["+4930111111", "+4930222222"] * 3
     assert record.said[-1] == "Nobody answered."
+
+
+def test_whisper_accept_keeps_voicemail_out_without_a_briefing(gather_call, tmp_path):
+    flow = tmp_path / "accept.yaml"
+    flow.write_text("""
+name: Accept without a briefing
+start: page
+nodes:
+  page:
+    type: route_call
+    targets: [{type: number, number: "+4930111111"}, {type: number, number: "+4930222222"}]
+    whisper: false
+    no_answer: sorry
+  sorry: {type: hangup, text: Nobody answered.}
+""")
+    keys = {"+4930111111": ""}  # a voicemail box: presses nothing
+    record = gather_call(flow, [], callee_keys=lambda n: keys.get(n, "1"))
+    assert record.dialled == ["+4930111111", "+4930222222"], "the voicemail box did not take the call"
+    assert record.whispers and all("called the hotline" not in w for w in record.whispers), "no briefing"
+    assert "Press 1 to take the call" in record.whispers[0]

@@ -73,6 +73,7 @@ MAX_NODES_PER_RESPONSE = 50
 TWILIO_LANGUAGES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES", "nl": "nl-NL", "ru": "ru-RU", "it": "it-IT"}
 _ANSWERED = {"completed", "answered"}
 WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to pass it on."
+WHISPER_NO_BRIEFING = "A call from the hotline."  # whisper off, whisper_accept on: the key press, without the briefing
 FAILOVER_MESSAGE = "Sorry, I'm having a technical problem. Let's continue."
 MAX_TOKEN_TRANSCRIPT_CHARS = 2000  # the token rides in Twilio's URLs; the alert gets the most recent part
 STREAM_GRACE_S = 3.0  # a hang-up during a media stream: its handler, still alive, writes a fresher outcome first
@@ -213,7 +214,7 @@ class LiveFlow:
         if keys == "2":
             gather.say(f"The caller said: {call.fields.get('incident') or 'nothing about the problem yet'}.", **self.voice())
         else:
-            gather.say(briefing, **self.voice())
+            gather.say(briefing if node.whisper else WHISPER_NO_BRIEFING, **self.voice())
         gather.say(WHISPER_MENU, **self.voice())
         response.append(gather)
         response.say("No key pressed. Passing the call on.", **self.voice())
@@ -371,7 +372,7 @@ class LiveFlow:
         for name, number in batch:
             state.dials.append(DialRecord(name=name, number=number))  # before sealing: the dial's result marks it
         dial = Dial(action=await self._action(state, "dial"), method="POST", timeout=node.ring_timeout, answer_on_bridge=True)
-        whisper = await self._url("/twilio/whisper", state) if node.whisper else None
+        whisper = await self._url("/twilio/whisper", state) if node.whisper or node.whisper_accept else None
         for _, number in batch:
             dial.number(number, url=whisper, method="POST")
         response.append(dial)
