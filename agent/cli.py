@@ -15,6 +15,7 @@ setup_logging("WARNING")  # before Pipecat is imported: it logs at import time
 
 import agent  # noqa: E402
 from agent.cli_flow import flow_app  # noqa: E402
+from agent.engines.realtime_text import EngineUnavailable  # noqa: E402
 from agent.flow.loader import load_flow  # noqa: E402
 from agent.logs import setup_logging
 from agent.plugins import default_registry  # noqa: E402
@@ -83,15 +84,25 @@ def simulate(
     """Run a whole call through a flow with a scripted caller; no key, no network."""
     if engine not in ("offline", "openai"):
         raise _fail(f"unknown engine {engine!r}. Fix: use --engine offline or --engine openai")
-    setup_logging(Settings().log_level if not as_json else "ERROR")
+    settings = Settings()
+    setup_logging(settings.log_level if not as_json else "ERROR")
+    if engine == "openai" and settings.openai_api_key is None:
+        raise _fail("--engine openai needs an OpenAI API key. Fix: set VOICE_AGENT_OPENAI_API_KEY (environment or .env), "
+                    "or leave --engine out for the offline engine")
     script_path = caller or DEFAULT_CALLER
     script = _script(script_path)
     flow_path = flow or _flow_for(script, script_path, None)
     if not flow_path.exists():
         raise _fail(f"{flow_path}: file not found. Fix: give the path of a flow YAML file")
-    call, outcome = asyncio.run(
-        _run(flow_path, script, caller=ScriptedCaller(script.caller_turns()), at=at, echo=not as_json, engine=engine)
-    )
+    try:
+        call, outcome = asyncio.run(
+            _run(flow_path, script, caller=ScriptedCaller(script.caller_turns()), at=at, echo=not as_json, engine=engine)
+        )
+    except EngineUnavailable as exc:
+        raise _fail(f"error: {exc}") from None
+    except TimeoutError as exc:
+        raise _fail(f"error: {exc or 'the call timed out'}"
+                    + (f" (the OpenAI Realtime API at {settings.openai_realtime_url})" if engine == "openai" else "")) from None
     if as_json:
         payload = {
             "flow": str(flow_path),

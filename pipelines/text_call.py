@@ -32,8 +32,9 @@ class TextCall:
     def __init__(self, engine: DialogueEngine, call: Call) -> None:
         self.engine = engine
         self.collector = TranscriptCollector(call)
+        self._failed: asyncio.Future[Exception] | None = None
         self.worker = PipelineWorker(
-            Pipeline([TextEngineProcessor(engine), self.collector]),
+            Pipeline([TextEngineProcessor(engine, on_error=self._engine_failed), self.collector]),
             enable_rtvi=False,
             enable_turn_tracking=False,
             idle_timeout_secs=None,
@@ -44,9 +45,17 @@ class TextCall:
         self.greeting: list[str] = []
 
     async def __aenter__(self) -> TextCall:
+        self._failed = asyncio.get_running_loop().create_future()
+        connect = getattr(self.engine, "connect", None)
+        if connect is not None:
+            await connect()  # a model that cannot be reached fails here, before any pipeline runs
         await self._runner.add_workers(self.worker)
         self._task = asyncio.create_task(self._runner.run())
-        self.greeting = await self._next_response()
+        try:
+            self.greeting = await self._next_response()
+        except BaseException as exc:  # `async with` does not call __aexit__ when __aenter__ raises: stop the pipeline here
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     async def say(self, text: str) -> list[str]:
@@ -58,8 +67,24 @@ class TextCall:
             await self.worker.queue_frame(CallerSilenceFrame())
         return await self._next_response()
 
+    def _engine_failed(self, exc: Exception) -> None:
+        if self._failed is not None and not self._failed.done():
+            self._failed.set_result(exc)
+
     async def _next_response(self) -> list[str]:
-        return await asyncio.wait_for(self.collector.responses.get(), RESPONSE_TIMEOUT_S)
+        """The agent's next answer; the engine's own error if it failed instead (never a silent wait)."""
+        assert self._failed is not None
+        answer = asyncio.ensure_future(self.collector.responses.get())
+        try:
+            done, _ = await asyncio.wait({answer, self._failed}, timeout=RESPONSE_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not answer.done():
+                answer.cancel()
+        if answer in done:
+            return answer.result()
+        if self._failed.done():
+            raise self._failed.result()
+        raise TimeoutError(f"the dialogue engine did not answer within {RESPONSE_TIMEOUT_S:.0f} s")
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._task is None:

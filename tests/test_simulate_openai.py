@@ -1,6 +1,11 @@
 """`voice-agent simulate --engine openai`: a scripted caller through the realtime model in text mode."""
 
 import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import time
 
 from agent.call import Call
 from agent.flow.loader import load_flow
@@ -32,3 +37,68 @@ def test_example_scripts_pass_through_the_model_in_text_mode():
         assert modes == {"text"}, name
         assert mismatches(script.expect, outcome) == [], name
         assert not fake.problems, name
+
+
+# -- a model that cannot be reached: a clear message and a non-zero exit within seconds, never a hang ------------
+
+def _simulate_openai(env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], float]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VOICE_AGENT_")}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", "from agent.cli import main; main()", "simulate", "--engine", "openai"],
+        env={**clean, **env}, cwd=str(EXAMPLES), capture_output=True, text=True, timeout=60,
+    )
+    return result, time.monotonic() - started
+
+
+def test_simulate_openai_without_a_key_names_the_setting_and_exits_non_zero():
+    result, seconds = _simulate_openai({})
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "VOICE_AGENT_OPENAI_API_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert seconds < 20
+
+
+def test_simulate_openai_with_an_unreachable_url_names_the_url_and_exits_non_zero():
+    url = "ws://127.0.0.1:9/v1/realtime"  # the discard port: nothing listens, the connection is refused at once
+    result, seconds = _simulate_openai({"VOICE_AGENT_OPENAI_API_KEY": "sk-test", "VOICE_AGENT_OPENAI_REALTIME_URL": url})
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert f"could not connect to the OpenAI Realtime API at {url}" in result.stderr
+    assert "VOICE_AGENT_OPENAI_REALTIME_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert seconds < 20
+
+
+def test_an_engine_failing_at_its_greeting_or_mid_call_raises_and_the_pipeline_stops():
+    """TextCall hands the engine's error to the caller instead of waiting; nothing is left running to hang shutdown."""
+    code = textwrap.dedent("""
+        import asyncio
+        from agent.call import Call
+        from pipelines.text_call import TextCall
+
+        class Broken:
+            done = False
+            def __init__(self, greets):
+                self.greets = greets
+            async def start(self):
+                if not self.greets:
+                    raise RuntimeError("no greeting")
+                return ["hello"]
+            async def reply(self, text):
+                raise RuntimeError("realtime model error: server_error")
+
+        async def call(greets):
+            async with TextCall(Broken(greets), Call(caller_number=None)) as conversation:
+                await conversation.say("hi")
+
+        for greets in (False, True):
+            try:
+                asyncio.run(call(greets))
+            except RuntimeError as exc:
+                print("raised:", exc)
+    """)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["raised: no greeting", "raised: realtime model error: server_error"]
+    assert time.monotonic() - started < 20

@@ -21,6 +21,11 @@ from agent.settings import Settings
 from agent.tools import ToolBox
 
 MAX_TOOL_ROUNDS = 8
+CONNECT_TIMEOUT_S = 10.0
+
+
+class EngineUnavailable(RuntimeError):
+    """The model cannot be reached at all (no key, or no connection): a setup problem, said in one line with its fix."""
 
 
 class RealtimeTextEngine:
@@ -36,12 +41,30 @@ class RealtimeTextEngine:
     def done(self) -> bool:
         return self.ctx.decision is not None
 
+    async def connect(self) -> None:
+        """Open the model's socket, or raise :class:`EngineUnavailable` saying which setting to fix."""
+        if self._conn is not None:
+            return
+        if self._settings.openai_api_key is None:
+            raise EngineUnavailable(
+                "no OpenAI API key. Fix: set VOICE_AGENT_OPENAI_API_KEY (environment or .env), or use the offline engine"
+            )
+        url = self._settings.openai_realtime_url
+        base = url.rstrip("/").removesuffix("/realtime")
+        client = AsyncOpenAI(api_key=self._settings.openai_api_key.get_secret_value(), websocket_base_url=base, max_retries=0)
+        manager = client.realtime.connect(model=self._settings.openai_realtime_model, max_retries=0)
+        try:
+            self._conn = await asyncio.wait_for(manager.__aenter__(), min(self._timeout, CONNECT_TIMEOUT_S))
+        except Exception as exc:  # refused, unknown host, TLS, HTTP 401 on the upgrade, timeout: all the same to the user
+            reason = str(exc) or type(exc).__name__
+            raise EngineUnavailable(
+                f"could not connect to the OpenAI Realtime API at {url}: {reason}. "
+                "Fix: check the network and VOICE_AGENT_OPENAI_REALTIME_URL (and VOICE_AGENT_OPENAI_API_KEY)"
+            ) from exc
+        self._manager = manager
+
     async def start(self) -> list[str]:
-        base = self._settings.openai_realtime_url.rstrip("/").removesuffix("/realtime")
-        key = self._settings.openai_api_key.get_secret_value() if self._settings.openai_api_key else "sk-none"
-        client = AsyncOpenAI(api_key=key, websocket_base_url=base, max_retries=0)
-        self._manager = client.realtime.connect(model=self._settings.openai_realtime_model, max_retries=0)
-        self._conn = await asyncio.wait_for(self._manager.__aenter__(), self._timeout)
+        await self.connect()
         instructions = build_instructions(self.ctx, self.ctx.call.facts, ZoneInfo(self.ctx.timezone))
         await self._send({"type": "session.update", "session": {
             "type": "realtime", "model": self._settings.openai_realtime_model, "output_modalities": ["text"],

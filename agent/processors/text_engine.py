@@ -12,26 +12,38 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from collections.abc import Callable
+
 from agent.engines import DialogueEngine
 from agent.frames import CallerSilenceFrame
 
 
 class TextEngineProcessor(FrameProcessor):
-    """Answers each caller turn with one response (start, text frames, end); greets on start."""
+    """Answers each caller turn with one response (start, text frames, end); greets on start.
 
-    def __init__(self, engine: DialogueEngine, **kwargs) -> None:
+    An engine that raises is handed to ``on_error`` (the conversation waiting
+    for the answer), not left to the pipeline, which would only log it.
+    """
+
+    def __init__(self, engine: DialogueEngine, on_error: Callable[[Exception], None] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self._engine = engine
+        self._on_error = on_error
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         await self.push_frame(frame, direction)
-        if isinstance(frame, StartFrame):
-            await self._respond(await self._engine.start())
-        elif isinstance(frame, TranscriptionFrame):
-            await self._respond(await self._engine.reply(frame.text))
-        elif isinstance(frame, CallerSilenceFrame):
-            await self._respond(await self._engine.reply(""))
+        try:
+            if isinstance(frame, StartFrame):
+                await self._respond(await self._engine.start())
+            elif isinstance(frame, TranscriptionFrame):
+                await self._respond(await self._engine.reply(frame.text))
+            elif isinstance(frame, CallerSilenceFrame):
+                await self._respond(await self._engine.reply(""))
+        except Exception as exc:
+            if self._on_error is None:
+                raise
+            self._on_error(exc)
 
     async def _respond(self, lines: list[str]) -> None:
         await self.push_frame(LLMFullResponseStartFrame())
