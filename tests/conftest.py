@@ -18,6 +18,15 @@ HOTLINE = EXAMPLES / "flows" / "hotline.yaml"
 setup_logging("WARNING")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_state(voice_agent_fresh_state):
+    """Every test here drives the package: each starts with an empty fact cache and problem reports.
+
+    (The pytest plugin's own fixture, autouse only in this suite; projects that install the package are not taxed.)
+    """
+    yield
+
+
 @pytest.fixture
 def run():
     """Run a coroutine to completion (pytest-asyncio is not used here)."""

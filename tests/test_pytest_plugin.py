@@ -37,3 +37,29 @@ def test_fixtures_are_available_without_imports(pytester):
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
+
+
+def test_a_suite_using_none_of_the_fixtures_imports_nothing_of_the_package(pytester):
+    """The plugin is loaded in every project where the package is installed: it must cost them nothing."""
+    pytester.makepyfile(
+        """
+        import sys
+
+        LOADED_BY_PLUGIN = {"agent", "agent.hookspecs", "agent.testing", "agent.testing.pytest_plugin"}
+
+        def test_one():
+            assert 1 + 1 == 2
+
+        def test_nothing_heavy_is_imported():
+            assert "agent.testing.pytest_plugin" in sys.modules  # the plugin is loaded, through its entry point
+            heavy = [m for m in ("pipecat", "openai", "loguru", "agent.server", "agent.walker") if m in sys.modules]
+            assert heavy == []
+            imported = sorted(m for m in sys.modules if m.split(".")[0] == "agent" and m not in LOADED_BY_PLUGIN)
+            assert imported == []
+        """
+    )
+    plan = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--setup-plan").stdout.str()
+    ours = ("_fresh_fact_cache", "voice_agent_fresh_state", "simulate_call", "gather_call", "live_call", "fake_realtime_server")
+    assert [name for name in ours if name in plan] == []  # no fixture of the plugin is set up either
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

@@ -23,6 +23,10 @@ Fixtures:
   realtime model over real sockets (see :func:`agent.testing.live.run_live_call`).
 - ``fake_realtime_server``: the :class:`FakeRealtimeServer` class, for tests
   that drive the model protocol directly.
+- ``voice_agent_fresh_state``: empties the shared fact cache and problem
+  reports before and after the test (the call fixtures above use it).
+
+Nothing is imported and nothing runs unless a test asks for one of them.
 """
 
 from __future__ import annotations
@@ -33,14 +37,15 @@ from typing import Any
 
 import pytest
 
-# Everything else is imported inside the fixtures: loading this plugin must not
-# import Pipecat (it logs at import) or slow down test suites that do not use it.
+# Everything else is imported inside the fixtures, and no fixture here is autouse: the plugin is loaded in
+# every project where the package is installed, and must not import the package (Pipecat logs at import)
+# or run anything in test suites that use none of its fixtures.
 
 PUBLIC = "https://voice-agent.test"
 
 
 @pytest.fixture
-def simulate_call():
+def simulate_call(voice_agent_fresh_state):
     def run(flow: str | Path, turns: list, *, caller_number: str | None = "+15555550100", at: str | None = None, answer_calls: bool = True):
         from agent.plugins import load_registry
         from agent.walker import walk_file
@@ -54,7 +59,7 @@ def simulate_call():
 
 
 @pytest.fixture
-def gather_call():
+def gather_call(voice_agent_fresh_state):
     def run(flow: str | Path, turns: list, *, from_number: str = "+15555550100", answer_dials: Any = True, callee_keys: Any = "1", **settings: Any):
         import httpx
 
@@ -79,7 +84,7 @@ def gather_call():
 
 
 @pytest.fixture
-def live_call():
+def live_call(voice_agent_fresh_state):
     def run(flow: str | Path, model: Any, caller: Any, **kwargs: Any):
         from agent.testing.live import run_live_call
 
@@ -95,9 +100,13 @@ def fake_realtime_server():
     return FakeRealtimeServer
 
 
-@pytest.fixture(autouse=True)
-def _fresh_fact_cache():
-    """Facts cached and problems reported by one test must not leak into the next (each mocks its own APIs)."""
+@pytest.fixture
+def voice_agent_fresh_state():
+    """Facts cached and problems reported by one call must not leak into the next (each test mocks its own APIs).
+
+    Not autouse: a suite that never calls a voice agent pays nothing for this plugin. Every fixture here that
+    runs a call uses it; a test driving the package itself can ask for it by name.
+    """
     from agent.reports import REPORTS
     from agent.shared_state import MemoryState
     from agent.sources import FACT_CACHE
