@@ -15,6 +15,7 @@ setup_logging("WARNING")  # before Pipecat is imported: it logs at import time
 
 import agent  # noqa: E402
 from agent.cli_flow import flow_app  # noqa: E402
+from agent.cli_help import FlagCommand, FlagGroup  # noqa: E402
 from agent.engines.realtime_text import EngineUnavailable  # noqa: E402
 from agent.flow.loader import load_flow  # noqa: E402
 from agent.logs import setup_logging
@@ -28,7 +29,7 @@ EXAMPLES = Path(agent.__file__).resolve().parent.parent / "examples"
 DEFAULT_FLOW = EXAMPLES / "flows" / "hotline.yaml"
 DEFAULT_CALLER = EXAMPLES / "callers" / "new_outage.yaml"
 
-app = typer.Typer(help="An AI voice agent for on-call hotlines.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="An AI voice agent for on-call hotlines.", no_args_is_help=True, add_completion=False, cls=FlagGroup)
 app.add_typer(flow_app, name="flow")
 
 _SPEAKERS = {"agent": "Agent ", "caller": "Caller", "system": "  ·   "}
@@ -73,7 +74,7 @@ def _flow_for(script: CallerScript, script_path: Path, override: Path | None) ->
     return DEFAULT_FLOW
 
 
-@app.command()
+@app.command(cls=FlagCommand)
 def simulate(
     flow: Path = typer.Argument(None, help="Flow YAML (default: the bundled example hotline)."),
     caller: Path = typer.Option(None, "--caller", "-c", help="Caller script YAML (default: a caller reporting an outage)."),
@@ -126,7 +127,7 @@ def simulate(
         typer.echo(f"  alert [{alert.priority}]: {alert.summary}")
 
 
-@app.command("test")
+@app.command("test", cls=FlagCommand)
 def test_scripts(
     folder: Path = typer.Argument(..., help="Folder of caller scripts (*.yaml) with `expect` blocks."),
     flow: Path = typer.Option(None, "--flow", help="Run every script against this flow instead of its own."),
@@ -179,7 +180,7 @@ class TerminalCaller:
         return CallerTurn(text=line)
 
 
-@app.command()
+@app.command(cls=FlagCommand)
 def chat(
     flow: Path = typer.Argument(None, help="Flow YAML (default: the bundled example hotline)."),
     caller_number: str = typer.Option("+15555550100", "--from", help="The caller ID to present."),
@@ -202,7 +203,7 @@ def chat(
     typer.echo(f"\nOutcome: intent={outcome.intent} branch={outcome.branch} end={outcome.end_reason}")
 
 
-@app.command()
+@app.command(cls=FlagCommand)
 def serve(
     flow: Path = typer.Option(None, "--flow", help="Flow YAML to answer calls with (default: VOICE_AGENT_FLOW)."),
     host: str = typer.Option(None, "--host", help="Interface to listen on (default: VOICE_AGENT_HOST)."),
@@ -225,7 +226,7 @@ def serve(
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", proxy_headers=True)
 
 
-@app.command()
+@app.command(cls=FlagCommand)
 def plugins() -> None:
     """List installed plugins and what each provides (and any that failed)."""
     setup_logging("ERROR")

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import typer
 
+from agent.cli_help import FlagCommand, FlagGroup
 from agent.flow.loader import FlowProblem, check_flow
 from agent.flow.mermaid import to_mermaid
 from agent.flow.models import Flow
 from agent.plugins import default_registry
 
-flow_app = typer.Typer(help="Check call flow files and draw them as diagrams.", no_args_is_help=True)
+flow_app = typer.Typer(help="Check call flow files and draw them as diagrams.", no_args_is_help=True, cls=FlagGroup)
 
 
 def _check(path: Path) -> tuple[Flow | None, list[FlowProblem]]:
@@ -32,7 +33,7 @@ def _print_problems(problems: list[FlowProblem]) -> None:
         typer.echo(str(problem), err=True)
 
 
-@flow_app.command()
+@flow_app.command(cls=FlagCommand)
 def validate(
     files: list[Path] = typer.Argument(..., metavar="FILE...", help="Flow YAML files to check."),
 ) -> None:
@@ -49,7 +50,7 @@ def validate(
         raise typer.Exit(1)
 
 
-@flow_app.command()
+@flow_app.command(cls=FlagCommand)
 def show(file: Path = typer.Argument(..., metavar="FILE", help="Flow YAML file to draw.")) -> None:
     """Print the flow as a Mermaid flowchart (paste it into a Markdown file or mermaid.live)."""
     flow, problems = _check(file)
@@ -59,7 +60,7 @@ def show(file: Path = typer.Argument(..., metavar="FILE", help="Flow YAML file t
     typer.echo(to_mermaid(flow), nl=False)
 
 
-@flow_app.command("import-ilert")
+@flow_app.command("import-ilert", cls=FlagCommand)
 def import_ilert_command(
     file: Path = typer.Argument(..., metavar="FILE.json", help="An ilert call flow exported as JSON."),
     out: Path | None = typer.Option(None, "-o", "--output", metavar="OUT.yaml", help="Write the flow here instead of printing it."),
