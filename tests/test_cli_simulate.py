@@ -1,12 +1,14 @@
 """The `voice-agent` commands as a user runs them: simulate, test, plugins."""
 
 import json
+import shlex
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from agent.cli import app
-from tests.conftest import EXAMPLES, HOTLINE
+from agent.scripts import load_script
+from tests.conftest import EXAMPLES, HOTLINE, ROOT
 
 runner = CliRunner()
 
@@ -113,3 +115,40 @@ def test_chat_ends_cleanly_when_the_developer_hangs_up():
     result = runner.invoke(app, ["chat"], input="/hangup\n")
     assert result.exit_code == 0
     assert "end=caller_hung_up" in result.output
+
+
+def _readme_at_example() -> list[str]:
+    line = next(l for l in (ROOT / "README.md").read_text().splitlines() if l.startswith("voice-agent simulate --at "))
+    return shlex.split(line.split("#", 1)[0])[1:]
+
+
+def test_the_readme_at_example_ends_on_the_closed_hours_path():
+    """The tour's `--at` is a Saturday night: the example hotline is closed, the caller leaves a voicemail."""
+    args = _readme_at_example()
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.output)["outcome"]
+    assert outcome["nodes"] == ["screen", "greeting", "hours", "voicemail", "thanks_goodbye"]
+    assert [a["summary"] for a in outcome["alerts"]] == ["Voicemail from +4915112345678"]
+    assert "agent" not in outcome["nodes"]
+
+
+def test_a_weekday_daytime_call_takes_the_open_hours_path():
+    result = runner.invoke(app, ["simulate", "--json", "--at", "2026-11-25T10:00:00+01:00"])  # Wednesday 10:00 Berlin
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.output)["outcome"]
+    assert outcome["nodes"] == ["screen", "greeting", "hours", "agent", "alert", "page_oncall"]
+    assert outcome["branch"] == "alert"
+
+
+def test_every_example_caller_pins_a_time_inside_support_hours():
+    """`voice-agent test examples/callers` (CI) passes at night and on weekends too: each script pins its clock."""
+    from agent.flow.loader import load_flow
+    from agent.node_logic import within_support_hours
+    from agent.walker import at_time
+
+    hours = load_flow(HOTLINE).nodes["hours"]
+    for path in sorted((EXAMPLES / "callers").glob("*.yaml")):
+        script = load_script(path)
+        assert script.at, f"{path.name}: no `at:`"
+        assert within_support_hours(hours, at_time(script.at))[0], path.name

@@ -10,10 +10,20 @@ FLOW = sys.modules[__name__].__file__.rsplit("/tests/", 1)[0] + "/examples/flows
 def test_fixtures_are_available_without_imports(pytester):
     pytester.makepyfile(
         f"""
+        from datetime import datetime
+
+        import pytest
+
         FLOW = {FLOW!r}
+        WEDNESDAY_MORNING = "2026-11-25T10:00:00+01:00"  # the hotline answers weekdays 08:00-18:00 Berlin time
+
+        @pytest.fixture(autouse=True)
+        def inside_support_hours(monkeypatch):  # live calls read this clock
+            from agent import node_logic
+            monkeypatch.setattr(node_logic, "utc_now", lambda: datetime.fromisoformat(WEDNESDAY_MORNING))
 
         def test_simulated(simulate_call):
-            outcome, transcript = simulate_call(FLOW, ["the checkout is down", "no, that's all"])
+            outcome, transcript = simulate_call(FLOW, ["the checkout is down", "no, that's all"], at=WEDNESDAY_MORNING)
             assert outcome.branch == "known_goodbye"
             assert ("caller", "the checkout is down") in transcript
 

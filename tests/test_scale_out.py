@@ -35,7 +35,7 @@ from agent.testing.live import ACCOUNT, TOKEN, speak
 from agent.testing.offline_brain import OfflineBrain
 from agent.testing.server import running_server
 from agent.testing.twiml_interpreter import TwimlInterpreter, call_update
-from tests.conftest import HOTLINE
+from tests.conftest import HOTLINE, around_the_clock_hotline
 
 PUBLIC = "https://voice.example.test"  # what Twilio sees: the load balancer
 CALLER = "+4915112345678"
@@ -113,7 +113,7 @@ class FirstThenSecond(httpx.AsyncBaseTransport):
         return await self._inner.handle_async_request(request)
 
 
-def test_media_on_one_replica_the_rest_on_the_other_and_either_catches_replays_and_loops():
+def test_media_on_one_replica_the_rest_on_the_other_and_either_catches_replays_and_loops(tmp_path):
     redirects: list[str] = []
     redirected = asyncio.Event()
 
@@ -137,7 +137,8 @@ def test_media_on_one_replica_the_rest_on_the_other_and_either_catches_replays_a
     async def call_and_replays(redis_url: str):
         async with FakeRealtimeServer(model) as fake, running_server(lambda base: twilio_rest) as (rest_base, _):
             env = {
-                "VOICE_AGENT_FLOW": str(HOTLINE), "VOICE_AGENT_PUBLIC_BASE_URL": PUBLIC,
+                "VOICE_AGENT_FLOW": str(around_the_clock_hotline(tmp_path)),  # real clock in the replicas
+                "VOICE_AGENT_PUBLIC_BASE_URL": PUBLIC,
                 "VOICE_AGENT_TWILIO_AUTH_TOKEN": TOKEN, "VOICE_AGENT_TWILIO_ACCOUNT_SID": ACCOUNT,
                 "VOICE_AGENT_TWILIO_API_BASE_URL": rest_base, "VOICE_AGENT_OPENAI_API_KEY": "sk-test",
                 "VOICE_AGENT_OPENAI_REALTIME_URL": fake.url, "VOICE_AGENT_ENGINE": "openai",
@@ -205,7 +206,7 @@ class UntilDown(httpx.AsyncBaseTransport):
         raise httpx.ConnectError("no replica answers")
 
 
-def test_a_replica_killed_mid_conversation_loses_nothing_the_caller_said():
+def test_a_replica_killed_mid_conversation_loses_nothing_the_caller_said(tmp_path):
     """SIGKILL the process holding the media stream: Twilio's <Redirect> reaches the other replica, which goes on from the last turn."""
     from agent.testing.fake_realtime import Say, ToolCall
 
@@ -221,7 +222,8 @@ def test_a_replica_killed_mid_conversation_loses_nothing_the_caller_said():
         with shared_redis() as redis_url:
             async with FakeRealtimeServer(model) as fake:
                 env = {
-                    "VOICE_AGENT_FLOW": str(HOTLINE), "VOICE_AGENT_PUBLIC_BASE_URL": PUBLIC,
+                    "VOICE_AGENT_FLOW": str(around_the_clock_hotline(tmp_path)),  # real clock in the replicas
+                    "VOICE_AGENT_PUBLIC_BASE_URL": PUBLIC,
                     "VOICE_AGENT_TWILIO_AUTH_TOKEN": TOKEN, "VOICE_AGENT_TWILIO_ACCOUNT_SID": ACCOUNT,
                     "VOICE_AGENT_TWILIO_API_BASE_URL": "http://127.0.0.1:9", "VOICE_AGENT_OPENAI_API_KEY": "sk-test",
                     "VOICE_AGENT_OPENAI_REALTIME_URL": fake.url, "VOICE_AGENT_ENGINE": "openai",
