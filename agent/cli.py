@@ -47,9 +47,10 @@ def _load(flow_path: Path):
         raise _fail(str(exc)) from None
 
 
-def _script(path: Path) -> CallerScript:
+def _script(path: Path, flow: Path | None = None) -> CallerScript:
+    """A caller script; with ``flow`` (a flow given on the command line) its own `flow:` is not needed."""
     try:
-        return load_script(path)
+        return load_script(path, flow=flow)
     except FileError as exc:
         raise _fail(str(exc)) from None
 
@@ -91,7 +92,7 @@ def simulate(
         raise _fail("--engine openai needs an OpenAI API key. Fix: set VOICE_AGENT_OPENAI_API_KEY (environment or .env), "
                     "or leave --engine out for the offline engine")
     script_path = caller or DEFAULT_CALLER
-    script = _script(script_path)
+    script = _script(script_path, flow)
     flow_path = flow or _flow_for(script, script_path, None)
     if not flow_path.exists():
         raise _fail(f"{flow_path}: file not found. Fix: give the path of a flow YAML file")
@@ -143,7 +144,7 @@ def test_scripts(
     failed = 0
     for path in paths:
         try:
-            script = load_script(path)
+            script = load_script(path, flow=flow)
         except FileError as exc:
             typer.echo(f"ERROR {path.name}\n{exc}")
             failed += 1
@@ -216,7 +217,7 @@ def serve(
 
     overrides = {k: v for k, v in {"flow": str(flow) if flow else None, "host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)
-    setup_logging(settings.log_level, keep_pii=settings.log_pii)
+    setup_logging(settings.log_level, keep_pii=settings.log_pii, json=settings.log_json)
     try:
         application = create_app(settings)
     except (FileError, ValueError) as exc:

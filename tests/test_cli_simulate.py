@@ -152,3 +152,15 @@ def test_every_example_caller_pins_a_time_inside_support_hours():
         script = load_script(path)
         assert script.at, f"{path.name}: no `at:`"
         assert within_support_hours(hours, at_time(script.at))[0], path.name
+
+
+def test_a_flow_given_on_the_command_line_stands_in_for_the_scripts_own(tmp_path: Path):
+    """A script whose `flow:` points elsewhere (another checkout, a renamed file) runs against --flow / the FLOW argument."""
+    script = tmp_path / "caller.yaml"
+    script.write_text('flow: ../flows/gone.yaml\nat: "2026-11-25T10:00:00+01:00"\nturns: ["I need a person"]\n'
+                      "expect: {fields: {}}\n")
+    tested = runner.invoke(app, ["test", str(tmp_path), "--flow", str(HOTLINE)])
+    assert tested.exit_code == 0, tested.output
+    simulated = runner.invoke(app, ["simulate", str(HOTLINE), "--caller", str(script)])
+    assert simulated.exit_code == 0, simulated.output
+    assert "dialled Alice Example" in simulated.output
