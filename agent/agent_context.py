@@ -20,8 +20,9 @@ from agent.facts import (
     StatusPageEntry,
 )
 from agent.fallback import FallbackDecision, FallbackReason
-from agent.flow.models import AgentMessages, AiAgentNode
+from agent.flow.models import AgentMessages, AiAgentNode, Flow
 from agent.gathers import CustomGather, Gather, GatherContext
+from agent.i18n import messages_for
 from agent.intents import Intent
 from agent.plugins import Registry
 
@@ -47,6 +48,18 @@ def starting_language(node: AiAgentNode, caller_number: str | None, default_regi
     language = COUNTRY_LANGUAGES.get(caller_region(caller_number, default_region)) if caller_number else None
     config = node.languages.get(language) if language else None  # type: ignore[call-overload]
     return language if config is not None and config.greeting else node.language
+
+
+def call_language(flow: Flow, caller_number: str | None, default_region: str, visited: list[str] | tuple[str, ...] = ()) -> tuple[str, AgentMessages]:
+    """The language of a call and its lines, for nodes outside the AI agent (prompts, hold, apologies).
+
+    Decided as the AI agent decides it: by the AI node the call last passed
+    (before any, the flow's first), from the caller ID's country.
+    """
+    ai = flow.ai_nodes()
+    node = next((ai[n] for n in reversed(visited) if n in ai), None) or next(iter(ai.values()), None)
+    language = starting_language(node, caller_number, default_region) if node is not None else flow.language
+    return language, messages_for(node, language)
 
 
 def caller_region(number: str | None, default: str) -> str:
@@ -93,7 +106,8 @@ class AgentContext:
         ctx = cls(node_id, node, call, registry, region=region, timezone=timezone)
         ctx.language = starting_language(node, call.caller_number, region)
         extra = node.languages.get(ctx.language) if ctx.language != node.language else None  # type: ignore[call-overload]
-        ctx.messages = node.messages.model_copy(update=extra.messages) if extra else node.messages
+        ctx.messages = messages_for(node, ctx.language)
+        call.language, call.lines = ctx.language, ctx.messages  # what the fallback plugin and later nodes say it in
         ctx.greeting = (extra.greeting if extra and extra.greeting else node.greeting)
         ctx.voice = (extra.voice if extra and extra.voice else node.voice)
         for config in node.gathers:
@@ -104,8 +118,10 @@ class AgentContext:
                     confirm=bool(config.confirm),
                 )
             elif config.name in registry.gathers:
+                asked = f"ask_{config.name}"  # a built-in gather's question, translated (or given) for this language
+                translated = getattr(ctx.messages, asked) if asked in ctx.messages.model_fields_set else None
                 gather = registry.gathers[config.name].configured(
-                    question=config.question, label=config.label, required=config.required, confirm=config.confirm
+                    question=config.question or translated, label=config.label, required=config.required, confirm=config.confirm
                 )
             else:
                 logger.warning("gather {} is not installed; the node goes on without it", config.name)

@@ -88,6 +88,7 @@ class Call:
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     started_monotonic: float = field(default_factory=time.monotonic)
     language: str = "en"
+    lines: Any = None  # the AgentMessages of ``language`` (agent.i18n.lines_of), set by the AI node
     fields: dict[str, Any] = field(default_factory=dict)
     intent: str | None = None
     summary: str | None = None

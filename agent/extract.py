@@ -159,9 +159,10 @@ def email(text: str) -> str | None:
     return match.group(0).rstrip(".") if match else None
 
 
-def speak_email(address: str) -> str:
-    """An address as it is read back, with the symbols said out."""
-    return address.replace("@", " at ").replace(".", " dot ").replace("_", " underscore ").replace("-", " dash ")
+def speak_email(address: str, words: tuple[str, str, str, str] = ("at", "dot", "underscore", "dash")) -> str:
+    """An address as it is read back, with the symbols (@ . _ -) said out as ``words``."""
+    at, dot, underscore, dash = words
+    return address.replace("@", f" {at} ").replace(".", f" {dot} ").replace("_", f" {underscore} ").replace("-", f" {dash} ")
 
 
 def number(text: str) -> int | float | None:

@@ -7,30 +7,30 @@ them without knowing which source produced them.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field
-
-_STATUS_SPOKEN = {
-    "degraded": "is running with degraded performance",
-    "partial_outage": "has a partial outage",
-    "major_outage": "has a major outage",
-    "under_maintenance": "is under maintenance",
-    "operational": "is operational",
-}
-
 
 def _clock(value: datetime, tz: tzinfo) -> str:
     return value.astimezone(tz).strftime("%H:%M %Z")
 
 
-def _ago(since: datetime, now: datetime) -> str:
+def _ago(since: datetime, now: datetime, lines: Any) -> str:
     minutes = max(int((now - since).total_seconds() // 60), 0)
     if minutes < 1:
-        return "less than a minute ago"
+        return lines.ago_now
     if minutes < 120:
-        return f"{minutes} minutes ago" if minutes != 1 else "1 minute ago"
-    return f"{minutes // 60} hours ago"
+        return lines.ago_minutes.format(minutes=minutes) if minutes != 1 else lines.ago_minute
+    return lines.ago_hours.format(hours=minutes // 60)
+
+
+def _lines(lines: Any) -> Any:
+    """The call's lines (``AgentMessages``), or the English defaults."""
+    if lines is None:
+        from agent.flow.models import AgentMessages
+
+        return AgentMessages()
+    return lines
 
 
 class _Fact(BaseModel):
@@ -41,8 +41,8 @@ class _Fact(BaseModel):
         """A stable label, as listed in an outcome's ``facts_used``."""
         raise NotImplementedError
 
-    def speak(self, now: datetime, tz: tzinfo) -> str:
-        """One sentence a caller may hear (only for disclosed facts)."""
+    def speak(self, now: datetime, tz: tzinfo, lines: Any = None) -> str:
+        """One sentence a caller may hear (only for disclosed facts), in the language of ``lines`` (``AgentMessages``)."""
         raise NotImplementedError
 
 
@@ -56,8 +56,8 @@ class ServiceState(_Fact):
     def key(self) -> str:
         return f"service_state:{self.service}"
 
-    def speak(self, now: datetime, tz: tzinfo) -> str:
-        return f"{self.service} {_STATUS_SPOKEN[self.status]}."
+    def speak(self, now: datetime, tz: tzinfo, lines: Any = None) -> str:
+        return getattr(_lines(lines), f"fact_{self.status}").format(service=self.service)
 
 
 class OpenIncident(_Fact):
@@ -73,13 +73,15 @@ class OpenIncident(_Fact):
     def key(self) -> str:
         return f"open_incident:{self.id or self.title}"
 
-    def speak(self, now: datetime, tz: tzinfo) -> str:
+    def speak(self, now: datetime, tz: tzinfo, lines: Any = None) -> str:
+        lines = _lines(lines)
         if self.status.startswith("reported"):  # from agent.reports: other callers, not a platform
-            return f"You're not the first to report this: {self.title} was {self.status}, and the on-call team has been alerted."
-        text = f"There is an open incident: {self.title}"
+            return lines.fact_reported.format(title=self.title, status=self.status)
         if self.started_at:
-            text += f", which started at {_clock(self.started_at, tz)}, {_ago(self.started_at, now)}"
-        return text + f". Status: {self.status}."
+            return lines.fact_incident_since.format(
+                title=self.title, status=self.status, time=_clock(self.started_at, tz), ago=_ago(self.started_at, now, lines),
+            )
+        return lines.fact_incident.format(title=self.title, status=self.status)
 
 
 class MaintenanceWindow(_Fact):
@@ -92,8 +94,8 @@ class MaintenanceWindow(_Fact):
     def key(self) -> str:
         return f"maintenance:{self.summary}"
 
-    def speak(self, now: datetime, tz: tzinfo) -> str:
-        return f"There is planned maintenance: {self.summary}, until {_clock(self.end, tz)}."
+    def speak(self, now: datetime, tz: tzinfo, lines: Any = None) -> str:
+        return _lines(lines).fact_maintenance.format(summary=self.summary, time=_clock(self.end, tz))
 
 
 class StatusPageEntry(_Fact):
@@ -106,8 +108,8 @@ class StatusPageEntry(_Fact):
     def key(self) -> str:
         return f"status_page:{self.page}"
 
-    def speak(self, now: datetime, tz: tzinfo) -> str:
-        return f"Our status page says: {self.message or self.status}."
+    def speak(self, now: datetime, tz: tzinfo, lines: Any = None) -> str:
+        return _lines(lines).fact_status_page.format(message=self.message or self.status)
 
 
 class OnCallShift(_Fact):
@@ -122,7 +124,7 @@ class OnCallShift(_Fact):
     def key(self) -> str:
         return f"on_call:{self.schedule}"
 
-    def speak(self, now: datetime, tz: tzinfo) -> str:
+    def speak(self, now: datetime, tz: tzinfo, lines: Any = None) -> str:
         return ""
 
 
@@ -135,7 +137,7 @@ class CustomFact(_Fact):
     def key(self) -> str:
         return f"custom:{self.source}:{self.text[:60]}"
 
-    def speak(self, now: datetime, tz: tzinfo) -> str:
+    def speak(self, now: datetime, tz: tzinfo, lines: Any = None) -> str:
         return self.text
 
 

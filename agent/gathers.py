@@ -65,6 +65,10 @@ class Gather:
         """How the value is read back to the caller for confirmation."""
         return str(value)
 
+    def readback_in(self, value: Any, lines: Any) -> str:
+        """The read-back in the call's language (``lines``: its ``AgentMessages``); by default :meth:`readback`."""
+        return self.readback(value)
+
     def configured(self, **overrides: Any) -> Gather:
         """A copy with flow-level overrides (question, label, required, confirm)."""
         clone = copy.copy(self)

@@ -261,4 +261,4 @@ class ToolBox:
     def describe(self, fact: SpeakableFact) -> str:
         """One sentence about a fact that callers may hear; records it as used."""
         self.ctx.call.use_fact(fact.key())
-        return fact.speak(self.ctx.call.now, ZoneInfo(self.ctx.timezone))
+        return fact.speak(self.ctx.call.now, ZoneInfo(self.ctx.timezone), self.ctx.messages)

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Protocol
 
 from agent import node_logic
-from agent.agent_context import AgentContext
+from agent.agent_context import AgentContext, call_language
 from agent.briefing import alert_details, alert_for, caller_label, engineer_briefing
 from agent.call import Alert, Call, Dial, Outcome
 from agent.engines.offline import OfflineEngine
 from agent.engines.realtime_text import RealtimeTextEngine
 from agent.flow.models import (
+    AgentMessages,
     AiAgentNode,
     AudioMessageNode,
     BlockNumbersNode,
@@ -33,6 +34,7 @@ from agent.flow.models import (
     SupportHoursNode,
     VoicemailNode,
 )
+from agent.i18n import node_line
 from agent.logs import forget_pii
 from agent.node_logic import (
     dial_round,
@@ -102,6 +104,10 @@ class _Walk:
         if text:
             self.call.say("agent", text)
             self._emit("agent", text)
+
+    def lines(self) -> AgentMessages:
+        """The fixed lines a caller hears, in the call's language (agent.i18n)."""
+        return call_language(self.flow, self.call.caller_number, self.opts.settings.default_region, self.call.nodes)[1]
 
     def note(self, text: str) -> None:
         self.call.say("system", text)
@@ -233,18 +239,18 @@ async def _ivr_menu(w: _Walk, node_id: str, node: IvrMenuNode) -> tuple[str | No
 
 async def _pin_code(w: _Walk, node_id: str, node: PinCodeNode) -> tuple[str | None, str | None]:
     for _ in range(node.attempts):
-        w.agent(node.prompt)
+        w.agent(node_line(node, "prompt", w.lines(), "pin_prompt"))
         turn = await w.hear()
         if turn is None:
             return None, "caller_hung_up"
         if pin_matches(node, _digits(turn)):
             return node.match, None
-        w.agent("That PIN is not correct.")
+        w.agent(w.lines().wrong_pin)
     return node.no_match, None
 
 
 async def _voicemail(w: _Walk, node_id: str, node: VoicemailNode) -> tuple[str | None, str | None]:
-    w.agent(node.prompt)
+    w.agent(node_line(node, "prompt", w.lines(), "voicemail_prompt"))
     turn = await w.hear()
     message = (turn.text if turn else "").strip()
     if not message:
@@ -259,12 +265,12 @@ async def _create_alert(w: _Walk, node_id: str, node: CreateAlertNode) -> tuple[
     alert = alert_for(w.call, node, _intent_label(w))
     await _open_alert(w, alert, node.platform)
     if alert.already_reported and not caller_was_told(alert, w.call.facts_used):
-        w.agent(node.already_reported)
+        w.agent(node_line(node, "already_reported", w.lines()))
     return node.next, None
 
 
 async def _route_call(w: _Walk, node_id: str, node: RouteCallNode) -> tuple[str | None, str | None]:
-    w.agent(node.hold_message)
+    w.agent(node_line(node, "hold_message", w.lines()))
     briefing = await engineer_briefing(w.call, _intent_label(w), w.opts.settings)
     w.outcome.briefing = briefing
     on_call, notes = await on_call_people(node, w.call, w.opts.registry, _context(w))

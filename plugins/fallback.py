@@ -1,21 +1,17 @@
-"""The default fallback: say so, and take the node's fallback branch (normally a human)."""
+"""The default fallback: say so, and take the node's fallback branch (normally a human).
+
+Its lines are the call's ``fallback_<reason>`` messages, in the call's language
+(agent.i18n: built in, or given by the flow under ``messages``/``languages``).
+"""
 
 from agent import hookimpl
 from agent.fallback import FallbackDecision
-
-_SAY = {
-    "no_intent": "I'm not sure I can help with that myself, so let me put you through to someone who can.",
-    "no_input": "I can't hear you, so I'll put you through to someone who can help.",
-    "max_turns": "Let me put you through to someone who can help you further.",
-    "max_duration": "Let me put you through to someone who can help you further.",
-    "model_error": "I'm having a technical problem, so I'm putting you through to a person now.",
-    "caller_request": "Of course, I'm putting you through to a person now.",
-    "frustrated": "I'm putting you through to a person now.",
-}
+from agent.i18n import lines_of
 
 
 def default_fallback(call, reason) -> FallbackDecision:
-    return FallbackDecision(say=_SAY.get(reason, _SAY["max_turns"]))
+    lines = lines_of(call)
+    return FallbackDecision(say=getattr(lines, f"fallback_{reason}", None) or lines.fallback_max_turns)
 
 
 @hookimpl

@@ -78,6 +78,11 @@ class Email(Gather):
     def readback(self, value: Any) -> str:
         return extract.speak_email(str(value))
 
+    def readback_in(self, value: Any, lines: Any) -> str:
+        if type(self).readback is not Email.readback:  # a subclass reads it back its own way
+            return self.readback(value)
+        return extract.speak_email(str(value), (lines.word_at, lines.word_dot, lines.word_underscore, lines.word_dash))
+
 
 _PROBLEM_WORDS = re.compile(
     r"\b(down|broken|break|error|errors|fail|failing|fails|failed|failure|not working|doesn't work|"

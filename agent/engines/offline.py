@@ -271,7 +271,7 @@ class OfflineEngine:
             name, value = state.confirming[0]
             gather = self.ctx.gather(name)
             state.asking = name
-            return [self.messages.read_back.format(value=gather.readback(value), label=gather.label.lower())]
+            return [self.messages.read_back.format(value=gather.readback_in(value, self.messages), label=gather.label.lower())]
         for gather in self.ctx.missing():
             return [self._ask(gather)]
         if self.ctx.call.intent is None:
@@ -290,7 +290,7 @@ class OfflineEngine:
         if default is not None and not any(c[0] == gather.name for c in self.state.confirming) and gather.name not in self.state.optional_asked:
             self.state.optional_asked.add(gather.name)
             self.state.confirming.append((gather.name, default))
-            return self.messages.confirm_default.format(value=gather.readback(default))
+            return self.messages.confirm_default.format(value=gather.readback_in(default, self.messages))
         return gather.question
 
     def _reprompt(self) -> list[str]:
@@ -299,7 +299,7 @@ class OfflineEngine:
             return [self.messages.ask_intent]
         if self.state.confirming and self.state.confirming[0][0] == asking:
             gather = self.ctx.gather(asking)
-            return [self.messages.read_back_again.format(value=gather.readback(self.state.confirming[0][1]))]
+            return [self.messages.read_back_again.format(value=gather.readback_in(self.state.confirming[0][1], self.messages))]
         gather = self.ctx.gather(asking)
         return [gather.question] if gather else []
 

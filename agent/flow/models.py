@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import time
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from agent.flow.lines import BUILT_IN, LANGUAGE_NAMES
 
 NodeId = str
 # Twilio's <Say> takes at most 4,096 characters with its basic voices (warning 13521:
@@ -301,19 +303,84 @@ class AgentMessages(_Model):
     skipped: Spoken = "No problem."
     thanks: Spoken = "Thank you."
     thanks_name: Spoken = "Thank you, {first_name}."
+    # Outside the conversation proper: the live server, the fallback plugin, other nodes' default prompts.
+    technical_problem: Spoken = "Sorry, I'm having a technical problem. Let's continue."
+    something_went_wrong: Spoken = "Sorry, something went wrong. Let me put you through to someone."
+    wrong_pin: Spoken = "That PIN is not correct."
+    pin_prompt: Spoken = "Please enter your PIN, followed by the hash key."
+    voicemail_prompt: Spoken = "Please leave a message after the tone."
+    hold_message: Spoken = "Please hold while I connect you to the on-call engineer."
+    already_reported: Spoken = "You're not the first to report this. I've added your call to the alert that is already open."
+    fallback_no_intent: Spoken = "I'm not sure I can help with that myself, so let me put you through to someone who can."
+    fallback_no_input: Spoken = "I can't hear you, so I'll put you through to someone who can help."
+    fallback_max_turns: Spoken = "Let me put you through to someone who can help you further."
+    fallback_max_duration: Spoken = "Let me put you through to someone who can help you further."
+    fallback_model_error: Spoken = "I'm having a technical problem, so I'm putting you through to a person now."
+    fallback_caller_request: Spoken = "Of course, I'm putting you through to a person now."
+    fallback_frustrated: Spoken = "I'm putting you through to a person now."
+    # The built-in gathers' questions.
+    ask_caller_name: Spoken = "May I have your name, please?"
+    ask_contact_number: Spoken = "What's the best number to call you back on?"
+    ask_email: Spoken = "What's your e-mail address?"
+    ask_incident: Spoken = "Can you describe what's wrong?"
+    ask_affected_services: Spoken = "Which of our services are affected?"
+    # How facts are told to the caller.
+    fact_incident: Spoken = "There is an open incident: {title}. Status: {status}."
+    fact_incident_since: Spoken = "There is an open incident: {title}, which started at {time}, {ago}. Status: {status}."
+    fact_reported: Spoken = "You're not the first to report this: {title} was {status}, and the on-call team has been alerted."
+    fact_maintenance: Spoken = "There is planned maintenance: {summary}, until {time}."
+    fact_status_page: Spoken = "Our status page says: {message}."
+    fact_degraded: Spoken = "{service} is running with degraded performance."
+    fact_partial_outage: Spoken = "{service} has a partial outage."
+    fact_major_outage: Spoken = "{service} has a major outage."
+    fact_under_maintenance: Spoken = "{service} is under maintenance."
+    fact_operational: Spoken = "{service} is operational."
+    ago_now: Spoken = "less than a minute ago"
+    ago_minute: Spoken = "1 minute ago"
+    ago_minutes: Spoken = "{minutes} minutes ago"
+    ago_hours: Spoken = "{hours} hours ago"
+    # Symbols of an e-mail address read back.
+    word_at: Spoken = "at"
+    word_dot: Spoken = "dot"
+    word_underscore: Spoken = "underscore"
+    word_dash: Spoken = "dash"
 
     @model_validator(mode="after")
     def _placeholders_known(self) -> AgentMessages:
-        sample = {"value": "", "label": "", "first_name": ""}
         for name, text in self:
-            try:
-                text.format(**sample)
-            except (KeyError, IndexError, ValueError) as exc:
-                raise ValueError(
-                    f"message `{name}` has a placeholder that cannot be filled ({exc}); "
-                    "use {value}, {label} or {first_name}, and write {{ }} for literal braces"
-                ) from None
+            placeholder_problem(name, text)
         return self
+
+
+PLACEHOLDERS = ("value", "label", "first_name", "title", "status", "time", "ago", "summary", "message", "service", "minutes", "hours")
+
+
+def placeholder_problem(name: str, text: str) -> None:
+    """Raise when ``text`` (the message ``name``) has a placeholder no call can fill."""
+    try:
+        text.format(**{key: "" for key in PLACEHOLDERS})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"message `{name}` has a placeholder that cannot be filled ({exc}); "
+            "use {value}, {label} or {first_name} (in fact lines also {title}, {status}, {time}, {ago}, {summary}, "
+            "{message}, {service}, {minutes}, {hours}), and write {{ }} for literal braces"
+        ) from None
+
+
+def lines_missing(language: str, given: Any) -> list[str]:
+    """The message keys a call in ``language`` has no text for: no built-in line and none in ``given``."""
+    if language in BUILT_IN:
+        return []
+    return [key for key in AgentMessages.model_fields if key not in given]
+
+
+def _missing_lines_problem(language: str, missing: list[str], where: str) -> str:
+    name = LANGUAGE_NAMES.get(language, language)
+    return (
+        f"calls start in `{language}` ({name}), which has no built-in lines (built in: {', '.join(sorted(BUILT_IN))}), "
+        f"so a caller would hear English at fixed moments; give these {len(missing)} lines in {name} under `{where}`: "
+        + ", ".join(missing)
+    )
 
 
 LanguageCode = Literal["en", "de", "fr", "es", "nl", "ru", "it", "pt", "pl", "sv", "da", "fi", "no", "cs", "tr", "ja"]
@@ -332,6 +399,8 @@ class LanguageConfig(_Model):
         unknown = sorted(set(value) - set(AgentMessages.model_fields))
         if unknown:
             raise ValueError(f"unknown messages {unknown}; use the keys of `messages`: {', '.join(AgentMessages.model_fields)}")
+        for name, text in value.items():
+            placeholder_problem(name, text)
         return value
 
 
@@ -360,6 +429,26 @@ class AiAgentNode(_Node):
     max_no_match: int = Field(2, ge=0, le=10)
     silence_reprompt_s: float = Field(6, gt=0)
     silence_end_s: float = Field(20, gt=0, description="Hand over once the caller has said nothing for this long in all, re-prompts included.")
+
+    @field_validator("language")
+    @classmethod
+    def _has_lines(cls, value: str, info: ValidationInfo) -> str:
+        messages = info.data.get("messages")
+        if messages is not None:
+            missing = lines_missing(value, messages.model_fields_set)
+            if missing:
+                raise ValueError(_missing_lines_problem(value, missing, "messages:"))
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _starting_languages_have_lines(cls, value: dict[str, LanguageConfig], info: ValidationInfo) -> dict[str, LanguageConfig]:
+        for code, config in value.items():
+            if config.greeting and code != info.data.get("language"):  # calls from its countries start in it
+                missing = lines_missing(code, config.messages)
+                if missing:
+                    raise ValueError(_missing_lines_problem(code, missing, f"languages: {code}: messages:"))
+        return value
 
     @field_validator("languages", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ from loguru import logger
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
 from agent import node_logic
-from agent.agent_context import AgentContext, Decision
+from agent.agent_context import AgentContext, Decision, call_language
 from agent.briefing import (
     alert_details,
     alert_for,
@@ -35,6 +35,7 @@ from agent.engines.offline import DialogueState, OfflineEngine
 from agent.events import call_event
 from agent.facts import Fact
 from agent.flow.models import (
+    AgentMessages,
     AiAgentNode,
     AudioMessageNode,
     BlockNumbersNode,
@@ -48,6 +49,7 @@ from agent.flow.models import (
     SupportHoursNode,
     VoicemailNode,
 )
+from agent.i18n import messages_for, node_line, twilio_language
 from agent.live.after_call import AfterCall
 from agent.live.continuations import Continuations
 from agent.live.tokens import Decided, LiveState, OpenedAlert, TokenCodec
@@ -70,7 +72,6 @@ from agent.shared_state import MemoryState, SharedState
 from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
 
 MAX_NODES_PER_RESPONSE = 50
-TWILIO_LANGUAGES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES", "nl": "nl-NL", "ru": "ru-RU", "it": "it-IT"}
 _ANSWERED = {"completed", "answered"}
 WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to pass it on."
 WHISPER_NO_BRIEFING = "A call from the hotline."  # whisper off, whisper_accept on: the key press, without the briefing
@@ -114,7 +115,7 @@ class LiveFlow:
         response = VoiceResponse()
         if self.flow.after_call.record:
             if self.flow.after_call.notice:
-                response.say(self.flow.after_call.notice, **self.voice())
+                response.say(self.flow.after_call.notice, **self.voice(self.language_of(state)))
             response.start().recording(channels="dual", track="both")
         return await self.track(state, str(await self._advance(state, self.flow.start, response)))
 
@@ -169,7 +170,7 @@ class LiveFlow:
         state.branch = decided.target
         response = VoiceResponse()
         if decided.say:
-            response.say(decided.say, **self.voice())
+            response.say(decided.say, **self.voice(self.language_of(state)))
         if decided.target is None:
             await self.finish(state, decided.reason or decided.exit)
             response.hangup()
@@ -179,7 +180,8 @@ class LiveFlow:
     async def rescue(self, state: LiveState | None) -> str:
         """TwiML when handling a webhook failed: an apology, then a person if the flow names one."""
         response = VoiceResponse()
-        response.say("Sorry, something went wrong. Let me put you through to someone.", **self.voice())
+        language, lines = self.lines_of(state) if state is not None else (self.flow.language, messages_for(None, self.flow.language))
+        response.say(lines.something_went_wrong, **self.voice(language))
         target = next((n.fallback for n in self.flow.ai_nodes().values() if n.fallback), None)
         if state is not None and target is not None and target != state.node:
             try:
@@ -238,7 +240,7 @@ class LiveFlow:
                 if node.audio_url:
                     response.play(node.audio_url)
                 else:
-                    response.say(node.text, **self.voice())
+                    response.say(node.text, **self.voice(self.language_of(state)))
                 node_id = node.next
             elif isinstance(node, SupportHoursNode):
                 inside, _ = within_support_hours(node, node_logic.utc_now())
@@ -248,12 +250,14 @@ class LiveFlow:
                 node_id = node.blocked if blocked else node.allowed
             elif isinstance(node, CreateAlertNode):
                 alert = await self._open_alert(state, node_id, node)
-                if alert.already_reported and node.already_reported and not caller_was_told(alert, state.facts_used):
-                    response.say(node.already_reported, **self.voice())
+                language, lines = self.lines_of(state)
+                already = node_line(node, "already_reported", lines)
+                if alert.already_reported and already and not caller_was_told(alert, state.facts_used):
+                    response.say(already, **self.voice(language))
                 node_id = node.next
             elif isinstance(node, HangupNode):
                 if node.text:
-                    response.say(node.text, **self.voice())
+                    response.say(node.text, **self.voice(self.language_of(state)))
                 await self.finish(state, "hangup")
                 response.hangup()
                 return response
@@ -265,25 +269,26 @@ class LiveFlow:
 
     async def _wait_at(self, state: LiveState, node: Any, response: VoiceResponse) -> VoiceResponse:
         """Render a node that needs Twilio to come back with a result."""
+        language, lines = self.lines_of(state)
         if isinstance(node, IvrMenuNode):
             action = await self._action(state, "ivr")
             gather = Gather(num_digits=1, action=action, method="POST", timeout=5)
-            gather.say(node.prompt, **self.voice())
+            gather.say(node.prompt, **self.voice(language))
             response.append(gather)
             response.redirect(action, method="POST")
         elif isinstance(node, PinCodeNode):
             action = await self._action(state, "pin")
             gather = Gather(finish_on_key="#", num_digits=12, action=action, method="POST", timeout=10)
-            gather.say(node.prompt, **self.voice())
+            gather.say(node_line(node, "prompt", lines, "pin_prompt"), **self.voice(language))
             response.append(gather)
             response.redirect(action, method="POST")
         elif isinstance(node, VoicemailNode):
             action = await self._action(state, "vm")
-            response.say(node.prompt, **self.voice())
+            response.say(node_line(node, "prompt", lines, "voicemail_prompt"), **self.voice(language))
             response.record(action=action, method="POST", max_length=node.max_seconds, play_beep=True, timeout=5, trim="trim-silence")
             response.redirect(action, method="POST")
         elif isinstance(node, RouteCallNode):
-            response.say(node.hold_message, **self.voice())
+            response.say(node_line(node, "hold_message", lines), **self.voice(language))
             if node.whisper and state.briefing is None:  # once per call; every whisper URL carries it
                 state.briefing = await engineer_briefing(self.call_of(state), self._intent_label(state), self.settings)
             await self._dial(state, node, response)
@@ -311,7 +316,8 @@ class LiveFlow:
         if state.attempt >= node.attempts:
             return await self._advance(state, node.no_match, VoiceResponse())
         response = VoiceResponse()
-        response.say("That PIN is not correct.", **self.voice())
+        language, lines = self.lines_of(state)
+        response.say(lines.wrong_pin, **self.voice(language))
         return await self._wait_at(state, node, response)
 
     async def _after_voicemail(self, state: LiveState, node: VoicemailNode, form: dict[str, str]) -> VoiceResponse:
@@ -351,7 +357,8 @@ class LiveFlow:
             if state.decided is not None:  # it had decided; only telling Twilio failed
                 return await self._after_decision(state, node, form)
             response = VoiceResponse()
-            response.say(FAILOVER_MESSAGE, **self.voice())
+            language, lines = self.lines_of(state)
+            response.say(lines.technical_problem, **self.voice(language))  # FAILOVER_MESSAGE, in the call's language
             return await self.gather_turn(state, node, None, response, resume=True)
         return await self.gather_turn(state, node, heard, VoiceResponse())
 
@@ -414,7 +421,7 @@ class LiveFlow:
         state.engine = engine.state.model_dump(mode="json")
         if engine.done:
             for line in lines:
-                response.say(line, **self.voice())
+                response.say(line, **self.voice(ctx.language))
             decision = ctx.decision
             assert decision is not None
             state.engine = None
@@ -427,7 +434,7 @@ class LiveFlow:
         action = await self._action(state, "gather")
         gather = Gather(
             input="speech dtmf", action=action, method="POST", speech_timeout="auto",
-            timeout=int(node.silence_reprompt_s), language=TWILIO_LANGUAGES.get(ctx.language, "en-US"),
+            timeout=int(node.silence_reprompt_s), language=twilio_language(ctx.language),
             finish_on_key="#",
         )
         for line in lines:
@@ -602,7 +609,14 @@ class LiveFlow:
         return intent.label if intent else None
 
     def voice(self, language: str | None = None) -> dict[str, str]:
-        return {"language": TWILIO_LANGUAGES.get(language or self.flow.language, "en-US")}
+        return {"language": twilio_language(language or self.flow.language)}
+
+    def lines_of(self, state: LiveState) -> tuple[str, AgentMessages]:
+        """The call's language and the fixed lines a caller hears in it (agent.i18n)."""
+        return call_language(self.flow, state.caller, self.settings.default_region, state.nodes)
+
+    def language_of(self, state: LiveState) -> str:
+        return self.lines_of(state)[0]
 
     async def _url(self, path: str, state: LiveState, **query: str) -> str:
         return f"{self.public_url}{path}?" + urlencode({"t": await self.states.ref(state), **query})

@@ -54,6 +54,8 @@ class TwilioCallRecord:
     """What happened on the simulated call."""
 
     said: list[str] = field(default_factory=list)
+    said_languages: list[str | None] = field(default_factory=list)  # each <Say>'s language attribute, as said
+    gather_languages: list[str | None] = field(default_factory=list)  # each <Gather>'s language attribute
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     dialled: list[str] = field(default_factory=list)
     whispers: list[str] = field(default_factory=list)
@@ -155,12 +157,16 @@ class TwimlInterpreter:
             tag = verb.tag
             if tag == "Say":
                 self.record.said.append(verb.text or "")
+                self.record.said_languages.append(verb.get("language"))
             elif tag == "Play":
                 self.record.said.append(f"(plays {verb.text})")
+                self.record.said_languages.append(None)
             elif tag == "Gather":
+                self.record.gather_languages.append(verb.get("language"))
                 for inner in verb:
                     if inner.tag == "Say":
                         self.record.said.append(inner.text or "")
+                        self.record.said_languages.append(inner.get("language"))
                 if not queue:
                     self.record.hung_up = True
                     return None
