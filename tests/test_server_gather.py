@@ -9,6 +9,7 @@ from agent.server.app import create_app
 from agent.settings import Settings
 from agent.testing.twiml_interpreter import Spoken, TwimlInterpreter
 from tests.conftest import HOTLINE
+from tests.test_walker_nodes import NIGHT_LINE  # the same flow the simulator is tested with
 
 PUBLIC = "https://voice.example.test"
 TOKEN = "twilio-auth-token"
@@ -155,20 +156,6 @@ def test_a_pass_or_a_voicemail_box_moves_on_to_the_next_engineer(gather_call):
     assert "Please leave a message" in " ".join(record.said)
 
 
-NIGHT_LINE = """
-name: Night line
-start: hours
-nodes:
-  hours:
-    type: support_hours
-    timezone: Europe/Berlin
-    hours:
-      - {days: [fri], start: "22:00", end: "06:00"}
-    during: night
-    outside: closed
-  night: {type: hangup, text: The night shift is taking your call.}
-  closed: {type: hangup, text: We are closed.}
-"""
 
 
 @pytest.mark.parametrize(("now", "said"), [
