@@ -75,7 +75,7 @@ MAX_NODES_PER_RESPONSE = 50
 _ANSWERED = {"completed", "answered"}
 WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to pass it on."
 WHISPER_NO_BRIEFING = "A call from the hotline."  # whisper off, whisper_accept on: the key press, without the briefing
-FAILOVER_MESSAGE = "Sorry, I'm having a technical problem. Let's continue."
+FAILOVER_MESSAGE = AgentMessages().technical_problem  # the English line: the call's language gives its own
 MAX_TOKEN_TRANSCRIPT_CHARS = 2000  # the token rides in Twilio's URLs; the alert gets the most recent part
 STREAM_GRACE_S = 3.0  # a hang-up during a media stream: its handler, still alive, writes a fresher outcome first
 _WAITING_VERBS = ("<Dial", "<Gather", "<Record", "<Redirect", "<Connect", "<Enqueue", "<Pay")
@@ -358,7 +358,7 @@ class LiveFlow:
                 return await self._after_decision(state, node, form)
             response = VoiceResponse()
             language, lines = self.lines_of(state)
-            response.say(lines.technical_problem, **self.voice(language))  # FAILOVER_MESSAGE, in the call's language
+            response.say(lines.technical_problem, **self.voice(language))
             return await self.gather_turn(state, node, None, response, resume=True)
         return await self.gather_turn(state, node, heard, VoiceResponse())
 

@@ -21,8 +21,8 @@ from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 from loguru import logger
 from starlette.requests import HTTPConnection
 
-from agent.live.runner import LiveFlow
 from agent.live.continuations import StateLost
+from agent.live.runner import LiveFlow
 from agent.live.tokens import TokenError
 from agent.printable import printable
 from agent.server.guards import Guards, busy_reject
