@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import pluggy
 
 if TYPE_CHECKING:
-    from agent.call import Call, Outcome
-    from agent.gathers import Gather
-    from agent.intents import Intent
+    from agent.core.call import Call, Outcome
+    from agent.core.gathers import Gather
+    from agent.core.intents import Intent
 
 PROJECT = "voice_agent"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -57,11 +57,11 @@ def register_intents(register: Callable[[Intent], None]) -> None:
 def register_gathers(register: Callable[[Gather], None]) -> None:
     """Declare gathers: fields the agent can collect from a caller.
 
-    Call ``register(gather)`` with an instance of a :class:`agent.gathers.Gather`
+    Call ``register(gather)`` with an instance of a :class:`agent.core.gathers.Gather`
     subclass. A gather names its field, asks for it, extracts it from a
     caller line (for the offline engine), and validates and normalises a value
     (for both engines: the realtime model's ``record_details`` tool goes through
-    :meth:`~agent.gathers.Gather.normalise` too). Flows switch gathers on per
+    :meth:`~agent.core.gathers.Gather.normalise` too). Flows switch gathers on per
     node and may override ``question``, ``label`` and ``required``.
     """
 
@@ -74,9 +74,9 @@ def register_enrichment_sources(register: Callable[..., None]) -> None:
     entry with ``type: type_name`` builds ``SourceClass(config, context)``
     where ``config`` is the entry's other keys validated by the class's
     optional ``Config`` pydantic model, and ``context`` a
-    :class:`agent.sources.SourceContext` (settings, the flow file's folder).
+    :class:`agent.core.sources.SourceContext` (settings, the flow file's folder).
     The instance's ``async fetch(call)`` returns a list of facts
-    (:mod:`agent.facts`); the flow entry's ``name`` names it in logs and
+    (:mod:`agent.core.facts`); the flow entry's ``name`` names it in logs and
     ``timeout_ms`` gives it a limit of its own. It runs concurrently with the other sources under
     the node's deadline: a late or failing source is dropped and logged, and
     the call goes on without its facts.
@@ -89,11 +89,11 @@ def register_alert_platforms(register: Callable[..., None]) -> None:
 
     Call ``register(type_name, PlatformClass)``. A node's ``platform:``
     entry with ``type: type_name`` builds ``PlatformClass(config, context)``
-    like a source (optional ``Config`` model, :class:`agent.sources.SourceContext`).
+    like a source (optional ``Config`` model, :class:`agent.core.sources.SourceContext`).
     The instance's ``async open_alert(alert, call)`` receives an
-    :class:`agent.call.Alert` (summary, details with the briefing, gathered
+    :class:`agent.core.call.Alert` (summary, details with the briefing, gathered
     fields, a ``dedup_key`` shared by callers reporting the same problem) and
-    returns an :class:`agent.call.AlertReceipt` (the platform's key and URL).
+    returns an :class:`agent.core.call.AlertReceipt` (the platform's key and URL).
     A platform that fails or is slow is logged; the call goes on.
     """
 
@@ -106,7 +106,7 @@ def register_oncall_directories(register: Callable[..., None]) -> None:
     ``on_call:`` entry builds ``DirectoryClass(config, context)``; its
     ``async on_call(target, call)`` receives an
     :class:`agent.flow.models.RouteTarget` and returns the people to ring, in
-    order, as :class:`agent.facts.OnCallShift` (name and number). Their
+    order, as :class:`agent.core.facts.OnCallShift` (name and number). Their
     numbers are dialled, never spoken to callers or shown to the model.
     """
 
@@ -116,7 +116,7 @@ def register_fallbacks(register: Callable[..., None]) -> None:
     """Declare fallback handlers: what happens when nothing else matches.
 
     Call ``register(name, handler)`` where ``handler(call, reason)`` returns a
-    :class:`agent.fallback.FallbackDecision` (what to say, which branch to
+    :class:`agent.core.fallback.FallbackDecision` (what to say, which branch to
     take). ``reason`` is one of ``no_intent``, ``no_input``, ``max_turns``,
     ``model_error``, ``caller_request``, ``frustrated``. ``branch`` is a node
     id among the node's own branch targets (None: the node's ``fallback``). A node picks its handler with

@@ -99,7 +99,7 @@ def _start_server(
             cmd.append("--silero")
     elif config == "ours":
         cmd = (
-            [PY, "-m", "agent.cli", "serve"]
+            [PY, "-m", "agent.cli.main", "serve"]
             if not Path(PY).with_name("voice-agent").exists()
             else [str(Path(PY).with_name("voice-agent")), "serve"]
         )

@@ -17,11 +17,11 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.workers.runner import WorkerRunner
 
-from agent.call import Call
-from agent.engines import DialogueEngine
-from agent.frames import CallerSilenceFrame
-from agent.processors.text_engine import TextEngineProcessor
-from agent.processors.transcript import TranscriptCollector
+from agent.core.call import Call
+from agent.conversation.engines import DialogueEngine
+from agent.media.frames import CallerSilenceFrame
+from agent.media.processors.text_engine import TextEngineProcessor
+from agent.media.processors.transcript import TranscriptCollector
 
 RESPONSE_TIMEOUT_S = 10.0
 

@@ -35,25 +35,25 @@ from pipecat.transports.websocket.fastapi import (
 )
 from pipecat.workers.runner import WorkerRunner
 
-from agent.agent_context import AgentContext, Decision
+from agent.conversation.session import AgentContext, Decision
 from agent.flow.models import AiAgentNode
-from agent.events import call_event
+from agent.core.events import call_event
 from agent.live.runner import LiveFlow
 from agent.live.tokens import LiveState, TokenError
 from agent.live.twilio_rest import TwilioRest, TwilioRestError, UpdateResult
-from agent.processors.realtime import (
+from agent.media.processors.realtime import (
     OpenAIRealtimeProcessor,
     RealtimeConfig,
     open_connection,
 )
-from agent.processors.recorder import CallRecorder
-from agent.processors.supervisor import CallSupervisor
-from agent.processors.twilio_sender import TwilioMediaSender
-from agent.processors.twilio_serializer import SafeTwilioSerializer
-from agent.prompt import build_instructions
+from agent.media.processors.recorder import CallRecorder
+from agent.media.processors.supervisor import CallSupervisor
+from agent.media.processors.twilio_sender import TwilioMediaSender
+from agent.media.processors.twilio_serializer import SafeTwilioSerializer
+from agent.conversation.prompt import build_instructions
 from agent.server.metrics import Metrics
-from agent.tools import ToolBox
-from agent.vad import SileroModel
+from agent.conversation.tools import ToolBox
+from agent.media.vad import SileroModel
 
 START_TIMEOUT_S = 5.0
 EARLY_START_TTL_S = 15.0

@@ -1,12 +1,12 @@
 """The default fallback: say so, and take the node's fallback branch (normally a human).
 
 Its lines are the call's ``fallback_<reason>`` messages, in the call's language
-(agent.i18n: built in, or given by the flow under ``messages``/``languages``).
+(agent.flow.i18n: built in, or given by the flow under ``messages``/``languages``).
 """
 
 from agent import hookimpl
-from agent.fallback import FallbackDecision
-from agent.i18n import lines_of
+from agent.core.fallback import FallbackDecision
+from agent.flow.i18n import lines_of
 
 
 def default_fallback(call, reason) -> FallbackDecision:

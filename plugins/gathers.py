@@ -7,8 +7,10 @@ from typing import Any
 
 import phonenumbers
 
-from agent import extract, hookimpl
-from agent.gathers import Gather, GatherContext, InvalidValue
+from agent import hookimpl
+
+from agent.core import extract
+from agent.core.gathers import Gather, GatherContext, InvalidValue
 
 
 class CallerName(Gather):

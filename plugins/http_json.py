@@ -23,9 +23,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from agent import hookimpl
-from agent.facts import Fact
-from agent.http_client import http_client
-from agent.sources import SourceContext
+from agent.core.facts import Fact
+from agent.core.http_client import http_client
+from agent.core.sources import SourceContext
 
 _facts = TypeAdapter(Fact)
 

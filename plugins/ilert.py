@@ -77,10 +77,10 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent import hookimpl
-from agent.call import Alert, AlertLink, AlertNote, AlertReceipt
-from agent.facts import Fact, MaintenanceWindow, OnCallShift, OpenIncident, ServiceState, StatusPageEntry
-from agent.http_client import http_client
-from agent.sources import SourceContext
+from agent.core.call import Alert, AlertLink, AlertNote, AlertReceipt
+from agent.core.facts import Fact, MaintenanceWindow, OnCallShift, OpenIncident, ServiceState, StatusPageEntry
+from agent.core.http_client import http_client
+from agent.core.sources import SourceContext
 
 MAX_PAGES = 10
 
@@ -356,7 +356,7 @@ def _each(records: list[dict[str, Any]], parse: Any, what: str, *args: Any) -> l
 class IlertSource:
     """What ilert knows right now: open incidents, service states, active maintenance, open alerts, status pages."""
 
-    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.sources.FactCache)
+    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.core.sources.FactCache)
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")

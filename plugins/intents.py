@@ -1,7 +1,7 @@
 """The pre-built intents of the system we model, plus ``talk_to_human``."""
 
 from agent import hookimpl
-from agent.intents import Intent
+from agent.core.intents import Intent
 
 BUILTIN_INTENTS = [
     Intent(

@@ -32,10 +32,10 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent import hookimpl
-from agent.call import Alert, AlertNote, AlertReceipt
-from agent.facts import Fact, OnCallShift, OpenIncident, ServiceState
-from agent.http_client import http_client
-from agent.sources import SourceContext
+from agent.core.call import Alert, AlertNote, AlertReceipt
+from agent.core.facts import Fact, OnCallShift, OpenIncident, ServiceState
+from agent.core.http_client import http_client
+from agent.core.sources import SourceContext
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 PAGE_LIMIT = 100
@@ -169,7 +169,7 @@ def _name(ref: Any) -> str | None:
 class PagerDutySource:
     """Open incidents and service states from PagerDuty's REST API."""
 
-    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.sources.FactCache)
+    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.core.sources.FactCache)
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")

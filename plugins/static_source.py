@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from ruamel.yaml import YAML
 
 from agent import hookimpl
-from agent.facts import Fact
-from agent.sources import SourceContext
+from agent.core.facts import Fact
+from agent.core.sources import SourceContext
 
 _RELATIVE = re.compile(r"^([+-])(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -1,10 +1,10 @@
 """The ``statuspage`` enrichment source: a public Statuspage-style ``/api/v2/summary.json``.
 
 Reads ``{page_url}/api/v2/summary.json`` (public, no auth) and returns one
-:class:`~agent.facts.ServiceState` per component, an
-:class:`~agent.facts.OpenIncident` per unresolved incident, a
-:class:`~agent.facts.MaintenanceWindow` per maintenance in progress, and one
-:class:`~agent.facts.StatusPageEntry` for the page's overall status::
+:class:`~agent.core.facts.ServiceState` per component, an
+:class:`~agent.core.facts.OpenIncident` per unresolved incident, a
+:class:`~agent.core.facts.MaintenanceWindow` per maintenance in progress, and one
+:class:`~agent.core.facts.StatusPageEntry` for the page's overall status::
 
     enrichment:
       sources:
@@ -34,15 +34,15 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent import hookimpl
-from agent.facts import (
+from agent.core.facts import (
     Fact,
     MaintenanceWindow,
     OpenIncident,
     ServiceState,
     StatusPageEntry,
 )
-from agent.http_client import http_client
-from agent.sources import SourceContext
+from agent.core.http_client import http_client
+from agent.core.sources import SourceContext
 
 COMPONENT_STATUS = {
     "operational": "operational",
@@ -85,7 +85,7 @@ def _records(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
 class StatuspageSource:
     """Facts from a public Statuspage (or a compatible page's ``summary.json``)."""
 
-    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.sources.FactCache)
+    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.core.sources.FactCache)
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from agent.logs import setup_logging
+from agent.core.logs import setup_logging
 
 # The vendors' published contracts, checked in every test: the `vendor` fixture for HTTP mocks (a violation a
 # plugin swallows still fails the test), every TwiML document and form the fake Twilio sees, every Twilio REST
@@ -38,7 +38,7 @@ def _inside_support_hours(monkeypatch):
     A test of the clock itself passes ``at`` or monkeypatches ``node_logic.utc_now`` again; a server in a
     subprocess does not see this: give it :func:`around_the_clock_hotline`.
     """
-    from agent import node_logic
+    from agent.flow import rules as node_logic
 
     pinned = datetime.fromisoformat(SUPPORT_HOURS_NOW).astimezone(timezone.utc)
     monkeypatch.setattr(node_logic, "utc_now", lambda: pinned)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from agent.call import Call, Outcome
-from agent.plugins import Registry, load_registry
-from agent.walker import CallerTurn, walk_file
+from agent.core.call import Call, Outcome
+from agent.core.registry import Registry, load_registry
+from agent.simulation.simulator import CallerTurn, walk_file
 
 
 def simulate(

@@ -11,15 +11,15 @@ import httpx
 import pytest
 import respx
 
-from agent.call import Alert, AlertLink, AlertNote, AlertReceipt, Call
-from agent.facts import OpenIncident
+from agent.core.call import Alert, AlertLink, AlertNote, AlertReceipt, Call
+from agent.core.facts import OpenIncident
 from agent.flow.models import PluginRef
-from agent.plugins import load_registry
-from agent.reports import MAX_REPORTS, REPORTS, ReportLedger, already_reported
+from agent.core.registry import load_registry
+from agent.core.alert_ledger import MAX_REPORTS, REPORTS, ReportLedger, already_reported
 from agent.server.app import create_app
-from agent.settings import Settings
-from agent.shared_state import MemoryState
-from agent.sources import SourceContext, build_plugin
+from agent.core.settings import Settings
+from agent.core.shared_state import MemoryState
+from agent.core.sources import SourceContext, build_plugin
 from agent.testing.live import ACCOUNT, TOKEN
 from agent.testing.twiml_interpreter import TwimlInterpreter
 from plugins import ilert, pagerduty

@@ -11,9 +11,9 @@ import httpx
 import pytest
 import respx
 
-from agent.briefing import SUMMARY_PROMPT, engineer_briefing, spoken_briefing
-from agent.call import Call
-from agent.settings import Settings
+from agent.conversation.briefing import SUMMARY_PROMPT, engineer_briefing, spoken_briefing
+from agent.core.call import Call
+from agent.core.settings import Settings
 from tests.contracts.checker import checked, contract_route
 from tests.contracts.openai import chat_completion
 

@@ -13,8 +13,8 @@ import json
 import pytest
 from loguru import logger
 
-from agent.events import call_event
-from agent.logs import setup_logging
+from agent.core.events import call_event
+from agent.core.logs import setup_logging
 from agent.testing.fake_realtime import FakeModel, Say, ToolCall
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import Harness, run_live_call, speak

@@ -9,13 +9,13 @@ from pathlib import Path
 from agent.flow.lines import BUILT_IN
 from agent.flow.loader import check_flow
 from agent.flow.models import AgentMessages
-from agent.plugins import default_registry
-from agent.settings import Settings
+from agent.core.registry import default_registry
+from agent.core.settings import Settings
 from agent.testing.fake_realtime import FakeModel, Say, ToolCall
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import Harness, run_live_call, speak
 from agent.testing.twiml_interpreter import Spoken
-from agent.walker import walk_file
+from agent.simulation.simulator import walk_file
 
 GERMAN_CALLER = "+4930123456"
 

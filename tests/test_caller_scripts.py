@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.plugins import Registry
-from agent.scripts import FileError, load_script
-from agent.yamlfile import FileProblem
+from agent.cli.main import app
+from agent.core.registry import Registry
+from agent.simulation.scripts import FileError, load_script
+from agent.flow.yamlfile import FileProblem
 from tests.conftest import EXAMPLES
 
 REGISTRY = Registry(gathers={"caller_name": object(), "contact_number": object(), "email": object()})

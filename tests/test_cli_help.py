@@ -5,7 +5,7 @@ import re
 import typer
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.cli.main import app
 
 runner = CliRunner()
 

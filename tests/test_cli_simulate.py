@@ -6,8 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.scripts import load_script
+from agent.cli.main import app
+from agent.simulation.scripts import load_script
 from tests.conftest import EXAMPLES, HOTLINE, ROOT
 
 runner = CliRunner()
@@ -144,8 +144,8 @@ def test_a_weekday_daytime_call_takes_the_open_hours_path():
 def test_every_example_caller_pins_a_time_inside_support_hours():
     """`voice-agent test examples/callers` (CI) passes at night and on weekends too: each script pins its clock."""
     from agent.flow.loader import load_flow
-    from agent.node_logic import within_support_hours
-    from agent.walker import at_time
+    from agent.flow.rules import within_support_hours
+    from agent.simulation.simulator import at_time
 
     hours = load_flow(HOTLINE).nodes["hours"]
     for path in sorted((EXAMPLES / "callers").glob("*.yaml")):

@@ -18,16 +18,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import agent.plugins
-from agent.call import Call
-from agent.facts import CustomFact
+import agent.core.registry
+from agent.core.call import Call
+from agent.core.facts import CustomFact
 from agent.flow.loader import load_flow
 from agent.flow.models import SourceConfig
-from agent.plugins import Registry, load_registry
-from agent.scripts import ScriptedCaller, load_script, mismatches
-from agent.settings import Settings
-from agent.sources import SourceConfigError, SourceContext, build_source, fetch_facts
-from agent.walker import WalkOptions, at_time, walk
+from agent.core.registry import Registry, load_registry
+from agent.simulation.scripts import ScriptedCaller, load_script, mismatches
+from agent.core.settings import Settings
+from agent.core.sources import SourceConfigError, SourceContext, build_source, fetch_facts
+from agent.simulation.simulator import WalkOptions, at_time, walk
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "custom_enrichment_plugin"
 FLOW = EXAMPLE / "flow.yaml"
@@ -97,9 +97,9 @@ def test_caller_hears_about_the_recent_deployment(registry: Registry) -> None:
 
 
 def test_cli_simulate_json_uses_the_plugin(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent.cli import app
+    from agent.cli.main import app
 
-    monkeypatch.setattr(agent.plugins, "_default", registry)  # default_registry() caches the process-wide one
+    monkeypatch.setattr(agent.core.registry, "_default", registry)  # default_registry() caches the process-wide one
     result = CliRunner().invoke(app, ["simulate", str(FLOW), "--caller", str(SCRIPT), "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -111,9 +111,9 @@ def test_cli_simulate_json_uses_the_plugin(registry: Registry, monkeypatch: pyte
 
 
 def test_cli_plugins_lists_the_example(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent.cli import app
+    from agent.cli.main import app
 
-    monkeypatch.setattr(agent.plugins, "_default", registry)
+    monkeypatch.setattr(agent.core.registry, "_default", registry)
     result = CliRunner().invoke(app, ["plugins"])
     assert result.exit_code == 0, result.output
     assert "deploy_freeze  [ok]\n    intent: deployment_problem\n    source: deploy_freeze\n" in result.stdout
@@ -207,9 +207,9 @@ def test_broken_plugins_are_reported_by_name(tmp_path: Path, monkeypatch: pytest
     # a lifecycle hook that raises is logged and ignored; the call goes on
     asyncio.run(registry.call_started(Call()))
 
-    from agent.cli import app
+    from agent.cli.main import app
 
-    monkeypatch.setattr(agent.plugins, "_default", registry)
+    monkeypatch.setattr(agent.core.registry, "_default", registry)
     shown = CliRunner().invoke(app, ["plugins"]).stdout
     assert "explodes_on_import  [FAILED]" in shown
     assert "explodes_in_hook  [ok]" in shown and "register_intents raised" in shown

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from agent.settings import Settings
+from agent.core.settings import Settings
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
 

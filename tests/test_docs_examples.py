@@ -41,11 +41,11 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-import agent.plugins
+import agent.core.registry
 from agent.flow.loader import check_flow
 from agent.flow.models import Node
-from agent.plugins import ENTRY_POINT_GROUP, default_registry, load_registry
-from agent.settings import Settings
+from agent.core.registry import ENTRY_POINT_GROUP, default_registry, load_registry
+from agent.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -181,7 +181,7 @@ def install_example_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         f"[{ENTRY_POINT_GROUP}]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items()), encoding="utf-8")
     monkeypatch.syspath_prepend(str(EXAMPLE_PLUGIN))
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(agent.plugins, "_default", load_registry())
+    monkeypatch.setattr(agent.core.registry, "_default", load_registry())
 
 
 def example_flow_with_a_typo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -271,7 +271,7 @@ def skip_reason(command: Command) -> str | None:
 
 def run_command(command: Command, where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str | None:
     """Run one command of a doc block; return why it was skipped, or None when it ran and passed."""
-    from agent.cli import app
+    from agent.cli.main import app
 
     if command.text in STAND_INS:
         STAND_INS[command.text](tmp_path, monkeypatch)
@@ -309,7 +309,7 @@ def test_shell_block(block: Block, in_root_copy: Path, tmp_path: Path, monkeypat
     shell = parse_shell(block)
     known = {f"VOICE_AGENT_{name.upper()}" for name in Settings.model_fields}
     for name, _ in shell.settings:
-        assert name in known, f"{block.id}: {name} is not a setting (agent/settings.py)"
+        assert name in known, f"{block.id}: {name} is not a setting (agent/core/settings.py)"
     assert shell.commands or shell.settings, f"{block.id}: nothing to run"
     for command in shell.commands:
         run_command(command, block.id, tmp_path, monkeypatch)
@@ -414,7 +414,7 @@ def wrap_fragment(block: Block, data) -> dict:
 
 def run_script(script: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`voice-agent test` on a folder holding just this script."""
-    from agent.cli import app
+    from agent.cli.main import app
 
     if EXAMPLE_PLUGIN.name in script.parts:
         install_example_plugin(tmp_path, monkeypatch)

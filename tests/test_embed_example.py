@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from agent.server.app import create_app, voice_agent_router
-from agent.settings import Settings
+from agent.core.settings import Settings
 from agent.testing.twiml_interpreter import TwimlInterpreter
 from examples.embed_fastapi.app import build_app
 from tests.conftest import HOTLINE

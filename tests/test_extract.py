@@ -1,4 +1,4 @@
-"""agent/extract.py: reading values out of caller speech as a transcriber writes it."""
+"""agent/core/extract.py: reading values out of caller speech as a transcriber writes it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from agent import extract
+from agent.core import extract
 
 TODAY = date(2026, 3, 11)  # a Wednesday
 

@@ -10,11 +10,11 @@ import json
 import httpx
 import respx
 
-from agent.call import Call
+from agent.core.call import Call
 from agent.flow.models import SourceConfig
-from agent.plugins import load_registry
-from agent.settings import Settings
-from agent.sources import FACT_CACHE, SourceContext, build_source, fetch_facts
+from agent.core.registry import load_registry
+from agent.core.settings import Settings
+from agent.core.sources import FACT_CACHE, SourceContext, build_source, fetch_facts
 from tests.conftest import ROOT
 from tests.contracts.checker import Contract, checked, contract_route
 

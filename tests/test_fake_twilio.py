@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from agent import mulaw
+from agent.media import mulaw
 from agent.testing.fake_twilio import CallEnded, FakeTwilioCall, MarkRecord
 
 TOKEN = "test-auth-token-123"

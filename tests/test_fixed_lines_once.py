@@ -12,8 +12,8 @@ import asyncio
 
 from agent.flow.loader import load_flow
 from agent.live.runner import FAILOVER_MESSAGE
-from agent.plugins import load_registry
-from agent.processors.realtime import SAY_LEAD
+from agent.core.registry import load_registry
+from agent.media.processors.realtime import SAY_LEAD
 from agent.testing.fake_realtime import FakeModel, Say, ToolCall, Turn
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import Harness, run_live_call, speak

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent import cli_flow
+from agent.cli import flow as cli_flow
 from agent.flow.mermaid import to_mermaid
 from agent.flow.models import Flow
-from agent.plugins import Registry
+from agent.core.registry import Registry
 
 
 def make_flow(nodes: dict, start: str | None = None) -> Flow:

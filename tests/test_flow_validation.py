@@ -9,12 +9,12 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from agent import cli_flow
+from agent.cli import flow as cli_flow
 from agent.flow.loader import FlowError, FlowProblem, check_flow, load_flow
 from agent.flow.models import Flow
-from agent.plugins import Registry
-from agent.settings import Settings
-from agent.sources import SourceConfigError, SourceContext
+from agent.core.registry import Registry
+from agent.core.settings import Settings
+from agent.core.sources import SourceConfigError, SourceContext
 
 
 class StaticSource:

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from agent.gathers import CustomGather, GatherContext, InvalidValue
+from agent.core.gathers import CustomGather, GatherContext, InvalidValue
 from plugins.gathers import AffectedServices, CallerName, ContactNumber, Email, IncidentDescription
 
 TODAY = date(2026, 3, 11)

@@ -15,9 +15,9 @@ import asyncio
 import fakeredis
 import httpx
 
-from agent.call import Outcome
+from agent.core.call import Outcome
 from agent.server.app import create_app
-from agent.shared_state import RedisState
+from agent.core.shared_state import RedisState
 from agent.testing.twiml_interpreter import Spoken, TwimlInterpreter
 from tests.test_server_gather import PUBLIC, TOKEN, settings
 

@@ -6,12 +6,12 @@ import httpx
 import pytest
 import respx
 
-from agent.call import Call
-from agent.facts import OpenIncident, ServiceState
+from agent.core.call import Call
+from agent.core.facts import OpenIncident, ServiceState
 from agent.flow.models import SourceConfig
-from agent.plugins import load_registry
-from agent.settings import Settings
-from agent.sources import SourceConfigError, SourceContext, build_source
+from agent.core.registry import load_registry
+from agent.core.settings import Settings
+from agent.core.sources import SourceConfigError, SourceContext, build_source
 from tests.conftest import ROOT
 
 ANSWER = {

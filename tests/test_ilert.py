@@ -18,13 +18,13 @@ import httpx
 import pytest
 import respx
 
-from agent.call import Alert, Call
-from agent.facts import MaintenanceWindow, OpenIncident, ServiceState, StatusPageEntry
+from agent.core.call import Alert, Call
+from agent.core.facts import MaintenanceWindow, OpenIncident, ServiceState, StatusPageEntry
 from agent.flow.loader import check_flow
 from agent.flow.models import PluginRef, RouteTarget
-from agent.plugins import load_registry
-from agent.settings import Settings
-from agent.sources import SourceConfigError, SourceContext, build_plugin
+from agent.core.registry import load_registry
+from agent.core.settings import Settings
+from agent.core.sources import SourceConfigError, SourceContext, build_plugin
 from plugins import ilert
 from plugins.ilert import IlertError
 from tests.conftest import EXAMPLES
@@ -287,7 +287,7 @@ def test_one_failing_endpoint_drops_only_its_own_facts(api, settings, registry, 
 
 
 def test_when_every_endpoint_fails_the_source_fails(api, settings, registry):
-    from agent.sources import fetch_facts
+    from agent.core.sources import fetch_facts
 
     for path in ("/api/incidents", "/api/services", "/api/maintenance-windows"):
         failing(api, "GET", path, 401)
@@ -331,7 +331,7 @@ def test_json_of_the_wrong_shape_raises(api, settings, registry):
 
 
 def test_the_framework_drops_a_failing_source_and_the_call_goes_on(api, settings, registry):
-    from agent.sources import fetch_facts
+    from agent.core.sources import fetch_facts
 
     failing(api, "GET", "/api/incidents", 401)
     source = build("source", settings, registry, information=["incidents"])

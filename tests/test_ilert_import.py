@@ -16,10 +16,10 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.cli.main import app
 from agent.flow.ilert_import import IlertImportError, import_ilert
 from agent.flow.loader import check_flow
-from agent.plugins import load_registry
+from agent.core.registry import load_registry
 from tests.helpers import simulate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ilert" / "call-flow.json"

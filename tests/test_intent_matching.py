@@ -1,10 +1,10 @@
-"""agent/matching.py IntentMatcher with the built-in intents, on lines that are NOT their examples."""
+"""agent/conversation/matching.py IntentMatcher with the built-in intents, on lines that are NOT their examples."""
 
 from __future__ import annotations
 
 import pytest
 
-from agent.matching import IntentMatcher
+from agent.conversation.matching import IntentMatcher
 from plugins.intents import BUILTIN_INTENTS
 
 MATCHER = IntentMatcher(BUILTIN_INTENTS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent.scripts import load_script
+from agent.simulation.scripts import load_script
 from agent.testing.fake_realtime import FakeModel
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.offline_brain import OfflineBrain

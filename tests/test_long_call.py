@@ -19,12 +19,12 @@ import pytest
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from agent.call import Dial, Turn
+from agent.core.call import Dial, Turn
 from agent.live.continuations import MAX_INLINE_TOKEN, REF_PREFIX
 from agent.live.runner import LiveFlow
 from agent.live.tokens import LiveState, TokenError
 from agent.server.app import create_app
-from agent.settings import Settings
+from agent.core.settings import Settings
 from agent.testing.fake_realtime import FakeModel, Say, ToolCall
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import TOKEN, Harness, run_live_call, speak
@@ -97,7 +97,7 @@ def long_state(turns: int = 200, minutes: float = 30) -> LiveState:
 
 
 def _call(state: LiveState, transcript: list[Turn]):
-    from agent.call import Call
+    from agent.core.call import Call
 
     return Call(call_id=state.call_sid, fields=dict(state.fields), summary=state.summary, facts_used=state.facts_used, transcript=transcript)
 

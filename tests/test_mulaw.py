@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from agent import mulaw
+from agent.media import mulaw
 
 # --------------------------------------------------------------------------- scalar reference
 # The classic ITU-T G.711 mu-law algorithm, one sample at a time (bias 0x84,

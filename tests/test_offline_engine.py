@@ -1,6 +1,6 @@
 """The offline engine's dialogue, as a caller experiences it through the example hotline."""
 
-from agent.walker import CallerTurn
+from agent.simulation.simulator import CallerTurn
 from tests.conftest import HOTLINE
 from tests.helpers import agent_lines, simulate
 

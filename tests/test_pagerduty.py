@@ -13,13 +13,13 @@ import httpx
 import pytest
 import respx
 
-from agent.call import Alert, AlertLink, AlertNote, AlertReceipt
-from agent.facts import OpenIncident, ServiceState
+from agent.core.call import Alert, AlertLink, AlertNote, AlertReceipt
+from agent.core.facts import OpenIncident, ServiceState
 from agent.flow.loader import check_flow
 from agent.flow.models import RouteTarget
-from agent.plugins import load_registry
-from agent.settings import Settings
-from agent.sources import SourceContext
+from agent.core.registry import load_registry
+from agent.core.settings import Settings
+from agent.core.sources import SourceContext
 from plugins.pagerduty import (
     PagerDutyDirectory,
     PagerDutyError,

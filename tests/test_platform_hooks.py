@@ -4,10 +4,10 @@ import asyncio
 import types
 
 from agent import hookimpl
-from agent.call import AlertReceipt
-from agent.facts import OnCallShift
+from agent.core.call import AlertReceipt
+from agent.core.facts import OnCallShift
 from agent.flow.loader import check_flow
-from agent.plugins import load_registry
+from agent.core.registry import load_registry
 from tests.helpers import simulate
 
 FLOW = """

@@ -3,12 +3,12 @@
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from agent.agent_context import AgentContext
-from agent.call import Call
-from agent.facts import OnCallShift, OpenIncident
+from agent.conversation.session import AgentContext
+from agent.core.call import Call
+from agent.core.facts import OnCallShift, OpenIncident
 from agent.flow.models import AiAgentNode
-from agent.plugins import load_registry
-from agent.prompt import build_instructions
+from agent.core.registry import load_registry
+from agent.conversation.prompt import build_instructions
 
 NODE = {
     "type": "ai_agent", "greeting": "Hallo?", "intents": {"incident": "x", "talk_to_human": "y"},

@@ -19,7 +19,7 @@ def test_fixtures_are_available_without_imports(pytester):
 
         @pytest.fixture(autouse=True)
         def inside_support_hours(monkeypatch):  # live calls read this clock
-            from agent import node_logic
+            from agent.flow import rules as node_logic
             monkeypatch.setattr(node_logic, "utc_now", lambda: datetime.fromisoformat(WEDNESDAY_MORNING))
 
         def test_simulated(simulate_call):
@@ -62,7 +62,7 @@ def test_a_suite_using_none_of_the_fixtures_imports_nothing_of_the_package(pytes
 
         def test_nothing_heavy_is_imported():
             assert "agent.testing.pytest_plugin" in sys.modules  # the plugin is loaded, through its entry point
-            heavy = [m for m in ("pipecat", "openai", "loguru", "agent.server", "agent.walker") if m in sys.modules]
+            heavy = [m for m in ("pipecat", "openai", "loguru", "agent.server", "agent.simulation.simulator") if m in sys.modules]
             assert heavy == []
             imported = sorted(m for m in sys.modules if m.split(".")[0] == "agent" and m not in LOADED_BY_PLUGIN)
             assert imported == []

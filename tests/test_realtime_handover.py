@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from agent import mulaw
+from agent.media import mulaw
 from tests.fuzz.test_fuzz_realtime_events import Probe, _loop
 
 AUDIO_100MS = base64.b64encode(mulaw.tone(440, 100)).decode()

@@ -6,8 +6,8 @@ import types
 from loguru import logger
 
 from agent import hookimpl
-from agent.facts import CustomFact
-from agent.plugins import load_registry
+from agent.core.facts import CustomFact
+from agent.core.registry import load_registry
 from tests.conftest import HOTLINE
 from tests.helpers import agent_lines, simulate
 

@@ -72,7 +72,7 @@ async def voice_webhook(base: str, call_sid: str, caller: str) -> httpx.Response
 @contextlib.contextmanager
 def server_process(port: int, env: dict[str, str]):
     """``voice-agent serve`` in its own process."""
-    command = [sys.executable, "-c", "from agent.cli import main; main()", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-c", "from agent.cli.main import main; main()", "serve", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         yield process

@@ -4,9 +4,9 @@ import asyncio
 import base64
 import json
 
-from agent import mulaw
-from agent.frames import CallerAudioFrame, TwilioStopFrame
-from agent.processors.twilio_serializer import SafeTwilioSerializer
+from agent.media import mulaw
+from agent.media.frames import CallerAudioFrame, TwilioStopFrame
+from agent.media.processors.twilio_serializer import SafeTwilioSerializer
 
 AUDIO = mulaw.tone(440, 20)
 MEDIA = json.dumps({"event": "media", "streamSid": "MZ1", "media": {"track": "inbound", "payload": base64.b64encode(AUDIO).decode()}})

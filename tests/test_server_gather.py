@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from agent.server.app import create_app
-from agent.settings import Settings
+from agent.core.settings import Settings
 from agent.testing.twiml_interpreter import Spoken, TwimlInterpreter
 from tests.conftest import HOTLINE
 from tests.test_walker_nodes import NIGHT_LINE  # the same flow the simulator is tested with
@@ -167,7 +167,7 @@ def test_a_pass_or_a_voicemail_box_moves_on_to_the_next_engineer(gather_call):
 def test_support_hours_past_midnight_on_a_live_call(gather_call, tmp_path, monkeypatch, now, said):
     from datetime import datetime
 
-    from agent import node_logic
+    from agent.flow import rules as node_logic
 
     monkeypatch.setattr(node_logic, "utc_now", lambda: datetime.fromisoformat(now))
     flow = tmp_path / "night.yaml"

@@ -2,8 +2,8 @@
 
 from loguru import logger
 
-from agent.logs import forget_pii, redact, remember_pii, setup_logging
-from agent.settings import Settings
+from agent.core.logs import forget_pii, redact, remember_pii, setup_logging
+from agent.core.settings import Settings
 
 
 def test_settings_read_the_environment_and_dotenv(tmp_path, monkeypatch):

@@ -11,10 +11,10 @@ import asyncio
 import fakeredis
 import pytest
 
-import agent.shared_state as shared_state
+import agent.core.shared_state as shared_state
 from agent.server.guards import Guards
-from agent.settings import Settings
-from agent.shared_state import MemoryState, RedisState, open_state
+from agent.core.settings import Settings
+from agent.core.shared_state import MemoryState, RedisState, open_state
 
 
 class Clock:

@@ -7,14 +7,14 @@ import sys
 import textwrap
 import time
 
-from agent.call import Call
+from agent.core.call import Call
 from agent.flow.loader import load_flow
-from agent.plugins import load_registry
-from agent.scripts import ScriptedCaller, load_script, mismatches
-from agent.settings import Settings
+from agent.core.registry import load_registry
+from agent.simulation.scripts import ScriptedCaller, load_script, mismatches
+from agent.core.settings import Settings
 from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
 from agent.testing.offline_brain import OfflineBrain
-from agent.walker import WalkOptions, at_time, walk
+from agent.simulation.simulator import WalkOptions, at_time, walk
 from tests.conftest import EXAMPLES, HOTLINE
 
 
@@ -45,7 +45,7 @@ def _simulate_openai(env: dict[str, str]) -> tuple[subprocess.CompletedProcess[s
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VOICE_AGENT_")}
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-c", "from agent.cli import main; main()", "simulate", "--engine", "openai"],
+        [sys.executable, "-c", "from agent.cli.main import main; main()", "simulate", "--engine", "openai"],
         env={**clean, **env}, cwd=str(EXAMPLES), capture_output=True, text=True, timeout=60,
     )
     return result, time.monotonic() - started
@@ -73,7 +73,7 @@ def test_an_engine_failing_at_its_greeting_or_mid_call_raises_and_the_pipeline_s
     """TextCall hands the engine's error to the caller instead of waiting; nothing is left running to hang shutdown."""
     code = textwrap.dedent("""
         import asyncio
-        from agent.call import Call
+        from agent.core.call import Call
         from pipelines.text_call import TextCall
 
         class Broken:

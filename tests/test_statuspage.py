@@ -13,11 +13,11 @@ import httpx
 import pytest
 import respx
 
-from agent.facts import MaintenanceWindow, OpenIncident, ServiceState, StatusPageEntry
+from agent.core.facts import MaintenanceWindow, OpenIncident, ServiceState, StatusPageEntry
 from agent.flow.loader import check_flow
-from agent.plugins import load_registry
-from agent.settings import Settings
-from agent.sources import SourceContext
+from agent.core.registry import load_registry
+from agent.core.settings import Settings
+from agent.core.sources import SourceContext
 from plugins.statuspage import StatuspageError, StatuspageSource
 from tests.contracts.checker import checked, contract_route
 from tests.helpers import agent_lines, simulate

@@ -2,11 +2,11 @@
 
 import asyncio
 
-from agent.agent_context import AgentContext
-from agent.call import Call
-from agent.engines.offline import OfflineEngine
+from agent.conversation.session import AgentContext
+from agent.core.call import Call
+from agent.conversation.engines.offline import OfflineEngine
 from agent.flow.loader import load_flow
-from agent.plugins import load_registry
+from agent.core.registry import load_registry
 from pipelines.text_call import TextCall
 from tests.conftest import HOTLINE
 

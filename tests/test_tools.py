@@ -1,4 +1,4 @@
-"""agent/tools.py ToolBox: the model's tool contract over one AI node of one call."""
+"""agent/conversation/tools.py ToolBox: the model's tool contract over one AI node of one call."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from agent.agent_context import AgentContext
-from agent.call import Call
-from agent.facts import MaintenanceWindow, OnCallShift, OpenIncident, ServiceState
+from agent.conversation.session import AgentContext
+from agent.core.call import Call
+from agent.core.facts import MaintenanceWindow, OnCallShift, OpenIncident, ServiceState
 from agent.flow.models import AiAgentNode
-from agent.plugins import load_registry
-from agent.tools import MAX_TEXT, ToolBox
+from agent.core.registry import load_registry
+from agent.conversation.tools import MAX_TEXT, ToolBox
 
 NOW = datetime(2026, 3, 11, 10, 0, tzinfo=timezone.utc)
 REGISTRY = load_registry()

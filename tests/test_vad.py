@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from agent import mulaw
+from agent.media import mulaw
 from agent.testing.voice import speech
-from agent.vad import SileroModel
+from agent.media.vad import SileroModel
 
 
 def frames(samples: np.ndarray):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from agent.walker import CallerTurn
+from agent.simulation.simulator import CallerTurn
 from tests.helpers import agent_lines, simulate
 
 FLOW = """

@@ -23,13 +23,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ruamel.yaml.comments import CommentedMap
 
 from agent.flow.models import NODE_TYPES, AiAgentNode, Flow, Node, SupportHoursNode
-from agent.yamlfile import FileError as FlowError
-from agent.yamlfile import FileProblem as FlowProblem
-from agent.yamlfile import Reporter, close_match, line_at, plain, read_yaml
+from agent.flow.yamlfile import FileError as FlowError
+from agent.flow.yamlfile import FileProblem as FlowProblem
+from agent.flow.yamlfile import Reporter, close_match, line_at, plain, read_yaml
 
 if TYPE_CHECKING:
-    from agent.plugins import Registry
-    from agent.settings import Settings
+    from agent.core.registry import Registry
+    from agent.core.settings import Settings
 
 Loc = tuple[Any, ...]
 
@@ -40,7 +40,7 @@ def load_flow(path: str | Path, registry: Registry | None = None) -> Flow:
     Without a registry the installed plugins (``default_registry()``) are used.
     """
     if registry is None:
-        from agent.plugins import default_registry
+        from agent.core.registry import default_registry
 
         registry = default_registry()
     flow, problems = check_flow(path, registry)
@@ -549,7 +549,7 @@ def _check_sources(
     settings: Settings | None,
     report: Reporter,
 ) -> None:
-    from agent.sources import SourceConfigError, SourceContext, build_source
+    from agent.core.sources import SourceConfigError, SourceContext, build_source
 
     for i, source in enumerate(node.enrichment.sources):
         where = ("nodes", nid, "enrichment", "sources", i)
@@ -581,7 +581,7 @@ def _check_sources(
 
 
 def _settings() -> Settings:
-    from agent.settings import get_settings
+    from agent.core.settings import get_settings
 
     return get_settings()
 

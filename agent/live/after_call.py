@@ -15,15 +15,15 @@ from dataclasses import dataclass
 
 from loguru import logger
 
-from agent.call import Alert, AlertLink, AlertNote
+from agent.core.call import Alert, AlertLink, AlertNote
 from agent.flow.models import Flow
 from agent.live.tokens import OpenedAlert
 from agent.live.twilio_rest import TwilioRest
-from agent.openai_http import openai_client
-from agent.platforms import add_note
-from agent.plugins import Registry
-from agent.settings import Settings
-from agent.sources import SourceContext
+from agent.conversation.openai_http import openai_client
+from agent.core.platforms import add_note
+from agent.core.registry import Registry
+from agent.core.settings import Settings
+from agent.core.sources import SourceContext
 
 UNFINISHED = {"in-progress", "processing", "paused"}
 TRANSCRIBE_TIMEOUT_S = 120.0

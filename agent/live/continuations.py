@@ -21,7 +21,7 @@ from __future__ import annotations
 import secrets
 
 from agent.live.tokens import LiveState, TokenCodec, TokenError
-from agent.shared_state import SharedState
+from agent.core.shared_state import SharedState
 
 # A sealed state longer than this is stored and referenced. Twilio documents no length limit for
 # the action URLs of <Gather>/<Record>/<Dial> (tests/contracts/twilio/limits.yaml); its documented

@@ -20,20 +20,20 @@ from urllib.parse import urlencode
 from loguru import logger
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
-from agent import node_logic
-from agent.agent_context import AgentContext, Decision, call_language
-from agent.briefing import (
+from agent.flow import rules as node_logic
+from agent.conversation.session import AgentContext, Decision, call_language
+from agent.conversation.briefing import (
     alert_details,
     alert_for,
     caller_label,
     engineer_briefing,
     spoken_briefing,
 )
-from agent.call import Alert, AlertLink, Call, Outcome, Turn
-from agent.call import Dial as DialRecord
-from agent.engines.offline import DialogueState, OfflineEngine
-from agent.events import call_event
-from agent.facts import Fact
+from agent.core.call import Alert, AlertLink, Call, Outcome, Turn
+from agent.core.call import Dial as DialRecord
+from agent.conversation.engines.offline import DialogueState, OfflineEngine
+from agent.core.events import call_event
+from agent.core.facts import Fact
 from agent.flow.models import (
     AgentMessages,
     AiAgentNode,
@@ -49,13 +49,13 @@ from agent.flow.models import (
     SupportHoursNode,
     VoicemailNode,
 )
-from agent.i18n import messages_for, node_line, twilio_language
+from agent.flow.i18n import messages_for, node_line, twilio_language
 from agent.live.after_call import AfterCall
 from agent.live.continuations import Continuations
 from agent.live.tokens import Decided, LiveState, OpenedAlert, TokenCodec
 from agent.live.twilio_rest import TwilioRest
-from agent.logs import forget_pii
-from agent.node_logic import (
+from agent.core.logs import forget_pii
+from agent.flow.rules import (
     dial_round,
     is_blocked,
     ivr_target,
@@ -64,12 +64,12 @@ from agent.node_logic import (
     pin_matches,
     within_support_hours,
 )
-from agent.platforms import on_call_people, open_alert
-from agent.plugins import Registry
-from agent.reports import caller_was_told
-from agent.settings import Settings
-from agent.shared_state import MemoryState, SharedState
-from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
+from agent.core.platforms import on_call_people, open_alert
+from agent.core.registry import Registry
+from agent.core.alert_ledger import caller_was_told
+from agent.core.settings import Settings
+from agent.core.shared_state import MemoryState, SharedState
+from agent.core.sources import SourceContext, build_source, deadline_of, fetch_facts
 
 MAX_NODES_PER_RESPONSE = 50
 _ANSWERED = {"completed", "answered"}
@@ -612,7 +612,7 @@ class LiveFlow:
         return {"language": twilio_language(language or self.flow.language)}
 
     def lines_of(self, state: LiveState) -> tuple[str, AgentMessages]:
-        """The call's language and the fixed lines a caller hears in it (agent.i18n)."""
+        """The call's language and the fixed lines a caller hears in it (agent.flow.i18n)."""
         return call_language(self.flow, state.caller, self.settings.default_region, state.nodes)
 
     def language_of(self, state: LiveState) -> str:

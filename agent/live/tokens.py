@@ -17,8 +17,8 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, Field, field_validator
 
-from agent.call import AlertReceipt, Dial, Turn
-from agent.printable import printable
+from agent.core.call import AlertReceipt, Dial, Turn
+from agent.core.printable import printable
 
 
 class TokenError(ValueError):
@@ -36,7 +36,7 @@ class OpenedAlert(BaseModel):
 
 
 class Decided(BaseModel):
-    """How an AI node ended (:class:`agent.agent_context.Decision`), carried to the request that renders its branch."""
+    """How an AI node ended (:class:`agent.conversation.session.Decision`), carried to the request that renders its branch."""
 
     exit: str
     target: str | None = None

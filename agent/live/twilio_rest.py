@@ -14,8 +14,8 @@ from enum import Enum
 import httpx
 from loguru import logger
 
-from agent.http_client import http_client
-from agent.settings import Settings
+from agent.core.http_client import http_client
+from agent.core.settings import Settings
 
 
 class UpdateResult(str, Enum):

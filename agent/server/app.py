@@ -14,14 +14,14 @@ from agent.flow.loader import load_flow
 from agent.live.runner import LiveFlow
 from agent.live.tokens import TokenCodec
 from agent.live.twilio_rest import TwilioRest
-from agent.plugins import Registry, default_registry
-from agent.reports import REPORTS
+from agent.core.registry import Registry, default_registry
+from agent.core.alert_ledger import REPORTS
 from agent.server.guards import Guards
 from agent.server.metrics import Metrics
 from agent.server.router import MediaHandler, make_router
 from agent.server.security import SignatureCheck
-from agent.settings import Settings
-from agent.shared_state import SharedState, open_state
+from agent.core.settings import Settings
+from agent.core.shared_state import SharedState, open_state
 
 
 def token_codec(settings: Settings) -> TokenCodec:
@@ -69,12 +69,12 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
 
         early = EarlyStart()  # the model connection opens while Twilio sets up the stream
         media = media_handler(rest, metrics, early)
-        from agent.processors.realtime import prepare_realtime
+        from agent.media.processors.realtime import prepare_realtime
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
         prepare_realtime(settings.openai_realtime_url, key)  # now, not during the first call
         if settings.local_vad:
-            from agent.vad import SileroModel
+            from agent.media.vad import SileroModel
 
             SileroModel.shared()  # loaded now, never on the event loop during a call
     live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None, rest=rest, shared=state)

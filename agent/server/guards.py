@@ -2,7 +2,7 @@
 
 Twilio's ``X-Twilio-Signature`` has no timestamp or nonce: a captured request
 stays valid forever. So the server remembers what it has already served, in
-the :mod:`agent.shared_state` (this process's memory, or Redis shared by all
+the :mod:`agent.core.shared_state` (this process's memory, or Redis shared by all
 replicas):
 
 - replays — ``/twilio/voice`` accepts each ``CallSid`` once (a second
@@ -43,10 +43,10 @@ from loguru import logger
 from starlette.websockets import WebSocket
 from twilio.twiml.voice_response import VoiceResponse
 
-from agent.node_logic import caller_id_withheld
+from agent.flow.rules import caller_id_withheld
 from agent.server.security import STREAM_IDS, STREAM_OPTIONAL_IDS, STREAM_SID, malformed_ids
-from agent.settings import Settings
-from agent.shared_state import MemoryState, SharedState
+from agent.core.settings import Settings
+from agent.core.shared_state import MemoryState, SharedState
 
 
 class RateLimiter:

@@ -24,7 +24,7 @@ from starlette.requests import HTTPConnection
 from agent.live.continuations import StateLost
 from agent.live.runner import LiveFlow
 from agent.live.tokens import TokenError
-from agent.printable import printable
+from agent.core.printable import printable
 from agent.server.guards import Guards, busy_reject
 from agent.server.metrics import Metrics
 from agent.server.security import WEBHOOK_IDS, WEBHOOK_OPTIONAL_IDS, SignatureCheck, malformed_ids

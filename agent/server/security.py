@@ -22,7 +22,7 @@ from loguru import logger
 from starlette.requests import HTTPConnection
 from twilio.request_validator import RequestValidator
 
-from agent.settings import Settings
+from agent.core.settings import Settings
 
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")

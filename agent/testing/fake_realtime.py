@@ -162,7 +162,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from agent import mulaw
+from agent.media import mulaw
 
 __all__ = [
     "PCM",

@@ -98,7 +98,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from agent import mulaw
+from agent.media import mulaw
 
 __all__ = ["DTMF_DIGITS", "CallEnded", "FakeTwilioCall", "MarkRecord", "new_sid"]
 

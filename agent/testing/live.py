@@ -21,7 +21,7 @@ import httpx
 import respx
 
 from agent.server.app import create_app
-from agent.settings import Settings
+from agent.core.settings import Settings
 from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.server import running_server

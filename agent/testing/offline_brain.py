@@ -12,17 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.agent_context import AgentContext
-from agent.call import Call
-from agent.engines.offline import OfflineEngine
+from agent.conversation.session import AgentContext
+from agent.core.call import Call
+from agent.conversation.engines.offline import OfflineEngine
 from agent.flow.loader import load_flow
 from agent.flow.models import AiAgentNode
-from agent.plugins import Registry, load_registry
-from agent.processors.realtime import SAY_LEAD
-from agent.settings import Settings
-from agent.sources import SourceContext, build_source, deadline_of, fetch_facts
+from agent.core.registry import Registry, load_registry
+from agent.media.processors.realtime import SAY_LEAD
+from agent.core.settings import Settings
+from agent.core.sources import SourceContext, build_source, deadline_of, fetch_facts
 from agent.testing.fake_realtime import Action, Say, ToolCall, Turn
-from agent.tools import ToolBox
+from agent.conversation.tools import ToolBox
 
 
 class _RecordingTools(ToolBox):

@@ -47,8 +47,8 @@ PUBLIC = "https://voice-agent.test"
 @pytest.fixture
 def simulate_call(voice_agent_fresh_state):
     def run(flow: str | Path, turns: list, *, caller_number: str | None = "+15555550100", at: str | None = None, answer_calls: bool = True):
-        from agent.plugins import load_registry
-        from agent.walker import walk_file
+        from agent.core.registry import load_registry
+        from agent.simulation.simulator import walk_file
 
         call, outcome = asyncio.run(walk_file(
             Path(flow), list(turns), caller_number=caller_number, at=at, answer_calls=answer_calls, registry=load_registry(),
@@ -64,7 +64,7 @@ def gather_call(voice_agent_fresh_state):
         import httpx
 
         from agent.server.app import create_app
-        from agent.settings import Settings
+        from agent.core.settings import Settings
         from agent.testing.live import ACCOUNT, TOKEN
         from agent.testing.twiml_interpreter import TwimlInterpreter
 
@@ -107,9 +107,9 @@ def voice_agent_fresh_state():
     Not autouse: a suite that never calls a voice agent pays nothing for this plugin. Every fixture here that
     runs a call uses it; a test driving the package itself can ask for it by name.
     """
-    from agent.reports import REPORTS
-    from agent.shared_state import MemoryState
-    from agent.sources import FACT_CACHE
+    from agent.core.alert_ledger import REPORTS
+    from agent.core.shared_state import MemoryState
+    from agent.core.sources import FACT_CACHE
 
     FACT_CACHE.clear()
     REPORTS.use(MemoryState())

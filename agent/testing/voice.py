@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent import mulaw
+from agent.media import mulaw
 
 RATE = 8000
 

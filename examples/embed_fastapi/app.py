@@ -16,7 +16,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agent.server.app import voice_agent_router
-from agent.settings import Settings
+from agent.core.settings import Settings
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:

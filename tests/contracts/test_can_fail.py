@@ -9,8 +9,8 @@ import pytest
 import respx
 
 from agent.flow.models import RouteTarget
-from agent.settings import Settings
-from agent.sources import SourceContext
+from agent.core.settings import Settings
+from agent.core.sources import SourceContext
 from plugins.pagerduty import TARGET_FILTERS, PagerDutyDirectory, PagerDutySource, _RestClient
 from tests.contracts.checker import Contract, ContractViolation, contract_route
 

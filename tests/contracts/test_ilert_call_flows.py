@@ -26,7 +26,7 @@ from ruamel.yaml import YAML
 
 from agent.flow.ilert_import import import_ilert
 from agent.flow.loader import check_flow
-from agent.plugins import load_registry
+from agent.core.registry import load_registry
 from tests.contracts.checker import Contract
 from tests.helpers import simulate
 

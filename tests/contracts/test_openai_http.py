@@ -12,10 +12,10 @@ import httpx
 import pytest
 import respx
 
-from agent.briefing import engineer_briefing
-from agent.call import Call
+from agent.conversation.briefing import engineer_briefing
+from agent.core.call import Call
 from agent.live.after_call import AfterCall
-from agent.settings import Settings
+from agent.core.settings import Settings
 from tests.contracts.checker import Contract, ContractViolation, contract_route
 from tests.contracts.openai import chat_completion, documented_answer
 

@@ -120,13 +120,13 @@ def test_what_our_processor_sends_in_live_calls_is_ga_client_events(servers, rea
 
 
 def test_what_the_realtime_text_engine_sends_is_ga_client_events(servers, realtime_events_checked):
-    from agent.call import Call
+    from agent.core.call import Call
     from agent.flow.loader import load_flow
-    from agent.plugins import load_registry
-    from agent.scripts import ScriptedCaller, load_script
-    from agent.settings import Settings
+    from agent.core.registry import load_registry
+    from agent.simulation.scripts import ScriptedCaller, load_script
+    from agent.core.settings import Settings
     from agent.testing.offline_brain import OfflineBrain
-    from agent.walker import WalkOptions, at_time, walk
+    from agent.simulation.simulator import WalkOptions, at_time, walk
     from tests.conftest import EXAMPLES, HOTLINE
 
     script = load_script(EXAMPLES / "callers" / "wants_human.yaml")

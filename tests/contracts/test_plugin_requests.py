@@ -10,10 +10,10 @@ from pathlib import Path
 
 import respx
 
-from agent.call import Alert, AlertLink, AlertNote, AlertReceipt
+from agent.core.call import Alert, AlertLink, AlertNote, AlertReceipt
 from agent.flow.models import RouteTarget
-from agent.settings import Settings
-from agent.sources import SourceContext
+from agent.core.settings import Settings
+from agent.core.sources import SourceContext
 from plugins.ilert import IlertAlerts, IlertDirectory, IlertSource
 from plugins.pagerduty import PagerDutyDirectory, PagerDutyPlatform, PagerDutySource
 from plugins.statuspage import StatuspageSource

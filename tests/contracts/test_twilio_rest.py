@@ -12,7 +12,7 @@ import pytest
 import respx
 
 from agent.live.twilio_rest import TwilioRest, UpdateResult
-from agent.settings import Settings
+from agent.core.settings import Settings
 from tests.contracts.checker import RECORDED
 from tests.contracts.twilio.rest import ContractViolation, check_request, contract
 from tests.contracts.twilio.rest import twilio_rest_checked  # noqa: F401  (autouse: every TwilioRest request)

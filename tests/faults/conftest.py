@@ -30,10 +30,10 @@ import respx
 from loguru import logger
 from twilio.request_validator import RequestValidator
 
-from agent.call import Outcome
+from agent.core.call import Outcome
 from agent.live.runner import FAILOVER_MESSAGE
 from agent.server.app import create_app
-from agent.sources import FACT_CACHE
+from agent.core.sources import FACT_CACHE
 from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import ACCOUNT, TOKEN, TWILIO_API, live_settings

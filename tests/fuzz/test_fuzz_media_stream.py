@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pipecat.frames.frames import InputDTMFFrame, StartFrame
 
-from agent.frames import CallerAudioFrame, TwilioMarkFrame, TwilioStopFrame
-from agent.processors.twilio_serializer import MAX_MESSAGE_BYTES, SafeTwilioSerializer
+from agent.media.frames import CallerAudioFrame, TwilioMarkFrame, TwilioStopFrame
+from agent.media.processors.twilio_serializer import MAX_MESSAGE_BYTES, SafeTwilioSerializer
 from agent.testing.fake_realtime import FakeModel, Say, ToolCall
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import Harness, run_live_call, speak

@@ -16,19 +16,19 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.agent_context import AgentContext
-from agent.call import Call
+from agent.conversation.session import AgentContext
+from agent.core.call import Call
 from agent.flow.loader import load_flow
 from agent.flow.models import AiAgentNode
-from agent.plugins import load_registry
-from agent.processors.realtime import (
+from agent.core.registry import load_registry
+from agent.media.processors.realtime import (
     MAX_EVENT_BYTES,
     MAX_TRANSCRIPT_CHARS,
     OpenAIRealtimeProcessor,
     RealtimeConfig,
 )
-from agent.processors.twilio_sender import TwilioMediaSender
-from agent.tools import ToolBox
+from agent.media.processors.twilio_sender import TwilioMediaSender
+from agent.conversation.tools import ToolBox
 from tests.conftest import HOTLINE
 from tests.fuzz.strategies import cases, deeply_nested, json_values, nasty_text
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from agent.settings import Settings
+from agent.core.settings import Settings
 from tests.fuzz.strategies import cases
 
 FIELDS = sorted(Settings.model_fields)

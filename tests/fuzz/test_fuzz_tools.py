@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.tools import MAX_ARGUMENTS_CHARS, MAX_ITEMS, MAX_TEXT, ToolBox
+from agent.conversation.tools import MAX_ARGUMENTS_CHARS, MAX_ITEMS, MAX_TEXT, ToolBox
 from tests.fuzz.strategies import cases, deeply_nested, json_values, nasty_text
 from tests.test_tools import NODE, make
 

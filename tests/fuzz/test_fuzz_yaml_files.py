@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from agent.flow.loader import check_flow, load_flow
-from agent.plugins import load_registry
-from agent.scripts import load_script
-from agent.yamlfile import MAX_YAML_BYTES, FileError
+from agent.core.registry import load_registry
+from agent.simulation.scripts import load_script
+from agent.flow.yamlfile import MAX_YAML_BYTES, FileError
 from tests.conftest import EXAMPLES, HOTLINE
 from tests.fuzz.strategies import cases, json_values, nasty_text
 

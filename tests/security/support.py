@@ -9,7 +9,7 @@ from prometheus_client import generate_latest
 from twilio.request_validator import RequestValidator
 
 from agent.server.app import create_app
-from agent.settings import Settings
+from agent.core.settings import Settings
 from tests.conftest import HOTLINE
 
 PUBLIC = "https://voice.example.test"

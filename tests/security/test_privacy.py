@@ -24,7 +24,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from agent.logs import forget_pii, remember_pii, setup_logging
+from agent.core.logs import forget_pii, remember_pii, setup_logging
 from agent.testing.fake_realtime import FakeModel, Say, ToolCall
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import Harness, run_live_call, speak
@@ -178,7 +178,7 @@ def test_an_exception_trace_does_not_leak_local_caller_values(capsys):
 
 def test_remembered_caller_values_are_bounded():
     """A server that runs for months must not keep every caller's name in memory."""
-    from agent import logs
+    from agent.core import logs
 
     names = [f"Caller Number{i:06d}" for i in range(logs.MAX_REMEMBERED + 100)]
     remember_pii(*names)

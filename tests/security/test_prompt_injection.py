@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.agent_context import AgentContext
-from agent.call import Call
-from agent.facts import CustomFact, OnCallShift, OpenIncident, ServiceState
+from agent.conversation.session import AgentContext
+from agent.core.call import Call
+from agent.core.facts import CustomFact, OnCallShift, OpenIncident, ServiceState
 from agent.flow.loader import load_flow
-from agent.plugins import load_registry
-from agent.prompt import build_instructions
-from agent.tools import ToolBox
-from agent.walker import CallerTurn
+from agent.core.registry import load_registry
+from agent.conversation.prompt import build_instructions
+from agent.conversation.tools import ToolBox
+from agent.simulation.simulator import CallerTurn
 from tests.conftest import HOTLINE
 from tests.helpers import agent_lines, simulate
 

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 from agent.server.guards import RateLimiter
-from agent.shared_state import MemoryState
+from agent.core.shared_state import MemoryState
 from tests.security.support import app, client, rejected, sign
 
 LOOPER = "+4915177700011"

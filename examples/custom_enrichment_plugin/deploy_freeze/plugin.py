@@ -3,7 +3,7 @@
 One module registers several things, each through its own hook:
 
 - the enrichment source type ``deploy_freeze``, which reads a JSON deploy log
-  and returns a :class:`~agent.facts.CustomFact` per deployment made within
+  and returns a :class:`~agent.core.facts.CustomFact` per deployment made within
   ``window_minutes`` before the call;
 - the intent ``deployment_problem``, for callers who link their problem to a
   release.
@@ -23,9 +23,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent import hookimpl
-from agent.facts import CustomFact
-from agent.intents import Intent
-from agent.sources import SourceContext
+from agent.core.facts import CustomFact
+from agent.core.intents import Intent
+from agent.core.sources import SourceContext
 
 
 class Deployment(BaseModel):

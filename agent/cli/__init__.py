@@ -1,0 +1,1 @@
+"""The voice-agent command line."""

@@ -1,0 +1,126 @@
+"""The realtime model as a text engine: the same start/reply contract as the offline engine.
+
+``voice-agent simulate --engine openai`` uses it to run a scripted caller
+through the real model (or the fake in tests) without audio: caller lines go
+in as ``input_text`` items, answers come back as ``output_text``, and tool
+calls go through the same :class:`agent.conversation.tools.ToolBox`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openai import AsyncOpenAI
+
+from agent.conversation.session import AgentContext
+from agent.conversation.prompt import build_instructions
+from agent.core.settings import Settings
+from agent.conversation.tools import ToolBox
+
+MAX_TOOL_ROUNDS = 8
+CONNECT_TIMEOUT_S = 10.0
+
+
+class EngineUnavailable(RuntimeError):
+    """The model cannot be reached at all (no key, or no connection): a setup problem, said in one line with its fix."""
+
+
+class RealtimeTextEngine:
+    def __init__(self, ctx: AgentContext, settings: Settings, *, timeout_s: float = 20.0) -> None:
+        self.ctx = ctx
+        self.tools = ToolBox(ctx)
+        self._settings = settings
+        self._timeout = timeout_s
+        self._manager: Any = None
+        self._conn: Any = None
+
+    @property
+    def done(self) -> bool:
+        return self.ctx.decision is not None
+
+    async def connect(self) -> None:
+        """Open the model's socket, or raise :class:`EngineUnavailable` saying which setting to fix."""
+        if self._conn is not None:
+            return
+        if self._settings.openai_api_key is None:
+            raise EngineUnavailable(
+                "no OpenAI API key. Fix: set VOICE_AGENT_OPENAI_API_KEY (environment or .env), or use the offline engine"
+            )
+        url = self._settings.openai_realtime_url
+        base = url.rstrip("/").removesuffix("/realtime")
+        client = AsyncOpenAI(api_key=self._settings.openai_api_key.get_secret_value(), websocket_base_url=base, max_retries=0)
+        manager = client.realtime.connect(model=self._settings.openai_realtime_model, max_retries=0)
+        try:
+            self._conn = await asyncio.wait_for(manager.__aenter__(), min(self._timeout, CONNECT_TIMEOUT_S))
+        except Exception as exc:  # refused, unknown host, TLS, HTTP 401 on the upgrade, timeout: all the same to the user
+            reason = str(exc) or type(exc).__name__
+            raise EngineUnavailable(
+                f"could not connect to the OpenAI Realtime API at {url}: {reason}. "
+                "Fix: check the network and VOICE_AGENT_OPENAI_REALTIME_URL (and VOICE_AGENT_OPENAI_API_KEY)"
+            ) from exc
+        self._manager = manager
+
+    async def start(self) -> list[str]:
+        await self.connect()
+        instructions = build_instructions(self.ctx, self.ctx.call.facts, ZoneInfo(self.ctx.timezone))
+        await self._send({"type": "session.update", "session": {
+            "type": "realtime", "model": self._settings.openai_realtime_model, "output_modalities": ["text"],
+            "instructions": instructions, "tools": self.tools.schemas(), "tool_choice": "auto",
+        }})
+        return await self._respond({"instructions": f"Greet the caller with exactly these words: {self.ctx.greeting}"})
+
+    async def reply(self, text: str) -> list[str]:
+        if self.done:
+            return []
+        content = text if text.strip() else "(the caller says nothing)"
+        await self._send({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": content[:2000]}],
+        }})
+        return await self._respond(None)
+
+    async def close(self) -> None:
+        if self._manager is not None:
+            await self._manager.__aexit__(None, None, None)
+            self._manager = None
+
+    async def _send(self, event: dict[str, Any]) -> None:
+        await self._conn.send_raw(json.dumps(event))
+
+    async def _respond(self, response: dict[str, Any] | None) -> list[str]:
+        """Ask for a response; run its tool calls (and the follow-ups) until the model just talks."""
+        lines: list[str] = []
+        await self._send({"type": "response.create", **({"response": response} if response else {})})
+        for _ in range(MAX_TOOL_ROUNDS):
+            text, calls = await asyncio.wait_for(self._collect(), self._timeout)
+            if text:
+                lines.append(text)
+            if not calls:
+                return lines
+            for call_id, name, arguments in calls:
+                result = await self.tools.call(name, arguments)
+                await self._send({"type": "conversation.item.create", "item": {
+                    "type": "function_call_output", "call_id": call_id, "output": json.dumps(result),
+                }})
+            if self.done:
+                decision = self.ctx.decision
+                return lines + ([decision.say] if decision and decision.say else [])
+            await self._send({"type": "response.create"})
+        return lines
+
+    async def _collect(self) -> tuple[str, list[tuple[str, str, str]]]:
+        text: list[str] = []
+        calls: list[tuple[str, str, str]] = []
+        while True:
+            event = json.loads(await self._conn.recv_bytes())
+            kind = event.get("type")
+            if kind == "response.output_text.delta":
+                text.append(str(event.get("delta", "")))
+            elif kind == "response.function_call_arguments.done":
+                calls.append((event["call_id"], event["name"], event.get("arguments") or "{}"))
+            elif kind == "error":
+                raise RuntimeError(f"realtime model error: {(event.get('error') or {}).get('code')}")
+            elif kind == "response.done":
+                return "".join(text).strip(), calls

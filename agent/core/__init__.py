@@ -1,0 +1,1 @@
+"""Contract and core types: the call and its outcome, facts, gathers, intents, settings, the plugin registry."""

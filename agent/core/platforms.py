@@ -1,0 +1,88 @@
+"""Calls to the incident platforms a flow names: opening alerts and asking who is on call.
+
+Shared by the simulator and live calls. A platform that fails or is slow is
+logged and noted; the call goes on (the alert stays in the outcome record,
+and route_call falls back to the targets it can still reach).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from loguru import logger
+
+from agent.core.call import Alert, AlertNote, Call
+from agent.core.facts import OnCallShift
+from agent.flow.models import PluginRef, RouteCallNode
+from agent.core.registry import Registry
+from agent.core.alert_ledger import REPORTS, already_reported
+from agent.core.sources import SourceContext, build_plugin
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+async def open_alert(
+    alert: Alert, call: Call, ref: PluginRef | None, registry: Registry, context: SourceContext, *, transcript: bool = False,
+) -> str | None:
+    """Open ``alert`` on the platform ``ref`` names (sets ``alert.receipt``); a note when that failed.
+
+    ``transcript``: the call's conversation goes with the alert (the flow's ``after_call.transcript``).
+    """
+    if transcript:
+        alert.transcript = call.transcript_text() or None
+    if ref is None:
+        return None
+    alert.already_reported = await already_reported(alert, call.facts, REPORTS)
+    try:
+        platform = build_plugin(ref, registry.alert_platforms, context, kind="alert platform")
+        timeout = ref.timeout_ms / 1000 if ref.timeout_ms else DEFAULT_TIMEOUT_S
+        alert.receipt = await asyncio.wait_for(platform.open_alert(alert, call), timeout)
+    except Exception as exc:  # the caller must still reach a person
+        logger.warning("alert platform {} failed: {!r}", ref.type, exc)
+        return f"alert platform {ref.type} failed: {type(exc).__name__}"
+    await REPORTS.record(alert, context.settings.report_ttl_s)
+    return None
+
+
+async def add_note(alert: Alert, note: AlertNote, ref: PluginRef, registry: Registry, context: SourceContext) -> bool:
+    """Add ``note`` to an alert opened earlier (platforms without ``add_note`` skip it); False when it failed."""
+    try:
+        platform = build_plugin(ref, registry.alert_platforms, context, kind="alert platform")
+        if not hasattr(platform, "add_note"):
+            logger.info("alert platform {} cannot add notes to alerts; skipped", ref.type)
+            return False
+        timeout = ref.timeout_ms / 1000 if ref.timeout_ms else DEFAULT_TIMEOUT_S
+        await asyncio.wait_for(platform.add_note(alert, note), timeout)
+    except Exception as exc:
+        logger.warning("adding a note to a {} alert failed: {!r}", ref.type, exc)
+        return False
+    return True
+
+
+async def on_call_people(node: RouteCallNode, call: Call, registry: Registry, context: SourceContext) -> tuple[dict[int, list[OnCallShift]], list[str]]:
+    """Who is on call for each schedule, policy or user target: from the node's directory, else from facts."""
+    wanted = {i: t for i, t in enumerate(node.targets) if t.type != "number"}
+    found: dict[int, list[OnCallShift]] = {}
+    notes: list[str] = []
+    if not wanted:
+        return found, notes
+    if node.on_call is None:
+        for index, target in wanted.items():
+            found[index] = [f for f in call.facts if isinstance(f, OnCallShift) and f.schedule == target.id]
+        return found, notes
+    try:
+        directory = build_plugin(node.on_call, registry.oncall_directories, context, kind="on-call directory")
+    except Exception as exc:
+        logger.warning("on-call directory {} unusable: {!r}", node.on_call.type, exc)
+        return found, [f"on-call directory {node.on_call.type} unusable: {exc}"]
+    timeout = node.on_call.timeout_ms / 1000 if node.on_call.timeout_ms else DEFAULT_TIMEOUT_S
+
+    async def ask(index: int) -> None:
+        try:
+            found[index] = list(await asyncio.wait_for(directory.on_call(wanted[index], call), timeout))
+        except Exception as exc:
+            logger.warning("on-call look-up for {} {} failed: {!r}", wanted[index].type, wanted[index].id, exc)
+            notes.append(f"on-call look-up for {wanted[index].id} failed: {type(exc).__name__}")
+
+    await asyncio.gather(*(ask(i) for i in wanted))
+    return found, notes
