@@ -1,15 +1,13 @@
 """The default fallback: say so, and take the node's fallback branch (normally a human).
 
 Its lines are the call's ``fallback_<reason>`` messages, in the call's language
-(agent.flow.i18n: built in, or given by the flow under ``messages``/``languages``).
+(``lines_of``: built in, or given by the flow under ``messages``/``languages``).
 """
 
-from agent import hookimpl
-from agent.core.fallback import FallbackDecision
-from agent.flow.i18n import lines_of
+from agent.plugin_api import Call, FallbackDecision, FallbackReason, hookimpl, lines_of
 
 
-def default_fallback(call, reason) -> FallbackDecision:
+def default_fallback(call: Call, reason: FallbackReason) -> FallbackDecision:
     lines = lines_of(call)
     return FallbackDecision(say=getattr(lines, f"fallback_{reason}", None) or lines.fallback_max_turns)
 

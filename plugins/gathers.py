@@ -7,10 +7,7 @@ from typing import Any
 
 import phonenumbers
 
-from agent import hookimpl
-
-from agent.core import extract
-from agent.core.gathers import Gather, GatherContext, InvalidValue
+from agent.plugin_api import Gather, GatherContext, InvalidValue, extract, hookimpl
 
 
 class CallerName(Gather):

@@ -22,10 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from agent import hookimpl
-from agent.core.facts import Fact
-from agent.core.http_client import http_client
-from agent.core.sources import SourceContext
+from agent.plugin_api import Fact, PluginContext, hookimpl
 
 _facts = TypeAdapter(Fact)
 
@@ -63,8 +60,9 @@ class HttpJsonSource:
 
     cache_ttl_s = 15.0
 
-    def __init__(self, config: Config, context: SourceContext) -> None:
+    def __init__(self, config: Config, context: PluginContext) -> None:
         self.config = config
+        self.context = context
         self.timeout = context.settings.http_timeout_s
 
     def _headers(self) -> dict[str, str]:
@@ -79,7 +77,7 @@ class HttpJsonSource:
         return headers
 
     async def fetch(self, call: Any) -> list[Fact]:
-        async with http_client(timeout=self.timeout) as client:
+        async with self.context.http_client(timeout=self.timeout) as client:
             response = await client.get(self.config.url, headers=self._headers())
         if response.status_code >= 400:
             raise HttpJsonError(f"{self.config.url} answered HTTP {response.status_code}")

@@ -47,13 +47,14 @@ with ``start-index``/``max-results`` up to the spec's maximum per endpoint, so
 open records are not cut off on a large account; at most ``max_pages`` pages
 are read per endpoint (a warning says when that cap was hit).
 
-Settings (env vars ``VOICE_AGENT_*``): ``ILERT_BASE_URL`` (EU/US region),
-``ILERT_API_KEY`` (an API token: ``Authorization: Bearer <token>``; read
-access to what the flow asks for: incidents, services, maintenance windows,
-alerts, status pages, on-calls and users' contacts), ``ILERT_ALERT_SOURCE_KEY``
+Settings (:class:`IlertSettings`, env vars or ``.env``):
+``VOICE_AGENT_ILERT_BASE_URL`` (EU/US region), ``VOICE_AGENT_ILERT_API_KEY``
+(an API token: ``Authorization: Bearer <token>``; read access to what the
+flow asks for: incidents, services, maintenance windows, alerts, status
+pages, on-calls and users' contacts), ``VOICE_AGENT_ILERT_ALERT_SOURCE_KEY``
 (the integration key of the alert source that calls open alerts in; sent as
-``integrationKey`` in ``POST /api/events``), and ``HTTP_TIMEOUT_S`` (every
-request's limit).
+``integrationKey`` in ``POST /api/events``); and the agent's
+``VOICE_AGENT_HTTP_TIMEOUT_S`` (every request's limit).
 
 Every failed request (HTTP 401/403/429/4xx/5xx, a timeout, a body that is not
 the expected JSON) is an :class:`IlertError` with what went wrong. The
@@ -74,13 +75,24 @@ from typing import Any, ClassVar, Literal
 import httpx
 import phonenumbers
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from agent import hookimpl
-from agent.core.call import Alert, AlertLink, AlertNote, AlertReceipt
-from agent.core.facts import Fact, MaintenanceWindow, OnCallShift, OpenIncident, ServiceState, StatusPageEntry
-from agent.core.http_client import http_client
-from agent.core.sources import SourceContext
+from agent.plugin_api import (
+    Alert,
+    AlertLink,
+    AlertNote,
+    AlertReceipt,
+    Fact,
+    MaintenanceWindow,
+    OnCallShift,
+    OpenIncident,
+    PluginContext,
+    PluginSettings,
+    ServiceState,
+    SettingsConfigDict,
+    StatusPageEntry,
+    hookimpl,
+)
 
 MAX_PAGES = 10
 
@@ -116,6 +128,17 @@ CONTACT_UNUSABLE = {"LOCKED", "BLACKLISTED"}
 Information = Literal["incidents", "services", "maintenance", "alerts", "status_pages"]
 
 
+class IlertSettings(PluginSettings):
+    """ilert's keys and API (``VOICE_AGENT_ILERT_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="VOICE_AGENT_ILERT_")
+    title = "ilert"
+
+    api_key: SecretStr | None = Field(None, description="ilert API token (read incidents, services, on-call).")
+    base_url: str = Field("https://api.ilert.com", description="ilert API; EU and US regions differ.")
+    alert_source_key: SecretStr | None = Field(None, description="Integration key of the ilert alert source calls open alerts in.")
+
+
 class IlertError(RuntimeError):
     """A request to ilert that failed; the message says which and why."""
 
@@ -134,20 +157,22 @@ def _numeric_ids(values: list[str], what: str) -> list[str]:
 class _Api:
     """A thin client: base URL, auth and timeout from the settings, errors as :class:`IlertError`."""
 
-    def __init__(self, context: SourceContext, *, need_key: bool = True, send_key: bool = True) -> None:
-        settings = context.settings
-        self.base_url = settings.ilert_base_url.rstrip("/")
-        self.timeout = settings.http_timeout_s
-        self.region = settings.default_region
-        key = settings.ilert_api_key.get_secret_value() if settings.ilert_api_key else None
+    def __init__(self, context: PluginContext, *, need_key: bool = True, send_key: bool = True) -> None:
+        settings = context.plugin_settings(IlertSettings)
+        self.context = context
+        self.base_url = settings.base_url.rstrip("/")
+        self.timeout = context.settings.http_timeout_s
+        self.region = context.settings.default_region
+        key = settings.secret("api_key")
         # A missing key fails the request, not the flow check: flows stay checkable without secrets.
-        self.missing = "no ilert API key: set VOICE_AGENT_ILERT_API_KEY" if need_key and not key else None
+        self.missing = settings.missing("api_key", "ilert API key") if need_key else None
         self.headers = {"Accept": "application/json"}
         if key and send_key:
             self.headers["Authorization"] = f"Bearer {key}"
+        self.key_names = " / ".join(IlertSettings.env_var(f) for f in ("api_key", "alert_source_key"))
 
     def client(self) -> httpx.AsyncClient:
-        return http_client(base_url=self.base_url, headers=self.headers, timeout=self.timeout)
+        return self.context.http_client(base_url=self.base_url, headers=self.headers, timeout=self.timeout)
 
     async def request(self, client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
         what = f"{method} {path}"
@@ -163,7 +188,7 @@ class _Api:
         if status in (401, 403):
             raise IlertError(
                 f"ilert {what} answered {status}: the API key was rejected or lacks permission "
-                "(check VOICE_AGENT_ILERT_API_KEY / VOICE_AGENT_ILERT_ALERT_SOURCE_KEY)"
+                f"(check {self.key_names})"
             )
         if status == 429:
             retry = response.headers.get("Retry-After")
@@ -356,7 +381,7 @@ def _each(records: list[dict[str, Any]], parse: Any, what: str, *args: Any) -> l
 class IlertSource:
     """What ilert knows right now: open incidents, service states, active maintenance, open alerts, status pages."""
 
-    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.core.sources.FactCache)
+    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.core.sources.SharedCache)
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -382,7 +407,7 @@ class IlertSource:
 
     name = "ilert"
 
-    def __init__(self, config: Config, context: SourceContext) -> None:
+    def __init__(self, config: Config, context: PluginContext) -> None:
         self.config = config
         self.api = _Api(context)
         self.wanted = set(config.services)
@@ -488,7 +513,7 @@ class IlertDirectory:
     name = "ilert"
     _FILTERS: ClassVar[dict[str, str]] = {"escalation_policy": "policies", "on_call_schedule": "schedules", "user": "users"}
 
-    def __init__(self, config: Any, context: SourceContext) -> None:
+    def __init__(self, config: Any, context: PluginContext) -> None:
         self.api = _Api(context)
 
     async def on_call(self, target: Any, call: Any) -> list[OnCallShift]:
@@ -568,9 +593,10 @@ class IlertAlerts:
 
     name = "ilert"
 
-    def __init__(self, config: Any, context: SourceContext) -> None:
-        key = context.settings.ilert_alert_source_key
-        self.key = key.get_secret_value() if key else ""
+    def __init__(self, config: Any, context: PluginContext) -> None:
+        settings = context.plugin_settings(IlertSettings)
+        self.key = settings.secret("alert_source_key") or ""
+        self.missing = settings.missing("alert_source_key", "alert source key")
         self.api = _Api(context, need_key=False, send_key=False)  # the body's integrationKey authenticates
 
     async def open_alert(self, alert: Alert, call: Any) -> AlertReceipt:
@@ -591,7 +617,7 @@ class IlertAlerts:
 
     async def _event(self, alert: Alert, details: str, custom: dict[str, Any], links: list[AlertLink], key: str) -> None:
         if not self.key:
-            raise IlertError("ilert POST /api/events: no alert source key: set VOICE_AGENT_ILERT_ALERT_SOURCE_KEY")
+            raise IlertError(f"ilert POST /api/events: {self.missing}")
         body: dict[str, Any] = {
             "integrationKey": self.key,
             "eventType": "ALERT",

@@ -1,7 +1,6 @@
 """The pre-built intents of the system we model, plus ``talk_to_human``."""
 
-from agent import hookimpl
-from agent.core.intents import Intent
+from agent.plugin_api import Intent, hookimpl
 
 BUILTIN_INTENTS = [
     Intent(

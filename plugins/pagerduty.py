@@ -8,10 +8,11 @@ One module, three roles, all named ``pagerduty``:
   user target, then each person's phone from ``GET /users/{id}/contact_methods``;
 * alert platform: a ``trigger`` event to the Events API v2 (``POST /v2/enqueue``).
 
-Settings (env vars): ``VOICE_AGENT_PAGERDUTY_API_KEY`` (a read-only REST API
-key is enough), ``VOICE_AGENT_PAGERDUTY_ROUTING_KEY`` (an Events API v2
-integration key, for alerts), ``VOICE_AGENT_PAGERDUTY_BASE_URL``,
-``VOICE_AGENT_PAGERDUTY_EVENTS_URL``, ``VOICE_AGENT_HTTP_TIMEOUT_S``.
+Settings (:class:`PagerDutySettings`, env vars or ``.env``):
+``VOICE_AGENT_PAGERDUTY_API_KEY`` (a read-only REST API key is enough),
+``VOICE_AGENT_PAGERDUTY_ROUTING_KEY`` (an Events API v2 integration key, for
+alerts), ``VOICE_AGENT_PAGERDUTY_BASE_URL``, ``VOICE_AGENT_PAGERDUTY_EVENTS_URL``;
+and the agent's ``VOICE_AGENT_HTTP_TIMEOUT_S``.
 
 Records the plugin cannot read (missing ids, names, unknown statuses,
 numbers that do not parse) are skipped and logged; answers it cannot use
@@ -29,13 +30,21 @@ from typing import Any
 import httpx
 import phonenumbers
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from agent import hookimpl
-from agent.core.call import Alert, AlertNote, AlertReceipt
-from agent.core.facts import Fact, OnCallShift, OpenIncident, ServiceState
-from agent.core.http_client import http_client
-from agent.core.sources import SourceContext
+from agent.plugin_api import (
+    Alert,
+    AlertNote,
+    AlertReceipt,
+    Fact,
+    OnCallShift,
+    OpenIncident,
+    PluginContext,
+    PluginSettings,
+    ServiceState,
+    SettingsConfigDict,
+    hookimpl,
+)
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 PAGE_LIMIT = 100
@@ -55,15 +64,20 @@ TARGET_FILTERS = {
 }
 
 
+class PagerDutySettings(PluginSettings):
+    """PagerDuty's keys and APIs (``VOICE_AGENT_PAGERDUTY_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="VOICE_AGENT_PAGERDUTY_")
+    title = "PagerDuty"
+
+    api_key: SecretStr | None = Field(None, description="PagerDuty REST API key (read-only is enough).")
+    base_url: str = "https://api.pagerduty.com"
+    events_url: str = "https://events.pagerduty.com"
+    routing_key: SecretStr | None = Field(None, description="Events API v2 integration (routing) key.")
+
+
 class PagerDutyError(RuntimeError):
     """PagerDuty answered something the plugin cannot use (or did not answer in time)."""
-
-
-def _secret(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
-    return text or None
 
 
 def _describe(response: httpx.Response, what: str) -> str:
@@ -103,18 +117,19 @@ def _json(response: httpx.Response, what: str) -> dict[str, Any]:
 class _RestClient:
     """The REST API calls the source and the directory share."""
 
-    def __init__(self, context: SourceContext) -> None:
-        settings = context.settings
-        self.key = _secret(settings.pagerduty_api_key)
-        self.base_url = settings.pagerduty_base_url.rstrip("/")
-        self.timeout = settings.http_timeout_s
+    def __init__(self, context: PluginContext) -> None:
+        settings = context.plugin_settings(PagerDutySettings)
+        self.context = context
+        self.key = settings.secret("api_key")
+        self.base_url = settings.base_url.rstrip("/")
+        self.timeout = context.settings.http_timeout_s
         self.headers = {"Authorization": f"Token token={self.key}", "Accept": ACCEPT}
 
     def client(self) -> httpx.AsyncClient:
         # Checked per call, not when the flow is loaded: flows stay checkable (CI) without secrets.
         if not self.key:
-            raise PagerDutyError("PagerDuty needs an API key: set VOICE_AGENT_PAGERDUTY_API_KEY (a read-only REST key is enough)")
-        return http_client(base_url=self.base_url, headers=self.headers, timeout=self.timeout)
+            raise PagerDutyError(f"PagerDuty needs an API key: set {PagerDutySettings.env_var('api_key')} (a read-only REST key is enough)")
+        return self.context.http_client(base_url=self.base_url, headers=self.headers, timeout=self.timeout)
 
     async def get(self, client: httpx.AsyncClient, path: str, params: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
         what = f"GET {path}"
@@ -169,7 +184,7 @@ def _name(ref: Any) -> str | None:
 class PagerDutySource:
     """Open incidents and service states from PagerDuty's REST API."""
 
-    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.core.sources.FactCache)
+    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.core.sources.SharedCache)
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -182,7 +197,7 @@ class PagerDutySource:
 
     name = "pagerduty"
 
-    def __init__(self, config: Config | None, context: SourceContext) -> None:
+    def __init__(self, config: Config | None, context: PluginContext) -> None:
         self.config = config or self.Config()
         self.rest = _RestClient(context)
 
@@ -283,7 +298,7 @@ class PagerDutyDirectory:
 
     name = "pagerduty"
 
-    def __init__(self, config: Config | None, context: SourceContext) -> None:
+    def __init__(self, config: Config | None, context: PluginContext) -> None:
         self.config = config or self.Config()
         self.rest = _RestClient(context)
 
@@ -353,12 +368,13 @@ class PagerDutyPlatform:
 
     name = "pagerduty"
 
-    def __init__(self, config: Config | None, context: SourceContext) -> None:
+    def __init__(self, config: Config | None, context: PluginContext) -> None:
         self.config = config or self.Config()
-        settings = context.settings
-        self.routing_key = _secret(settings.pagerduty_routing_key)
-        self.url = settings.pagerduty_events_url.rstrip("/") + "/v2/enqueue"
-        self.timeout = settings.http_timeout_s
+        settings = context.plugin_settings(PagerDutySettings)
+        self.context = context
+        self.routing_key = settings.secret("routing_key")
+        self.url = settings.events_url.rstrip("/") + "/v2/enqueue"
+        self.timeout = context.settings.http_timeout_s
 
     def event(self, alert: Alert, note: AlertNote | None = None) -> dict[str, Any]:
         """A ``trigger`` event: the alert itself, or (``note``) more about it under the same dedup key."""
@@ -402,9 +418,10 @@ class PagerDutyPlatform:
     async def _enqueue(self, event: dict[str, Any]) -> AlertReceipt:
         what = "POST /v2/enqueue"
         if not self.routing_key:
-            raise PagerDutyError("PagerDuty alerts need an Events API v2 integration key: set VOICE_AGENT_PAGERDUTY_ROUTING_KEY")
+            raise PagerDutyError(
+                f"PagerDuty alerts need an Events API v2 integration key: set {PagerDutySettings.env_var('routing_key')}")
         try:
-            async with http_client(timeout=self.timeout) as client:
+            async with self.context.http_client(timeout=self.timeout) as client:
                 response = await client.post(self.url, json=event)
         except httpx.TimeoutException as exc:
             raise PagerDutyError(f"{what}: PagerDuty did not answer within {self.timeout:g}s") from exc

@@ -17,9 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from ruamel.yaml import YAML
 
-from agent import hookimpl
-from agent.core.facts import Fact
-from agent.core.sources import SourceContext
+from agent.plugin_api import Fact, PluginContext, hookimpl
 
 _RELATIVE = re.compile(r"^([+-])(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -51,7 +49,7 @@ class StaticSource:
 
     name = "static"
 
-    def __init__(self, config: Config, context: SourceContext) -> None:
+    def __init__(self, config: Config, context: PluginContext) -> None:
         self.config = config
         self.path = (context.base_dir / config.path) if config.path else None
         if self.path is not None and not self.path.is_file():

@@ -33,16 +33,15 @@ import httpx
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent import hookimpl
-from agent.core.facts import (
+from agent.plugin_api import (
     Fact,
     MaintenanceWindow,
     OpenIncident,
+    PluginContext,
     ServiceState,
     StatusPageEntry,
+    hookimpl,
 )
-from agent.core.http_client import http_client
-from agent.core.sources import SourceContext
 
 COMPONENT_STATUS = {
     "operational": "operational",
@@ -85,7 +84,7 @@ def _records(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
 class StatuspageSource:
     """Facts from a public Statuspage (or a compatible page's ``summary.json``)."""
 
-    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.core.sources.FactCache)
+    cache_ttl_s = 15.0  # facts about systems, shared across calls (agent.core.sources.SharedCache)
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -105,12 +104,13 @@ class StatuspageSource:
 
     name = "statuspage"
 
-    def __init__(self, config: Config, context: SourceContext) -> None:
+    def __init__(self, config: Config, context: PluginContext) -> None:
         if not isinstance(config, self.Config):
             config = self.Config.model_validate(config)
         self.config = config
         self.url = f"{config.page_url}/api/v2/summary.json"
         self.page = config.page or urlparse(config.page_url).netloc
+        self.context = context
         self.timeout = context.settings.http_timeout_s
 
     async def fetch(self, call: Any) -> list[Fact]:
@@ -119,7 +119,7 @@ class StatuspageSource:
     async def _get(self) -> dict[str, Any]:
         what = f"GET {self.url}"
         try:
-            async with http_client(timeout=self.timeout, headers={"Accept": "application/json"}) as client:
+            async with self.context.http_client(timeout=self.timeout, headers={"Accept": "application/json"}) as client:
                 response = await client.get(self.url)
         except httpx.TimeoutException as exc:
             raise StatuspageError(f"{what}: no answer within {self.timeout:g}s") from exc

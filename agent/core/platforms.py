@@ -8,21 +8,79 @@ and route_call falls back to the targets it can still reach).
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol, runtime_checkable
 
 from loguru import logger
 
-from agent.core.call import Alert, AlertNote, Call
-from agent.core.facts import OnCallShift
-from agent.flow.models import PluginRef, RouteCallNode
-from agent.core.registry import Registry
 from agent.core.alert_ledger import REPORTS, already_reported
-from agent.core.sources import SourceContext, build_plugin
+from agent.core.call import Alert, AlertNote, AlertReceipt, Call
+from agent.core.facts import OnCallShift
+from agent.core.registry import Registry
+from agent.core.sources import PluginContext, build_plugin
+from agent.flow.models import PluginRef, RouteCallNode, RouteTarget
 
 DEFAULT_TIMEOUT_S = 10.0
 
 
+@runtime_checkable
+class AlertPlatform(Protocol):
+    """What an alert platform plugin's class builds: where ``create_alert`` and ``voicemail`` nodes open alerts.
+
+    The class is called as ``PlatformClass(config, context)`` like a source
+    (the node's ``platform:`` options validated by an optional ``Config``
+    model, and a :class:`~agent.core.sources.PluginContext`). Every call is
+    limited to the ``platform:`` entry's ``timeout_ms`` (default 10 s); a
+    platform that raises or is late is logged and noted in the outcome, and
+    the call goes on.
+    """
+
+    async def open_alert(self, alert: Alert, call: Call) -> AlertReceipt:
+        """Open (or update) the alert; return the platform's key for it and, if any, its URL.
+
+        ``alert`` has a one-line ``summary``, ``details`` (the engineer's
+        briefing), ``priority`` (``high``/``low``), the gathered ``fields``,
+        ``links`` (e.g. the call's recording), the ``transcript`` when the
+        flow sends it, and a ``dedup_key`` shared by callers reporting the
+        same problem: send it as the platform's own deduplication key so
+        they land in one alert. The receipt's ``key`` is what :meth:`add_note`
+        gets back later (``alert.receipt``).
+        """
+        ...
+
+    async def add_note(self, alert: Alert, note: AlertNote) -> None:
+        """Add something learnt after the alert was opened to it (optional: leave it out if you cannot).
+
+        Called after the call, e.g. with the transcription of its recording
+        (``note.text``) and a link to the recording (``note.links``), for an
+        alert this platform opened earlier in the same call: ``alert.receipt``
+        holds what :meth:`open_alert` returned (else use ``alert.dedup_key``).
+        Raise when it failed (it is logged; the alert keeps what it had). A
+        platform without ``add_note`` is skipped, with a log line.
+        """
+        ...
+
+
+@runtime_checkable
+class OnCallDirectory(Protocol):
+    """What an on-call directory plugin's class builds: who ``route_call`` dials for a schedule, policy or user.
+
+    Built as ``DirectoryClass(config, context)`` from a ``route_call`` node's
+    ``on_call:`` entry. Each target is asked concurrently, limited by the
+    entry's ``timeout_ms`` (default 10 s); a target whose look-up fails or is
+    late is skipped and the call dials the targets it can still reach.
+    """
+
+    async def on_call(self, target: RouteTarget, call: Call) -> list[OnCallShift]:
+        """The people to ring for ``target`` (``target.type``: ``escalation_policy``, ``on_call_schedule``
+        or ``user``; ``target.id``), in order, each with ``name`` and a dialable ``number`` (E.164).
+
+        Numbers are dialled, never spoken to callers or shown to the model.
+        """
+        ...
+
+
 async def open_alert(
-    alert: Alert, call: Call, ref: PluginRef | None, registry: Registry, context: SourceContext, *, transcript: bool = False,
+    alert: Alert, call: Call, ref: PluginRef | None, registry: Registry, context: PluginContext, *, transcript: bool = False,
 ) -> str | None:
     """Open ``alert`` on the platform ``ref`` names (sets ``alert.receipt``); a note when that failed.
 
@@ -44,7 +102,7 @@ async def open_alert(
     return None
 
 
-async def add_note(alert: Alert, note: AlertNote, ref: PluginRef, registry: Registry, context: SourceContext) -> bool:
+async def add_note(alert: Alert, note: AlertNote, ref: PluginRef, registry: Registry, context: PluginContext) -> bool:
     """Add ``note`` to an alert opened earlier (platforms without ``add_note`` skip it); False when it failed."""
     try:
         platform = build_plugin(ref, registry.alert_platforms, context, kind="alert platform")
@@ -59,7 +117,7 @@ async def add_note(alert: Alert, note: AlertNote, ref: PluginRef, registry: Regi
     return True
 
 
-async def on_call_people(node: RouteCallNode, call: Call, registry: Registry, context: SourceContext) -> tuple[dict[int, list[OnCallShift]], list[str]]:
+async def on_call_people(node: RouteCallNode, call: Call, registry: Registry, context: PluginContext) -> tuple[dict[int, list[OnCallShift]], list[str]]:
     """Who is on call for each schedule, policy or user target: from the node's directory, else from facts."""
     wanted = {i: t for i, t in enumerate(node.targets) if t.type != "number"}
     found: dict[int, list[OnCallShift]] = {}

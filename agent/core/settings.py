@@ -1,27 +1,68 @@
-"""The one settings class: everything configurable, from env vars (``VOICE_AGENT_*``) or ``.env``.
+"""Settings: the agent's own (:class:`Settings`) and each plugin's (:class:`PluginSettings`).
 
-Every outside service has its base URL here so that fakes, proxies and
-regional endpoints can stand in without code changes.
+Both come from env vars (``VOICE_AGENT_*``) or ``.env``. The agent's settings
+hold what the core needs; a plugin's keys (ilert's API key, PagerDuty's
+routing key, a third-party plugin's token) live in the plugin, in a
+:class:`PluginSettings` subclass with its own prefix, and the plugin reads
+them through its :class:`~agent.core.sources.PluginContext`. Every outside
+service has its base URL in one of them, so that fakes, proxies and regional
+endpoints can stand in without code changes.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "VOICE_AGENT_"
+ENV_FILE = ".env"
+
+P = TypeVar("P", bound="PluginSettings")
 
 
 class Settings(BaseSettings):
     """Runtime configuration of the agent and its server."""
 
     model_config = SettingsConfigDict(
-        env_prefix="VOICE_AGENT_",
-        env_file=".env",
+        env_prefix=ENV_PREFIX,
+        env_file=ENV_FILE,
         env_file_encoding="utf-8",
         extra="ignore",
     )
+
+    # Keyword arguments that are no field here: plugins' settings, by their env var name without
+    # the VOICE_AGENT_ prefix (``Settings(ilert_api_key=...)`` is ``VOICE_AGENT_ILERT_API_KEY``).
+    _plugin_values: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _env_file: Any = PrivateAttr(None)
+    _plugin_settings: dict[type, Any] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **values: Any) -> None:
+        """Like any ``BaseSettings``; keywords that name no field here are kept for plugins' settings.
+
+        ``Settings(ilert_api_key="t")`` configures the ilert plugin as
+        ``VOICE_AGENT_ILERT_API_KEY=t`` would, so a test or an embedding
+        application configures plugins where it configures the agent. Plugin
+        settings read the same ``.env`` file as these (none with ``_env_file=None``).
+        """
+        plugin_values = {k: values.pop(k) for k in list(values) if not k.startswith("_") and k not in type(self).model_fields}
+        env_file = values.get("_env_file", ENV_FILE)
+        super().__init__(**values)
+        self._plugin_values = plugin_values
+        self._env_file = Path(env_file).resolve() if isinstance(env_file, (str, Path)) else env_file
+
+    def plugin_settings(self, cls: type[P]) -> P:
+        """The settings of one plugin, read once per :class:`Settings` from the same environment and ``.env``.
+
+        Raises ``ValueError`` naming the environment variable when a value is invalid.
+        """
+        found = self._plugin_settings.get(cls)
+        if found is None:
+            found = self._plugin_settings[cls] = cls.read(self._env_file, self._plugin_values)
+        return found
 
     # Engines
     engine: str = Field(
@@ -71,14 +112,7 @@ class Settings(BaseSettings):
     rest_timeout_s: float = Field(5.0, gt=0)
     rest_retries: int = Field(3, ge=0, le=10)
 
-    # Incident platforms
-    ilert_api_key: SecretStr | None = Field(None, description="ilert API token (read incidents, services, on-call).")
-    ilert_base_url: str = Field("https://api.ilert.com", description="ilert API; EU and US regions differ.")
-    ilert_alert_source_key: SecretStr | None = Field(None, description="Integration key of the ilert alert source calls open alerts in.")
-    pagerduty_api_key: SecretStr | None = Field(None, description="PagerDuty REST API key (read-only is enough).")
-    pagerduty_base_url: str = "https://api.pagerduty.com"
-    pagerduty_events_url: str = "https://events.pagerduty.com"
-    pagerduty_routing_key: SecretStr | None = Field(None, description="Events API v2 integration (routing) key.")
+    # Incident platforms (their own keys live in their plugins' settings: plugins/ilert.py, plugins/pagerduty.py)
     http_timeout_s: float = Field(5.0, gt=0, description="Per-request limit for incident-platform APIs.")
     report_ttl_s: float = Field(
         3600, ge=0, description="How long a caller's report counts as open, so later callers hear they are not the first.",
@@ -122,6 +156,89 @@ class Settings(BaseSettings):
         if self.engine == "offline":
             return False
         return self.openai_api_key is not None
+
+
+class PluginSettings(BaseSettings):
+    """A plugin's own settings: subclass it, give it an ``env_prefix`` of its own, declare fields.
+
+    ::
+
+        class DeployApiSettings(PluginSettings):
+            model_config = SettingsConfigDict(env_prefix="VOICE_AGENT_DEPLOY_API_")
+            token: SecretStr | None = Field(None, description="API token of the deploy system.")
+
+    ``VOICE_AGENT_DEPLOY_API_TOKEN`` (environment or ``.env``) sets ``token``.
+    A plugin reads them with ``context.plugin_settings(DeployApiSettings)`` (a
+    :class:`~agent.core.sources.PluginContext`): read once, from the same
+    environment and ``.env`` file as the agent's :class:`Settings`, and
+    overridable in tests with ``Settings(deploy_api_token="...")``. Keep
+    secrets here, never in a flow file. ``voice-agent plugins`` lists each
+    plugin's variables.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
+
+    #: What the settings are for, in error messages ("ilert"); default: the class name.
+    title: ClassVar[str | None] = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if (cls.model_config.get("env_prefix") or "").upper() == ENV_PREFIX:
+            raise TypeError(
+                f"{cls.__name__}: give the plugin's settings a prefix of their own, e.g. "
+                f"model_config = SettingsConfigDict(env_prefix=\"{ENV_PREFIX}MY_PLUGIN_\")"
+            )
+
+    @classmethod
+    def env_var(cls, field: str) -> str:
+        """The environment variable that sets ``field`` (``VOICE_AGENT_ILERT_API_KEY`` for ilert's ``api_key``)."""
+        if field not in cls.model_fields:
+            raise KeyError(f"{cls.__name__} has no setting {field!r}")
+        return f"{cls.model_config.get('env_prefix') or ''}{field}".upper()
+
+    @classmethod
+    def env_vars(cls) -> list[str]:
+        """Every environment variable these settings read, in field order."""
+        return [cls.env_var(name) for name in cls.model_fields]
+
+    @classmethod
+    def keyword(cls) -> str:
+        """The prefix of these settings' keywords to :class:`Settings` (``ilert_`` for ``VOICE_AGENT_ILERT_``)."""
+        prefix = (cls.model_config.get("env_prefix") or "").lower()
+        return prefix.removeprefix(ENV_PREFIX.lower())
+
+    @classmethod
+    def read(cls: type[P], env_file: Any = ENV_FILE, overrides: dict[str, Any] | None = None) -> P:
+        """Read from the environment and ``env_file``; ``overrides`` (``Settings`` keywords) win."""
+        keyword = cls.keyword()
+        values = {k.removeprefix(keyword): v for k, v in (overrides or {}).items()
+                  if keyword and k.startswith(keyword) and k.removeprefix(keyword) in cls.model_fields}
+        try:
+            return cls(_env_file=env_file, **values)
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors():
+                field = str(error["loc"][0]) if error["loc"] else ""
+                name = cls.env_var(field) if field in cls.model_fields else cls.__name__
+                problems.append(f"{name}: {error['msg']}")
+            raise ValueError(f"{cls.title or cls.__name__} settings: " + "; ".join(problems)) from None
+
+    def missing(self, field: str, what: str | None = None) -> str | None:
+        """None when ``field`` is set, else what to do about it: ``"no <what>: set VOICE_AGENT_..."``."""
+        value = getattr(self, field)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value not in (None, ""):
+            return None
+        described = what or (type(self).model_fields[field].description or field).rstrip(".")
+        return f"no {described}: set {self.env_var(field)}"
+
+    def secret(self, field: str) -> str | None:
+        """A secret's value (None when unset or empty)."""
+        value = getattr(self, field)
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return text or None
 
 
 @lru_cache(maxsize=1)
