@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from agent.core.settings import Settings
+from agent.core.registry import load_registry
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
 
@@ -17,7 +17,8 @@ def documents(path: Path) -> list[dict]:
 
 
 def setting_names() -> set[str]:
-    return {f"VOICE_AGENT_{name.upper()}" for name in Settings.model_fields}
+    """The agent's settings and its built-in plugins' own (ilert's and PagerDuty's keys)."""
+    return set(load_registry(use_entry_points=False).environment_variables())
 
 
 def test_every_variable_in_the_env_example_and_manifests_is_a_real_setting():
