@@ -78,3 +78,12 @@ def test_a_deliberate_violation_fails_with_the_rules_name(tmp_path: Path) -> Non
     assert "The core and the flow layer import nothing from server, CLI, transport, media or Pipecat BROKEN" in output
     assert "agent.core is not allowed to import agent.server" in output
     assert f"agent.core.events -> agent.server.metrics (l.{violation_line})" in output
+
+
+def test_every_production_package_is_held_to_the_testing_rule() -> None:
+    """A new package under agent/ is checked too: it must be named in the rule, or the rule misses it."""
+    rule = next(c for c in CONTRACTS if c["id"] == "production-not-testing")
+    production = {f"agent.{p.stem}" for p in (ROOT / "agent").iterdir()
+                  if (p.is_dir() and (p / "__init__.py").exists() or p.suffix == ".py") and p.stem not in ("__init__", "testing")}
+    missing = sorted((production | {"plugins", "pipelines"}) - set(rule["source_modules"]))
+    assert not missing, f"{rule['name']}: add {missing} to its source_modules in pyproject.toml"
