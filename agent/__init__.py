@@ -40,5 +40,5 @@ __all__ = ["hookimpl", "__version__", *[
     "Call", "Outcome", "Alert", "AlertLink", "AlertNote", "AlertReceipt", "Fact", "CustomFact", "MaintenanceWindow",
     "OnCallShift", "OpenIncident", "ServiceState", "StatusPageEntry", "Intent", "Gather", "CustomGather",
     "GatherContext", "InvalidValue", "FallbackDecision", "FallbackReason", "RouteTarget", "AgentMessages",
-    "extract", "http_client", "lines_of",
+    "extract", "http_client", "lines_of", "load_registry",
 ]]

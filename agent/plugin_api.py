@@ -26,7 +26,9 @@ plugin package. What is here:
   (:class:`Call`, :class:`Alert`, :class:`AlertNote`, :class:`AlertReceipt`,
   ...), facts (:data:`Fact`, :class:`OpenIncident`, :class:`CustomFact`, ...),
   :class:`Intent`, :class:`Gather`, :class:`FallbackDecision`, the flow's
-  :class:`RouteTarget`, and helpers (``extract``, ``lines_of``, ``http_client``).
+  :class:`RouteTarget`, and helpers (``extract``, ``lines_of``, ``http_client``);
+- for a plugin's own tests: ``load_registry([("my_plugin", module)])``, the
+  built-ins plus that module, with a report of what it registered or why not.
 
 Everything else in ``agent`` may change between versions; this module is the
 contract (``plugins/`` itself imports only from here).
@@ -55,6 +57,7 @@ from agent.core.gathers import CustomGather, Gather, GatherContext, InvalidValue
 from agent.core.http_client import http_client
 from agent.core.intents import Intent
 from agent.core.platforms import AlertPlatform, OnCallDirectory
+from agent.core.registry import load_registry
 from agent.core.settings import PluginSettings, Settings
 from agent.core.sources import EnrichmentSource, PluginContext, SharedCache, SourceConfigError
 from agent.flow.i18n import lines_of
@@ -131,4 +134,6 @@ __all__ = [
     "extract",
     "http_client",
     "lines_of",
+    # tests
+    "load_registry",
 ]

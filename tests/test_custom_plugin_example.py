@@ -25,8 +25,8 @@ from agent.flow.loader import load_flow
 from agent.flow.models import SourceConfig
 from agent.core.registry import Registry, load_registry
 from agent.simulation.scripts import ScriptedCaller, load_script, mismatches
-from agent.core.settings import Settings
-from agent.core.sources import SourceConfigError, SourceContext, build_source, fetch_facts
+from agent.core.sources import SourceConfigError, build_source, fetch_facts
+from agent.plugin_api import PluginContext, Settings
 from agent.simulation.simulator import WalkOptions, at_time, walk
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "custom_enrichment_plugin"
@@ -120,29 +120,48 @@ def test_cli_plugins_lists_the_example(registry: Registry, monkeypatch: pytest.M
 
 
 def test_deploy_source_on_its_own(registry: Registry, tmp_path: Path) -> None:
-    """A source tested offline: build it as a flow would, fetch with a fixed clock."""
+    """A source tested offline: built with a PluginContext, fetched with a fixed clock; then built as a flow would."""
+    from deploy_freeze.plugin import DeployFreezeSource
+
     (tmp_path / "log.json").write_text(json.dumps({"deployments": [
         {"service": "Search", "version": "3.0.0", "deployed_at": "2025-03-04T09:59:30Z"},
         {"service": "Search", "version": "2.9.9", "deployed_at": "2025-03-04T09:20:00"},  # naive: read as UTC
         {"service": "Search", "version": "3.0.1", "deployed_at": "2025-03-04T10:30:00Z"},  # after the call
     ]}), encoding="utf-8")
-    context = SourceContext(settings=Settings(), base_dir=tmp_path)
-    config = SourceConfig(type="deploy_freeze", name="search_deploys", path="log.json", window_minutes=45, disclose=False)
-    source = build_source(config, registry.sources, context)
-    assert source.name == "search_deploys"
+    context = PluginContext(settings=Settings(), base_dir=tmp_path)
+    source = DeployFreezeSource(DeployFreezeSource.Config(path="log.json", window_minutes=45, disclose=False), context)
 
-    call = Call(now=datetime(2025, 3, 4, 10, 0, tzinfo=timezone.utc))
-    result = asyncio.run(fetch_facts([source], call, deadline_s=1.0))
-    assert [f.text for f in result.facts] == [
+    facts = asyncio.run(source.fetch(Call(now=datetime(2025, 3, 4, 10, 0, tzinfo=timezone.utc))))
+    assert [f.text for f in facts] == [
         "Search version 3.0.0 was deployed less than a minute ago",
         "Search version 2.9.9 was deployed 40 minutes ago",
     ]
-    assert all(f.disclose is False and f.source == "search_deploys" for f in result.facts)
+    assert all(f.disclose is False for f in facts)
 
+    # Built as a flow builds it: named after the entry, facts tagged with that name, options checked.
+    config = SourceConfig(type="deploy_freeze", name="search_deploys", path="log.json", window_minutes=45)
+    built = build_source(config, registry.sources, context)
+    assert built.name == "search_deploys"
+    result = asyncio.run(fetch_facts([built], Call(now=datetime(2025, 3, 4, 10, 0, tzinfo=timezone.utc)), deadline_s=1.0))
+    assert {f.source for f in result.facts} == {"search_deploys"} and len(result.facts) == 2
     with pytest.raises(SourceConfigError, match="windw_minutes"):
         build_source(SourceConfig(type="deploy_freeze", path="log.json", windw_minutes=5), registry.sources, context)
     with pytest.raises((SourceConfigError, FileNotFoundError), match="missing.json"):
         build_source(SourceConfig(type="deploy_freeze", path="missing.json"), registry.sources, context)
+
+
+def test_the_example_imports_only_the_plugin_api() -> None:
+    """What docs/plugins.md promises: a plugin package needs nothing from the agent but agent.plugin_api."""
+    import ast
+
+    imported = set()
+    for path in (EXAMPLE / "deploy_freeze").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert {m for m in imported if m == "agent" or m.startswith("agent.")} == {"agent.plugin_api"}
 
 
 BROKEN_ON_IMPORT = """\

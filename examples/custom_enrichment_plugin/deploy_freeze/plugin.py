@@ -3,13 +3,15 @@
 One module registers several things, each through its own hook:
 
 - the enrichment source type ``deploy_freeze``, which reads a JSON deploy log
-  and returns a :class:`~agent.core.facts.CustomFact` per deployment made within
+  and returns a :class:`~agent.plugin_api.CustomFact` per deployment made within
   ``window_minutes`` before the call;
 - the intent ``deployment_problem``, for callers who link their problem to a
   release.
 
 The entry point in ``pyproject.toml`` (group ``voice_agent``) points at this
 module; the agent imports it and calls the ``@hookimpl`` functions below.
+Everything it uses from the agent comes from :mod:`agent.plugin_api`, the
+one module whose names plugins may rely on.
 """
 
 from __future__ import annotations
@@ -22,10 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent import hookimpl
-from agent.core.facts import CustomFact
-from agent.core.intents import Intent
-from agent.core.sources import SourceContext
+from agent.plugin_api import CustomFact, Intent, PluginContext, hookimpl
 
 
 class Deployment(BaseModel):
@@ -86,7 +85,7 @@ class DeployFreezeSource:
 
     name: str = ""  # empty: the agent names the instance after the flow entry (`name:`, else `type:`)
 
-    def __init__(self, config: Config, context: SourceContext) -> None:
+    def __init__(self, config: Config, context: PluginContext) -> None:
         self.config = config
         self.path = context.base_dir / config.path
         if not self.path.is_file():
