@@ -14,7 +14,7 @@ from agent.core.call import Call
 from agent.flow.models import SourceConfig
 from agent.core.registry import load_registry
 from agent.core.settings import Settings
-from agent.core.sources import FACT_CACHE, SourceContext, build_source, fetch_facts
+from agent.core.sources import FACT_CACHE, PluginContext, build_source, fetch_facts
 from tests.conftest import ROOT
 from tests.contracts.checker import Contract, checked, contract_route
 
@@ -32,7 +32,7 @@ def test_the_summary_served_here_is_the_documented_answer():
 
 def source(ttl=None):
     config = SourceConfig.model_validate({"type": "statuspage", "page_url": "https://status.test", **({"cache_ttl_s": ttl} if ttl is not None else {})})
-    return build_source(config, load_registry().sources, SourceContext(Settings(), ROOT))
+    return build_source(config, load_registry().sources, PluginContext(Settings(), ROOT))
 
 
 def test_two_hundred_concurrent_calls_make_one_request():
@@ -95,14 +95,14 @@ def test_a_hung_api_is_asked_once_even_when_every_caller_gives_up_on_it():
 
 
 def test_sources_of_caller_specific_or_local_facts_are_not_cached():
-    assert getattr(build_source(SourceConfig(type="static", path="examples/facts/acme.yaml"), load_registry().sources, SourceContext(Settings(), ROOT)), "cache_ttl_s", 0) == 0
+    assert getattr(build_source(SourceConfig(type="static", path="examples/facts/acme.yaml"), load_registry().sources, PluginContext(Settings(), ROOT)), "cache_ttl_s", 0) == 0
     FACT_CACHE.clear()
 
 
 def test_a_static_facts_file_is_parsed_once_and_again_when_edited(tmp_path):
     facts_file = tmp_path / "facts.yaml"
     facts_file.write_text("services:\n  - {service: Checkout, status: operational}\n")
-    static = build_source(SourceConfig(type="static", path=str(facts_file)), load_registry().sources, SourceContext(Settings(), tmp_path))
+    static = build_source(SourceConfig(type="static", path=str(facts_file)), load_registry().sources, PluginContext(Settings(), tmp_path))
     first = asyncio.run(static.fetch(Call()))
     again = asyncio.run(static.fetch(Call()))
     assert [f.status for f in first] == [f.status for f in again] == ["operational"]

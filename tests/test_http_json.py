@@ -11,7 +11,7 @@ from agent.core.facts import OpenIncident, ServiceState
 from agent.flow.models import SourceConfig
 from agent.core.registry import load_registry
 from agent.core.settings import Settings
-from agent.core.sources import SourceConfigError, SourceContext, build_source
+from agent.core.sources import PluginContext, SourceConfigError, build_source
 from tests.conftest import ROOT
 
 ANSWER = {
@@ -29,7 +29,7 @@ CONFIG = {
 
 
 def fetch(config=CONFIG, response=None):
-    source = build_source(SourceConfig.model_validate(config), load_registry().sources, SourceContext(Settings(), ROOT))
+    source = build_source(SourceConfig.model_validate(config), load_registry().sources, PluginContext(Settings(), ROOT))
 
     async def go():
         with respx.mock() as mock:
@@ -63,4 +63,4 @@ def test_errors_are_clear(monkeypatch):
 
 def test_a_bad_mapping_is_a_config_error():
     with pytest.raises(SourceConfigError, match="facts"):
-        build_source(SourceConfig.model_validate({**CONFIG, "facts": [{"kind": "weather", "items": "x", "fields": {}}]}), load_registry().sources, SourceContext(Settings(), ROOT))
+        build_source(SourceConfig.model_validate({**CONFIG, "facts": [{"kind": "weather", "items": "x", "fields": {}}]}), load_registry().sources, PluginContext(Settings(), ROOT))

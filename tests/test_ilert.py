@@ -24,7 +24,7 @@ from agent.flow.loader import check_flow
 from agent.flow.models import PluginRef, RouteTarget
 from agent.core.registry import load_registry
 from agent.core.settings import Settings
-from agent.core.sources import SourceConfigError, SourceContext, build_plugin
+from agent.core.sources import PluginContext, SourceConfigError, build_plugin
 from plugins import ilert
 from plugins.ilert import IlertError
 from tests.conftest import EXAMPLES
@@ -57,7 +57,7 @@ def registry():
 
 def build(kind: str, settings: Settings, registry, **options):
     classes = {"source": registry.sources, "platform": registry.alert_platforms, "directory": registry.oncall_directories}[kind]
-    return build_plugin(PluginRef(type="ilert", **options), classes, SourceContext(settings, Path(".")), kind=kind)
+    return build_plugin(PluginRef(type="ilert", **options), classes, PluginContext(settings, Path(".")), kind=kind)
 
 
 def fetch(source):

@@ -19,7 +19,7 @@ from agent.flow.loader import check_flow
 from agent.flow.models import RouteTarget
 from agent.core.registry import load_registry
 from agent.core.settings import Settings
-from agent.core.sources import SourceContext
+from agent.core.sources import PluginContext
 from plugins.pagerduty import (
     PagerDutyDirectory,
     PagerDutyError,
@@ -45,7 +45,7 @@ def context(**overrides):
         "pagerduty_events_url": EVENTS, "http_timeout_s": 2,
     }
     values.update(overrides)
-    return SourceContext(settings=Settings(_env_file=None, **values), base_dir=Path("."))
+    return PluginContext(settings=Settings(_env_file=None, **values), base_dir=Path("."))
 
 
 def source(**config):

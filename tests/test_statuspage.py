@@ -17,7 +17,7 @@ from agent.core.facts import MaintenanceWindow, OpenIncident, ServiceState, Stat
 from agent.flow.loader import check_flow
 from agent.core.registry import load_registry
 from agent.core.settings import Settings
-from agent.core.sources import SourceContext
+from agent.core.sources import PluginContext
 from plugins.statuspage import StatuspageError, StatuspageSource
 from tests.contracts.checker import checked, contract_route
 from tests.helpers import agent_lines, simulate
@@ -34,7 +34,7 @@ def summary(mock, body=SUMMARY, **kwargs):
 def source(**config):
     config.setdefault("page_url", PAGE)
     settings = Settings(_env_file=None, http_timeout_s=2)
-    return StatuspageSource(StatuspageSource.Config(**config), SourceContext(settings=settings, base_dir=Path(".")))
+    return StatuspageSource(StatuspageSource.Config(**config), PluginContext(settings=settings, base_dir=Path(".")))
 
 
 @respx.mock

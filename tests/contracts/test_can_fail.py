@@ -10,7 +10,7 @@ import respx
 
 from agent.flow.models import RouteTarget
 from agent.core.settings import Settings
-from agent.core.sources import SourceContext
+from agent.core.sources import PluginContext
 from plugins.pagerduty import TARGET_FILTERS, PagerDutyDirectory, PagerDutySource, _RestClient
 from tests.contracts.checker import Contract, ContractViolation, contract_route
 
@@ -108,7 +108,7 @@ def test_a_bad_value_and_a_repeated_scalar_fail():
 
 def context():
     settings = Settings(_env_file=None, pagerduty_api_key="k", pagerduty_base_url=API, http_timeout_s=2)
-    return SourceContext(settings=settings, base_dir=Path("."))
+    return PluginContext(settings=settings, base_dir=Path("."))
 
 
 def test_a_plugin_sending_a_wrong_parameter_name_fails_the_test(run, monkeypatch, vendor):

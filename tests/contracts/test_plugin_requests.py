@@ -13,7 +13,7 @@ import respx
 from agent.core.call import Alert, AlertLink, AlertNote, AlertReceipt
 from agent.flow.models import RouteTarget
 from agent.core.settings import Settings
-from agent.core.sources import SourceContext
+from agent.core.sources import PluginContext
 from plugins.ilert import IlertAlerts, IlertDirectory, IlertSource
 from plugins.pagerduty import PagerDutyDirectory, PagerDutyPlatform, PagerDutySource
 from plugins.statuspage import StatuspageSource
@@ -34,7 +34,7 @@ def context():
         _env_file=None, pagerduty_api_key="k", pagerduty_routing_key="r", pagerduty_base_url=API,
         pagerduty_events_url=EVENTS, http_timeout_s=2,
     )
-    return SourceContext(settings=settings, base_dir=Path("."))
+    return PluginContext(settings=settings, base_dir=Path("."))
 
 
 def test_every_pagerduty_role_sends_only_declared_requests_and_uses_every_kept_operation(run):
@@ -73,7 +73,7 @@ def test_the_statuspage_source_sends_only_the_documented_request(run):
 
 def test_every_ilert_role_sends_only_declared_requests(run):
     settings = Settings(_env_file=None, ilert_base_url=ILERT, ilert_api_key="k", ilert_alert_source_key="il1api", http_timeout_s=2)
-    ctx = SourceContext(settings=settings, base_dir=Path("."))
+    ctx = PluginContext(settings=settings, base_dir=Path("."))
     with respx.mock(base_url=ILERT) as mock:
         routes = [
             contract_route(mock, "ilert", "GET", "/api/incidents", json=fixture("ilert/incidents.json")),
