@@ -183,9 +183,10 @@ class AgentContext:
                 logger.warning("fallback plugin {} failed: {!r}", self.node.fallback_plugin, exc)
         if decision is None:
             decision = FallbackDecision(say=self.messages.fallback)
-        target = decision.branch if decision.branch in self.registry_branch_targets() else self.node.fallback
+        target = decision.branch if decision.branch in self.nodes_branched_to() else self.node.fallback
         self.decision = Decision("fallback", target, say=decision.say, reason=reason)
         return self.decision
 
-    def registry_branch_targets(self) -> set[str]:
+    def nodes_branched_to(self) -> set[str]:
+        """The ids of the nodes this node's branches lead to: where a fallback plugin may send the call."""
         return {t for t in self.node.branches().values() if t}

@@ -18,7 +18,7 @@ from agent.core.call import Alert
 from agent.core.facts import Fact, OpenIncident
 from agent.core.shared_state import MAX_REPORTS, MemoryState, Report, SharedState
 
-__all__ = ["MAX_REPORTS", "REPORTS", "ReportLedger", "already_reported", "caller_was_told", "report_title"]
+__all__ = ["ALERT_LEDGER", "MAX_REPORTS", "REPORTS", "AlertLedger", "already_reported", "caller_was_told", "report_title"]
 
 
 def report_title(report: Report) -> str:
@@ -28,8 +28,8 @@ def report_title(report: Report) -> str:
     return what + (f" of {report.service}" if report.service else "")
 
 
-class ReportLedger:
-    """Problems reported while their alert is presumably still open."""
+class AlertLedger:
+    """The alerts opened (or joined) here: problems reported while their alert is presumably still open."""
 
     def __init__(self, state: SharedState | None = None) -> None:
         self.state: SharedState = state or MemoryState()
@@ -70,7 +70,7 @@ def caller_was_told(alert: Alert, facts_used: Iterable[str]) -> bool:
     return f"open_incident:report:{alert.dedup_key}" in facts_used
 
 
-async def already_reported(alert: Alert, facts: Iterable[Fact], ledger: ReportLedger) -> bool:
+async def already_reported(alert: Alert, facts: Iterable[Fact], ledger: AlertLedger) -> bool:
     """Whether an open alert or incident already carries ``alert``'s dedup key."""
     if not alert.dedup_key:
         return False
@@ -79,4 +79,7 @@ async def already_reported(alert: Alert, facts: Iterable[Fact], ledger: ReportLe
     return any(isinstance(f, OpenIncident) and f.dedup_key == alert.dedup_key for f in facts)
 
 
-REPORTS = ReportLedger()
+ALERT_LEDGER = AlertLedger()
+"""The process's ledger; the server points it at the shared state (``ALERT_LEDGER.use``)."""
+
+REPORTS = ALERT_LEDGER  # the old name, until agent/core/sources.py and agent/core/platforms.py use ALERT_LEDGER
