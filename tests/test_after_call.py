@@ -15,12 +15,12 @@ from agent.core.call import Alert, AlertLink, AlertNote, AlertReceipt, Call
 from agent.core.facts import OpenIncident
 from agent.flow.models import PluginRef
 from agent.core.registry import load_registry
-from agent.core.alert_ledger import MAX_REPORTS, REPORTS, ReportLedger, already_reported
+from agent.core.alert_ledger import ALERT_LEDGER, MAX_REPORTS, AlertLedger, already_reported
 from agent.server.app import create_app
 from agent.core.settings import Settings
 from agent.core.shared_state import MemoryState
 from agent.core.sources import SourceContext, build_plugin
-from agent.testing.live import ACCOUNT, TOKEN
+from agent.testing.settings import ACCOUNT, PUBLIC, TOKEN, agent_settings
 from agent.testing.twiml_interpreter import TwimlInterpreter
 from plugins import ilert, pagerduty
 from tests.contracts.checker import Contract, checked, contract_route
@@ -30,7 +30,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ILERT = "https://ilert.test"
 TWILIO = "https://twilio.test"
 OPENAI = "https://openai.test/v1"
-PUBLIC = "https://voice.example.test"
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 RECORDING = "RE5a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
@@ -69,7 +68,7 @@ nodes:
 
 def test_a_report_is_known_until_its_time_is_up():
     now = [0.0]
-    ledger = ReportLedger(MemoryState(clock=lambda: now[0]))
+    ledger = AlertLedger(MemoryState(clock=lambda: now[0]))
     alert = Alert(summary="Jane: checkout down", details="", dedup_key="system_outage:checkout", fields={"affected_services": ["Checkout"]},
                   receipt=AlertReceipt(platform="ilert", url="https://acme.ilert.com/alert/1"))
     assert asyncio.run(ledger.get("system_outage:checkout")) is None
@@ -87,7 +86,7 @@ def test_a_report_is_known_until_its_time_is_up():
 
 
 def test_the_ledger_is_bounded_and_keeps_nothing_without_a_key():
-    ledger = ReportLedger()
+    ledger = AlertLedger()
     asyncio.run(ledger.record(Alert(summary="s", details=""), ttl_s=60))
     assert asyncio.run(ledger.facts()) == []
 
@@ -105,8 +104,8 @@ def test_a_platform_alert_with_the_same_key_counts_as_already_reported():
     alert = Alert(summary="s", details="", dedup_key="incident:checkout")
     other = OpenIncident(title="Checkout 5xx", dedup_key="incident:payments")
     same = OpenIncident(title="Checkout 5xx", dedup_key="incident:checkout")
-    assert not asyncio.run(already_reported(alert, [other], ReportLedger()))
-    assert asyncio.run(already_reported(alert, [other, same], ReportLedger()))
+    assert not asyncio.run(already_reported(alert, [other], AlertLedger()))
+    assert asyncio.run(already_reported(alert, [other, same], AlertLedger()))
 
 
 def test_platform_dedup_keys_reach_the_facts():
@@ -169,7 +168,7 @@ def test_a_failed_alert_is_not_counted_as_open(tmp_path, ilert_env):
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW)
     simulate(flow, ["This is Jane Doe, the checkout is down for everyone", "yes"], at=NOW.isoformat())
-    assert asyncio.run(REPORTS.facts()) == []
+    assert asyncio.run(ALERT_LEDGER.facts()) == []
 
 
 def test_the_transcript_goes_with_the_alert(tmp_path, ilert_env):
@@ -234,13 +233,12 @@ def test_pagerduty_sends_links_and_the_transcript_and_adds_notes_under_the_dedup
 # --------------------------------------------------------------------------- a live call with recording and transcription
 
 
-def live_settings(flow: Path, **overrides) -> Settings:
-    values = dict(
-        flow=str(flow), public_base_url=PUBLIC, twilio_auth_token=TOKEN, twilio_account_sid=ACCOUNT, engine="offline",
-        twilio_api_base_url=TWILIO, openai_api_key="sk-test", openai_base_url=OPENAI,
+def live_settings(flow: Path) -> Settings:
+    """The agent under test with Twilio's REST API, OpenAI (transcription) and ilert at the ``world`` mocks."""
+    return agent_settings(
+        flow, twilio_api_base_url=TWILIO, openai_api_key="sk-test", openai_base_url=OPENAI,
         ilert_base_url=ILERT, ilert_alert_source_key="il1api-key", rest_retries=0, recording_wait_s=5,
     )
-    return Settings(**{**values, **overrides})
 
 
 def run_gather_call(settings: Settings, turns: list[str]):

@@ -22,14 +22,11 @@ import respx
 
 from agent.server.app import create_app
 from agent.core.settings import Settings
+from agent.testing.settings import ACCOUNT, TOKEN, TWILIO_API, agent_settings  # noqa: F401  (the names tests import from here)
 from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.server import running_server
 from agent.testing.twiml_interpreter import TwimlInterpreter, call_update
-
-TOKEN = "twilio-auth-token"
-ACCOUNT = "AC" + "1" * 32
-TWILIO_API = "https://twilio.fake"
 
 
 class Harness:
@@ -75,11 +72,10 @@ class Harness:
 def live_settings(base: str, model_url: str, flow: Path, **overrides: Any) -> Settings:
     """Settings of a server under test: Twilio and OpenAI pointed at the fakes."""
     values: dict[str, Any] = dict(
-        flow=str(flow), public_base_url=base, twilio_auth_token=TOKEN, twilio_account_sid=ACCOUNT,
-        twilio_api_base_url=TWILIO_API, openai_api_key="sk-test", openai_realtime_url=model_url, engine="openai",
-        rest_retries=1,
+        public_base_url=base, twilio_api_base_url=TWILIO_API, openai_api_key="sk-test", openai_realtime_url=model_url,
+        engine="openai", rest_retries=1,
     )
-    return Settings(**{**values, **overrides})
+    return agent_settings(flow, **{**values, **overrides})
 
 
 async def run_live_call(model: FakeModel, caller_turns, *, flow: Path, answer_dials=True, fault=None, gather_turns=(),

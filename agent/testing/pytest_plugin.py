@@ -64,12 +64,10 @@ def gather_call(voice_agent_fresh_state):
         import httpx
 
         from agent.server.app import create_app
-        from agent.core.settings import Settings
-        from agent.testing.live import ACCOUNT, TOKEN
+        from agent.testing.settings import TOKEN, agent_settings
         from agent.testing.twiml_interpreter import TwimlInterpreter
 
-        values = dict(flow=str(flow), public_base_url=PUBLIC, twilio_auth_token=TOKEN, twilio_account_sid=ACCOUNT, engine="offline")
-        app = create_app(Settings(**{**values, **settings}))
+        app = create_app(agent_settings(flow, **{"public_base_url": PUBLIC, **settings}))
 
         async def go():
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as client:
@@ -107,12 +105,12 @@ def voice_agent_fresh_state():
     Not autouse: a suite that never calls a voice agent pays nothing for this plugin. Every fixture here that
     runs a call uses it; a test driving the package itself can ask for it by name.
     """
-    from agent.core.alert_ledger import REPORTS
+    from agent.core.alert_ledger import ALERT_LEDGER
     from agent.core.shared_state import MemoryState
     from agent.core.sources import FACT_CACHE
 
     FACT_CACHE.clear()
-    REPORTS.use(MemoryState())
+    ALERT_LEDGER.use(MemoryState())
     yield
     FACT_CACHE.clear()
-    REPORTS.use(MemoryState())
+    ALERT_LEDGER.use(MemoryState())

@@ -13,12 +13,12 @@ import respx
 
 from agent.live.twilio_rest import TwilioRest, UpdateResult
 from agent.core.settings import Settings
+from agent.testing.settings import ACCOUNT, agent_settings
 from tests.contracts.checker import RECORDED
 from tests.contracts.twilio.rest import ContractViolation, check_request, contract
 from tests.contracts.twilio.rest import twilio_rest_checked  # noqa: F401  (autouse: every TwilioRest request)
 from tests.contracts.twiml import LIMITS
 
-ACCOUNT = "AC" + "1" * 32
 CALL = "CA" + "a" * 32
 RECORDING = "RE" + "b" * 32
 API = "https://api.twilio.com"
@@ -26,8 +26,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "twilio"
 
 
 def _settings(**overrides) -> Settings:
-    values = dict(twilio_account_sid=ACCOUNT, twilio_auth_token="tok", twilio_api_base_url=API, rest_retries=0)
-    return Settings(**{**values, **overrides})
+    return agent_settings(**{"twilio_auth_token": "tok", "twilio_api_base_url": API, "rest_retries": 0, **overrides})
 
 
 def test_the_contract_is_twilios_spec_trimmed_to_what_we_call():

@@ -9,24 +9,13 @@ from prometheus_client import generate_latest
 from twilio.request_validator import RequestValidator
 
 from agent.server.app import create_app
-from agent.core.settings import Settings
+from agent.testing.settings import ACCOUNT, PUBLIC, TOKEN, agent_settings  # noqa: F401  (ACCOUNT: for the tests)
 from tests.conftest import HOTLINE
-
-PUBLIC = "https://voice.example.test"
-TOKEN = "twilio-auth-token"
-ACCOUNT = "AC" + "1" * 32
-
-
-def settings(**overrides) -> Settings:
-    values = {
-        "flow": str(HOTLINE), "public_base_url": PUBLIC, "twilio_auth_token": TOKEN, "twilio_account_sid": ACCOUNT,
-        "engine": "offline", "openai_api_key": None,
-    }
-    return Settings(**{**values, **overrides})
 
 
 def app(media=None, **overrides):
-    return create_app(settings(**overrides), media=media)
+    """The server answering the example hotline; ``overrides``: its settings (:func:`agent_settings`)."""
+    return create_app(agent_settings(HOTLINE, **overrides), media=media)
 
 
 def sign(url: str, form: dict[str, str], token: str = TOKEN) -> str:
