@@ -1,13 +1,28 @@
-"""The per-call pipeline of a live AI agent node: Twilio media in, realtime model, Twilio media out.
+"""The per-call pipeline of a live AI agent node: Twilio media in, realtime model, tools, Twilio media out.
 
-    Twilio WS -> transport in (SafeTwilioSerializer: caller audio and mark echoes straight to the model processor)
-      -> OpenAIRealtimeProcessor   audio/pcmu both ways, tools, barge-in, fail-over; bot audio, marks
-                                   and clears straight onto the socket (TwilioMediaSender: Twilio paces playback)
-      -> CallSupervisor            speaker tracking, silence re-prompts, max duration
-      -> CallRecorder              transcript, event log
+    Twilio WS -> transport in            Pipecat's websocket input + SafeTwilioSerializer: CallerAudioFrame,
+                                         TwilioMarkFrame, InputDTMFFrame, TwilioStopFrame
+      -> KeypadCollector                 key presses -> KeypadEntryFrame
+      -> BargeInDetector  (VAD)          local Silero while the bot is heard -> VADUserStartedSpeakingFrame
+      -> OpenAIRealtimeProcessor         the model: audio/pcmu both ways; its events as frames; barge-in;
+                                         hand-over line; fail-over
+      -> ToolHandlers                    FunctionCallInProgressFrame -> ToolBox -> FunctionCallResultFrame,
+                                         CallDecidedFrame; HandOverFrame -> the fallback's decision
+      -> TwilioMediaOutput (transport out) BotAudioFrame -> media + marks on the socket; clear on
+                                         interruption; BotStarted/StoppedSpeakingFrame, PlaybackCutFrame
+      -> CallSupervisor                  speaker tracking, silence re-prompts, max duration
+      -> ReplyLatencyMeter               (with on_reply_latency) end of caller turn -> first bot audio
+      -> TranscriptKeeper                the call's transcript; checkpoint on every turn and tool answer
 
-No output transport: nothing the bot says travels as a frame, so Pipecat's
-media sender (its queue and its timer loop) would only idle.
+Every low-rate event (speech start/stop, transcripts, tool calls and answers,
+decisions, DTMF, playback marks and start/stop, barge-in cuts, re-prompts,
+hand-overs) is a frame between these processors, so a processor of your own
+(``media_handler(processors=...)``) sees them. The audio takes the same
+path: the processors after the input transport run in Pipecat's direct mode,
+so a frame costs one call per stage instead of a hop through each stage's
+queue (the ``benchmarks/`` measure it). There is no Pipecat output
+transport: Twilio paces the audio itself, and transport out writes it as it
+comes.
 
 When the agent decides, the live call is redirected (Twilio REST, ``Url=``)
 to a continuation that renders the chosen branch from what was gathered;
@@ -16,6 +31,9 @@ the deterministic mode (the offline engine over ``<Gather>``) with the same
 fields, after a short apology. After every turn the call's latest state is
 kept in the shared store, so if this process dies mid-call, the ``<Redirect>``
 Twilio follows reaches another replica that carries on from that turn.
+
+This module takes no server object: the server passes callbacks
+(``on_reply_latency``, ``on_model_error``) for its metrics.
 """
 
 from __future__ import annotations
@@ -23,10 +41,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from fastapi import WebSocket
 from loguru import logger
+from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.transports.websocket.fastapi import (
@@ -35,29 +55,35 @@ from pipecat.transports.websocket.fastapi import (
 )
 from pipecat.workers.runner import WorkerRunner
 
+from agent.conversation.prompt import build_instructions
+from agent.conversation.realtime_client import RealtimeConfig, RealtimeConnection
 from agent.conversation.session import AgentContext, Decision
-from agent.flow.models import AiAgentNode
+from agent.conversation.tools import ToolBox
+from agent.core.call import Call as LiveState  # transitional name: the one call state
 from agent.core.events import call_event
+from agent.flow.models import AiAgentNode
 from agent.live.runner import LiveFlow
-from agent.live.tokens import LiveState, TokenError
+from agent.live.tokens import TokenError
 from agent.live.twilio_rest import TwilioRest, TwilioRestError, UpdateResult
-from agent.media.processors.realtime import (
-    OpenAIRealtimeProcessor,
-    RealtimeConfig,
-    open_connection,
-)
-from agent.media.processors.recorder import CallRecorder
+from agent.media.frames import ModelInstructionsFrame
+from agent.media.processors.barge_in import BargeInDetector
+from agent.media.processors.keypad import KeypadCollector
+from agent.media.processors.realtime import OpenAIRealtimeProcessor
+from agent.media.processors.reply_latency import ReplyLatencyMeter
 from agent.media.processors.supervisor import CallSupervisor
+from agent.media.processors.tool_handlers import ToolHandlers
+from agent.media.processors.transcript_keeper import TranscriptKeeper
+from agent.media.processors.twilio_output import TwilioMediaOutput
 from agent.media.processors.twilio_sender import TwilioMediaSender
 from agent.media.processors.twilio_serializer import SafeTwilioSerializer
-from agent.conversation.prompt import build_instructions
-from agent.server.metrics import Metrics
-from agent.conversation.tools import ToolBox
 from agent.media.vad import SileroModel
 
 START_TIMEOUT_S = 5.0
 EARLY_START_TTL_S = 15.0
 MAX_EARLY_STARTS = 1000
+
+# Given the call's processors in pipeline order, the processors to run (yours inserted where you want them).
+ArrangeProcessors = Callable[[list[FrameProcessor]], list[FrameProcessor]]
 
 
 async def read_start(websocket: WebSocket) -> dict:
@@ -85,7 +111,7 @@ class EarlyStart:
             return
         settings = live.settings
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
-        connection = asyncio.create_task(open_connection(settings.openai_realtime_url, settings.openai_realtime_model, key))
+        connection = asyncio.create_task(RealtimeConnection.open(settings.openai_realtime_url, settings.openai_realtime_model, key))
         facts = asyncio.create_task(live.facts(state, node))  # reads the state only
         expiry = asyncio.get_running_loop().call_later(EARLY_START_TTL_S, self._expire, state.call_sid)
         self._calls[state.call_sid] = (connection, facts, expiry)
@@ -109,22 +135,50 @@ class EarlyStart:
 def _close_unused(connection: asyncio.Task) -> None:
     if connection.cancelled() or connection.exception() is not None:
         return
-    manager, _ = connection.result()
-    task = asyncio.ensure_future(manager.__aexit__(None, None, None))
+    task = asyncio.ensure_future(connection.result().close())
     task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a connection already gone is fine
 
 
-def media_handler(rest: TwilioRest, metrics: Metrics | None = None, early: EarlyStart | None = None):
-    """The router's media-stream handler, sharing one Twilio REST client (and the metrics) across calls."""
+def media_handler(
+    rest: TwilioRest | None = None, *, early: EarlyStart | None = None,
+    on_reply_latency: Callable[[float], None] | None = None, on_model_error: Callable[[str], None] | None = None,
+    processors: ArrangeProcessors | None = None,
+):
+    """The router's media-stream handler, sharing one Twilio REST client across calls (default: the flow's own).
+
+    ``on_reply_latency(seconds)``: each reply's voice-to-voice delay;
+    ``on_model_error(kind)``: each model failure (``connect``, ``connection_lost``,
+    ``error_event``, ``no_answer``, ...); ``processors``: given each call's
+    processors in pipeline order, returns the list to run, e.g. with a
+    processor of your own inserted (it sees every frame passing there).
+    """
 
     async def handle(websocket: WebSocket, live: LiveFlow) -> None:
-        await handle_media_stream(websocket, live, rest, metrics, early)
+        client = rest if rest is not None else live.rest
+        if client is None:
+            raise RuntimeError("no Twilio REST client: pass one to media_handler, or build the LiveFlow with one")
+        await handle_media_stream(
+            websocket, live, client, early=early,
+            hooks=CallHooks(on_reply_latency=on_reply_latency, on_model_error=on_model_error, processors=processors),
+        )
 
     return handle
 
 
+class CallHooks:
+    """What the embedding server (or you) hears of each call, and adds to its pipeline."""
+
+    def __init__(
+        self, *, on_reply_latency: Callable[[float], None] | None = None, on_model_error: Callable[[str], None] | None = None,
+        processors: ArrangeProcessors | None = None,
+    ) -> None:
+        self.on_reply_latency = on_reply_latency
+        self.on_model_error = on_model_error
+        self.processors = processors
+
+
 async def handle_media_stream(
-    websocket: WebSocket, live: LiveFlow, rest: TwilioRest, metrics: Metrics | None = None, early: EarlyStart | None = None,
+    websocket: WebSocket, live: LiveFlow, rest: TwilioRest, *, early: EarlyStart | None = None, hooks: CallHooks | None = None,
 ) -> None:
     """Run one AI agent node over a Twilio media stream until the call moves on."""
     await websocket.accept()
@@ -141,7 +195,7 @@ async def handle_media_stream(
         return
     connection, facts = early.take(state.call_sid) if early is not None else (None, None)
     await live.streaming(state)
-    await RealtimeCall(websocket, live, state, node, str(start.get("streamSid", "")), rest, metrics, connection, facts).run()
+    await RealtimeCall(websocket, live, state, node, str(start.get("streamSid", "")), rest, hooks, connection, facts).run()
 
 
 class RealtimeCall:
@@ -149,11 +203,12 @@ class RealtimeCall:
 
     def __init__(
         self, websocket: WebSocket, live: LiveFlow, state: LiveState, node: AiAgentNode, stream_sid: str,
-        rest: TwilioRest, metrics: Metrics | None = None,
+        rest: TwilioRest, hooks: CallHooks | None = None,
         connection: asyncio.Task | None = None, facts: asyncio.Task | None = None,
     ) -> None:
         self._early_facts = facts
-        self.live, self.state, self.node, self.rest, self.metrics = live, state, node, rest, metrics
+        self.live, self.state, self.node, self.rest = live, state, node, rest
+        self.hooks = hooks or CallHooks()
         settings = live.settings
         self.call = live.call_of(state)
         self.ctx = AgentContext.build(state.node, node, self.call, live.registry, region=settings.default_region, timezone=live.flow.timezone)
@@ -173,27 +228,36 @@ class RealtimeCall:
             transcription_model=settings.openai_transcription_model,
             turn_detection=RealtimeConfig.turn_detection_from(settings),
         )
+        self.transport = FastAPIWebsocketTransport(
+            websocket,
+            FastAPIWebsocketParams(
+                audio_in_enabled=True, audio_out_enabled=False, add_wav_header=False,  # bot audio: TwilioMediaOutput
+                serializer=SafeTwilioSerializer(stream_sid, state.call_sid),
+            ),
+        )
         self.realtime = OpenAIRealtimeProcessor(
-            config, self.tools, twilio=TwilioMediaSender(websocket.send_text, stream_sid), on_decision=self._decided, on_failure=self._failed,
-            on_reply_latency=metrics.voice_latency.observe if metrics else None,
-            detector=SileroModel.shared().detector() if settings.local_vad else None, preconnected=connection,
+            config, on_decision=self._decided, on_failure=self._failed, call_id=state.call_sid, preconnected=connection,
         )
         self.supervisor = CallSupervisor(
             reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input,
             max_duration_s=live.time_left(state, node), silence_end_s=node.silence_end_s,
             answer_timeout_s=config.answer_timeout_s, on_no_answer=self._no_answer, call_id=state.call_sid,
         )
-        self.transport = FastAPIWebsocketTransport(
-            websocket,
-            FastAPIWebsocketParams(
-                audio_in_enabled=True, audio_out_enabled=False, add_wav_header=False,  # bot audio: TwilioMediaSender
-                serializer=SafeTwilioSerializer(stream_sid, state.call_sid, sink=self.realtime),
-            ),
-        )
+        processors: list[FrameProcessor] = [
+            self.transport.input(),
+            KeypadCollector(idle_s=config.dtmf_idle_s),
+            *([BargeInDetector(SileroModel.shared().detector())] if settings.local_vad else []),
+            self.realtime,
+            ToolHandlers(self.tools),
+            TwilioMediaOutput(TwilioMediaSender(websocket.send_text, stream_sid)),
+            self.supervisor,
+            *([ReplyLatencyMeter(self.hooks.on_reply_latency)] if self.hooks.on_reply_latency else []),
+            TranscriptKeeper(self.call, on_change=self._keep_soon),
+        ]
+        if self.hooks.processors is not None:
+            processors = self.hooks.processors(processors)
         self.worker = PipelineWorker(
-            Pipeline([
-                self.transport.input(), self.realtime, self.supervisor, CallRecorder(self.call, on_change=self._keep_soon),
-            ]),
+            Pipeline(processors),
             params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000, enable_metrics=False),
             enable_rtvi=False, enable_turn_tracking=False, idle_timeout_secs=None, check_dangling_tasks=False,
         )
@@ -244,9 +308,8 @@ class RealtimeCall:
         """Facts reach the model when ready; the greeting does not wait for them."""
         facts = await (self._early_facts or self.live.facts(self.state, self.node))
         self.call.facts = facts
-        await self.realtime.connected.wait()
         instructions = build_instructions(self.ctx, facts, ZoneInfo(self.live.flow.timezone))
-        await self.realtime._send({"type": "session.update", "session": {"type": "realtime", "instructions": instructions}})
+        await self.worker.queue_frame(ModelInstructionsFrame(instructions=instructions))  # sent once the session is up
 
     def _keep_soon(self) -> None:
         """A turn or a tool call: keep the call's latest state (one write at a time, the last one wins)."""
@@ -282,8 +345,8 @@ class RealtimeCall:
         If it had already chosen a branch, the call goes there, and the hand-over
         line it may not have finished is said by Twilio.
         """
-        if self.metrics is not None:
-            self.metrics.model_errors.labels(kind).inc()
+        if self.hooks.on_model_error is not None:
+            self.hooks.on_model_error(kind)
         if self.realtime.decision is not None:
             await self._decided(self.realtime.decision)
             return
@@ -318,5 +381,5 @@ class RealtimeCall:
     async def _no_answer(self, reason: str) -> None:
         """The model was asked to speak (a re-prompt, the hand-over line) and said nothing."""
         if not self._moved_on:
-            await self.realtime._fail("no_answer", reason)
+            await self.realtime.fail("no_answer", reason)
 

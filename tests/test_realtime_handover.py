@@ -8,18 +8,17 @@ import json
 import pytest
 
 from agent.media import mulaw
-from tests.fuzz.test_fuzz_realtime_events import Probe, _loop
+from tests.fuzz.test_fuzz_realtime_events import Probe
 
 AUDIO_100MS = base64.b64encode(mulaw.tone(440, 100)).decode()
 
 
 def event(probe: Probe, kind: str, **fields) -> None:
-    _loop.run_until_complete(probe._dispatch(json.dumps({"type": kind, **fields})))
+    probe.receive(json.dumps({"type": kind, **fields}))
 
 
 def echo(probe: Probe, *marks: str) -> None:
-    for name in marks:
-        _loop.run_until_complete(probe.mark_played(name))
+    probe.echo(*marks)
 
 
 def decided_and_speaking(probe: Probe) -> list[str]:
@@ -49,7 +48,7 @@ def test_the_call_moves_on_once_the_handover_line_was_heard(echo_first: bool) ->
         echo(probe, *marks[:-1])
         assert probe.decisions == [], "not before the last mark is echoed"
         echo(probe, marks[-1])
-    assert [d.target for d in probe.decisions] == [probe._decision.target]
+    assert [d.target for d in probe.decisions] == [probe.model.decision.target]
     event(probe, "response.done", response={"status": "completed"})  # a late or repeated event
     echo(probe, marks[-1])
     assert len(probe.decisions) == 1, "the decision is delivered once"

@@ -1,11 +1,13 @@
-"""Caller audio leaves the serializer untouched: as a frame, or straight to its consumer (with mark echoes)."""
+"""Caller audio leaves the serializer untouched, as a frame; marks, keys and the stream's end are frames too."""
 
 import asyncio
 import base64
 import json
 
 from agent.media import mulaw
-from agent.media.frames import CallerAudioFrame, TwilioStopFrame
+from pipecat.frames.frames import InputDTMFFrame
+
+from agent.media.frames import CallerAudioFrame, TwilioMarkFrame, TwilioStopFrame
 from agent.media.processors.twilio_serializer import SafeTwilioSerializer
 
 AUDIO = mulaw.tone(440, 20)
@@ -18,25 +20,12 @@ def test_media_becomes_a_frame_with_twilios_own_payload():
     assert frame.payload == json.loads(MEDIA)["media"]["payload"] and frame.mulaw == AUDIO
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.heard: list[tuple[str, bytes]] = []
-        self.marks: list[str] = []
-
-    async def caller_audio(self, payload: str, audio: bytes) -> None:
-        self.heard.append((payload, audio))
-
-    async def mark_played(self, name: str) -> None:
-        self.marks.append(name)
-
-
-def test_with_a_sink_media_and_marks_go_straight_to_it_and_nothing_else_does():
-    sink = Sink()
-    serializer = SafeTwilioSerializer("MZ1", sink=sink)
-    assert asyncio.run(serializer.deserialize(MEDIA)) is None
-    assert sink.heard == [(json.loads(MEDIA)["media"]["payload"], AUDIO)]
-    assert asyncio.run(serializer.deserialize(json.dumps({"event": "mark", "mark": {"name": "m1"}}))) is None
-    assert sink.marks == ["m1"] and len(sink.heard) == 1
+def test_marks_dtmf_and_stop_become_frames_and_malformed_media_is_dropped():
+    serializer = SafeTwilioSerializer("MZ1")
+    mark = asyncio.run(serializer.deserialize(json.dumps({"event": "mark", "mark": {"name": "m1"}})))
+    assert isinstance(mark, TwilioMarkFrame) and mark.mark == "m1"
+    key = asyncio.run(serializer.deserialize(json.dumps({"event": "dtmf", "streamSid": "MZ1", "dtmf": {"digit": "5"}})))
+    assert isinstance(key, InputDTMFFrame) and key.button.value == "5"
     assert isinstance(asyncio.run(serializer.deserialize(json.dumps({"event": "stop"}))), TwilioStopFrame)
     assert asyncio.run(serializer.deserialize(json.dumps({"event": "media", "media": {"payload": "not base64!"}}))) is None
-    assert len(sink.heard) == 1 and serializer.malformed == 1
+    assert serializer.malformed == 1

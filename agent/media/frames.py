@@ -1,6 +1,25 @@
-"""Frames of our own, for what Pipecat has no frame for."""
+"""Frames of our own, for what Pipecat has no frame for.
+
+What travels between the processors of a live call (``pipelines/twilio_realtime.py``),
+besides Pipecat's own frames (``UserStarted/StoppedSpeakingFrame``,
+``BotStarted/StoppedSpeakingFrame``, ``VADUserStartedSpeakingFrame``,
+``InputDTMFFrame``, ``TranscriptionFrame``, ``TTSTextFrame``,
+``LLMFullResponseStart/EndFrame``, ``FunctionCallInProgressFrame``,
+``FunctionCallResultFrame``, ``InterruptionFrame``):
+
+* audio, 50+ frames a second: :class:`CallerAudioFrame` (transport in -> model),
+  :class:`BotAudioFrame` (model -> transport out);
+* low-rate events: :class:`TwilioMarkFrame`, :class:`TwilioStopFrame`,
+  :class:`KeypadEntryFrame`, :class:`BotAudioEndFrame`,
+  :class:`PlaybackCutFrame`, :class:`CallDecidedFrame`,
+  :class:`SilenceFrame`, :class:`HandOverFrame`, :class:`ModelInstructionsFrame`.
+
+All of them are system frames: they keep their order among themselves through
+a processor of your own that queues (Pipecat runs system frames first, in order).
+"""
 
 from dataclasses import dataclass
+from typing import Any
 
 from pipecat.frames.frames import DataFrame, SystemFrame
 
@@ -10,6 +29,35 @@ class CallerSilenceFrame(DataFrame):
     """The caller said nothing for a whole turn (a silence timer fired, or a blank script line)."""
 
     seconds: float = 0.0
+
+
+@dataclass
+class CallerAudioFrame(SystemFrame):
+    """The caller's audio exactly as Twilio sent it: 8 kHz mu-law, as base64 (``payload``) and as bytes.
+
+    A system frame: the processors it passes run in direct mode, so it costs
+    one call per stage, not a queue hop. It goes to the model untouched
+    (``audio/pcmu``); only a processor that needs samples (the barge-in
+    detector, while the bot speaks) decodes it.
+    """
+
+    payload: str = ""
+    mulaw: bytes = b""
+
+
+@dataclass
+class BotAudioFrame(SystemFrame):
+    """The bot's audio as the model sent it (base64 8 kHz mu-law), for reply item ``item_id``."""
+
+    payload: str = ""
+    item_id: str = ""
+
+
+@dataclass
+class BotAudioEndFrame(SystemFrame):
+    """The model sent the last audio of item ``item_id`` (transport out marks what is left)."""
+
+    item_id: str = ""
 
 
 @dataclass
@@ -25,18 +73,42 @@ class TwilioStopFrame(SystemFrame):
 
 
 @dataclass
-class SpeakerFrame(SystemFrame):
-    """Who is speaking now: ``caller``, ``bot`` or ``nobody``."""
+class PlaybackCutFrame(SystemFrame):
+    """Transport out cut the bot off (barge-in): the caller heard ``heard_ms`` of the ``sent_ms`` sent of ``item_id``.
 
-    speaker: str = "nobody"
+    Pushed upstream, for the model to truncate its item at what was heard.
+    """
+
+    item_id: str = ""
+    heard_ms: int = 0
+    sent_ms: int = 0
+
+
+@dataclass
+class KeypadEntryFrame(SystemFrame):
+    """The caller keyed in ``digits`` (a pause or ``#`` ended the entry)."""
+
+    digits: str = ""
+
+
+@dataclass
+class CallDecidedFrame(SystemFrame):
+    """The conversation chose a branch (``decision``, an :class:`agent.conversation.session.Decision`).
+
+    ``now``: the conversation is over (silence, time limit): the hand-over
+    line is said at once, cutting any reply; otherwise after the model's
+    current response (the tool call that decided it).
+    """
+
+    decision: Any = None
+    now: bool = False
 
 
 @dataclass
 class SilenceFrame(SystemFrame):
-    """Nobody has spoken for ``seconds``; ``final`` means the caller should be handed over."""
+    """Nobody has spoken for ``seconds``: the model is asked to re-prompt."""
 
     seconds: float = 0.0
-    final: bool = False
 
 
 @dataclass
@@ -47,33 +119,7 @@ class HandOverFrame(SystemFrame):
 
 
 @dataclass
-class CallerAudioFrame(SystemFrame):
-    """The caller's audio exactly as Twilio sent it: 8 kHz mu-law, as base64 (``payload``) and as bytes.
+class ModelInstructionsFrame(SystemFrame):
+    """New instructions for the model (the facts are ready), sent as soon as its session is up."""
 
-    A system frame, so it skips Pipecat's audio queue and every stage's input
-    queue: 50 frames a second per call take one hop per stage. It goes to the
-    model untouched (``audio/pcmu``); only a processor that needs samples (the
-    barge-in detector, while the bot speaks) decodes it.
-    """
-
-    payload: str = ""
-    mulaw: bytes = b""
-
-
-@dataclass
-class BotPlaybackFrame(SystemFrame):
-    """The caller starts (``playing``) or stops hearing the bot.
-
-    Pushed when bot audio starts after silence or a new reply item starts,
-    and when Twilio has echoed the last mark (or a barge-in cut the audio):
-    the supervisor's timers need to know who is being heard, not every chunk.
-    """
-
-    playing: bool = False
-
-
-@dataclass
-class ToolCalledFrame(SystemFrame):
-    """The model called a tool (``name``): what the call knows may have changed, so it is worth keeping."""
-
-    name: str = ""
+    instructions: str = ""

@@ -68,7 +68,10 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
         from pipelines.twilio_realtime import EarlyStart, media_handler
 
         early = EarlyStart()  # the model connection opens while Twilio sets up the stream
-        media = media_handler(rest, metrics, early)
+        media = media_handler(
+            rest, early=early, on_reply_latency=metrics.voice_latency.observe,
+            on_model_error=lambda kind: metrics.model_errors.labels(kind).inc(),
+        )
         from agent.media.processors.realtime import prepare_realtime
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""

@@ -18,7 +18,7 @@ from agent.conversation.engines.offline import OfflineEngine
 from agent.flow.loader import load_flow
 from agent.flow.models import AiAgentNode
 from agent.core.registry import Registry, load_registry
-from agent.media.processors.realtime import SAY_LEAD
+from agent.conversation.realtime_client import SAY_LEAD
 from agent.core.settings import Settings
 from agent.core.sources import SourceContext, build_source, deadline_of, fetch_facts
 from agent.testing.fake_realtime import Action, Say, ToolCall, Turn

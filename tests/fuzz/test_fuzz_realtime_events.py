@@ -1,4 +1,5 @@
-"""Fuzz: server events of the realtime model into OpenAIRealtimeProcessor's per-event dispatch.
+"""Fuzz: server events of the realtime model into OpenAIRealtimeProcessor's per-event dispatch (with the tool
+handlers and transport out after it, as in a call).
 
 A malformed event (wrong JSON, wrong field types, unknown type) is counted and
 skipped; it never raises out of the reader (which would end the call's model
@@ -21,14 +22,16 @@ from agent.core.call import Call
 from agent.flow.loader import load_flow
 from agent.flow.models import AiAgentNode
 from agent.core.registry import load_registry
-from agent.media.processors.realtime import (
-    MAX_EVENT_BYTES,
-    MAX_TRANSCRIPT_CHARS,
-    OpenAIRealtimeProcessor,
-    RealtimeConfig,
-)
-from agent.media.processors.twilio_sender import TwilioMediaSender
+from pipecat.frames.frames import Frame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from agent.conversation.realtime_client import MAX_EVENT_BYTES, RealtimeConfig
 from agent.conversation.tools import ToolBox
+from agent.media.frames import TwilioMarkFrame
+from agent.media.processors.realtime import MAX_TRANSCRIPT_CHARS, OpenAIRealtimeProcessor
+from agent.media.processors.tool_handlers import ToolHandlers
+from agent.media.processors.twilio_output import TwilioMediaOutput
+from agent.media.processors.twilio_sender import TwilioMediaSender
 from tests.conftest import HOTLINE
 from tests.fuzz.strategies import cases, deeply_nested, json_values, nasty_text
 
@@ -44,14 +47,31 @@ _loop = asyncio.new_event_loop()
 
 class FakeConn:
     def __init__(self) -> None:
-        self.sent: list[str] = []
+        self.sent: list[dict] = []
 
-    async def send_raw(self, text: str) -> None:
-        self.sent.append(text)
+    async def send(self, event: dict) -> None:
+        self.sent.append(event)
+
+    async def append_audio(self, payload: str) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
 
 
-class Probe(OpenAIRealtimeProcessor):
-    """The processor with the pipeline and the socket replaced by lists."""
+class Recorder(FrameProcessor):
+    """The end of the chain (either way): keeps what reaches it."""
+
+    def __init__(self) -> None:
+        super().__init__(enable_direct_mode=True)
+        self.frames: list[Frame] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        self.frames.append(frame)
+
+
+class Probe:
+    """The model processor, the tool handlers and transport out, as in a call; the sockets replaced by lists."""
 
     def __init__(self) -> None:
         ctx = AgentContext.build(NODE_ID, NODE, Call(caller_number="+4915112345678"), REGISTRY, region="DE", timezone=FLOW.timezone)
@@ -59,6 +79,7 @@ class Probe(OpenAIRealtimeProcessor):
         config = RealtimeConfig(url="ws://127.0.0.1:9/v1/realtime", model="m", api_key="k", instructions="", tools=tools.schemas(), greeting="Hi")
         self.failures: list[str] = []
         self.decisions: list[Any] = []
+        self.to_twilio: list[str] = []
 
         async def on_decision(decision: Any) -> None:
             self.decisions.append(decision)
@@ -66,24 +87,36 @@ class Probe(OpenAIRealtimeProcessor):
         async def on_failure(kind: str, reason: str) -> None:
             self.failures.append(kind)
 
-        self.to_twilio: list[str] = []
-
         async def send_text(text: str) -> None:
             self.to_twilio.append(text)
 
-        super().__init__(config, tools, twilio=TwilioMediaSender(send_text, "MZ1"), on_decision=on_decision, on_failure=on_failure)
-        self.pushed: list[Any] = []
-        self._conn = FakeConn()
+        self.model = OpenAIRealtimeProcessor(config, on_decision=on_decision, on_failure=on_failure)
+        self.model.connection.conn = FakeConn()
+        self.up, self.down = Recorder(), Recorder()
+        chain = [self.up, self.model, ToolHandlers(tools), TwilioMediaOutput(TwilioMediaSender(send_text, "MZ1")), self.down]
+        for before, after in zip(chain, chain[1:]):
+            before.link(after)
 
-    async def push_frame(self, frame: Any, direction: Any = None) -> None:  # no pipeline here
-        self.pushed.append(frame)
+    @property
+    def pushed(self) -> list[Frame]:
+        """Every frame that left the chain, downstream then upstream."""
+        return self.down.frames + self.up.frames
 
-    async def broadcast_interruption(self) -> None:
-        self.pushed.append("interruption")
+    @property
+    def to_model(self) -> list[dict]:
+        return self.model.connection.conn.sent
+
+    def receive(self, raw: str | bytes) -> None:
+        _loop.run_until_complete(self.model.receive(raw))
+
+    def echo(self, *marks: str) -> None:
+        """Twilio echoes ``marks`` (they come in through the transport, before the model)."""
+        for name in marks:
+            _loop.run_until_complete(self.model.queue_frame(TwilioMarkFrame(mark=name)))
 
 
 def dispatch(probe: Probe, raw: str | bytes) -> None:
-    _loop.run_until_complete(probe._dispatch(raw))
+    probe.receive(raw)
 
 
 field_values = st.one_of(json_values(6), st.binary(max_size=64).map(lambda b: base64.b64encode(b).decode()))
@@ -145,13 +178,13 @@ def test_unhashable_type_and_wrong_nested_types_are_skipped() -> None:
         dispatch(probe, json.dumps(event))
     dispatch(probe, deeply_nested(100_000))
     dispatch(probe, b"\xff\xfe")
-    assert probe.failures == [] and probe._bad_events == 7
+    assert probe.failures == [] and probe.model.bad_events == 7
 
 
 def test_oversized_events_are_skipped_unparsed() -> None:
     probe = Probe()
     dispatch(probe, json.dumps({"type": "response.output_audio_transcript.done", "transcript": "x" * MAX_EVENT_BYTES}))
-    assert probe.pushed == [] and probe._bad_events == 1
+    assert probe.pushed == [] and probe.model.bad_events == 1
 
 
 def test_long_transcripts_are_cut() -> None:

@@ -3,22 +3,21 @@
 ``voice-agent simulate --engine openai`` uses it to run a scripted caller
 through the real model (or the fake in tests) without audio: caller lines go
 in as ``input_text`` items, answers come back as ``output_text``, and tool
-calls go through the same :class:`agent.conversation.tools.ToolBox`.
+calls go through the same :class:`agent.conversation.tools.ToolBox`. The socket
+and its events are :mod:`agent.conversation.realtime_client`'s, as for live calls.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openai import AsyncOpenAI
-
-from agent.conversation.session import AgentContext
 from agent.conversation.prompt import build_instructions
-from agent.core.settings import Settings
+from agent.conversation.realtime_client import EventDecoder, RealtimeConnection, error_code, tool_output, user_text
+from agent.conversation.session import AgentContext
 from agent.conversation.tools import ToolBox
+from agent.core.settings import Settings
 
 MAX_TOOL_ROUNDS = 8
 CONNECT_TIMEOUT_S = 10.0
@@ -34,8 +33,10 @@ class RealtimeTextEngine:
         self.tools = ToolBox(ctx)
         self._settings = settings
         self._timeout = timeout_s
-        self._manager: Any = None
-        self._conn: Any = None
+        self._conn: RealtimeConnection | None = None
+        self._events = EventDecoder(
+            {"response.output_text.delta", "response.function_call_arguments.done", "error", "response.done"}, ignored=None,
+        )
 
     @property
     def done(self) -> bool:
@@ -50,18 +51,17 @@ class RealtimeTextEngine:
                 "no OpenAI API key. Fix: set VOICE_AGENT_OPENAI_API_KEY (environment or .env), or use the offline engine"
             )
         url = self._settings.openai_realtime_url
-        base = url.rstrip("/").removesuffix("/realtime")
-        client = AsyncOpenAI(api_key=self._settings.openai_api_key.get_secret_value(), websocket_base_url=base, max_retries=0)
-        manager = client.realtime.connect(model=self._settings.openai_realtime_model, max_retries=0)
+        key = self._settings.openai_api_key.get_secret_value()
         try:
-            self._conn = await asyncio.wait_for(manager.__aenter__(), min(self._timeout, CONNECT_TIMEOUT_S))
+            self._conn = await asyncio.wait_for(
+                RealtimeConnection.open(url, self._settings.openai_realtime_model, key), min(self._timeout, CONNECT_TIMEOUT_S),
+            )
         except Exception as exc:  # refused, unknown host, TLS, HTTP 401 on the upgrade, timeout: all the same to the user
             reason = str(exc) or type(exc).__name__
             raise EngineUnavailable(
                 f"could not connect to the OpenAI Realtime API at {url}: {reason}. "
                 "Fix: check the network and VOICE_AGENT_OPENAI_REALTIME_URL (and VOICE_AGENT_OPENAI_API_KEY)"
             ) from exc
-        self._manager = manager
 
     async def start(self) -> list[str]:
         await self.connect()
@@ -76,18 +76,17 @@ class RealtimeTextEngine:
         if self.done:
             return []
         content = text if text.strip() else "(the caller says nothing)"
-        await self._send({"type": "conversation.item.create", "item": {
-            "type": "message", "role": "user", "content": [{"type": "input_text", "text": content[:2000]}],
-        }})
+        await self._send(user_text(content[:2000]))
         return await self._respond(None)
 
     async def close(self) -> None:
-        if self._manager is not None:
-            await self._manager.__aexit__(None, None, None)
-            self._manager = None
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
 
     async def _send(self, event: dict[str, Any]) -> None:
-        await self._conn.send_raw(json.dumps(event))
+        assert self._conn is not None, "connect() first"
+        await self._conn.send(event)
 
     async def _respond(self, response: dict[str, Any] | None) -> list[str]:
         """Ask for a response; run its tool calls (and the follow-ups) until the model just talks."""
@@ -101,9 +100,7 @@ class RealtimeTextEngine:
                 return lines
             for call_id, name, arguments in calls:
                 result = await self.tools.call(name, arguments)
-                await self._send({"type": "conversation.item.create", "item": {
-                    "type": "function_call_output", "call_id": call_id, "output": json.dumps(result),
-                }})
+                await self._send(tool_output(call_id, result))
             if self.done:
                 decision = self.ctx.decision
                 return lines + ([decision.say] if decision and decision.say else [])
@@ -113,14 +110,15 @@ class RealtimeTextEngine:
     async def _collect(self) -> tuple[str, list[tuple[str, str, str]]]:
         text: list[str] = []
         calls: list[tuple[str, str, str]] = []
+        assert self._conn is not None, "connect() first"
         while True:
-            event = json.loads(await self._conn.recv_bytes())
-            kind = event.get("type")
+            event = self._events.decode(await self._conn.recv())
+            kind = event.get("type") if event is not None else None
             if kind == "response.output_text.delta":
                 text.append(str(event.get("delta", "")))
             elif kind == "response.function_call_arguments.done":
                 calls.append((event["call_id"], event["name"], event.get("arguments") or "{}"))
             elif kind == "error":
-                raise RuntimeError(f"realtime model error: {(event.get('error') or {}).get('code')}")
+                raise RuntimeError(f"realtime model error: {error_code(event)}")
             elif kind == "response.done":
                 return "".join(text).strip(), calls

@@ -1,558 +1,408 @@
-"""Our OpenAI Realtime processor: 8 kHz mu-law straight through, tolerant of the model, fails over.
+"""The realtime model of a live call: OpenAI Realtime over WebSocket, 8 kHz mu-law straight through.
 
 Why not Pipecat's ``OpenAIRealtimeLLMService`` (protocols.md §2): it resamples
 to 24 kHz and back (with ~140 ms buffering), one unexpected event kills its
 receive loop, it never notices a dead socket, and it truncates by wall clock
-rather than by what Twilio played. Here:
+rather than by what Twilio played. This processor talks to the model and
+nothing else; its neighbours do the rest (``pipelines/twilio_realtime.py``):
 
-* audio goes to the model as ``audio/pcmu`` and comes back as ``audio/pcmu``;
-  the only conversion is a table look-up to the pipeline's 8 kHz PCM;
-* events are read as plain JSON and dispatched by type; anything unknown or
-  malformed is counted and skipped;
-* bot audio goes to Twilio as it comes (:class:`TwilioMediaSender`, no
-  frames), and every ~200 ms of it is followed by a Twilio ``mark``, so what
-  the caller heard is known, and barge-in truncates the model's item there;
-  the pipeline hears only when the bot starts and stops being heard;
-* while bot audio plays, a local voice detector (Silero, shared) listens for
-  the caller, so barge-in does not wait for the model's own VAD;
-* a lost connection, an error event, or no answer in time calls
-  ``on_failure`` once, so the call can carry on without the model;
-* tool calls go through :class:`agent.conversation.tools.ToolBox`, the same contract the
-  offline engine uses; when a tool decides, the handover line is spoken and,
-  once Twilio reports it played, ``on_decision`` is called.
+* caller audio (:class:`CallerAudioFrame`) goes to the model as it came
+  (``audio/pcmu``); the model's audio comes back as :class:`BotAudioFrame`
+  for transport out, which knows what the caller has heard of it;
+* the model's events become frames: ``UserStarted/StoppedSpeakingFrame``,
+  ``TranscriptionFrame`` (caller), ``TTSTextFrame`` (bot),
+  ``LLMFullResponseStart/EndFrame``, ``FunctionCallInProgressFrame`` (for the
+  tool handlers, whose ``FunctionCallResultFrame`` comes back upstream);
+* barge-in: when the caller speaks over the bot (the model's
+  ``speech_started``, or the local VAD's ``VADUserStartedSpeakingFrame``), it
+  broadcasts an ``InterruptionFrame``; transport out clears Twilio and answers
+  with a :class:`PlaybackCutFrame`, and the model's item is truncated at what
+  the caller heard;
+* a :class:`CallDecidedFrame` (a tool chose a branch, or the supervisor ended
+  the conversation) has the hand-over line said; once the caller has heard it
+  (``BotStoppedSpeakingFrame``), ``on_decision`` is called, once;
+* events are read as plain JSON (:class:`EventDecoder`); anything unknown or
+  malformed is counted and skipped; a lost connection, an error event, too
+  much garbage or no answer in time calls ``on_failure`` once
+  (:class:`ModelLink`), so the call can carry on without the model.
+
+Its parts, each with one job: :class:`ModelLink` (the session's socket and its
+failure), :class:`Responses` (what the model was asked and is answering),
+:class:`HandOver` (the chosen branch and its last line).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import functools
-import json
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loguru import logger
-from openai import AsyncOpenAI
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
     Frame,
+    FunctionCallInProgressFrame,
+    FunctionCallResultFrame,
     InputAudioRawFrame,
-    InputDTMFFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
     StartFrame,
     TranscriptionFrame,
     TTSTextFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from agent.media import mulaw
+from agent.conversation.realtime_client import (  # noqa: F401  (SAY_LEAD, prepare_realtime, RealtimeConfig: the names importers use)
+    BENIGN_ERRORS,
+    MAX_EVENT_BYTES,
+    SAY_LEAD,
+    BadEvent,
+    EventDecoder,
+    RealtimeConfig,
+    RealtimeConnection,
+    error_code,
+    prepare_realtime,
+    say_exactly,
+    tool_output,
+    user_text,
+)
 from agent.conversation.session import Decision
+from agent.core.events import call_event
+from agent.media import mulaw
 from agent.media.frames import (
-    BotPlaybackFrame,
+    BotAudioEndFrame,
+    BotAudioFrame,
+    CallDecidedFrame,
     CallerAudioFrame,
-    HandOverFrame,
+    KeypadEntryFrame,
+    ModelInstructionsFrame,
+    PlaybackCutFrame,
     SilenceFrame,
-    TwilioMarkFrame,
-    ToolCalledFrame,
     TwilioStopFrame,
 )
-from agent.core.events import call_event
-from agent.core.http_client import http_client, ssl_context
-from agent.media.processors.twilio_sender import TwilioMediaSender
-from agent.conversation.tools import ToolBox
-from agent.media.vad import SpeechDetector
 
-MARK_EVERY_MS = 200
-# Fixed lines are spoken in the conversation's language, which may not be the flow's.
-SAY_LEAD = "Say this to the caller, in the language you are speaking with them: "
-BENIGN_ERRORS = {
-    "conversation_already_has_active_response",
-    "response_cancel_not_active",
-    "input_audio_buffer_commit_empty",
-}
-MAX_BAD_EVENTS = 20
-_LEADING_TYPE = re.compile(rb'\s*\{\s*"type"\s*:\s*"([a-z_.]{1,80})"')
 WATCHDOG_TICK_S = 0.5  # the answer timeout is seconds long; fewer wake-ups per call
-# Server events of the GA protocol we do not need (protocols.md); any other type is new to us and logged once per call.
-IGNORED_EVENTS = frozenset({
-    "session.created", "session.updated", "conversation.created", "conversation.item.created", "conversation.item.added",
-    "conversation.item.done", "conversation.item.retrieved", "conversation.item.truncated", "conversation.item.deleted",
-    "conversation.item.input_audio_transcription.delta", "conversation.item.input_audio_transcription.segment",
-    "conversation.item.input_audio_transcription.failed", "input_audio_buffer.committed", "input_audio_buffer.cleared",
-    "input_audio_buffer.timeout_triggered", "output_audio_buffer.started", "output_audio_buffer.stopped",
-    "output_audio_buffer.cleared", "response.output_item.added", "response.output_item.done",
-    "response.content_part.added", "response.content_part.done", "response.output_audio_transcript.delta",
-    "response.output_text.delta", "response.output_text.done", "response.function_call_arguments.delta",
-    "rate_limits.updated", "transcription_session.updated",
-})
-_IGNORED_BYTES = frozenset(kind.encode() for kind in IGNORED_EVENTS)
-# An audio delta is a few KB; a larger event is skipped unparsed (the websockets client refuses over 1 MiB too).
-MAX_EVENT_BYTES = 1024 * 1024
 MAX_TRANSCRIPT_CHARS = 2000  # per caller or bot line kept in the call's transcript
 # What a handler raises on an event with missing or wrongly typed fields (binascii.Error is a ValueError).
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError)
+REPROMPT = "The caller has been silent for a while. Briefly ask whether they are still there, and repeat your last question."
+
+
+class ModelLink:
+    """The call's session with the model: opened (or taken from the early start), sent on, closed; its failure reported once.
+
+    ``on_failure(kind, reason)``: ``kind`` a fixed label (metrics), ``reason`` the detail (logs).
+    """
+
+    def __init__(
+        self, config: RealtimeConfig, *, on_failure: Callable[[str, str], Awaitable[None]], call_id: str | None = None,
+        preconnected: asyncio.Future[RealtimeConnection] | None = None,
+    ) -> None:
+        self._config = config
+        self._on_failure = on_failure
+        self._call_id = call_id
+        self._preconnected = preconnected  # opened while Twilio was still setting up the stream
+        self.conn: RealtimeConnection | None = None
+        self.failed = False
+        self.closing = False  # the stream is ending: nothing is a failure any more
+
+    @property
+    def usable(self) -> bool:
+        return self.conn is not None and not self.failed
+
+    async def connect(self) -> None:
+        if self._preconnected is not None:
+            try:
+                self.conn = await self._preconnected
+            except Exception as exc:  # the early attempt failed: one more, now
+                logger.info("the early model connection failed ({}); connecting again", type(exc).__name__)
+        if self.conn is None:
+            self.conn = await RealtimeConnection.open(self._config.url, self._config.model, self._config.api_key)
+
+    async def send(self, event: dict[str, Any]) -> None:
+        try:
+            await self.conn.send(event)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - a socket gone (or never there)
+            await self._lost(exc)
+
+    async def append_audio(self, payload: str) -> None:
+        try:
+            await self.conn.append_audio(payload)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001
+            await self._lost(exc)
+
+    async def _lost(self, exc: Exception) -> None:
+        if not self.closing:
+            await self.fail("connection_lost", f"lost the realtime connection while sending ({type(exc).__name__})")
+
+    async def fail(self, kind: str, reason: str) -> None:
+        """Report the model gone, once (and never while the stream is ending)."""
+        if self.failed or self.closing:
+            return
+        self.failed = True
+        logger.warning("realtime model failed: {}", reason)
+        call_event(self._call_id, "model_error", kind=kind, reason=reason[:200])
+        await self._on_failure(kind, reason)
+
+    async def close(self) -> None:
+        self.closing = True
+        early = self._preconnected
+        if self.conn is None and early is not None:  # opened early, never used: close it too
+            if not early.done():
+                early.cancel()
+            elif not early.cancelled() and early.exception() is None:
+                self.conn = early.result()
+        if self.conn is not None:
+            await self.conn.close()
+            self.conn = None
 
 
 @dataclass
-class RealtimeConfig:
-    """How to reach the model and what to tell it."""
+class Responses:
+    """What the model is answering: the response in progress, the tool calls it waits on, how long it is taking."""
 
-    url: str
-    model: str
-    api_key: str
-    instructions: str
-    tools: list[dict[str, Any]]
-    greeting: str
-    voice: str = "marin"
-    speed: float = 1.0
-    language: str = "en"
-    transcription_model: str = "gpt-4o-transcribe"
-    turn_detection: dict[str, Any] = field(default_factory=lambda: {"type": "server_vad", "silence_duration_ms": 500})
-    connect_timeout_s: float = 3.0
-    answer_timeout_s: float = 6.0
-    dtmf_idle_s: float = 1.5
+    active: bool = False
+    audio: bool = False  # the latest response had audio
+    awaiting_since: float | None = None  # asked to answer (or the caller stopped), no response yet
+    calls: dict[str, Any] = field(default_factory=dict)  # tool calls without an answer yet: key -> call_id
+    outputs_sent: bool = False  # tool answers the model has not been asked to respond to yet
+    skip_done: bool = False  # the response cancelled for the hand-over line: its response.done is not the line's
 
-    @staticmethod
-    def turn_detection_from(settings: Any) -> dict[str, Any]:
-        """The session's ``turn_detection`` from the settings."""
-        if settings.turn_detection == "semantic_vad":
-            return {"type": "semantic_vad", "eagerness": settings.vad_eagerness}
-        return {
-            "type": "server_vad", "threshold": settings.vad_threshold,
-            "silence_duration_ms": settings.vad_silence_ms, "prefix_padding_ms": settings.vad_prefix_ms,
-        }
+    def asked(self) -> None:
+        self.awaiting_since = self.awaiting_since or time.monotonic()
 
-    def session(self) -> dict[str, Any]:
-        return {
-            "type": "realtime",
-            "model": self.model,
-            "output_modalities": ["audio"],
-            "instructions": self.instructions,
-            "audio": {
-                "input": {
-                    "format": {"type": "audio/pcmu"},
-                    "transcription": {"model": self.transcription_model, "language": self.language},
-                    "turn_detection": {**self.turn_detection, "create_response": True, "interrupt_response": True},
-                },
-                "output": {"format": {"type": "audio/pcmu"}, "voice": self.voice, "speed": self.speed},
-            },
-            "tools": self.tools,
-            "tool_choice": "auto",
-        }
+    def overdue(self, timeout_s: float) -> bool:
+        return self.awaiting_since is not None and time.monotonic() - self.awaiting_since > timeout_s
 
 
-def _websocket_base(url: str) -> str:
-    base = url.rstrip("/")
-    return base[: -len("/realtime")] if base.endswith("/realtime") else base
+class HandOver:
+    """The branch the conversation chose and its hand-over line: said once, heard, then ``on_decision``, once."""
 
+    def __init__(self, on_decision: Callable[[Decision], Awaitable[None]], call_id: str | None = None) -> None:
+        self._on_decision = on_decision
+        self._call_id = call_id
+        self.decision: Decision | None = None
+        self.line_asked = False
+        self.awaiting_playback = False  # the line was spoken: deliver once the caller has heard it all
+        self.delivered = False
 
-def prepare_realtime(url: str, api_key: str) -> None:
-    """At start-up: the client, its TLS context and the SDK's realtime modules (a slow first import),
-    so that no call pays for them on the event loop."""
-    _ = realtime_client(api_key, _websocket_base(url)).realtime
-    ssl_context()
-
-
-async def open_connection(url: str, model: str, api_key: str) -> tuple[Any, Any]:
-    """A connection to the realtime model: ``(manager, connection)``; leave it with ``manager.__aexit__``."""
-    base = _websocket_base(url)
-    options = {"ssl": ssl_context()} if base.startswith("wss://") else {}
-    manager = realtime_client(api_key, base).realtime.connect(
-        model=model, max_retries=0, websocket_connection_options=options,
-    )
-    return manager, await manager.__aenter__()
-
-
-@functools.lru_cache(maxsize=8)
-def realtime_client(api_key: str, websocket_base_url: str) -> AsyncOpenAI:
-    """One client per process and key: building one costs ~50 ms of blocking TLS set-up on the event loop."""
-    return AsyncOpenAI(api_key=api_key, websocket_base_url=websocket_base_url, max_retries=0, http_client=http_client())
-
-
-def tool_outcome(result: dict[str, Any]) -> dict[str, Any]:
-    """What a tool's answer says, for the event log: refused or not, and the *names* of the fields it saved."""
-    names = {key: ",".join(sorted(result[key])) for key in ("saved", "invalid") if isinstance(result.get(key), dict) and result[key]}
-    return {"refused": "error" in result, **names}
+    async def deliver(self, *, heard: bool) -> None:
+        """``on_decision``, once; a hand-over line the caller ``heard`` is not handed on to be said again."""
+        if self.decision is None or self.delivered:
+            return
+        self.delivered = True
+        self.awaiting_playback = False
+        decision = self.decision
+        call_event(self._call_id, "decided", exit=decision.exit, branch=decision.target, reason=decision.reason, line_heard=heard)
+        await self._on_decision(replace(decision, say="") if heard else decision)
 
 
 class OpenAIRealtimeProcessor(FrameProcessor):
-    """Bridges the call's audio to the realtime model and the model's actions to the flow."""
+    """The realtime model between the VAD and the tool handlers (see the module's doc)."""
 
     def __init__(
         self,
         config: RealtimeConfig,
-        tools: ToolBox,
         *,
-        twilio: TwilioMediaSender,
         on_decision: Callable[[Decision], Awaitable[None]],
         on_failure: Callable[[str, str], Awaitable[None]],
-        on_reply_latency: Callable[[float], None] | None = None,
-        detector: SpeechDetector | None = None,
-        preconnected: asyncio.Future[tuple[Any, Any]] | None = None,
+        call_id: str | None = None,
+        preconnected: asyncio.Future[RealtimeConnection] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self._preconnected = preconnected  # opened while Twilio was still setting up the stream
-        self._detector = detector
-        self._detector_used = False
-        self._on_reply_latency = on_reply_latency
-        self._speech_stopped_at: float | None = None
+        super().__init__(enable_direct_mode=True, **kwargs)
         self._config = config
-        self._tools = tools
-        self._call_id = tools.ctx.call.call_id  # the call event log's key
-        self._twilio = twilio
-        self._on_decision = on_decision
-        self._on_failure = on_failure
-        self._conn: Any = None
-        self._send_text: Callable[[str], Awaitable[None]] | None = None  # the socket's own send, once connected
-        self._manager: Any = None
+        self._call_id = call_id  # the call event log's key
+        self.connection = ModelLink(config, on_failure=on_failure, call_id=call_id, preconnected=preconnected)
+        self.responses = Responses()
+        self.handover = HandOver(on_decision, call_id)
+        self._events = EventDecoder(self._handlers)
+        self._bot_heard = False  # between transport out's BotStarted- and BotStoppedSpeakingFrame
+        self._started = False  # session configured and greeting asked for
+        self._instructions: str | None = None  # to send once started
         self._reader: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
-        self._closing = False
-        self._failed = False
-        self._bad_events = 0
-        self._unknown_events: set[str] = set()
-        # playback bookkeeping, per assistant item
-        self._item: str | None = None
-        self._sent_ms: dict[str, int] = {}
-        self._played_ms: dict[str, int] = {}
-        self._unmarked_ms = 0
-        self._mark_no = 0
-        self._marks: dict[str, tuple[str, int]] = {}
-        self._truncated: set[str] = set()
-        self._response_active = False
-        self._response_audio = False
-        self._tool_outputs_pending = False
-        self._skip_done = False
-        self._last_mark: str | None = None
-        self._awaiting_answer_since: float | None = None
-        self._decision: Decision | None = None
-        self._handover_mark: str | None = None
-        self._handover_sent = False
-        self._decision_delivered = False
-        self._digits = ""
-        self._digits_task: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
+
+    @property
+    def decision(self) -> Decision | None:
+        """The branch the conversation chose, once a tool or a hand-over rule decided (delivered or not)."""
+        return self.handover.decision
+
+    @property
+    def bad_events(self) -> int:
+        """Server events skipped as malformed so far."""
+        return self._events.bad_events
+
+    async def fail(self, kind: str, reason: str) -> None:
+        """The call cannot go on with the model (e.g. it stalled): report it, once."""
+        await self.connection.fail(kind, reason)
 
     # -- pipeline side ---------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, CallerAudioFrame):
-            await self.caller_audio(frame.payload, frame.mulaw)
-            return  # nothing downstream needs the caller's audio
+            if self.connection.usable:
+                await self.connection.append_audio(frame.payload)
+            return  # nothing after the model needs the caller's audio
         if isinstance(frame, InputAudioRawFrame):  # PCM from another transport
-            if self._conn is not None and not self._failed:
-                payload = base64.b64encode(mulaw.encode(frame.audio)).decode()
-                await self._send_raw('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
-            if self._detector is not None:
-                await self._listen(frame.audio, self._detector.feed)
+            if self.connection.usable:
+                await self.connection.append_audio(base64.b64encode(mulaw.encode(frame.audio)).decode())
             return
-        if isinstance(frame, TwilioMarkFrame):
-            await self.mark_played(frame.mark)
-        elif isinstance(frame, InputDTMFFrame):
-            self._key_pressed(str(frame.button.value))
-        elif isinstance(frame, SilenceFrame):
-            await self._reprompt(frame)
-            return
-        elif isinstance(frame, HandOverFrame):
-            await self._hand_over(frame.reason)
-            return
-        elif isinstance(frame, StartFrame):
-            await self.push_frame(frame, direction)
-            self._watchdog = self.create_task(self._connect_and_watch(), "realtime-connect")
-            return
-        elif isinstance(frame, (EndFrame, CancelFrame)):
+        if isinstance(frame, (EndFrame, CancelFrame)):
             await self._close()
-        elif isinstance(frame, TwilioStopFrame):
-            self._closing = True
         await self.push_frame(frame, direction)
-
-    async def caller_audio(self, payload: str, audio: bytes) -> None:
-        """The hot path, 50 times a second: Twilio's base64 mu-law to the model untouched, and barge-in.
-
-        Called for :class:`CallerAudioFrame` frames, or directly by the
-        serializer (its ``sink``: no frame at all).
-        """
-        if self._conn is not None and not self._failed:
-            await self._send_raw('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
-        if self._detector is not None:
-            await self._listen(audio, self._detector.feed_mulaw)
-
-    async def _listen(self, audio: bytes, feed: Callable[[bytes], bool]) -> None:
-        """Barge-in: the local detector hears the caller only while bot audio is playing."""
-        playing = self._bot_playing()
-        if playing:
-            if feed(audio):
-                await self._barge_in()
-        elif self._detector_used:
-            self._detector.reset()
-        self._detector_used = playing
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_heard = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_heard = False
+            if self.handover.awaiting_playback:
+                await self.handover.deliver(heard=True)
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            await self._barge_in()
+        elif isinstance(frame, PlaybackCutFrame):
+            await self._truncate(frame)
+        elif isinstance(frame, FunctionCallResultFrame) and direction == FrameDirection.UPSTREAM:
+            await self._tool_answered(frame)
+        elif isinstance(frame, CallDecidedFrame):
+            await self._decided(frame)
+        elif isinstance(frame, KeypadEntryFrame):
+            await self._keyed(frame.digits)
+        elif isinstance(frame, SilenceFrame):
+            await self._reprompt()
+        elif isinstance(frame, ModelInstructionsFrame):
+            await self._instruct(frame.instructions)
+        elif isinstance(frame, StartFrame):
+            self._watchdog = self.create_task(self._connect_and_watch(), "realtime-connect")
+        elif isinstance(frame, TwilioStopFrame):
+            self.connection.closing = True
 
     # -- connection ------------------------------------------------------------------------------
     async def _connect_and_watch(self) -> None:
         try:
-            await asyncio.wait_for(self._connect(), self._config.connect_timeout_s)
+            await asyncio.wait_for(self.connection.connect(), self._config.connect_timeout_s)
         except Exception as exc:  # refused, unreachable, slow: the call goes on without the model
-            await self._fail("connect", f"could not connect to the realtime model ({type(exc).__name__}: {exc})")
+            await self.connection.fail("connect", f"could not connect to the realtime model ({type(exc).__name__}: {exc})")
             return
-        while not self._closing and not self._failed:
-            await asyncio.sleep(WATCHDOG_TICK_S)
-            since = self._awaiting_answer_since
-            if since is not None and time.monotonic() - since > self._config.answer_timeout_s:
-                await self._fail("no_answer", f"the model did not answer within {self._config.answer_timeout_s:.0f} s")
-
-    async def _connect(self) -> None:
-        if self._preconnected is not None:
-            try:
-                self._manager, self._conn = await self._preconnected
-            except Exception as exc:  # the early attempt failed: one more, now
-                logger.info("the early model connection failed ({}); connecting again", type(exc).__name__)
-        if self._conn is None:
-            self._manager, self._conn = await open_connection(self._config.url, self._config.model, self._config.api_key)
-        # The SDK's send path (a send queue for reconnects, locks, task look-ups) costs more than the write
-        # itself at 50 appends a second; we never reconnect (max_retries=0), so send on its socket directly.
-        socket = getattr(self._conn, "_connection", None)
-        self._send_text = socket.send if callable(getattr(socket, "send", None)) else None
-        await self._send({"type": "session.update", "session": self._config.session()})
-        await self._send({
-            "type": "response.create",
-            "response": {"instructions": f"Greet the caller with exactly these words: {self._config.greeting}"},
-        })
-        self._awaiting_answer_since = time.monotonic()
+        await self.connection.send({"type": "session.update", "session": self._config.session()})
+        await self.connection.send(self._config.greet())
+        self.responses.awaiting_since = time.monotonic()
         self._reader = self.create_task(self._read(), "realtime-reader")
-        self.connected.set()
+        self._started = True
+        if self._instructions is not None:
+            await self._instruct(self._instructions)
+        while not self.connection.closing and not self.connection.failed:
+            await asyncio.sleep(WATCHDOG_TICK_S)
+            if self.responses.overdue(self._config.answer_timeout_s):
+                await self.connection.fail("no_answer", f"the model did not answer within {self._config.answer_timeout_s:.0f} s")
 
     async def _close(self) -> None:
-        self._closing = True
-        for task in (self._reader, self._watchdog, self._digits_task):
+        self.connection.closing = True
+        for task in (self._reader, self._watchdog):
             if task is not None and not task.done():
                 await self.cancel_task(task)
-        early = self._preconnected
-        if self._manager is None and early is not None:  # opened early, never used: close it too
-            if not early.done():
-                early.cancel()
-            elif not early.cancelled() and early.exception() is None:
-                self._manager, self._conn = early.result()
-        if self._manager is not None:
-            try:
-                await self._manager.__aexit__(None, None, None)
-            except Exception:  # already gone
-                pass
-            self._manager = self._conn = self._send_text = None
+        await self.connection.close()
 
-    async def _send(self, event: dict[str, Any]) -> None:
-        await self._send_raw(json.dumps(event))
-
-    async def _send_raw(self, text: str) -> None:
-        try:
-            await (self._send_text or self._conn.send_raw)(text)
-        except Exception as exc:
-            if not self._closing:
-                await self._fail("connection_lost", f"lost the realtime connection while sending ({type(exc).__name__})")
-
-    async def _fail(self, kind: str, reason: str) -> None:
-        """Report the model gone, once; ``kind`` is a fixed label (metrics), ``reason`` the detail (logs)."""
-        if self._failed or self._closing:
-            return
-        self._failed = True
-        logger.warning("realtime model failed: {}", reason)
-        call_event(self._call_id, "model_error", kind=kind, reason=reason[:200])
-        await self._on_failure(kind, reason)
-
-    # -- model side ------------------------------------------------------------------------------
     async def _read(self) -> None:
         try:
             while True:
-                await self._dispatch(await self._conn.recv_bytes())
+                await self.receive(await self.connection.conn.recv())  # type: ignore[union-attr]
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self._fail("connection_lost", f"lost the realtime connection ({type(exc).__name__})")
+            await self.connection.fail("connection_lost", f"lost the realtime connection ({type(exc).__name__})")
 
-    async def _dispatch(self, raw: str | bytes) -> None:
+    async def receive(self, raw: str | bytes) -> None:
         """Handle one server event; a malformed or oversized one is counted and skipped, never raised."""
-        if len(raw) > MAX_EVENT_BYTES:
-            await self._bad_event(f"oversized event ({len(raw)} bytes)")
-            return
-        leading = _LEADING_TYPE.match(raw if isinstance(raw, bytes) else raw.encode()[:96])
-        if leading is not None and leading.group(1) in _IGNORED_BYTES:
-            return  # most events are transcript deltas and the like: not even parsed
+        event: dict[str, Any] | None = None
         try:
-            event = json.loads(raw)
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-            await self._bad_event("not a JSON event")
-            return
-        kind = event.get("type") if isinstance(event, dict) else None
-        if not isinstance(kind, str):
-            await self._bad_event("not a JSON event")
-            return
-        handler = self._handlers.get(kind)
-        if handler is None:
-            if kind not in IGNORED_EVENTS and kind not in self._unknown_events and len(self._unknown_events) < 50:
-                self._unknown_events.add(kind)
-                logger.info("ignoring realtime event type {!r}, new to this agent", kind[:80])
-            return
-        try:
-            await handler(self, event)
+            event = self._events.decode(raw)
+            if event is None:
+                return
+            await self._handlers[event["type"]](self, event)
+        except BadEvent as exc:
+            await self._bad_event(str(exc))
         except MALFORMED as exc:
+            kind = event["type"] if event is not None else "an event"
             await self._bad_event(f"{kind} without the expected fields ({type(exc).__name__}: {str(exc)[:200]})")
 
     async def _bad_event(self, why: str) -> None:
-        self._bad_events += 1
-        logger.warning("skipped a realtime event: {}", why)
-        if self._bad_events > MAX_BAD_EVENTS:
-            await self._fail("garbage", "the model sends garbage")
+        if self._events.bad(why):
+            await self.connection.fail("garbage", "the model sends garbage")
 
+    # -- the model's events ----------------------------------------------------------------------
     async def _on_response_created(self, event: dict[str, Any]) -> None:
-        self._response_active = True
-        self._response_audio = False
-        self._awaiting_answer_since = None
+        self.responses.active = True
+        self.responses.audio = False
+        self.responses.awaiting_since = None
+        await self.push_frame(LLMFullResponseStartFrame())
 
     async def _on_audio_delta(self, event: dict[str, Any]) -> None:
-        item = event["item_id"]
-        payload = event["delta"]
-        if not isinstance(payload, str) or item in self._truncated:
+        item, payload = event["item_id"], event["delta"]
+        if not isinstance(item, str):
+            raise TypeError("item_id is not text")
+        if not isinstance(payload, str):
             return
-        starting = item != self._item or not self._audio_unplayed()
-        self._item = item
-        self._response_audio = True
-        if self._speech_stopped_at is not None:  # voice to voice: caller's end of turn to our first reply audio
-            if self._on_reply_latency is not None:
-                self._on_reply_latency(time.monotonic() - self._speech_stopped_at)
-            self._speech_stopped_at = None
-        ms = len(payload) * 3 // 4 // 8  # base64 length -> mu-law bytes -> ms at 8 kHz
-        self._sent_ms[item] = self._sent_ms.get(item, 0) + ms
-        await self._twilio.media(payload)
-        self._unmarked_ms += ms
-        if starting:
-            await self.push_frame(BotPlaybackFrame(playing=True))
-        if self._unmarked_ms >= MARK_EVERY_MS:
-            await self._push_mark(item)
-
-    async def _push_mark(self, item: str) -> str:
-        self._mark_no += 1
-        name = f"m{self._mark_no}"
-        self._marks[name] = (item, self._sent_ms.get(item, 0))
-        self._last_mark = name
-        self._unmarked_ms = 0
-        await self._twilio.mark(name)
-        return name
-
-    async def mark_played(self, name: str) -> None:
-        """Twilio echoed mark ``name``: the audio before it was heard (or cleared)."""
-        item, ms = self._marks.pop(name, (None, 0))
-        if item is not None:
-            if item not in self._truncated:
-                self._played_ms[item] = max(self._played_ms.get(item, 0), ms)
-            if not self._audio_unplayed():
-                await self.push_frame(BotPlaybackFrame(playing=False))
-        if name == self._handover_mark:
-            await self._deliver_decision(heard=True)
+        self.responses.audio = True
+        await self.push_frame(BotAudioFrame(payload=payload, item_id=item))
 
     async def _on_audio_done(self, event: dict[str, Any]) -> None:
-        item = event.get("item_id") or self._item
-        if item and self._unmarked_ms:
-            await self._push_mark(item)
+        item = event.get("item_id")
+        await self.push_frame(BotAudioEndFrame(item_id=item if isinstance(item, str) else ""))
 
     async def _on_response_done(self, event: dict[str, Any]) -> None:
-        self._response_active = False
+        responses = self.responses
+        responses.active = False
         response = event.get("response") or {}
         if response.get("status") == "failed":
             error = (response.get("status_details") or {}).get("error") or {}
-            await self._fail("response_failed", f"response failed ({error.get('code') or error.get('type') or 'unknown'})")
+            await self.connection.fail("response_failed", f"response failed ({error.get('code') or error.get('type') or 'unknown'})")
             return
-        if self._skip_done:
-            self._skip_done = False
+        if responses.skip_done:
+            responses.skip_done = False
             return
-        if self._tool_outputs_pending:  # the model answers tool results only when asked
-            self._tool_outputs_pending = False
-            if self._decision is None:
-                await self._ask_for_response()
-            elif not self._handover_sent:
-                self._handover_sent = True
-                await self._say_exactly(self._decision.say or "Thank you.")
-            self._awaiting_answer_since = time.monotonic()
+        await self.push_frame(LLMFullResponseEndFrame())
+        await self._after_response()
+
+    async def _after_response(self) -> None:
+        """The model's response is over and every tool call in it answered: ask for what comes next."""
+        responses, handover = self.responses, self.handover
+        if responses.calls:
+            return  # the tool answers come later
+        if responses.outputs_sent:  # the model answers tool results only when asked
+            responses.outputs_sent = False
+            if handover.decision is None:
+                await self._ask()
+            elif not handover.line_asked:
+                handover.line_asked = True
+                await self._say(handover.decision.say or "Thank you.")
+            responses.awaiting_since = time.monotonic()
             return
-        if self._decision is not None and self._handover_sent and self._handover_mark is None:
-            # The handover line was spoken: move on once Twilio has played it (its last mark may
+        if handover.decision is not None and handover.line_asked and not handover.awaiting_playback:
+            # The hand-over line was spoken: move on once Twilio has played it (its last mark may
             # already be back: the model's response.done can trail the audio by longer than it plays).
-            if self._response_audio:
-                if self._item and self._unmarked_ms:
-                    await self._push_mark(self._item)
-                if self._last_mark in self._marks:
-                    self._handover_mark = self._last_mark
+            if responses.audio:
+                await self.push_frame(BotAudioEndFrame())
+                if self._bot_heard:
+                    handover.awaiting_playback = True
                     return
-            await self._deliver_decision(heard=self._response_audio)
-
-    async def _deliver_decision(self, *, heard: bool) -> None:
-        """``on_decision``, once; a hand-over line the caller ``heard`` is not handed on to be said again."""
-        if self._decision is None or self._decision_delivered:
-            return
-        self._decision_delivered = True
-        self._handover_mark = None
-        decision = self._decision
-        call_event(self._call_id, "decided", exit=decision.exit, branch=decision.target, reason=decision.reason, line_heard=heard)
-        await self._on_decision(replace(self._decision, say="") if heard else self._decision)
-
-    @property
-    def decision(self) -> Decision | None:
-        """The branch the conversation chose, once a tool or a hand-over rule decided (delivered or not)."""
-        return self._decision
-
-    async def _say_exactly(self, text: str) -> None:
-        await self._ask_for_response(f"{SAY_LEAD}{text}")
-
-    async def _ask_for_response(self, instructions: str | None = None) -> None:
-        """``response.create``; the answer watchdog runs until the response starts."""
-        event: dict[str, Any] = {"type": "response.create"}
-        if instructions:
-            event["response"] = {"instructions": instructions}
-        await self._send(event)
-        self._awaiting_answer_since = self._awaiting_answer_since or time.monotonic()
+            await handover.deliver(heard=responses.audio)
 
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
         await self.push_frame(UserStartedSpeakingFrame())
         await self._barge_in()
 
-    def _audio_unplayed(self) -> bool:
-        """Some bot audio sent to Twilio was not reported played yet."""
-        return self._unmarked_ms > 0 or bool(self._marks)
-
-    def _bot_playing(self) -> bool:
-        """Bot audio of the current reply was sent that Twilio has not reported played (and may still be cut)."""
-        item = self._item
-        if item is None or item in self._truncated or self._decision is not None:
-            return False
-        return self._sent_ms.get(item, 0) > self._played_ms.get(item, 0)
-
-    async def _barge_in(self) -> None:
-        """The caller talks over the bot: stop the audio, clear Twilio, cut the model's item at what was heard."""
-        if not self._bot_playing():
-            return
-        item = self._item
-        assert item is not None
-        played = self._played_ms.get(item, 0)
-        call_event(self._call_id, "barge_in", heard_ms=played, sent_ms=self._sent_ms.get(item, 0))
-        self._truncated.add(item)
-        # Twilio drops the audio it holds and echoes its marks, which no longer count.
-        self._marks = {n: v for n, v in self._marks.items() if v[0] != item}
-        self._unmarked_ms = 0
-        await self._twilio.clear()
-        await self.broadcast_interruption()
-        if self._response_active:
-            await self._send({"type": "response.cancel"})
-        await self._send({"type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": played})
-        if not self._audio_unplayed():
-            await self.push_frame(BotPlaybackFrame(playing=False))
-
     async def _on_speech_stopped(self, event: dict[str, Any]) -> None:
         await self.push_frame(UserStoppedSpeakingFrame())
-        self._awaiting_answer_since = self._speech_stopped_at = time.monotonic()
+        self.responses.awaiting_since = time.monotonic()
 
     async def _on_caller_transcript(self, event: dict[str, Any]) -> None:
         text = str(event.get("transcript") or "").strip()
@@ -565,25 +415,19 @@ class OpenAIRealtimeProcessor(FrameProcessor):
             await self.push_frame(TTSTextFrame(text=text[:MAX_TRANSCRIPT_CHARS], text_type="sentence"))
 
     async def _on_function_call(self, event: dict[str, Any]) -> None:
-        """Run the tool now; the follow-up response is asked for once the model's response is done."""
-        result = await self._tools.call(str(event["name"]), event.get("arguments") or "{}")
-        call_event(self._call_id, "tool", name=str(event["name"])[:40], **tool_outcome(result))
-        await self._send({
-            "type": "conversation.item.create",
-            "item": {"type": "function_call_output", "call_id": event["call_id"], "output": json.dumps(result)},
-        })
-        self._tool_outputs_pending = True
-        if self._decision is None and self._tools.ctx.decision is not None:
-            self._decision = self._tools.ctx.decision
-        await self.push_frame(ToolCalledFrame(name=str(event["name"])))
+        """For the tool handlers; the follow-up response is asked for once the model's response is done."""
+        call_id, name = event["call_id"], str(event["name"])
+        key = str(call_id)
+        self.responses.calls[key] = call_id
+        await self.push_frame(FunctionCallInProgressFrame(function_name=name, tool_call_id=key, arguments=event.get("arguments") or "{}"))
 
     async def _on_error(self, event: dict[str, Any]) -> None:
-        error = event.get("error") or {}
-        code = error.get("code") or error.get("type") or "unknown"
+        code = error_code(event)
         if code in BENIGN_ERRORS:
             logger.debug("realtime model: {}", code)
             return
-        await self._fail("error_event", f"error event {code}: {str(error.get('message', ''))[:200]}")
+        error = event.get("error") or {}
+        await self.connection.fail("error_event", f"error event {code}: {str(error.get('message', ''))[:200]}")
 
     _handlers: dict[str, Callable[[OpenAIRealtimeProcessor, dict[str, Any]], Awaitable[None]]] = {
         "response.created": _on_response_created,
@@ -598,51 +442,70 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         "error": _on_error,
     }
 
-    # -- flow side -------------------------------------------------------------------------------
-    def _key_pressed(self, key: str) -> None:
-        if key == "#":
-            self._flush_digits_soon(0)
+    # -- the rest of the pipeline's events -------------------------------------------------------
+    async def _ask(self, instructions: str | None = None) -> None:
+        """``response.create``; the answer watchdog runs until the response starts."""
+        await self.connection.send({"type": "response.create", **({"response": {"instructions": instructions}} if instructions else {})})
+        self.responses.asked()
+
+    async def _say(self, text: str) -> None:
+        await self.connection.send(say_exactly(text))
+        self.responses.asked()
+
+    async def _barge_in(self) -> None:
+        """The caller talks over the bot: interrupt (transport out clears Twilio and says what was heard)."""
+        if self._bot_heard and self.handover.decision is None:
+            await self.broadcast_interruption()
+
+    async def _truncate(self, cut: PlaybackCutFrame) -> None:
+        """Transport out cut the bot off: the model's item is cut at what the caller heard."""
+        call_event(self._call_id, "barge_in", heard_ms=cut.heard_ms, sent_ms=cut.sent_ms)
+        if not self.connection.usable:
             return
-        self._digits += key
-        self._flush_digits_soon(self._config.dtmf_idle_s)
+        if self.responses.active:
+            await self.connection.send({"type": "response.cancel"})
+        await self.connection.send({"type": "conversation.item.truncate", "item_id": cut.item_id, "content_index": 0, "audio_end_ms": cut.heard_ms})
 
-    def _flush_digits_soon(self, delay: float) -> None:
-        if self._digits_task is not None and not self._digits_task.done():
-            self._digits_task.cancel()
-        self._digits_task = self.create_task(self._flush_digits(delay), "dtmf")
+    async def _tool_answered(self, frame: FunctionCallResultFrame) -> None:
+        call_id = self.responses.calls.pop(frame.tool_call_id, frame.tool_call_id)
+        await self.connection.send(tool_output(call_id, frame.result))
+        self.responses.outputs_sent = True
+        if not self.responses.active:  # the response ended before this answer came (a slow processor in between)
+            await self._after_response()
 
-    async def _flush_digits(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        digits, self._digits = self._digits, ""
-        if not digits or self._conn is None:
+    async def _decided(self, frame: CallDecidedFrame) -> None:
+        if self.handover.decision is not None:
+            return
+        self.handover.decision = frame.decision
+        if not frame.now:
+            return  # the line is asked for after the response with the tool call
+        if not self.connection.usable:
+            await self.handover.deliver(heard=False)
+            return
+        self.handover.line_asked = True
+        if self.responses.active:
+            self.responses.skip_done = True
+            await self.connection.send({"type": "response.cancel"})
+        await self._say(frame.decision.say)
+
+    async def _keyed(self, digits: str) -> None:
+        if self.connection.conn is None:
             return
         await self.push_frame(TranscriptionFrame(text=f"(keys {digits})", user_id="caller", timestamp=str(time.time())))
-        await self._send({
-            "type": "conversation.item.create",
-            "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"I keyed in on my phone: {digits}"}]},
-        })
-        if not self._response_active:
-            await self._ask_for_response()
+        await self.connection.send(user_text(f"I keyed in on my phone: {digits}"))
+        if not self.responses.active:
+            await self._ask()
 
-    async def _reprompt(self, frame: SilenceFrame) -> None:
-        if self._conn is None or self._response_active or self._decision is not None:
+    async def _reprompt(self) -> None:
+        if self.connection.conn is None or self.responses.active or self.handover.decision is not None:
             return
-        await self._ask_for_response(
-            "The caller has been silent for a while. Briefly ask whether they are still there, and repeat your last question."
-        )
+        await self._ask(REPROMPT)
 
-    async def _hand_over(self, reason: str) -> None:
-        if self._decision is not None:
+    async def _instruct(self, instructions: str) -> None:
+        """New instructions (the facts are ready): now if the session is up, else right after it is."""
+        if not self._started:
+            self._instructions = instructions
             return
-        decision = self._tools.ctx.fallback(reason)  # type: ignore[arg-type]
-        self._decision = decision
-        if self._conn is None or self._failed:
-            await self._deliver_decision(heard=False)
-            return
-        self._handover_sent = True
-        if self._response_active:
-            self._skip_done = True
-            await self._send({"type": "response.cancel"})
-        await self._say_exactly(decision.say)
-
-
+        self._instructions = None
+        if self.connection.usable:
+            await self.connection.send({"type": "session.update", "session": {"type": "realtime", "instructions": instructions}})

@@ -1,15 +1,17 @@
 """Who is speaking, and what to do about silence and overlong calls.
 
-The bot counts as speaking while the caller hears it
-(:class:`BotPlaybackFrame`: from its first audio until Twilio echoes the mark
-sent after its last audio): audio reaches Twilio faster than it plays, so a
-timer that started when the audio was *sent* would fire while the caller is
-still listening. The caller counts as speaking between the model's
+The bot counts as speaking while the caller hears it (transport out's
+``BotStartedSpeakingFrame`` .. ``BotStoppedSpeakingFrame``: from its first
+audio until Twilio echoes the mark sent after its last audio): audio reaches
+Twilio faster than it plays, so a timer that started when the audio was
+*sent* would fire while the caller is still listening. The caller counts as speaking between the model's
 ``speech_started`` and ``speech_stopped``. When nobody has spoken for the
-node's re-prompt time the model is asked to re-prompt; after the allowed
+node's re-prompt time the model is asked to re-prompt (a :class:`SilenceFrame`
+upstream); after the allowed
 re-prompts, once nobody has spoken for ``silence_end_s`` in all since the
 caller's last words (the bot's re-prompts do not count as silence, nor reset
-it), or at the node's maximum duration, the call is handed over.
+it), or at the node's maximum duration, the call is handed over (a
+:class:`HandOverFrame` upstream).
 A model that says nothing within ``answer_timeout_s`` of being asked to
 (a re-prompt or the hand-over line) is reported through ``on_no_answer``:
 it has stalled, and the call must go on without it.
@@ -25,6 +27,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
     Frame,
@@ -35,7 +39,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.core.events import call_event
-from agent.media.frames import BotPlaybackFrame, HandOverFrame, SilenceFrame, SpeakerFrame
+from agent.media.frames import HandOverFrame, SilenceFrame
 
 TICK_S = 0.5  # timers here are seconds long; fewer wake-ups per call
 
@@ -46,7 +50,7 @@ class CallSupervisor(FrameProcessor):
         answer_timeout_s: float | None = None, on_no_answer: Callable[[str], Awaitable[None]] | None = None,
         call_id: str | None = None, **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(enable_direct_mode=True, **kwargs)
         self._call_id = call_id  # the call event log's key
         self._answer_timeout = answer_timeout_s
         self._on_no_answer = on_no_answer
@@ -65,14 +69,14 @@ class CallSupervisor(FrameProcessor):
         self._handed_over = False
         self._timer: asyncio.Task[None] | None = None
         self.speaker = "nobody"
-        self.history: list[tuple[float, str]] = []
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, BotPlaybackFrame):
-            if frame.playing:
+        if isinstance(frame, (BotStartedSpeakingFrame, BotStoppedSpeakingFrame)):
+            playing = isinstance(frame, BotStartedSpeakingFrame)
+            if playing:
                 self._asked_at = None  # the model answered
-            self._bot_heard = frame.playing
+            self._bot_heard = playing
             await self._update()
         elif isinstance(frame, UserStartedSpeakingFrame):
             self._asked_at = None  # the model's VAD spoke up: it is alive
@@ -103,11 +107,9 @@ class CallSupervisor(FrameProcessor):
             if self.speaker == "nobody":
                 self._silence_total += now - self._nobody_since
             self.speaker = speaker
-            self.history.append((now, speaker))
             call_event(self._call_id, "speaker", now=speaker)
             if speaker == "nobody":
                 self._quiet_since = self._nobody_since = now
-            await self.push_frame(SpeakerFrame(speaker=speaker), FrameDirection.UPSTREAM)
 
     async def _watch(self) -> None:
         while True:

@@ -1,13 +1,7 @@
-"""The bot's side of a Twilio media stream: audio, marks and clears, straight onto the socket.
+"""The writer under transport out (:mod:`agent.media.processors.twilio_output`): media, marks and clears onto the socket.
 
-Pipecat's output transport would decode each chunk to PCM, re-chunk it, pace
-it in real time with a sleep per chunk and encode it back to mu-law, and
-every chunk and mark would take a hop through each stage's queue on the way.
-Twilio buffers media and plays it at the right speed by itself, and echoes
-each mark once the audio before it has played, so the model's processor
-sends ahead through this writer: no decoding, no timers, no frames, one
-message per model delta. The pipeline hears only when the bot starts and
-stops being heard (:class:`agent.media.frames.BotPlaybackFrame`).
+Each message is built from prefixes made once per stream: no JSON encoding
+of the audio, no decoding, no timers (Twilio paces playback itself).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@
 * Oversized messages are refused before parsing; a media message is parsed
   once and becomes a :class:`CallerAudioFrame` carrying Twilio's base64
   mu-law for the model (``audio/pcmu``): the caller's audio is never decoded
-  or re-encoded on its way, and skips Pipecat's audio queue.
+  or re-encoded on its way, and skips Pipecat's audio queue (the processors
+  after the transport run in direct mode: one call per stage, no queue hop).
 * It never hangs up by itself: ending a call is a REST call the agent makes
   after the flow decided, not a side effect of a closing pipeline.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Protocol
 
 from loguru import logger
 from pipecat.frames.frames import Frame
@@ -29,29 +29,12 @@ from agent.media.frames import CallerAudioFrame, TwilioMarkFrame, TwilioStopFram
 MAX_MESSAGE_BYTES = 64 * 1024  # a 20 ms frame is ~300 bytes; Twilio never sends near this
 
 
-class MediaSink(Protocol):
-    """Who takes the stream's per-frame traffic directly (the model's processor)."""
-
-    async def caller_audio(self, payload: str, audio: bytes) -> None:
-        """Twilio's base64 mu-law of one media message, and its bytes."""
-
-    async def mark_played(self, name: str) -> None:
-        """Twilio echoed mark ``name``."""
-
-
 class SafeTwilioSerializer(TwilioFrameSerializer):
-    """``sink``: where caller audio and mark echoes go directly, instead of as frames.
+    """Twilio's messages as frames: media, marks, DTMF and stop; anything malformed is dropped and counted."""
 
-    Caller audio is 50 messages a second per call and marks a few more;
-    handing each to the consumer from the socket's receive loop saves the
-    frame hops through Pipecat's queues, the biggest per-frame cost of a
-    pipeline.
-    """
-
-    def __init__(self, stream_sid: str, call_sid: str | None = None, sink: MediaSink | None = None) -> None:
+    def __init__(self, stream_sid: str, call_sid: str | None = None) -> None:
         super().__init__(stream_sid, call_sid=call_sid, params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
         self.malformed = 0
-        self._sink = sink
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if len(data) > MAX_MESSAGE_BYTES:
@@ -61,21 +44,12 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
             message = json.loads(data)
             event = message.get("event") if isinstance(message, dict) else None
             if event == "mark":
-                name = str(message["mark"]["name"])
-                if self._sink is not None:
-                    await self._sink.mark_played(name)
-                    return None
-                return TwilioMarkFrame(mark=name)
+                return TwilioMarkFrame(mark=str(message["mark"]["name"]))
             if event == "stop":
                 return TwilioStopFrame()
             if event == "media":
                 payload, audio = self._media(message)
-                if not audio:
-                    return None
-                if self._sink is not None:  # no frame at all
-                    await self._sink.caller_audio(payload, audio)
-                    return None
-                return CallerAudioFrame(payload=payload, mulaw=audio)
+                return CallerAudioFrame(payload=payload, mulaw=audio) if audio else None
             if event == "dtmf":
                 return await super().deserialize(data)
         except Exception as exc:  # noqa: BLE001 - whatever the caller's carrier sends, the call goes on

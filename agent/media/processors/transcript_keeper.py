@@ -1,24 +1,27 @@
-"""Collects the call's transcript and logs its events (caller data redacted by the log sink)."""
+"""Keeps the call's transcript, and says when what the call knows has changed (caller data redacted by the log sink)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from loguru import logger
-from pipecat.frames.frames import Frame, TranscriptionFrame, TTSTextFrame
+from pipecat.frames.frames import Frame, FunctionCallResultFrame, TranscriptionFrame, TTSTextFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.core.call import Call
-from agent.media.frames import ToolCalledFrame
 
 
-class CallRecorder(FrameProcessor):
-    """Keeps each turn in the call's transcript; ``on_change`` hears of every turn and tool call."""
+class TranscriptKeeper(FrameProcessor):
+    """Keeps each turn in the call's transcript; ``on_change`` hears of every turn and tool answer.
+
+    It records no audio: what it keeps is the text of the conversation (and,
+    through ``on_change``, the call's latest state is checkpointed).
+    """
 
     MAX_TURNS = 400
 
     def __init__(self, call: Call, on_change: Callable[[], None] | None = None, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(enable_direct_mode=True, **kwargs)
         self._call = call
         self._on_change = on_change
 
@@ -28,7 +31,7 @@ class CallRecorder(FrameProcessor):
             self._keep("caller", frame.text)
         elif isinstance(frame, TTSTextFrame):
             self._keep("agent", frame.text)
-        elif isinstance(frame, ToolCalledFrame):
+        elif isinstance(frame, FunctionCallResultFrame):
             self._changed()
         await self.push_frame(frame, direction)
 
