@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 TOKEN = "bench-twilio-auth-token"
 ACCOUNT = "AC" + "b" * 32
@@ -35,3 +36,32 @@ def system_busy() -> tuple[float, float]:
     idle = values[3] + values[4]  # idle + iowait
     total = sum(values[:8])  # steal included, guest counted in user already
     return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
+def around_the_clock(flow: Path, directory: Path) -> Path:
+    """A copy of ``flow`` in ``directory`` whose ``support_hours`` nodes are open 24/7.
+
+    The benchmark measures the AI node, at whatever hour it runs (the example
+    hotline sends nights and weekends to voicemail). Relative ``path:`` values
+    are made absolute, so the copy reads the same files.
+    """
+    import yaml
+
+    data = yaml.safe_load(flow.read_text())
+    for node in (data.get("nodes") or {}).values():
+        if isinstance(node, dict) and node.get("type") == "support_hours":
+            node["hours"] = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "24:00"}]
+
+    def absolute(value):
+        if isinstance(value, dict):
+            return {
+                k: str((flow.parent / v).resolve()) if k == "path" and isinstance(v, str) and not Path(v).is_absolute() else absolute(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [absolute(v) for v in value]
+        return value
+
+    copy = directory / f"{flow.stem}_24_7.yaml"
+    copy.write_text(yaml.safe_dump(absolute(data), sort_keys=False, allow_unicode=True))
+    return copy

@@ -27,6 +27,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -35,7 +36,7 @@ import httpx
 
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.twiml_interpreter import TwimlInterpreter, call_update
-from benchmarks.common import ACCOUNT, TOKEN, proc_sample
+from benchmarks.common import ACCOUNT, TOKEN, around_the_clock, proc_sample
 from benchmarks.run import PY, ROOT, _start_server, _stop
 
 CALL_TIMEOUT_S = 120
@@ -169,9 +170,11 @@ def main() -> None:
     p.add_argument("--ramp", type=float, default=10.0, help="seconds over which the burst's calls start")
     p.add_argument("--rate", type=float, default=1.0, help="calls per second (soak)")
     p.add_argument("--minutes", type=float, default=10.0, help="soak length")
-    p.add_argument("--flow", default=str(ROOT / "examples" / "flows" / "hotline.yaml"))
+    p.add_argument("--flow", default=str(ROOT / "examples" / "flows" / "hotline.yaml"),
+                   help="the server's flow (a copy open 24/7 is served)")
     p.add_argument("--silence-ms", type=int, default=500)
     args = p.parse_args()
+    args.flow = str(around_the_clock(Path(args.flow).resolve(), Path(tempfile.mkdtemp(prefix="voice-soak-"))))
 
     async def go() -> dict:
         rest = FakeTwilioRest()
