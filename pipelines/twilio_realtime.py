@@ -2,7 +2,6 @@
 
     Twilio WS -> transport in            Pipecat's websocket input + SafeTwilioSerializer: CallerAudioFrame,
                                          TwilioMarkFrame, InputDTMFFrame, TwilioStopFrame
-      -> KeypadCollector                 key presses -> KeypadEntryFrame
       -> BargeInDetector  (VAD)          local Silero while the bot is heard -> VADUserStartedSpeakingFrame
       -> OpenAIRealtimeProcessor         the model: audio/pcmu both ways; its events as frames; barge-in;
                                          hand-over line; fail-over
@@ -10,6 +9,8 @@
                                          CallDecidedFrame; HandOverFrame -> the fallback's decision
       -> TwilioMediaOutput (transport out) BotAudioFrame -> media + marks on the socket; clear on
                                          interruption; BotStarted/StoppedSpeakingFrame, PlaybackCutFrame
+    side processors (upstream frames reach the model):
+      -> KeypadCollector                 key presses -> KeypadEntryFrame
       -> CallSupervisor                  speaker tracking, silence re-prompts, max duration
       -> ReplyLatencyMeter               (with on_reply_latency) end of caller turn -> first bot audio
       -> TranscriptKeeper                the call's transcript; checkpoint on every turn and tool answer
@@ -245,11 +246,11 @@ class RealtimeCall:
         )
         processors: list[FrameProcessor] = [
             self.transport.input(),
-            KeypadCollector(idle_s=config.dtmf_idle_s),
             *([BargeInDetector(SileroModel.shared().detector())] if settings.local_vad else []),
             self.realtime,
             ToolHandlers(self.tools),
             TwilioMediaOutput(TwilioMediaSender(websocket.send_text, stream_sid)),
+            KeypadCollector(idle_s=config.dtmf_idle_s),
             self.supervisor,
             *([ReplyLatencyMeter(self.hooks.on_reply_latency)] if self.hooks.on_reply_latency else []),
             TranscriptKeeper(self.call, on_change=self._keep_soon),
