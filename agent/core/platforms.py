@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from loguru import logger
 
-from agent.core.alert_ledger import REPORTS, already_reported
+from agent.core.alert_ledger import ALERT_LEDGER, already_reported
 from agent.core.call import Alert, AlertNote, AlertReceipt, Call
 from agent.core.facts import OnCallShift
 from agent.core.registry import Registry
@@ -90,7 +90,7 @@ async def open_alert(
         alert.transcript = call.transcript_text() or None
     if ref is None:
         return None
-    alert.already_reported = await already_reported(alert, call.facts, REPORTS)
+    alert.already_reported = await already_reported(alert, call.facts, ALERT_LEDGER)
     try:
         platform = build_plugin(ref, registry.alert_platforms, context, kind="alert platform")
         timeout = ref.timeout_ms / 1000 if ref.timeout_ms else DEFAULT_TIMEOUT_S
@@ -98,7 +98,7 @@ async def open_alert(
     except Exception as exc:  # the caller must still reach a person
         logger.warning("alert platform {} failed: {!r}", ref.type, exc)
         return f"alert platform {ref.type} failed: {type(exc).__name__}"
-    await REPORTS.record(alert, context.settings.report_ttl_s)
+    await ALERT_LEDGER.record(alert, context.settings.report_ttl_s)
     return None
 
 

@@ -18,7 +18,7 @@ import httpx
 from loguru import logger
 from pydantic import BaseModel, ValidationError
 
-from agent.core.alert_ledger import REPORTS
+from agent.core.alert_ledger import ALERT_LEDGER
 from agent.core.facts import Fact
 from agent.core.http_client import http_client
 from agent.core.settings import PluginSettings, Settings
@@ -208,7 +208,7 @@ async def fetch_facts(sources: list[EnrichmentSource], call: Any, deadline_s: fl
 
     The problems other callers reported recently (:mod:`agent.core.alert_ledger`) always come first.
     """
-    result = EnrichmentResult(await REPORTS.facts(), {}, {})
+    result = EnrichmentResult(await ALERT_LEDGER.facts(), {}, {})
     if not sources:
         return result
     tasks = {asyncio.ensure_future(_timed_fetch(s, call)): s for s in sources}
