@@ -19,11 +19,13 @@ Every low-rate event (speech start/stop, transcripts, tool calls and answers,
 decisions, DTMF, playback marks and start/stop, barge-in cuts, re-prompts,
 hand-overs) is a frame between these processors, so a processor of your own
 (``media_handler(processors=...)``) sees them. The audio takes the same
-path: the processors after the input transport run in Pipecat's direct mode,
-so a frame costs one call per stage instead of a hop through each stage's
-queue (the ``benchmarks/`` measure it). There is no Pipecat output
-transport: Twilio paces the audio itself, and transport out writes it as it
-comes.
+path, as frames (caller audio: transport in -> VAD -> model; bot audio:
+model -> tool handlers -> transport out), on a fast lane: our processors run
+in Pipecat's direct mode (no queue hop), and take audio frames in
+``queue_frame`` with one call each, without Pipecat's per-frame hooks; a
+processor of yours on the lane gets them the usual way (the ``benchmarks/``
+measure the lane). There is no Pipecat output transport: Twilio paces the
+audio itself, and transport out writes it as it comes.
 
 When the agent decides, the live call is redirected (Twilio REST, ``Url=``)
 to a continuation that renders the chosen branch from what was gathered;
@@ -43,6 +45,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from fastapi import WebSocket
@@ -166,16 +169,13 @@ def media_handler(
     return handle
 
 
+@dataclass(frozen=True)
 class CallHooks:
-    """What the embedding server (or you) hears of each call, and adds to its pipeline."""
+    """What the embedding server (or you) hears of each call, and adds to its pipeline (see :func:`media_handler`)."""
 
-    def __init__(
-        self, *, on_reply_latency: Callable[[float], None] | None = None, on_model_error: Callable[[str], None] | None = None,
-        processors: ArrangeProcessors | None = None,
-    ) -> None:
-        self.on_reply_latency = on_reply_latency
-        self.on_model_error = on_model_error
-        self.processors = processors
+    on_reply_latency: Callable[[float], None] | None = None
+    on_model_error: Callable[[str], None] | None = None
+    processors: ArrangeProcessors | None = None
 
 
 async def handle_media_stream(

@@ -35,8 +35,9 @@ class CallerSilenceFrame(DataFrame):
 class CallerAudioFrame(SystemFrame):
     """The caller's audio exactly as Twilio sent it: 8 kHz mu-law, as base64 (``payload``) and as bytes.
 
-    A system frame: the processors it passes run in direct mode, so it costs
-    one call per stage, not a queue hop. It goes to the model untouched
+    A system frame on the audio lane: the processors it passes (VAD, model)
+    take it in ``queue_frame`` with one call each, not through a queue or
+    Pipecat's per-frame hooks. It goes to the model untouched
     (``audio/pcmu``); only a processor that needs samples (the barge-in
     detector, while the bot speaks) decodes it.
     """
@@ -47,7 +48,7 @@ class CallerAudioFrame(SystemFrame):
 
 @dataclass
 class BotAudioFrame(SystemFrame):
-    """The bot's audio as the model sent it (base64 8 kHz mu-law), for reply item ``item_id``."""
+    """The bot's audio as the model sent it (base64 8 kHz mu-law), for reply item ``item_id``; on the audio lane to transport out."""
 
     payload: str = ""
     item_id: str = ""

@@ -7,6 +7,11 @@ the caller's audio only while the bot is being heard (between transport out's
 upstream) and pushes a ``VADUserStartedSpeakingFrame`` downstream when the
 caller has spoken long enough to interrupt; the model decides whether that
 is a barge-in. Caller audio goes on unchanged.
+
+Caller audio takes the audio lane (:meth:`queue_frame`): 50 frames a second
+per call go from stage to stage with one call each, not through Pipecat's
+per-frame bookkeeping (event hooks, observer records); every other frame
+takes the usual path.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ class BargeInDetector(FrameProcessor):
         self._detector = detector
         self._bot_heard = False
         self._listening = False  # the detector has state from the current stretch of bot audio
+
+    async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM, callback=None) -> None:
+        if frame.__class__ is CallerAudioFrame and callback is None and self.next is not None:  # the audio lane
+            await self._listen(frame.mulaw, self._detector.feed_mulaw)
+            await self.next.queue_frame(frame, direction)
+            return
+        await super().queue_frame(frame, direction, callback)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)

@@ -247,6 +247,14 @@ class OpenAIRealtimeProcessor(FrameProcessor):
         await self.connection.fail(kind, reason)
 
     # -- pipeline side ---------------------------------------------------------------------------
+    async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM, callback=None) -> None:
+        """Caller audio (50 frames a second) takes the audio lane: appended at once, without Pipecat's per-frame hooks."""
+        if frame.__class__ is CallerAudioFrame and callback is None:
+            if self.connection.usable:
+                await self.connection.append_audio(frame.payload)
+            return
+        await super().queue_frame(frame, direction, callback)
+
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, CallerAudioFrame):

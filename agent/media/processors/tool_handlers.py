@@ -18,7 +18,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.conversation.tools import ToolBox
 from agent.core.events import call_event
-from agent.media.frames import CallDecidedFrame, HandOverFrame
+from agent.media.frames import BotAudioFrame, CallDecidedFrame, HandOverFrame
 
 
 def tool_outcome(result: dict[str, Any]) -> dict[str, Any]:
@@ -32,6 +32,12 @@ class ToolHandlers(FrameProcessor):
         super().__init__(enable_direct_mode=True, **kwargs)
         self._tools = tools
         self._call_id = tools.ctx.call.call_id  # the call event log's key
+
+    async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM, callback=None) -> None:
+        if frame.__class__ is BotAudioFrame and callback is None and self.next is not None:  # the audio lane: passed on
+            await self.next.queue_frame(frame, direction)
+            return
+        await super().queue_frame(frame, direction, callback)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)

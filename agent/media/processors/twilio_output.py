@@ -106,6 +106,13 @@ class TwilioMediaOutput(FrameProcessor):
         self._mark_every = mark_every_ms
         self.ledger = PlaybackLedger()
 
+    async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM, callback=None) -> None:
+        """Bot audio takes the audio lane: written at once, without Pipecat's per-frame hooks."""
+        if frame.__class__ is BotAudioFrame and callback is None:
+            await self._play(frame.payload, frame.item_id)
+            return
+        await super().queue_frame(frame, direction, callback)
+
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, BotAudioFrame):
