@@ -9,10 +9,10 @@
                                          CallDecidedFrame; HandOverFrame -> the fallback's decision
       -> TwilioMediaOutput (transport out) BotAudioFrame -> media + marks on the socket; clear on
                                          interruption; BotStarted/StoppedSpeakingFrame, PlaybackCutFrame
-    side processors (upstream frames reach the model):
+    side processors (what they push upstream reaches the model):
+      -> ReplyLatencyMeter               (with on_reply_latency) end of caller turn -> first bot audio
       -> KeypadCollector                 key presses -> KeypadEntryFrame
       -> CallSupervisor                  speaker tracking, silence re-prompts, max duration
-      -> ReplyLatencyMeter               (with on_reply_latency) end of caller turn -> first bot audio
       -> TranscriptKeeper                the call's transcript; checkpoint on every turn and tool answer
 
 Every low-rate event (speech start/stop, transcripts, tool calls and answers,
@@ -24,7 +24,9 @@ model -> tool handlers -> transport out), on a fast lane: our processors run
 in Pipecat's direct mode (no queue hop), and take audio frames in
 ``queue_frame`` with one call each, without Pipecat's per-frame hooks; a
 processor of yours on the lane gets them the usual way (the ``benchmarks/``
-measure the lane). There is no Pipecat output transport: Twilio paces the
+measure the lane). The side processors that log, keep or time (keypad,
+supervisor, transcript keeper) queue their frames as Pipecat processors
+normally do, so their work never delays the model's next event or audio. There is no Pipecat output transport: Twilio paces the
 audio itself, and transport out writes it as it comes.
 
 When the agent decides, the live call is redirected (Twilio REST, ``Url=``)
@@ -250,9 +252,9 @@ class RealtimeCall:
             self.realtime,
             ToolHandlers(self.tools),
             TwilioMediaOutput(TwilioMediaSender(websocket.send_text, stream_sid)),
+            *([ReplyLatencyMeter(self.hooks.on_reply_latency)] if self.hooks.on_reply_latency else []),
             KeypadCollector(idle_s=config.dtmf_idle_s),
             self.supervisor,
-            *([ReplyLatencyMeter(self.hooks.on_reply_latency)] if self.hooks.on_reply_latency else []),
             TranscriptKeeper(self.call, on_change=self._keep_soon),
         ]
         if self.hooks.processors is not None:
