@@ -112,18 +112,18 @@ def test_a_processor_of_your_own_sees_the_calls_events_as_frames():
     assert "(keys 01712345678)" in caller_lines
     # the model's responses, tool calls and their answers, key presses, playback
     assert {LLMFullResponseStartFrame, LLMFullResponseEndFrame, FunctionCallInProgressFrame, FunctionCallResultFrame} <= end
-    assert {InputDTMFFrame, KeypadEntryFrame, TwilioMarkFrame, BotStartedSpeakingFrame, BotStoppedSpeakingFrame} <= end
+    assert {InputDTMFFrame, KeypadEntryFrame, BotStartedSpeakingFrame, BotStoppedSpeakingFrame} <= end
     called = [f.function_name for f, _ in spies["end"].seen if isinstance(f, FunctionCallInProgressFrame)]
     assert called == ["record_details", "record_details", "route_call"]
     answered = [f.result for f, _ in spies["end"].seen if isinstance(f, FunctionCallResultFrame)]
     assert "error" not in answered[-1]
-    # audio stops at the ends of its lanes: caller audio at the model, bot audio at transport out
-    assert CallerAudioFrame not in end and BotAudioFrame not in end
+    # audio stops at the ends of its lanes: caller audio at the model, bot audio (and Twilio's marks) at transport out
+    assert CallerAudioFrame not in end and BotAudioFrame not in end and TwilioMarkFrame not in end
 
     after_model = spies["after_model"]
     assert BotAudioFrame in after_model.kinds(), "the model's audio passes on its way to transport out"
     decided = [f.decision for f, d in after_model.seen if isinstance(f, CallDecidedFrame)]
     assert len(decided) == 1 and decided[0].target, "the decision of route_call went to the model as a frame"
     assert {FunctionCallResultFrame, BotStartedSpeakingFrame, BotStoppedSpeakingFrame} <= after_model.kinds(FrameDirection.UPSTREAM)
-    marks_heard = [f.mark for f, _ in after_model.seen if isinstance(f, TwilioMarkFrame)]
+    marks_heard = [f.mark for f, _ in after_model.seen if isinstance(f, TwilioMarkFrame)]  # Twilio's playback marks
     assert marks_heard and set(marks_heard) <= set(harness.media.marks_echoed)

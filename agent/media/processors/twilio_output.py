@@ -13,6 +13,8 @@ when a reply item starts, ``BotStoppedSpeakingFrame`` once Twilio has echoed
 everything; both directions); and on an ``InterruptionFrame`` (barge-in) it
 clears Twilio's buffer and reports upstream what the caller heard
 (:class:`PlaybackCutFrame`), for the model to truncate its item there.
+Twilio's mark echoes (:class:`TwilioMarkFrame`, from transport in) end here,
+like the audio they mark.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ class TwilioMediaOutput(FrameProcessor):
         elif isinstance(frame, TwilioMarkFrame):
             if self.ledger.echoed(frame.mark) and not self.ledger.unplayed():
                 await self._both_ways(BotStoppedSpeakingFrame)
+            return  # the marks end here, like the audio they mark: what follows hears BotStoppedSpeakingFrame
         elif isinstance(frame, InterruptionFrame) and direction == FrameDirection.DOWNSTREAM:
             await self._cut()
         await self.push_frame(frame, direction)
