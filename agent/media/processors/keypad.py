@@ -1,7 +1,7 @@
 """The caller's key presses, gathered into one entry: ``InputDTMFFrame``s in, a :class:`KeypadEntryFrame` out.
 
 An entry ends with ``#`` or after ``idle_s`` without a key. A side processor
-(after transport out, like the supervisor; queued): the key frames come down from
+(after transport out, like the supervisor): the key frames come down from
 transport in through the model, and the entry goes back up to the model (and
 on down, for whoever keeps the call's record), so the caller's audio, 50
 frames a second, has one stage less to pass. The key frames go on too.
@@ -19,7 +19,7 @@ from agent.media.frames import KeypadEntryFrame
 
 class KeypadCollector(FrameProcessor):
     def __init__(self, *, idle_s: float = 1.5, **kwargs) -> None:
-        super().__init__(**kwargs)  # queued: off the model's path (it logs, keeps, times)
+        super().__init__(enable_direct_mode=True, **kwargs)
         self._idle = idle_s
         self._digits = ""
         self._timer: asyncio.Task[None] | None = None

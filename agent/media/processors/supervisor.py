@@ -50,7 +50,7 @@ class CallSupervisor(FrameProcessor):
         answer_timeout_s: float | None = None, on_no_answer: Callable[[str], Awaitable[None]] | None = None,
         call_id: str | None = None, **kwargs,
     ) -> None:
-        super().__init__(**kwargs)  # queued: off the model's path (it logs, keeps, times)
+        super().__init__(enable_direct_mode=True, **kwargs)
         self._call_id = call_id  # the call event log's key
         self._answer_timeout = answer_timeout_s
         self._on_no_answer = on_no_answer

@@ -21,7 +21,7 @@ class TranscriptKeeper(FrameProcessor):
     MAX_TURNS = 400
 
     def __init__(self, call: Call, on_change: Callable[[], None] | None = None, **kwargs) -> None:
-        super().__init__(**kwargs)  # queued: off the model's path (it logs, keeps, times)
+        super().__init__(enable_direct_mode=True, **kwargs)
         self._call = call
         self._on_change = on_change
 
