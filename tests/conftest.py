@@ -33,15 +33,15 @@ def _fresh_state(voice_agent_fresh_state):
 
 @pytest.fixture(autouse=True)
 def _inside_support_hours(monkeypatch):
-    """The clock live calls read, and a simulation given no time (``node_logic.utc_now``), reads SUPPORT_HOURS_NOW.
+    """The clock live calls read, and a simulation given no time (``call_module.utc_now``), reads SUPPORT_HOURS_NOW.
 
-    A test of the clock itself passes ``at`` or monkeypatches ``node_logic.utc_now`` again; a server in a
+    A test of the clock itself passes ``at`` or monkeypatches ``call_module.utc_now`` again; a server in a
     subprocess does not see this: give it :func:`around_the_clock_hotline`.
     """
-    from agent.flow import rules as node_logic
+    from agent.core import call as call_module
 
     pinned = datetime.fromisoformat(SUPPORT_HOURS_NOW).astimezone(timezone.utc)
-    monkeypatch.setattr(node_logic, "utc_now", lambda: pinned)
+    monkeypatch.setattr(call_module, "utc_now", lambda: pinned)
 
 
 def around_the_clock_hotline(directory: Path) -> Path:

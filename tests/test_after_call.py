@@ -19,7 +19,7 @@ from agent.core.alert_ledger import ALERT_LEDGER, MAX_REPORTS, AlertLedger, alre
 from agent.server.app import create_app
 from agent.core.settings import Settings
 from agent.core.shared_state import MemoryState
-from agent.core.sources import SourceContext, build_plugin
+from agent.core.sources import PluginContext, build_plugin
 from agent.testing.settings import ACCOUNT, PUBLIC, TOKEN, agent_settings
 from agent.testing.twiml_interpreter import TwimlInterpreter
 from plugins import ilert, pagerduty
@@ -111,7 +111,7 @@ def test_a_platform_alert_with_the_same_key_counts_as_already_reported():
 def test_platform_dedup_keys_reach_the_facts():
     settings = Settings(ilert_base_url=ILERT, ilert_api_key="t")
     source = build_plugin(PluginRef(type="ilert", information=[], include_alerts=True), load_registry([("ilert", ilert)]).sources,
-                          SourceContext(settings, Path(".")), kind="source")
+                          PluginContext(settings, Path(".")), kind="source")
     with respx.mock(base_url=ILERT) as api:
         contract_route(api, "ilert", "GET", "/api/alerts", json=fixture("ilert/alerts.json"))
         facts = asyncio.run(source.fetch(Call(now=NOW)))
@@ -194,7 +194,7 @@ def test_no_transcript_when_the_flow_says_so(tmp_path, ilert_env):
 
 def platform(kind: str, module, settings: Settings):
     registry = load_registry([(kind, module)])
-    return build_plugin(PluginRef(type=kind), registry.alert_platforms, SourceContext(settings, Path(".")), kind="alert platform")
+    return build_plugin(PluginRef(type=kind), registry.alert_platforms, PluginContext(settings, Path(".")), kind="alert platform")
 
 
 def test_ilert_adds_a_note_as_a_second_event_with_the_same_alert_key():

@@ -64,7 +64,7 @@ def test_a_realtime_call_logs_barge_in_tools_speakers_decision_and_outcome(event
     assert tools[0]["name"] == "record_details" and tools[0]["saved"] == "affected_services,caller_name,contact_number,incident"
     assert [f["now"] for k, f in log if k == "speaker"][:2] == ["bot", "caller"]
     outcome = [f for k, f in log if k == "outcome"][-1]
-    assert outcome["end_reason"] == "flow_ended" and outcome["branch"] == "alert"
+    assert outcome["end_reason"] == "connected" and outcome["branch"] == "alert"
     assert kinds[0] == "call_started" and kinds[-1] == "outcome"
     no_caller_data(events)
 
@@ -81,7 +81,7 @@ def test_a_model_failure_is_logged_with_the_fail_over(events):
     errors = [f for k, f in log if k == "model_error"]
     assert errors and errors[0]["kind"] == "connection_lost"
     assert any(k == "moves_on" and "deterministic mode" in f["why"] for k, f in log)
-    assert any(k == "turn" and f["mode"] == "gather" for k, f in log), "the deterministic mode's turns are logged too"
+    assert any(k == "turn" and f["mode"] == "deterministic" for k, f in log), "the deterministic mode's turns are logged too"
 
 
 def test_a_gather_call_logs_its_turns_and_outcome_under_its_call_id(events):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from agent.live.tokens import LiveState
+from agent.core.call import Call
 from agent.server.app import create_app
 from agent.testing.fake_realtime import FakeModel, Say
 from agent.testing.live import run_live_call
@@ -72,7 +72,7 @@ def test_a_gather_conversation_past_the_nodes_max_duration_is_handed_over(tmp_pa
     app = create_app(settings(flow=str(flow(tmp_path))))
     clock = {"skew": 0.0}
     real = time.time
-    monkeypatch.setattr("agent.live.runner.time.time", lambda: real() + clock["skew"])
+    monkeypatch.setattr("agent.flow.stepper.time.time", lambda: real() + clock["skew"])
 
     async def go():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC) as client:
@@ -97,11 +97,11 @@ def test_max_call_seconds_bounds_every_ai_node(tmp_path):
     live = app.state.live
     node = live.flow.nodes["agent"]
     now = time.time()
-    fresh = LiveState(call_sid="CA" + "a" * 32, node="agent", started_at=now, node_since=now)
+    fresh = Call(call_id="CA" + "a" * 32, node="agent", started_at=now, node_since=now)
     assert 59 <= live.time_left(fresh, node) <= 60, "the node's own 60 s"
-    late = LiveState(call_sid="CA" + "a" * 32, node="agent", started_at=now - 100, node_since=now)
+    late = Call(call_id="CA" + "a" * 32, node="agent", started_at=now - 100, node_since=now)
     assert 19 <= live.time_left(late, node) <= 20, "what is left of the call's 120 s"
-    assert live.time_left(LiveState(call_sid="CA" + "a" * 32, node="agent", started_at=now - 500, node_since=now), node) == 0
+    assert live.time_left(Call(call_id="CA" + "a" * 32, node="agent", started_at=now - 500, node_since=now), node) == 0
 
 
 def test_the_realtime_agent_hands_a_silent_caller_over_at_silence_end(tmp_path):

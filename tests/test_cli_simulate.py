@@ -144,7 +144,7 @@ def test_a_weekday_daytime_call_takes_the_open_hours_path():
 def test_every_example_caller_pins_a_time_inside_support_hours():
     """`voice-agent test examples/callers` (CI) passes at night and on weekends too: each script pins its clock."""
     from agent.flow.loader import load_flow
-    from agent.flow.rules import within_support_hours
+    from agent.flow.stepper import within_support_hours
     from agent.simulation.simulator import at_time
 
     hours = load_flow(HOTLINE).nodes["hours"]

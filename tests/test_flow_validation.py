@@ -14,7 +14,7 @@ from agent.flow.loader import FlowError, FlowProblem, check_flow, load_flow
 from agent.flow.models import Flow
 from agent.core.registry import Registry
 from agent.core.settings import Settings
-from agent.core.sources import SourceConfigError, SourceContext
+from agent.core.sources import SourceConfigError, PluginContext
 
 
 class StaticSource:
@@ -23,7 +23,7 @@ class StaticSource:
     class Config(BaseModel):
         path: str
 
-    def __init__(self, options: Config, context: SourceContext) -> None:
+    def __init__(self, options: Config, context: PluginContext) -> None:
         if not (context.base_dir / options.path).is_file():
             raise SourceConfigError(f"static source: file {options.path!r} not found")
         self.name = "static"
@@ -32,14 +32,14 @@ class StaticSource:
 class BrokenSource:
     """A source plugin with a bug of its own."""
 
-    def __init__(self, options: dict, context: SourceContext) -> None:
+    def __init__(self, options: dict, context: PluginContext) -> None:
         raise RuntimeError("boom")
 
 
 class FileSource:
     """A source plugin that reports a missing file with a plain FileNotFoundError."""
 
-    def __init__(self, options: dict, context: SourceContext) -> None:
+    def __init__(self, options: dict, context: PluginContext) -> None:
         raise FileNotFoundError(f"facts file {context.base_dir / options['path']} does not exist")
 
 

@@ -22,7 +22,7 @@ import agent
 import agent.core.registry
 import agent.plugin_api as api
 from agent import hookspecs
-from agent.core.sources import SourceContext, build_plugin, build_source
+from agent.core.sources import PluginContext, build_plugin, build_source
 from agent.flow.models import PluginRef, SourceConfig
 from agent.plugin_api import (
     CustomFact,
@@ -301,13 +301,13 @@ def test_agent_re_exports_the_plugin_api():
 
 
 def test_the_context_keeps_its_old_name_and_arguments(tmp_path):
-    assert SourceContext is PluginContext
-    context = SourceContext(Settings(_env_file=None, http_timeout_s=3), tmp_path)
+    assert PluginContext is PluginContext
+    context = PluginContext(Settings(_env_file=None, http_timeout_s=3), tmp_path)
     client = context.http_client()
     assert context.base_dir == tmp_path and client.timeout.read == 3
     asyncio.run(client.aclose())
     platform = build_plugin(PluginRef(type="ilert"), load_registry(use_entry_points=False).alert_platforms,
-                            SourceContext(settings=Settings(_env_file=None), base_dir=tmp_path), kind="alert platform")
+                            PluginContext(settings=Settings(_env_file=None), base_dir=tmp_path), kind="alert platform")
     assert isinstance(platform, api.AlertPlatform)
 
 

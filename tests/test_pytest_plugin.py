@@ -19,8 +19,8 @@ def test_fixtures_are_available_without_imports(pytester):
 
         @pytest.fixture(autouse=True)
         def inside_support_hours(monkeypatch):  # live calls read this clock
-            from agent.flow import rules as node_logic
-            monkeypatch.setattr(node_logic, "utc_now", lambda: datetime.fromisoformat(WEDNESDAY_MORNING))
+            from agent.core import call as call_module
+            monkeypatch.setattr(call_module, "utc_now", lambda: datetime.fromisoformat(WEDNESDAY_MORNING))
 
         def test_simulated(simulate_call):
             outcome, transcript = simulate_call(FLOW, ["the checkout is down", "no, that's all"], at=WEDNESDAY_MORNING)

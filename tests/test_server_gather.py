@@ -167,9 +167,9 @@ def test_a_pass_or_a_voicemail_box_moves_on_to_the_next_engineer(gather_call):
 def test_support_hours_past_midnight_on_a_live_call(gather_call, tmp_path, monkeypatch, now, said):
     from datetime import datetime
 
-    from agent.flow import rules as node_logic
+    from agent.core import call as call_module
 
-    monkeypatch.setattr(node_logic, "utc_now", lambda: datetime.fromisoformat(now))
+    monkeypatch.setattr(call_module, "utc_now", lambda: datetime.fromisoformat(now))
     flow = tmp_path / "night.yaml"
     flow.write_text(NIGHT_LINE)
     record = gather_call(flow, [])

@@ -18,7 +18,7 @@ from agent.core.call import Alert
 from agent.core.facts import Fact, OpenIncident
 from agent.core.shared_state import MAX_REPORTS, MemoryState, Report, SharedState
 
-__all__ = ["ALERT_LEDGER", "MAX_REPORTS", "REPORTS", "AlertLedger", "already_reported", "caller_was_told", "report_title"]
+__all__ = ["ALERT_LEDGER", "MAX_REPORTS", "AlertLedger", "already_reported", "caller_was_told", "report_title"]
 
 
 def report_title(report: Report) -> str:
@@ -82,4 +82,4 @@ async def already_reported(alert: Alert, facts: Iterable[Fact], ledger: AlertLed
 ALERT_LEDGER = AlertLedger()
 """The process's ledger; the server points it at the shared state (``ALERT_LEDGER.use``)."""
 
-REPORTS = ALERT_LEDGER  # the old name, until agent/core/sources.py and agent/core/platforms.py use ALERT_LEDGER
+

@@ -1,16 +1,27 @@
-"""The state of one call as it moves through a flow, and the outcome record it ends with."""
+"""The state of one call as it moves through a flow, and the outcome record it ends with.
+
+One type for every mode: the simulator, the ``<Gather>`` mode and a media
+stream all work on a :class:`Call`; between two of Twilio's requests it
+travels sealed (``agent.live.tokens``), less what is looked up or read again
+(facts, the clock).
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SkipValidation, field_validator
 
 from agent.core.facts import Fact
+from agent.core.printable import printable
+
+
+def utc_now() -> datetime:
+    """The time now: the clock every call reads (a simulation given ``--at`` sets its own); tests set it here."""
+    return datetime.now(timezone.utc)
 
 
 class Turn(BaseModel):
@@ -25,6 +36,7 @@ class Dial(BaseModel):
     number: str
     whisper: str = ""
     answered: bool = False
+    round: int = 0  # which dial round of the node rang them (parallel rounds ring several at once)
 
 
 class AlertReceipt(BaseModel):
@@ -78,25 +90,79 @@ class Outcome(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
-@dataclass
-class Call:
-    """Everything known about one call; lives in memory only, for the call's duration."""
+# What Twilio puts in ``From`` when the caller ID is withheld: words, or the words spelt on a keypad
+# (+266696687 ANONYMOUS, +7378742833 RESTRICTED, +86282452253 UNAVAILABLE, +2562533 BLOCKED).
+WITHHELD_CALLER_IDS = frozenset({
+    "", "anonymous", "restricted", "unknown", "private", "unavailable", "blocked",
+    "+266696687", "+7378742833", "+86282452253", "+2562533",
+})
 
+
+def caller_id_withheld(caller: str | None) -> bool:
+    return (caller or "").strip().lower() in WITHHELD_CALLER_IDS
+
+
+class OpenedAlert(BaseModel):
+    """An alert the call opened, and the node whose ``platform`` opened it (after-call notes go to the same place)."""
+
+    node: str
+    alert: Alert
+
+
+class Decided(BaseModel):
+    """How an AI node ended, as the model (or the deterministic engine) decided it.
+
+    Carried from the media stream that heard the decision to the request
+    that renders the chosen branch.
+    """
+
+    exit: str  # "intent" | "known_issue" | "fallback" | "hangup"
+    target: str | None = None
+    say: str = ""  # what is still to be said: empty when the caller already heard it
+    intent: str | None = None
+    reason: str | None = None
+
+
+class Call(BaseModel):
+    """Everything known about one call; in memory for the call's duration, never written to disk."""
+
+    call_id: str = Field(default_factory=lambda: "SIM" + uuid.uuid4().hex[:16])  # Twilio's CallSid on live calls
     caller_number: str | None = None
     called_number: str | None = None
-    call_id: str = field(default_factory=lambda: "SIM" + uuid.uuid4().hex[:16])
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    started_monotonic: float = field(default_factory=time.monotonic)
+    node: str | None = None  # where the call is
+    nodes: list[str] = Field(default_factory=list)  # every node it passed, in order
+    attempt: int = 0  # tries so far at ``node``: IVR and PIN answers, dial rounds
+    started_at: float = Field(default_factory=time.time)
+    node_since: float = 0.0  # when the call entered ``node``
     language: str = "en"
-    lines: Any = None  # the AgentMessages of ``language`` (agent.flow.i18n.lines_of), set by the AI node
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any] = Field(default_factory=dict)
     intent: str | None = None
     summary: str | None = None
-    facts: list[Fact] = field(default_factory=list)
-    facts_used: list[str] = field(default_factory=list)
-    transcript: list[Turn] = field(default_factory=list)
-    nodes: list[str] = field(default_factory=list)
-    outcome: Outcome | None = None
+    facts_used: list[str] = Field(default_factory=list)
+    transcript: list[Turn] = Field(default_factory=list)
+    dialogue: dict[str, Any] | None = None  # the deterministic engine's state while it answers an AI node
+    briefing: str | None = None  # what engineers hear, written once per call
+    branch: str | None = None  # where the AI agent sent the call
+    dials: list[Dial] = Field(default_factory=list)
+    alerts: list[OpenedAlert] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    decided: Decided | None = None  # an AI node's decision, between the media stream and the redirect it asked for
+    streaming: bool = False  # a media stream holds the call (its handler writes the outcome of a hang-up)
+    seq: int = 0  # how many times the call's latest state was kept: the higher, the more recent
+    # Not carried between requests: looked up, or read, again.
+    now: datetime = Field(default_factory=lambda: utc_now(), exclude=True)
+    facts: SkipValidation[list[Fact]] = Field(default_factory=list, exclude=True)
+    lines: Any = Field(None, exclude=True)  # the AgentMessages of ``language`` (agent.flow.i18n), set by the AI node
+    outcome: Outcome | None = Field(None, exclude=True)
+
+    @field_validator("fields", "summary", "caller_number", mode="before")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        return printable(value)  # whatever set them, they may be spoken in TwiML
+
+    @property
+    def call_sid(self) -> str:  # Twilio's name for ``call_id``
+        return self.call_id
 
     def say(self, speaker: str, text: str) -> None:
         self.transcript.append(Turn(speaker=speaker, text=text))
@@ -122,3 +188,15 @@ class Call:
             for name in getattr(fact, "services", []) or []:
                 known.setdefault(name, [])
         return known
+
+
+def outcome_of(call: Call, end_reason: str) -> Outcome:
+    """The one record a call ends with, whichever mode ran it."""
+    timings = dict(call.timings_ms)
+    timings["call"] = round((time.time() - call.started_at) * 1000, 1)
+    return Outcome(
+        call_id=call.call_id, intent=call.intent, branch=call.branch, end_reason=end_reason, fields=dict(call.fields),
+        facts_used=list(call.facts_used), nodes=list(call.nodes), dials=[d.model_copy() for d in call.dials],
+        briefing=call.briefing, alerts=[opened.alert for opened in call.alerts], summary=call.summary,
+        transcript=[t for t in call.transcript if t.speaker != "system"], timings_ms=timings,
+    )

@@ -6,7 +6,7 @@ With redaction on (the default; ``log_pii`` keeps everything):
   dot com") and remembered caller values (names, see :func:`remember_pii`)
   are masked in the whole formatted line, exception traces included;
 - what was *said* on a call (log records bound with ``conversation=True``, and
-  every line of the transcript recorder) is reduced to who spoke and how much:
+  every line of the transcript keeper) is reduced to who spoke and how much:
   a caller's description of their problem is caller data too;
 - tracebacks never show local variable values (loguru's ``diagnose``), with
   or without redaction: they can hold caller data and secrets.
@@ -30,7 +30,7 @@ _SPOKEN_EMAIL = re.compile(r"\b[\w\-]+(?: dot [\w\-]+)* at [\w\-]+(?: dot [\w\-]
 _NOT_A_PHONE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}|\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?")  # IPv4 addresses, dates
 MAX_REMEMBERED = 5000  # a long-running server forgets the oldest values first
 _known_pii: OrderedDict[str, None] = OrderedDict()
-CONVERSATION_LOGGERS = ("agent.media.processors.recorder",)  # modules whose every line is what someone said
+CONVERSATION_LOGGERS = ("agent.media.processors.transcript_keeper",)  # modules whose every line is what someone said
 FORMAT = "<dim>{time:HH:mm:ss}</dim> {level: <7} {name}: {message}"
 
 

@@ -88,7 +88,6 @@ class PluginContext:
         return FACT_CACHE
 
 
-SourceContext = PluginContext  # the name callers used before the plugin API; same class
 
 
 class SourceConfigError(ValueError):

@@ -549,7 +549,7 @@ def _check_sources(
     settings: Settings | None,
     report: Reporter,
 ) -> None:
-    from agent.core.sources import SourceConfigError, SourceContext, build_source
+    from agent.core.sources import SourceConfigError, PluginContext, build_source
 
     for i, source in enumerate(node.enrichment.sources):
         where = ("nodes", nid, "enrichment", "sources", i)
@@ -564,7 +564,7 @@ def _check_sources(
             continue
         label = f"node `{nid}`: enrichment source `{source.name or source.type}`"
         try:
-            context = SourceContext(settings if settings is not None else _settings(), base_dir)
+            context = PluginContext(settings if settings is not None else _settings(), base_dir)
             build_source(source, registry.sources, context)
         except (SourceConfigError, OSError, ValueError) as exc:  # plugins may raise these for bad config too
             report.add(

@@ -15,15 +15,14 @@ from dataclasses import dataclass
 
 from loguru import logger
 
-from agent.core.call import Alert, AlertLink, AlertNote
+from agent.core.call import AlertLink, AlertNote, OpenedAlert
 from agent.flow.models import Flow
-from agent.live.tokens import OpenedAlert
 from agent.live.twilio_rest import TwilioRest
 from agent.conversation.openai_http import openai_client
 from agent.core.platforms import add_note
 from agent.core.registry import Registry
 from agent.core.settings import Settings
-from agent.core.sources import SourceContext
+from agent.core.sources import PluginContext
 
 UNFINISHED = {"in-progress", "processing", "paused"}
 TRANSCRIBE_TIMEOUT_S = 120.0
@@ -37,7 +36,7 @@ class AfterCall:
     flow: Flow
     registry: Registry
     settings: Settings
-    context: SourceContext
+    context: PluginContext
     rest: TwilioRest
 
     async def transcribe_into_alerts(self, call_sid: str, alerts: list[OpenedAlert]) -> AlertNote | None:
@@ -66,9 +65,8 @@ class AfterCall:
             return None
         note = AlertNote(text="Transcription of the call's recording:\n" + "\n\n".join(parts), links=links)
         for opened, ref in targets:
-            alert = Alert(summary=opened.summary, details="", priority=opened.priority, dedup_key=opened.dedup_key, receipt=opened.receipt)
-            if await add_note(alert, note, ref, self.registry, self.context):
-                logger.info("call {}: recording transcription added to the {} alert", call_sid, opened.receipt.platform)
+            if await add_note(opened.alert, note, ref, self.registry, self.context):
+                logger.info("call {}: recording transcription added to the {} alert", call_sid, opened.alert.receipt.platform)
         return note
 
     async def _finished_recordings(self, call_sid: str) -> list[dict]:

@@ -1,6 +1,6 @@
 """Where a call's state waits between two of Twilio's requests, within every limit Twilio sets.
 
-A sealed :class:`LiveState` rides in the URLs Twilio calls back while it is
+A sealed :class:`Call` rides in the URLs Twilio calls back while it is
 small, so any replica can serve the next request with nothing shared. One
 that has grown past :data:`MAX_INLINE_TOKEN` (a long conversation) waits in
 the shared store (Redis across replicas; memory for one) under a short random
@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import secrets
 
-from agent.live.tokens import LiveState, TokenCodec, TokenError
+from agent.core.call import Call
+from agent.live.tokens import TokenCodec, TokenError
 from agent.core.shared_state import SharedState
 
 # A sealed state longer than this is stored and referenced. Twilio documents no length limit for
@@ -42,7 +43,7 @@ class Continuations:
     def __init__(self, codec: TokenCodec, shared: SharedState, ttl_s: float) -> None:
         self.codec, self.shared, self.ttl_s = codec, shared, ttl_s
 
-    async def ref(self, state: LiveState) -> str:
+    async def ref(self, state: Call) -> str:
         """What a URL carries for ``state``: its sealed token, or a short id where that is too long."""
         token = self.codec.seal(state)
         if len(token) <= MAX_INLINE_TOKEN:
@@ -51,7 +52,7 @@ class Continuations:
         await self.shared.put(_REF_KEY + ref, token, self.ttl_s)
         return ref
 
-    async def open(self, ref: str, call_sid: str | None) -> LiveState:
+    async def open(self, ref: str, call_sid: str | None) -> Call:
         """The state behind ``ref``; :class:`TokenError` unless genuine, fresh and this call's."""
         if ref.startswith(REF_PREFIX):
             token = await self.shared.get(_REF_KEY + ref) if len(ref) < 64 else None
@@ -60,12 +61,12 @@ class Continuations:
             ref = token
         return self.codec.open(ref, call_sid)
 
-    async def checkpoint(self, state: LiveState) -> None:
+    async def checkpoint(self, state: Call) -> None:
         """Remember ``state`` as the call's latest (one more step than any before)."""
         state.seq += 1
-        await self.shared.put(_LATEST_KEY + state.call_sid, self.codec.seal(state), self.ttl_s)
+        await self.shared.put(_LATEST_KEY + state.call_id, self.codec.seal(state), self.ttl_s)
 
-    async def latest(self, call_sid: str, *, remove: bool = False) -> LiveState | None:
+    async def latest(self, call_sid: str, *, remove: bool = False) -> Call | None:
         """The call's latest state, if one is kept and readable (``remove``: and forget it)."""
         key = _LATEST_KEY + call_sid
         token = await (self.shared.take(key) if remove else self.shared.get(key))

@@ -1,16 +1,16 @@
-"""Live calls through a flow: each webhook renders the TwiML of the next stretch of the flow.
+"""Live calls through a flow: each of Twilio's webhooks gets the TwiML of the flow stepper's next actions.
 
-Nodes that need nothing from Twilio (messages, support hours, block lists,
-alerts) are run at once; a node that waits for the caller or the network
-(IVR, PIN, voicemail, dialling, the AI agent) ends the response with an
-action URL that carries the call's sealed :class:`LiveState`. Without a
-realtime model the AI node is the offline engine behind ``<Gather input="speech dtmf">``.
+The stepper (:mod:`agent.flow.stepper`) decides; this module only renders
+its actions as TwiML and turns Twilio's requests back into events. An
+action that waits (keys, a recording, a dial, a speech turn, a media
+stream) ends the response with an action URL that carries the call's
+sealed :class:`~agent.core.call.Call`. Without a realtime model the AI node
+is the deterministic engine behind ``<Gather input="speech dtmf">``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,63 +20,28 @@ from urllib.parse import urlencode
 from loguru import logger
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
-from agent.flow import rules as node_logic
-from agent.conversation.session import AgentContext, Decision, call_language
-from agent.conversation.briefing import (
-    alert_details,
-    alert_for,
-    caller_label,
-    engineer_briefing,
-    spoken_briefing,
-)
-from agent.core.call import Alert, AlertLink, Call, Outcome, Turn
-from agent.core.call import Dial as DialRecord
-from agent.conversation.engines.offline import DialogueState, OfflineEngine
+from agent.conversation.briefing import spoken_briefing
+from agent.conversation.session import Decision
+from agent.core.call import AlertLink, Call, Decided, Outcome
 from agent.core.events import call_event
 from agent.core.facts import Fact
-from agent.flow.models import (
-    AgentMessages,
-    AiAgentNode,
-    AudioMessageNode,
-    BlockNumbersNode,
-    CreateAlertNode,
-    Flow,
-    HangupNode,
-    IvrMenuNode,
-    PinCodeNode,
-    PluginRef,
-    RouteCallNode,
-    SupportHoursNode,
-    VoicemailNode,
-)
-from agent.flow.i18n import messages_for, node_line, twilio_language
-from agent.live.after_call import AfterCall
-from agent.live.continuations import Continuations
-from agent.live.tokens import Decided, LiveState, OpenedAlert, TokenCodec
-from agent.live.twilio_rest import TwilioRest
-from agent.core.logs import forget_pii
-from agent.flow.rules import (
-    dial_round,
-    is_blocked,
-    ivr_target,
-    keys_pressed,
-    people_to_dial,
-    pin_matches,
-    within_support_hours,
-)
-from agent.core.platforms import on_call_people, open_alert
 from agent.core.registry import Registry
-from agent.core.alert_ledger import caller_was_told
 from agent.core.settings import Settings
 from agent.core.shared_state import MemoryState, SharedState
-from agent.core.sources import SourceContext, build_source, deadline_of, fetch_facts
+from agent.core.sources import PluginContext
+from agent.flow import actions as act
+from agent.flow.i18n import messages_for, twilio_language
+from agent.flow.models import AgentMessages, AiAgentNode, Flow, RouteCallNode
+from agent.flow.stepper import EventDoesNotFit, FlowServices, FlowStepper
+from agent.live.after_call import AfterCall
+from agent.live.continuations import Continuations
+from agent.live.tokens import TokenCodec
+from agent.live.twilio_rest import TwilioRest
 
-MAX_NODES_PER_RESPONSE = 50
 _ANSWERED = {"completed", "answered"}
 WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to pass it on."
 WHISPER_NO_BRIEFING = "A call from the hotline."  # whisper off, whisper_accept on: the key press, without the briefing
 FAILOVER_MESSAGE = AgentMessages().technical_problem  # the English line: the call's language gives its own
-MAX_TOKEN_TRANSCRIPT_CHARS = 2000  # the token rides in Twilio's URLs; the alert gets the most recent part
 STREAM_GRACE_S = 3.0  # a hang-up during a media stream: its handler, still alive, writes a fresher outcome first
 _WAITING_VERBS = ("<Dial", "<Gather", "<Record", "<Redirect", "<Connect", "<Enqueue", "<Pay")
 
@@ -95,115 +60,120 @@ class LiveFlow:
     on_outcome: Callable[[Outcome], None] | None = None  # e.g. a metrics counter
     rest: TwilioRest | None = None  # recordings; without it, alerts carry no recording link
     background: set[asyncio.Task] = field(default_factory=set)  # after-call work still running
-    on_stream: Callable[[LiveState, AiAgentNode], None] | None = None  # a media stream is about to come: start early
+    on_stream: Callable[[Call, AiAgentNode], None] | None = None  # a media stream is about to come: start early
     shared: SharedState = field(default_factory=MemoryState)  # calls in progress, outcomes written (all replicas)
+    on_step: list[Callable[[Call, act.Step], Any]] = field(default_factory=list)  # watchers of the stepper's actions
 
     @property
     def states(self) -> Continuations:
         """Where a call's state waits between Twilio's requests (in ``shared``, whichever store that is now)."""
         return Continuations(self.codec, self.shared, self.settings.token_ttl_s)
 
+    @property
+    def stepper(self) -> FlowStepper:
+        services = FlowServices(
+            self.registry, self.settings, self.base_dir, recording_links=self._recording_links,
+            first_outcome=self._first_outcome, on_outcome=[self._outcome_written], on_step=self.on_step,
+        )
+        return FlowStepper(self.flow, services, model=self.realtime)
+
     # -- entry points -------------------------------------------------------------------------
     async def incoming(self, form: dict[str, str]) -> str:
         """TwiML for a new call (the voice webhook)."""
-        state = LiveState(
-            call_sid=form.get("CallSid", ""), node=self.flow.start, caller=form.get("From") or None,
-            called=form.get("To") or None, started_at=time.time(),
-        )
-        call_event(state.call_sid, "call_started", flow=self.flow.name)
-        await self.registry.call_started(self.call_of(state))
-        response = VoiceResponse()
-        if self.flow.after_call.record:
-            if self.flow.after_call.notice:
-                response.say(self.flow.after_call.notice, **self.voice(self.language_of(state)))
-            response.start().recording(channels="dual", track="both")
-        return await self.track(state, str(await self._advance(state, self.flow.start, response)))
+        call = Call(call_id=form.get("CallSid", ""), caller_number=form.get("From") or None, called_number=form.get("To") or None)
+        step = await self.stepper.start(call)
+        return await self.track(call, str(await self.render(call, step)))
 
-    async def resume(self, state: LiveState, event: str, form: dict[str, str]) -> str:
-        """TwiML after Twilio reports what happened at the node ``state.node`` (an action URL)."""
-        node = self.flow.nodes.get(state.node)
-        handler, node_type = {
-            "ivr": (self._after_ivr, IvrMenuNode), "pin": (self._after_pin, PinCodeNode),
-            "vm": (self._after_voicemail, VoicemailNode), "dial": (self._after_dial, RouteCallNode),
-            "gather": (self._after_gather, AiAgentNode), "agent": (self._after_decision, AiAgentNode),
-        }.get(event, (None, None))
-        if handler is None or not isinstance(node, node_type):  # the event is outside the sealed token
-            logger.warning("continuation {!r} does not fit node {}; ending the call", event[:20], state.node)
+    async def resume(self, call: Call, event: str, form: dict[str, str]) -> str:
+        """TwiML after Twilio reports what happened at the node ``call.node`` (an action URL)."""
+        call = await self._freshest(call)
+        try:
+            step = await self.stepper.handle(call, self._event(call, event, form))
+        except EventDoesNotFit:  # the event is outside the sealed token: not this node's
+            logger.warning("continuation {!r} does not fit node {}; ending the call", event[:20], call.node)
             response = VoiceResponse()
             response.hangup()
             return str(response)
-        state = await self._freshest(state)
-        return await self.track(state, str(await handler(state, node, form)))
+        return await self.track(call, str(await self.render(call, step)))
 
-    async def _freshest(self, state: LiveState) -> LiveState:
-        """``state``, or the later one a media stream at the same node kept after each turn.
+    def _event(self, call: Call, event: str, form: dict[str, str]) -> act.Event:
+        """The stepper's event for Twilio's request to the continuation ``event``."""
+        if event in ("ivr", "pin"):
+            return act.Pressed(form.get("Digits", ""))
+        if event == "vm":
+            duration = form.get("RecordingDuration") or "0"
+            return act.Recorded(url=form.get("RecordingUrl") or None, seconds=int(duration) if duration.isdigit() else 0)
+        if event == "dial":
+            call_event(call.call_id, "dial_result", status=form.get("DialCallStatus"), bridged=form.get("DialBridged"))
+            # An engineer who passed (or their voicemail) hangs up in the whisper: never bridged.
+            return act.DialEnded(form.get("DialCallStatus") in _ANSWERED and form.get("DialBridged", "true") != "false")
+        if event == "agent":
+            return act.ModelDecided(call.decided) if call.decided is not None else act.ModelFailed()
+        if event == "gather":
+            heard = form.get("SpeechResult") or form.get("Digits") or ""
+            if not heard and call.dialogue is None and self.realtime:
+                # The <Redirect> after <Connect>: the media stream ended without the agent's decision reaching
+                # Twilio (the model failed, the server holding the stream died, or telling Twilio failed).
+                return act.ModelDecided(call.decided) if call.decided is not None else act.ModelFailed()
+            return act.Heard(heard) if heard else act.Silence()
+        raise EventDoesNotFit(f"no continuation {event[:20]!r}")
+
+    async def _freshest(self, call: Call) -> Call:
+        """``call``, or the later state a media stream at the same node kept after each turn.
 
         A URL sealed when the stream began (the ``<Redirect>`` after
         ``<Connect>``, followed when the server holding the stream died, or
         when telling Twilio about a decision failed) then carries on from the
         stream's last turn, not from the start of the node.
         """
-        latest = await self.states.latest(state.call_sid)
-        if latest is not None and latest.streaming and latest.seq > state.seq and latest.node == state.node:
-            state = latest
-        state.streaming = False
-        return state
+        latest = await self.states.latest(call.call_id)
+        if latest is not None and latest.streaming and latest.seq > call.seq and latest.node == call.node:
+            call = latest
+        call.streaming = False
+        return call
 
-    async def decided_url(self, state: LiveState, decision: Decision) -> str:
+    async def decided_url(self, call: Call, decision: Decision) -> str:
         """Where Twilio fetches the branch the AI agent chose (a media stream's redirect).
 
         By ``Url=``, not inline ``Twiml=``: whatever the flow and the
         conversation, the redirect stays within Twilio's limits.
         """
-        state.decided = Decided(exit=decision.exit, target=decision.target, say=decision.say, intent=decision.intent, reason=decision.reason)
-        return await self._action(state, "agent")
+        call.decided = Decided(exit=decision.exit, target=decision.target, say=decision.say, intent=decision.intent, reason=decision.reason)
+        return await self._action(call, "agent")
 
-    async def failover_url(self, state: LiveState) -> str:
+    async def failover_url(self, call: Call) -> str:
         """Where Twilio fetches the deterministic mode taking over a conversation the model dropped."""
-        state.engine = None
-        return await self._action(state, "gather")
+        call.dialogue = None
+        return await self._action(call, "gather")
 
-    async def _after_decision(self, state: LiveState, node: AiAgentNode, form: dict[str, str]) -> VoiceResponse:
-        decided, state.decided = state.decided, None
-        if decided is None:  # a redirect without a decision: the deterministic mode carries on
-            return await self._after_gather(state, node, {})
-        state.branch = decided.target
-        response = VoiceResponse()
-        if decided.say:
-            response.say(decided.say, **self.voice(self.language_of(state)))
-        if decided.target is None:
-            await self.finish(state, decided.reason or decided.exit)
-            response.hangup()
-            return response
-        return await self._advance(state, decided.target, response)
-
-    async def rescue(self, state: LiveState | None) -> str:
+    async def rescue(self, call: Call | None) -> str:
         """TwiML when handling a webhook failed: an apology, then a person if the flow names one."""
-        response = VoiceResponse()
-        language, lines = self.lines_of(state) if state is not None else (self.flow.language, messages_for(None, self.flow.language))
-        response.say(lines.something_went_wrong, **self.voice(language))
+        stepper = self.stepper
+        language, lines = stepper.lines(call) if call is not None else (self.flow.language, messages_for(None, self.flow.language))
+        apology = act.Say(lines.something_went_wrong, language)
         target = next((n.fallback for n in self.flow.ai_nodes().values() if n.fallback), None)
-        if state is not None and target is not None and target != state.node:
+        if call is not None and target is not None and target != call.node:
             try:
-                return str(await self._advance(state, target, response))
+                return str(await self.render(call, await stepper.goto(call, target, [apology])))
             except Exception:
-                logger.exception("rescue of call {} failed too", state.call_sid)
+                logger.exception("rescue of call {} failed too", call.call_id)
+        response = VoiceResponse()
+        response.say(apology.text, **self.voice(language))
         if self.settings.emergency_number:
             response.dial(self.settings.emergency_number)
         response.hangup()
         return str(response)
 
-    async def whisper(self, state: LiveState, keys: str | None = None) -> str:
+    async def whisper(self, call: Call, keys: str | None = None) -> str:
         """What the engineer hears before being connected, and their choice.
 
         With ``whisper_accept`` the engineer presses 1 to take the call (so a
         voicemail box never does), 2 to hear the caller's own words first, 3 to
         pass it on; no key passes it on too. The dial then tries the next target.
         """
-        node = self.flow.nodes.get(state.node)
-        call = self.call_of(state)
+        node = self.flow.nodes.get(call.node or "")
         response = VoiceResponse()
-        briefing = state.briefing or spoken_briefing(call, self._intent_label(state))
+        briefing = call.briefing or spoken_briefing(call, self.stepper.intent_label(call))
         if not isinstance(node, RouteCallNode) or not node.whisper_accept:
             response.say(briefing, **self.voice())
             return str(response)
@@ -212,7 +182,7 @@ class LiveFlow:
         if keys == "3":
             response.hangup()
             return str(response)
-        gather = Gather(num_digits=1, action=await self._url("/twilio/whisper", state), method="POST", timeout=8)
+        gather = Gather(num_digits=1, action=await self._url("/twilio/whisper", call), method="POST", timeout=8)
         if keys == "2":
             gather.say(f"The caller said: {call.fields.get('incident') or 'nothing about the problem yet'}.", **self.voice())
         else:
@@ -223,256 +193,101 @@ class LiveFlow:
         response.hangup()
         return str(response)
 
-    # -- walking ------------------------------------------------------------------------------
-    async def _advance(self, state: LiveState, node_id: str | None, response: VoiceResponse) -> VoiceResponse:
-        for _ in range(MAX_NODES_PER_RESPONSE):
-            if node_id is None:
-                await self.finish(state, "flow_ended")
-                response.hangup()
-                return response
-            node = self.flow.nodes[node_id]
-            state.nodes.append(node_id)
-            state.node = node_id
-            state.node_since = time.time()
-            call_event(state.call_sid, "node", node=node_id, type=node.type)
-            state.attempt = 0
-            if isinstance(node, AudioMessageNode):
-                if node.audio_url:
-                    response.play(node.audio_url)
-                else:
-                    response.say(node.text, **self.voice(self.language_of(state)))
-                node_id = node.next
-            elif isinstance(node, SupportHoursNode):
-                inside, _ = within_support_hours(node, node_logic.utc_now())
-                node_id = node.during if inside else node.outside
-            elif isinstance(node, BlockNumbersNode):
-                blocked = is_blocked(node, state.caller, self.settings.default_region)
-                node_id = node.blocked if blocked else node.allowed
-            elif isinstance(node, CreateAlertNode):
-                alert = await self._open_alert(state, node_id, node)
-                language, lines = self.lines_of(state)
-                already = node_line(node, "already_reported", lines)
-                if alert.already_reported and already and not caller_was_told(alert, state.facts_used):
-                    response.say(already, **self.voice(language))
-                node_id = node.next
-            elif isinstance(node, HangupNode):
-                if node.text:
-                    response.say(node.text, **self.voice(self.language_of(state)))
-                await self.finish(state, "hangup")
-                response.hangup()
-                return response
-            else:
-                return await self._wait_at(state, node, response)
-        logger.error("flow {} loops without waiting; ending the call", self.flow.name)
-        response.hangup()
-        return response
-
-    async def _wait_at(self, state: LiveState, node: Any, response: VoiceResponse) -> VoiceResponse:
-        """Render a node that needs Twilio to come back with a result."""
-        language, lines = self.lines_of(state)
-        if isinstance(node, IvrMenuNode):
-            action = await self._action(state, "ivr")
-            gather = Gather(num_digits=1, action=action, method="POST", timeout=5)
-            gather.say(node.prompt, **self.voice(language))
-            response.append(gather)
-            response.redirect(action, method="POST")
-        elif isinstance(node, PinCodeNode):
-            action = await self._action(state, "pin")
-            gather = Gather(finish_on_key="#", num_digits=12, action=action, method="POST", timeout=10)
-            gather.say(node_line(node, "prompt", lines, "pin_prompt"), **self.voice(language))
-            response.append(gather)
-            response.redirect(action, method="POST")
-        elif isinstance(node, VoicemailNode):
-            action = await self._action(state, "vm")
-            response.say(node_line(node, "prompt", lines, "voicemail_prompt"), **self.voice(language))
-            response.record(action=action, method="POST", max_length=node.max_seconds, play_beep=True, timeout=5, trim="trim-silence")
-            response.redirect(action, method="POST")
-        elif isinstance(node, RouteCallNode):
-            response.say(node_line(node, "hold_message", lines), **self.voice(language))
-            if node.whisper and state.briefing is None:  # once per call; every whisper URL carries it
-                state.briefing = await engineer_briefing(self.call_of(state), self._intent_label(state), self.settings)
-            await self._dial(state, node, response)
-        elif isinstance(node, AiAgentNode):
-            if self.realtime:
-                await self._stream(state, node, response)
-            else:
-                await self.gather_turn(state, node, None, response)
-        return response
-
-    # -- continuations ------------------------------------------------------------------------
-    async def _after_ivr(self, state: LiveState, node: IvrMenuNode, form: dict[str, str]) -> VoiceResponse:
-        valid, target = ivr_target(node, keys_pressed(form.get("Digits", "")))
-        if valid:
-            return await self._advance(state, target, VoiceResponse())
-        state.attempt += 1
-        if state.attempt > node.retries:
-            return await self._advance(state, node.no_input, VoiceResponse())
-        return await self._wait_at(state, node, VoiceResponse())
-
-    async def _after_pin(self, state: LiveState, node: PinCodeNode, form: dict[str, str]) -> VoiceResponse:
-        if pin_matches(node, form.get("Digits", "")):
-            return await self._advance(state, node.match, VoiceResponse())
-        state.attempt += 1
-        if state.attempt >= node.attempts:
-            return await self._advance(state, node.no_match, VoiceResponse())
+    # -- rendering ----------------------------------------------------------------------------
+    async def render(self, call: Call, step: act.Step) -> VoiceResponse:
+        """The TwiML of one step's actions; a waiting action's URL carries the call's state."""
         response = VoiceResponse()
-        language, lines = self.lines_of(state)
-        response.say(lines.wrong_pin, **self.voice(language))
-        return await self._wait_at(state, node, response)
-
-    async def _after_voicemail(self, state: LiveState, node: VoicemailNode, form: dict[str, str]) -> VoiceResponse:
-        url = form.get("RecordingUrl")
-        duration = form.get("RecordingDuration") or "0"
-        seconds = int(duration) if duration.isdigit() else 0
-        if not url or seconds <= 0:
-            return await self._advance(state, node.not_left, VoiceResponse())
-        if node.create_alert:
-            call = self.call_of(state)
-            details = alert_details(call, self._intent_label(state)) + f"\n\nVoicemail ({seconds}s): {url}"
-            alert = Alert(
-                summary=f"Voicemail from {caller_label(call)}", details=details,
-                links=[AlertLink(href=url, text=f"Voicemail ({seconds}s)")],
-            )
-            await self._emit_alert(state, state.node, alert, node.platform)
-        return await self._advance(state, node.left, VoiceResponse())
-
-    async def _after_dial(self, state: LiveState, node: RouteCallNode, form: dict[str, str]) -> VoiceResponse:
-        call_event(state.call_sid, "dial_result", status=form.get("DialCallStatus"), bridged=form.get("DialBridged"))
-        # An engineer who passed (or their voicemail) hangs up in the whisper: never bridged.
-        if form.get("DialCallStatus") in _ANSWERED and form.get("DialBridged", "true") != "false":
-            if node.call_style != "parallel" and state.dials:  # of parallel callees, Twilio does not say which one took it
-                state.dials[-1].answered = True
-            return await self._advance(state, node.completed, VoiceResponse())
-        state.attempt += 1
-        response = VoiceResponse()
-        if not await self._dial(state, node, response):
-            return await self._advance(state, node.no_answer, VoiceResponse())
+        for action in step.actions:
+            if isinstance(action, act.Say):
+                response.say(action.text, **self.voice(action.language))
+            elif isinstance(action, act.Play):
+                response.play(action.url)
+            elif isinstance(action, act.StartRecording):
+                response.start().recording(channels="dual", track="both")
+            elif isinstance(action, act.AlertOpened):
+                if action.failed:
+                    logger.warning("call {}: {}", call.call_id, action.failed)
+            elif isinstance(action, act.AskKeys):
+                url = await self._action(call, action.purpose)
+                gather = Gather(num_digits=action.max_digits, action=url, method="POST", timeout=action.timeout_s)
+                if action.finish_on_key:
+                    gather = Gather(finish_on_key=action.finish_on_key, num_digits=action.max_digits, action=url, method="POST", timeout=action.timeout_s)
+                gather.say(action.prompt, **self.voice(action.language))
+                response.append(gather)
+                response.redirect(url, method="POST")  # no key: the same continuation, with no digits
+            elif isinstance(action, act.Record):
+                url = await self._action(call, "vm")
+                response.say(action.prompt, **self.voice(action.language))
+                response.record(action=url, method="POST", max_length=action.max_seconds, play_beep=True, timeout=5, trim="trim-silence")
+                response.redirect(url, method="POST")
+            elif isinstance(action, act.Dial):
+                dial = Dial(action=await self._action(call, "dial"), method="POST", timeout=action.ring_timeout_s, answer_on_bridge=True)
+                whisper = await self._url("/twilio/whisper", call) if action.whisper is not None or action.whisper_accept else None
+                for _, number in action.people:
+                    dial.number(number, url=whisper, method="POST")
+                response.append(dial)
+            elif isinstance(action, act.Listen):
+                url = await self._action(call, "gather")
+                gather = Gather(
+                    input="speech dtmf", action=url, method="POST", speech_timeout="auto", timeout=action.timeout_s,
+                    language=twilio_language(action.language), finish_on_key="#",
+                )
+                for line in action.lines:
+                    gather.say(line, **self.voice(action.language))
+                response.append(gather)
+                response.redirect(url, method="POST")  # nothing heard: a silent turn
+            elif isinstance(action, act.Converse):
+                await self._stream(call, action, response)
+            elif isinstance(action, act.Hangup):
+                response.hangup()
         return response
 
-    async def _after_gather(self, state: LiveState, node: AiAgentNode, form: dict[str, str]) -> VoiceResponse:
-        heard = form.get("SpeechResult") or form.get("Digits") or ""
-        if not heard and state.engine is None and self.realtime:
-            # The <Redirect> after <Connect>: the media stream ended without the agent deciding (the model
-            # failed, or the server holding the stream died). Carry on from the stream's last turn.
-            if state.decided is not None:  # it had decided; only telling Twilio failed
-                return await self._after_decision(state, node, form)
-            response = VoiceResponse()
-            language, lines = self.lines_of(state)
-            response.say(lines.technical_problem, **self.voice(language))
-            return await self.gather_turn(state, node, None, response, resume=True)
-        return await self.gather_turn(state, node, heard, VoiceResponse())
-
-    # -- node work ----------------------------------------------------------------------------
-    async def _dial(self, state: LiveState, node: RouteCallNode, response: VoiceResponse) -> bool:
-        """Ring the next person (or everyone, for parallel); False when nobody is left."""
-        call = self.call_of(state)
-        if node.on_call is None and any(t.type != "number" for t in node.targets):
-            call.facts = await self.facts(state)
-        on_call, notes = await on_call_people(node, call, self.registry, self._context())
-        people, more = people_to_dial(node, on_call, state.call_sid)
-        notes += more
-        for note in notes:
-            logger.warning("route_call {}: {}", state.node, note)
-        batch = dial_round(node, people, state.attempt)
-        if not batch:
-            return False
-        for name, number in batch:
-            state.dials.append(DialRecord(name=name, number=number))  # before sealing: the dial's result marks it
-        dial = Dial(action=await self._action(state, "dial"), method="POST", timeout=node.ring_timeout, answer_on_bridge=True)
-        whisper = await self._url("/twilio/whisper", state) if node.whisper or node.whisper_accept else None
-        for _, number in batch:
-            dial.number(number, url=whisper, method="POST")
-        response.append(dial)
-        return True
-
-    async def _stream(self, state: LiveState, node: AiAgentNode, response: VoiceResponse) -> None:
+    async def _stream(self, call: Call, action: act.Converse, response: VoiceResponse) -> None:
         connect = Connect()
         stream = connect.stream(url=self._ws_url("/twilio/media"))
-        stream.parameter(name="token", value=await self.states.ref(state))
+        stream.parameter(name="token", value=await self.states.ref(call))
         response.append(connect)
-        if self.on_stream is not None:
-            self.on_stream(state, node)
+        node = self.flow.nodes[action.node_id]
+        if self.on_stream is not None and isinstance(node, AiAgentNode):
+            self.on_stream(call, node)
         # If the stream ends without the agent deciding (a crash, a lost replica), the call goes on here.
-        response.redirect(await self._action(state, "gather"), method="POST")
+        response.redirect(await self._action(call, "gather"), method="POST")
 
-    async def gather_turn(
-        self, state: LiveState, node: AiAgentNode, heard: str | None, response: VoiceResponse, *, resume: bool = False
-    ) -> VoiceResponse:
-        """One turn of the offline engine over Twilio's speech recognition (``resume``: take over mid-call)."""
-        call = self.call_of(state)
-        call.facts = await self.facts(state, node)
-        ctx = AgentContext.build(state.node, node, call, self.registry, region=self.settings.default_region, timezone=self.flow.timezone)
-        dialogue = DialogueState.model_validate(state.engine) if state.engine else None
-        engine = OfflineEngine(ctx, state=dialogue)
-        if resume:
-            lines = await engine.resume()
-        elif heard is None and dialogue is None:
-            lines = await engine.start()
-        elif self.time_left(state, node) <= 0:
-            call.say("caller", heard or "")
-            lines = engine.hand_over("max_duration")
-        else:
-            call.say("caller", heard or "")
-            lines = await engine.reply(heard or "")
-        for line in lines:
-            call.say("agent", line)
-        call_event(state.call_sid, "turn", mode="gather", heard_chars=len(heard or ""), replies=len(lines), decided=engine.done)
-        self.keep(state, call)
-        state.engine = engine.state.model_dump(mode="json")
-        if engine.done:
-            for line in lines:
-                response.say(line, **self.voice(ctx.language))
-            decision = ctx.decision
-            assert decision is not None
-            state.engine = None
-            state.branch = decision.target
-            if decision.target is None:
-                await self.finish(state, decision.reason or decision.exit)
-                response.hangup()
-                return response
-            return await self._advance(state, decision.target, response)
-        action = await self._action(state, "gather")
-        gather = Gather(
-            input="speech dtmf", action=action, method="POST", speech_timeout="auto",
-            timeout=int(node.silence_reprompt_s), language=twilio_language(ctx.language),
-            finish_on_key="#",
-        )
-        for line in lines:
-            gather.say(line, **self.voice(ctx.language))
-        response.append(gather)
-        response.redirect(action, method="POST")  # nothing heard: a silent turn
-        return response
+    # -- the call's end -----------------------------------------------------------------------
+    async def _first_outcome(self, call: Call) -> bool:
+        """Whether this is the first outcome of the call, on any replica (then its latest state is dropped)."""
+        if not call.call_id:
+            return True
+        if not await self.shared.first("outcome:" + call.call_id, self.settings.token_ttl_s):
+            logger.info("call {} already has its outcome; not writing another", call.call_id)
+            return False
+        await self.states.forget(call.call_id)
+        return True
 
-    async def _open_alert(self, state: LiveState, node_id: str, node: CreateAlertNode) -> Alert:
-        call = self.call_of(state)
-        if node.platform is not None:
-            call.facts = await self.facts(state)  # open alerts the platforms know of: is this already reported?
-        alert = alert_for(call, node, self._intent_label(state))
-        await self._emit_alert(state, node_id, alert, node.platform, call)
-        return alert
+    def _outcome_written(self, call: Call, outcome: Outcome) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        opened = [a for a in call.alerts if a.alert.receipt is not None]
+        if self.flow.after_call.transcribe and opened and self.rest is not None and self.settings.openai_api_key:
+            after = AfterCall(self.flow, self.registry, self.settings, self._context(), self.rest)
+            self.spawn(after.transcribe_into_alerts(call.call_id, opened))
 
-    async def _emit_alert(self, state: LiveState, node_id: str, alert: Alert, platform: PluginRef | None, call: Call | None = None) -> None:
-        """Open ``alert`` with what the flow attaches after calls (transcript, recording link)."""
-        call = call or self.call_of(state)
-        if self.flow.after_call.record:
-            alert.links += await self._recording_links(state.call_sid)
-        await open_alert(alert, call, platform, self.registry, self._context(), transcript=self.flow.after_call.transcript)
-        if alert.receipt is not None:
-            state.alerts.append(OpenedAlert(
-                node=node_id, summary=alert.summary, priority=alert.priority, dedup_key=alert.dedup_key, receipt=alert.receipt,
-            ))
-        where = f" at {alert.receipt.platform}: {alert.receipt.url or alert.receipt.key}" if alert.receipt else ""
-        joined = " (joined the open one)" if alert.already_reported else ""
-        call_event(state.call_sid, "alert", priority=alert.priority, at=where.removeprefix(" at ") or None, joined=alert.already_reported)
+    async def finish(self, call: Call, reason: str) -> None:
+        """The call ends here: one outcome record (metrics, the call_ended hook), then after-call work.
 
-    async def _recording_links(self, call_sid: str) -> list[AlertLink]:
+        Exactly one per call, whoever ends it first (the flow, a stream that
+        lost its caller, Twilio's status callback), on any replica.
+        """
+        await self.stepper.finish(call, reason)
+
+    async def _recording_links(self, call: Call) -> list[AlertLink]:
         """Links to the call's recordings so far (the whole-call one grows until the call ends)."""
         if self.rest is None:
             return []
         try:
-            recordings = await asyncio.wait_for(self.rest.recordings(call_sid), self.settings.rest_timeout_s)
+            recordings = await asyncio.wait_for(self.rest.recordings(call.call_id), self.settings.rest_timeout_s)
         except Exception as exc:
-            logger.warning("could not list the recordings of call {}: {!r}", call_sid, exc)
+            logger.warning("could not list the recordings of call {}: {!r}", call.call_id, exc)
             return []
         return [AlertLink(href=self.rest.recording_url(r["sid"]), text=f"Call recording {r['sid']}") for r in recordings]
 
@@ -492,137 +307,70 @@ class LiveFlow:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    def _context(self) -> SourceContext:
-        return SourceContext(settings=self.settings, base_dir=self.base_dir)
+    def _context(self) -> PluginContext:
+        return PluginContext(settings=self.settings, base_dir=self.base_dir)
 
-    async def facts(self, state: LiveState, node: AiAgentNode | None = None) -> list[Fact]:
-        """Enrichment for this request: the node's sources, or every AI node's (for on-call look-ups)."""
-        nodes = [node] if node is not None else list(self.flow.ai_nodes().values())
-        context = self._context()
-        facts: list[Fact] = []
-        for ai in nodes:
-            sources = []
-            for config in ai.enrichment.sources:
-                try:
-                    sources.append(build_source(config, self.registry.sources, context))
-                except Exception as exc:
-                    logger.warning("enrichment source {} left out: {}", config.name or config.type, exc)
-            result = await fetch_facts(sources, self.call_of(state), deadline_of(ai.enrichment, self.settings))
-            facts.extend(result.facts)
-        return facts
+    async def facts(self, call: Call, node: AiAgentNode | None = None) -> list[Fact]:
+        """What is going on for ``node``'s sources (None: every AI node's), leaving ``call`` as it is."""
+        probe = call.model_copy(update={"timings_ms": {}})
+        await self.stepper.enrich(probe, node)
+        return probe.facts
 
-    async def track(self, state: LiveState, twiml: str) -> str:
-        """``twiml`` goes to Twilio; while it waits for the caller, remember the call's latest state.
+    async def track(self, call: Call, twiml: str) -> str:
+        """``twiml`` goes to Twilio; while it waits for the caller, remember the call's latest call.
 
         Twilio reports a hang-up during a ``<Gather>`` (or a ``<Say>``, or a
         dial whose action never comes) only through the status callback, which
-        carries no token: :meth:`call_gone` finds the state here.
+        carries no token: :meth:`call_gone` finds the call here.
         """
-        if state.call_sid and not ends_flow(twiml):
-            await self.states.checkpoint(state)
+        if call.call_id and not ends_flow(twiml):
+            await self.states.checkpoint(call)
         return twiml
 
-    async def streaming(self, state: LiveState) -> None:
+    async def streaming(self, call: Call) -> None:
         """A media stream took the call (or had a turn): keep what it knows, on every replica."""
-        state.streaming = True
-        await self.states.checkpoint(state)
+        call.streaming = True
+        await self.states.checkpoint(call)
 
     async def call_gone(self, call_sid: str) -> None:
         """Twilio's status callback says the call is over: write its outcome unless the flow (or a stream) did."""
-        state = await self.states.latest(call_sid, remove=True) if call_sid else None
-        if state is None:
+        call = await self.states.latest(call_sid, remove=True) if call_sid else None
+        if call is None:
             return
-        logger.info("call {} hung up at node {}", call_sid, state.node)
-        if state.streaming:  # its handler, if alive, knows more: it goes first; a dead one leaves it to us
-            self.spawn(self._finish_later(state, "caller_hung_up", STREAM_GRACE_S))
+        logger.info("call {} hung up at node {}", call_sid, call.node)
+        if call.streaming:  # its handler, if alive, knows more: it goes first; a dead one leaves it to us
+            self.spawn(self._finish_later(call, "caller_hung_up", STREAM_GRACE_S))
             return
-        await self.finish(state, "caller_hung_up")
+        await self.finish(call, "caller_hung_up")
 
-    async def _finish_later(self, state: LiveState, reason: str, delay_s: float) -> None:
+    async def _finish_later(self, call: Call, reason: str, delay_s: float) -> None:
         await asyncio.sleep(delay_s)
-        await self.finish(state, reason)
-
-    async def finish(self, state: LiveState, reason: str) -> None:
-        """The call ends here: one outcome record (metrics, the call_ended hook), then after-call work.
-
-        Exactly one per call, whoever ends it first (the flow, a stream that
-        lost its caller, Twilio's status callback), on any replica.
-        """
-        if state.call_sid:
-            if not await self.shared.first("outcome:" + state.call_sid, self.settings.token_ttl_s):
-                logger.info("call {} already has its outcome; not writing {!r}", state.call_sid, reason)
-                return
-            await self.states.forget(state.call_sid)
-        call = self.call_of(state)
-        outcome = Outcome(
-            call_id=state.call_sid, intent=state.intent, branch=state.branch, end_reason=reason, fields=dict(state.fields),
-            facts_used=list(state.facts_used), nodes=list(state.nodes), summary=state.summary,
-            briefing=state.briefing, transcript=list(state.transcript), dials=list(state.dials),
-            alerts=[Alert(summary=a.summary, details="", priority=a.priority, dedup_key=a.dedup_key, receipt=a.receipt) for a in state.alerts],
-            timings_ms={"call": round((time.time() - state.started_at) * 1000, 1)} if state.started_at else {},
-        )
-        call.outcome = outcome
-        call_event(
-            state.call_sid, "outcome", end_reason=reason, branch=state.branch, intent=state.intent, nodes="->".join(state.nodes),
-            fields=",".join(sorted(state.fields)) or None, dials=len(state.dials), seconds=round(time.time() - state.started_at, 1) if state.started_at else None,
-        )
-        if self.on_outcome is not None:
-            self.on_outcome(outcome)
-        await self.registry.call_ended(call, outcome)
-        forget_pii(*(v for v in state.fields.values() if isinstance(v, str)))
-        if self.flow.after_call.transcribe and state.alerts and self.rest is not None and self.settings.openai_api_key:
-            after = AfterCall(self.flow, self.registry, self.settings, self._context(), self.rest)
-            self.spawn(after.transcribe_into_alerts(state.call_sid, list(state.alerts)))
+        await self.finish(call, reason)
 
     # -- helpers ------------------------------------------------------------------------------
-    def call_of(self, state: LiveState) -> Call:
-        return Call(
-            caller_number=state.caller, called_number=state.called, call_id=state.call_sid,
-            fields=dict(state.fields), intent=state.intent, summary=state.summary,
-            facts_used=list(state.facts_used), nodes=list(state.nodes), transcript=list(state.transcript),
-        )
+    def call_of(self, call: Call) -> Call:  # transitional: the media stream's pipeline still asks for it
+        return call
 
     @staticmethod
-    def keep(state: LiveState, call: Call) -> None:
-        state.fields, state.intent, state.summary = dict(call.fields), call.intent, call.summary
-        state.facts_used = list(call.facts_used)
-        kept: list[Turn] = []
-        room = MAX_TOKEN_TRANSCRIPT_CHARS
-        for turn in reversed(call.transcript):
-            if turn.speaker == "system" or not turn.text:
-                continue
-            room -= len(turn.text)
-            if room < 0:
-                break
-            kept.append(turn)
-        state.transcript = kept[::-1]
+    def keep(state: Call, call: Call) -> None:  # transitional: the call *is* its state now
+        assert state is call
 
-    def time_left(self, state: LiveState, node: AiAgentNode) -> float:
+    def time_left(self, call: Call, node: AiAgentNode) -> float:
         """Seconds the AI node may still talk: its own ``max_duration_s``, within the call's ``max_call_seconds``."""
-        now = time.time()
-        in_node = node.max_duration_s - (now - state.node_since) if state.node_since else node.max_duration_s
-        in_call = self.settings.max_call_seconds - (now - state.started_at) if state.started_at else self.settings.max_call_seconds
-        return max(0.0, min(in_node, in_call))
-
-    def _intent_label(self, state: LiveState) -> str | None:
-        intent = self.registry.intents.get(state.intent or "")
-        return intent.label if intent else None
+        return self.stepper.time_left(call, node)
 
     def voice(self, language: str | None = None) -> dict[str, str]:
         return {"language": twilio_language(language or self.flow.language)}
 
-    def lines_of(self, state: LiveState) -> tuple[str, AgentMessages]:
+    def lines_of(self, call: Call) -> tuple[str, AgentMessages]:
         """The call's language and the fixed lines a caller hears in it (agent.flow.i18n)."""
-        return call_language(self.flow, state.caller, self.settings.default_region, state.nodes)
+        return self.stepper.lines(call)
 
-    def language_of(self, state: LiveState) -> str:
-        return self.lines_of(state)[0]
+    async def _url(self, path: str, call: Call, **query: str) -> str:
+        return f"{self.public_url}{path}?" + urlencode({"t": await self.states.ref(call), **query})
 
-    async def _url(self, path: str, state: LiveState, **query: str) -> str:
-        return f"{self.public_url}{path}?" + urlencode({"t": await self.states.ref(state), **query})
-
-    async def _action(self, state: LiveState, event: str) -> str:
-        return await self._url("/twilio/continue", state, e=event)
+    async def _action(self, call: Call, event: str) -> str:
+        return await self._url("/twilio/continue", call, e=event)
 
     def _ws_url(self, path: str) -> str:
         base = self.public_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)

@@ -15,7 +15,7 @@ from agent.live.runner import LiveFlow
 from agent.live.tokens import TokenCodec
 from agent.live.twilio_rest import TwilioRest
 from agent.core.registry import Registry, default_registry
-from agent.core.alert_ledger import REPORTS
+from agent.core.alert_ledger import ALERT_LEDGER
 from agent.server.guards import Guards
 from agent.server.metrics import Metrics
 from agent.server.router import MediaHandler, make_router
@@ -61,7 +61,7 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
         settings.state_url.get_secret_value() if settings.state_url else None,
         prefix=settings.state_prefix, max_entries=settings.guard_max_entries,
     )
-    REPORTS.use(state)  # one outage, one alert: across replicas when they share state
+    ALERT_LEDGER.use(state)  # one outage, one alert: across replicas when they share state
     rest = TwilioRest(settings)  # one connection pool for every call's redirects and recordings
     early = None
     if media is None and settings.use_openai():

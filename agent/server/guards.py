@@ -43,7 +43,7 @@ from loguru import logger
 from starlette.websockets import WebSocket
 from twilio.twiml.voice_response import VoiceResponse
 
-from agent.flow.rules import caller_id_withheld
+from agent.core.call import caller_id_withheld
 from agent.server.security import STREAM_IDS, STREAM_OPTIONAL_IDS, STREAM_SID, malformed_ids
 from agent.core.settings import Settings
 from agent.core.shared_state import MemoryState, SharedState

@@ -1,8 +1,10 @@
-"""Walking one call through a whole flow: every node type, with the AI node on the text pipeline.
+"""Simulated calls: the flow stepper's actions rendered as text, a caller script (or a person) answering.
 
-This is what ``voice-agent simulate``, ``test`` and ``chat`` run. Nothing
-here dials or posts for real: route_call reports whom it would dial and the
-briefing they would hear; create_alert reports the alert it would open.
+This is what ``voice-agent simulate``, ``test`` and ``chat`` run. The
+simulator decides nothing about the flow: :class:`agent.flow.stepper.FlowStepper`
+does, exactly as for live calls. Nothing here dials or posts for real: a
+dial is answered (or not) as the script says; an alert goes to the
+configured platforms' fakes or is only reported.
 """
 
 from __future__ import annotations
@@ -13,48 +15,36 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from agent.flow import rules as node_logic
-from agent.conversation.session import AgentContext, call_language
-from agent.conversation.briefing import alert_details, alert_for, caller_label, engineer_briefing
-from agent.core.call import Alert, Call, Dial, Outcome
-from agent.conversation.engines.offline import OfflineEngine
 from agent.conversation.engines.realtime_text import RealtimeTextEngine
-from agent.flow.models import (
-    AgentMessages,
-    AiAgentNode,
-    AudioMessageNode,
-    BlockNumbersNode,
-    CreateAlertNode,
-    Flow,
-    HangupNode,
-    IvrMenuNode,
-    PinCodeNode,
-    PluginRef,
-    RouteCallNode,
-    SupportHoursNode,
-    VoicemailNode,
-)
-from agent.flow.i18n import node_line
-from agent.core.logs import forget_pii
-from agent.flow.rules import (
-    dial_round,
-    is_blocked,
-    ivr_target,
-    keys_pressed,
-    people_to_dial,
-    pin_matches,
-    within_support_hours,
-)
-from agent.core.platforms import on_call_people, open_alert
+from agent.core import call as clock
+from agent.core.call import Call, Decided, Outcome
 from agent.core.registry import Registry
-from agent.core.alert_ledger import caller_was_told
 from agent.core.settings import Settings
-from agent.core.sources import SourceContext, build_source, deadline_of, fetch_facts
+from agent.flow.actions import (
+    Action,
+    AlertOpened,
+    AskKeys,
+    Converse,
+    Dial,
+    DialEnded,
+    Event,
+    Heard,
+    HungUp,
+    Listen,
+    ModelDecided,
+    Note,
+    Play,
+    Pressed,
+    Record,
+    Recorded,
+    Say,
+    Silence,
+    StartRecording,
+    Step,
+)
+from agent.flow.models import Flow
+from agent.flow.stepper import FlowServices, FlowStepper
 from pipelines.text_call import TextCall
-
-MAX_NODES = 100
-_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
 
 @dataclass
 class CallerTurn:
@@ -85,83 +75,106 @@ class WalkOptions:
     settings: Settings
     base_dir: Path
     answer_calls: bool = True
-    engine: str = "offline"  # or "openai": the realtime model in text mode
+    engine: str = "offline"  # or "openai": the realtime model in text mode runs the AI nodes
     on_event: Callable[[str, str], None] | None = None
+    on_step: list[Callable[[Call, Step], object]] = field(default_factory=list)  # watchers of the stepper's actions
 
 
-@dataclass
-class _Walk:
-    flow: Flow
-    call: Call
-    caller: Caller
-    opts: WalkOptions
-    outcome: Outcome = field(init=False)
+class _Simulation:
+    """One simulated call: renders each step's actions, answers what they wait for."""
 
-    def __post_init__(self) -> None:
-        self.outcome = Outcome(call_id=self.call.call_id)
+    def __init__(self, flow: Flow, caller: Caller, opts: WalkOptions) -> None:
+        self.flow, self.caller, self.opts = flow, caller, opts
+        services = FlowServices(opts.registry, opts.settings, opts.base_dir, on_step=opts.on_step)
+        self.stepper = FlowStepper(flow, services, model=opts.engine == "openai")
 
-    def agent(self, text: str) -> None:
-        if text:
-            self.call.say("agent", text)
-            self._emit("agent", text)
-
-    def lines(self) -> AgentMessages:
-        """The fixed lines a caller hears, in the call's language (agent.flow.i18n)."""
-        return call_language(self.flow, self.call.caller_number, self.opts.settings.default_region, self.call.nodes)[1]
-
-    def note(self, text: str) -> None:
-        self.call.say("system", text)
-        self._emit("system", text)
-
-    def _emit(self, speaker: str, text: str) -> None:
-        if self.opts.on_event:
+    def emit(self, speaker: str, text: str) -> None:
+        if self.opts.on_event and (text or speaker == "caller"):
             self.opts.on_event(speaker, text)
 
-    async def hear(self) -> CallerTurn | None:
+    def render(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Say):
+                self.emit("agent", action.text)
+            elif isinstance(action, Play):
+                self.emit("agent", action.caption or f"(plays {action.url})")
+            elif isinstance(action, (AskKeys, Record)):
+                self.emit("agent", action.prompt)
+            elif isinstance(action, Listen):
+                for line in action.lines:
+                    self.emit("agent", line)
+            elif isinstance(action, StartRecording):
+                self.emit("system", "recording the call (Twilio <Start><Recording>); its link goes with the alerts")
+            elif isinstance(action, Note):
+                self.emit("system", action.text)
+            elif isinstance(action, AlertOpened):
+                alert = action.alert
+                where = f" at {alert.receipt.platform} ({alert.receipt.url or alert.receipt.key})" if alert.receipt else ""
+                joined = " (already reported: joined the open alert)" if alert.already_reported else ""
+                self.emit("system", f"alert opened ({alert.priority}){where}{joined}: {alert.summary}")
+                if action.failed:
+                    self.emit("system", action.failed)
+
+    async def answer(self, call: Call, step: Step) -> Event:
+        """The event that answers what ``step`` waits for."""
+        waiting = step.waiting
+        if isinstance(waiting, Dial):
+            answered = self.opts.answer_calls
+            if answered:
+                return DialEnded(True, who=0)
+            return DialEnded(False)
+        if isinstance(waiting, Converse):
+            return await self.converse(call, waiting)
         turn = await self.caller.next_turn()
-        if turn is not None:
-            shown = turn.text if turn.dtmf is None else f"(keys {turn.dtmf})"
-            self.call.say("caller", shown)
-            self._emit("caller", shown)
-        return turn
+        if turn is None:
+            return HungUp()
+        shown = turn.text if turn.dtmf is None else (turn.dtmf if isinstance(waiting, Listen) else f"(keys {turn.dtmf})")
+        self.emit("caller", shown)
+        if isinstance(waiting, Record):
+            return Recorded(text=turn.text if turn.dtmf is None else "")
+        if turn.dtmf is not None:
+            return Pressed(turn.dtmf)
+        return Heard(turn.text) if turn.text.strip() else Silence()
+
+    async def converse(self, call: Call, action: Converse) -> Event:
+        """An AI node run by the realtime model in text mode, over the text pipeline."""
+        session = self.stepper.session(call, action.node_id)
+        engine = RealtimeTextEngine(session, self.opts.settings)
+        try:
+            async with TextCall(engine, call) as conversation:
+                for line in conversation.greeting:
+                    self.emit("agent", line)
+                while not engine.done:
+                    turn = await self.caller.next_turn()
+                    if turn is None:
+                        return HungUp()
+                    text = turn.text if turn.dtmf is None else turn.dtmf
+                    self.emit("caller", text)
+                    for line in await conversation.say(text):
+                        self.emit("agent", line)
+        finally:
+            await engine.close()
+        decision = session.decision
+        assert decision is not None
+        return ModelDecided(Decided(exit=decision.exit, target=decision.target, intent=decision.intent, reason=decision.reason))
+
+    async def run(self, call: Call) -> Outcome:
+        step = await self.stepper.start(call)
+        while True:
+            self.render(step.actions)
+            if step.waiting is None:
+                break
+            step = await self.stepper.handle(call, await self.answer(call, step))
+        outcome = call.outcome
+        assert outcome is not None
+        if self.flow.after_call.transcribe and any(a.receipt for a in outcome.alerts):
+            self.emit("system", "after the call: the recording would be transcribed and added to the alerts")
+        return outcome
 
 
 async def walk(flow: Flow, caller: Caller, call: Call, opts: WalkOptions) -> Outcome:
     """Run the call from the flow's start node until it ends; return its outcome record."""
-    w = _Walk(flow, call, caller, opts)
-    await opts.registry.call_started(call)
-    if flow.after_call.record:
-        w.agent(flow.after_call.notice)
-        w.note("recording the call (Twilio <Start><Recording>); its link goes with the alerts")
-    node_id: str | None = flow.start
-    end_reason = "flow_ended"
-    try:
-        for _ in range(MAX_NODES):
-            if node_id is None:
-                break
-            node = flow.nodes[node_id]
-            call.nodes.append(node_id)
-            node_id, reason = await _STEP[type(node)](w, node_id, node)
-            if reason:
-                end_reason = reason
-                break
-        else:
-            end_reason = "too_many_nodes"
-    finally:
-        outcome = w.outcome
-        outcome.end_reason = end_reason
-        outcome.intent = call.intent
-        outcome.fields = dict(call.fields)
-        outcome.facts_used = list(call.facts_used)
-        outcome.nodes = list(call.nodes)
-        outcome.summary = call.summary
-        outcome.transcript = [t for t in call.transcript if t.speaker != "system"]
-        call.outcome = outcome
-        await opts.registry.call_ended(call, outcome)
-        if flow.after_call.transcribe and any(a.receipt for a in outcome.alerts):
-            w.note("after the call: the recording would be transcribed and added to the alerts")
-        forget_pii(*(v for v in call.fields.values() if isinstance(v, str)))
-    return outcome
+    return await _Simulation(flow, caller, opts).run(call)
 
 
 async def walk_file(
@@ -193,179 +206,9 @@ async def walk_file(
     return call, outcome
 
 
-# -- node steps: each returns (next node id, end reason or None) ---------------------------------
-
-async def _audio_message(w: _Walk, node_id: str, node: AudioMessageNode) -> tuple[str | None, str | None]:
-    w.agent(node.text or f"(plays {node.audio_url})")
-    return node.next, None
-
-
-async def _hangup(w: _Walk, node_id: str, node: HangupNode) -> tuple[str | None, str | None]:
-    if node.text:
-        w.agent(node.text)
-    return None, "hangup"
-
-
-async def _support_hours(w: _Walk, node_id: str, node: SupportHoursNode) -> tuple[str | None, str | None]:
-    inside, local = within_support_hours(node, w.call.now)
-    w.note(f"support hours at {local:%a %H:%M %Z}: {'during' if inside else 'outside'}")
-    return (node.during if inside else node.outside), None
-
-
-async def _block_numbers(w: _Walk, node_id: str, node: BlockNumbersNode) -> tuple[str | None, str | None]:
-    if is_blocked(node, w.call.caller_number, w.opts.settings.default_region):
-        w.note("caller is on the block list")
-        return node.blocked, (None if node.blocked else "blocked")
-    return node.allowed, None
-
-
-def _digits(turn: CallerTurn | None) -> str:
-    if turn is None:
-        return ""
-    return turn.dtmf if turn.dtmf is not None else keys_pressed(turn.text)
-
-
-async def _ivr_menu(w: _Walk, node_id: str, node: IvrMenuNode) -> tuple[str | None, str | None]:
-    for _ in range(node.retries + 1):
-        w.agent(node.prompt)
-        turn = await w.hear()
-        if turn is None:
-            return None, "caller_hung_up"
-        valid, target = ivr_target(node, _digits(turn))
-        if valid:
-            return target, None
-    return node.no_input, None
-
-
-async def _pin_code(w: _Walk, node_id: str, node: PinCodeNode) -> tuple[str | None, str | None]:
-    for _ in range(node.attempts):
-        w.agent(node_line(node, "prompt", w.lines(), "pin_prompt"))
-        turn = await w.hear()
-        if turn is None:
-            return None, "caller_hung_up"
-        if pin_matches(node, _digits(turn)):
-            return node.match, None
-        w.agent(w.lines().wrong_pin)
-    return node.no_match, None
-
-
-async def _voicemail(w: _Walk, node_id: str, node: VoicemailNode) -> tuple[str | None, str | None]:
-    w.agent(node_line(node, "prompt", w.lines(), "voicemail_prompt"))
-    turn = await w.hear()
-    message = (turn.text if turn else "").strip()
-    if not message:
-        return node.not_left, ("caller_hung_up" if turn is None and not node.not_left else None)
-    if node.create_alert:
-        details = alert_details(w.call, _intent_label(w)) + f"\n\nVoicemail: {message}"
-        await _open_alert(w, Alert(summary=f"Voicemail from {caller_label(w.call)}", details=details, priority="high"), node.platform)
-    return node.left, None
-
-
-async def _create_alert(w: _Walk, node_id: str, node: CreateAlertNode) -> tuple[str | None, str | None]:
-    alert = alert_for(w.call, node, _intent_label(w))
-    await _open_alert(w, alert, node.platform)
-    if alert.already_reported and not caller_was_told(alert, w.call.facts_used):
-        w.agent(node_line(node, "already_reported", w.lines()))
-    return node.next, None
-
-
-async def _route_call(w: _Walk, node_id: str, node: RouteCallNode) -> tuple[str | None, str | None]:
-    w.agent(node_line(node, "hold_message", w.lines()))
-    briefing = await engineer_briefing(w.call, _intent_label(w), w.opts.settings)
-    w.outcome.briefing = briefing
-    on_call, notes = await on_call_people(node, w.call, w.opts.registry, _context(w))
-    attempts, more = people_to_dial(node, on_call, w.call.call_id)
-    notes += more
-    for note in notes:
-        w.note(note)
-    style = "all at once" if node.call_style == "parallel" else "in turn"
-    attempt = 0
-    while batch := dial_round(node, attempts, attempt):
-        attempt += 1
-        answered = w.opts.answer_calls
-        for i, (name, number) in enumerate(batch):
-            dial = Dial(name=name, number=number, whisper=briefing if node.whisper else "", answered=answered and i == 0)
-            w.outcome.dials.append(dial)
-            w.note(f"dialling {name} ({number}) {style}, ringing {node.ring_timeout}s" + (f"; whisper: {briefing}" if node.whisper else ""))
-        if answered:
-            w.note(f"{batch[0][0]} accepted the call; caller connected")
-            return node.completed, (None if node.completed else "connected")
-    w.note("no one answered")
-    return node.no_answer, (None if node.no_answer else "no_answer")
-
-
-async def _ai_agent(w: _Walk, node_id: str, node: AiAgentNode) -> tuple[str | None, str | None]:
-    settings = w.opts.settings
-    context = SourceContext(settings=settings, base_dir=w.opts.base_dir)
-    sources = []
-    for config in node.enrichment.sources:
-        try:
-            sources.append(build_source(config, w.opts.registry.sources, context))
-        except Exception as exc:
-            w.note(f"enrichment source {config.name or config.type} left out: {exc}")
-    result = await fetch_facts(sources, w.call, deadline_of(node.enrichment, settings))
-    w.call.facts.extend(result.facts)
-    w.outcome.timings_ms.update({f"enrichment.{k}": v for k, v in result.timings_ms.items()})
-    ctx = AgentContext.build(node_id, node, w.call, w.opts.registry, region=settings.default_region, timezone=w.flow.timezone)
-    engine = RealtimeTextEngine(ctx, settings) if w.opts.engine == "openai" else OfflineEngine(ctx)
-    try:
-        return await _converse(w, ctx, engine)
-    finally:
-        if isinstance(engine, RealtimeTextEngine):
-            await engine.close()
-
-
-async def _converse(w: _Walk, ctx: AgentContext, engine: OfflineEngine | RealtimeTextEngine) -> tuple[str | None, str | None]:
-    async with TextCall(engine, w.call) as conversation:
-        for line in conversation.greeting:
-            w._emit("agent", line)
-        while not engine.done:
-            turn = await w.caller.next_turn()
-            if turn is None:
-                w.outcome.branch = None
-                return None, "caller_hung_up"
-            text = turn.text if turn.dtmf is None else turn.dtmf
-            w._emit("caller", text)
-            for line in await conversation.say(text):
-                w._emit("agent", line)
-    decision = ctx.decision
-    assert decision is not None
-    w.outcome.branch = decision.target
-    if decision.exit == "hangup" or decision.target is None:
-        return None, decision.reason or decision.exit
-    return decision.target, None
-
-
-_STEP = {
-    AudioMessageNode: _audio_message, HangupNode: _hangup, SupportHoursNode: _support_hours,
-    BlockNumbersNode: _block_numbers, IvrMenuNode: _ivr_menu, PinCodeNode: _pin_code,
-    VoicemailNode: _voicemail, CreateAlertNode: _create_alert, RouteCallNode: _route_call,
-    AiAgentNode: _ai_agent,
-}
-
-
-def _intent_label(w: _Walk) -> str | None:
-    intent = w.opts.registry.intents.get(w.call.intent or "")
-    return intent.label if intent else None
-
-
-def _context(w: _Walk) -> SourceContext:
-    return SourceContext(settings=w.opts.settings, base_dir=w.opts.base_dir)
-
-
-async def _open_alert(w: _Walk, alert: Alert, platform: PluginRef | None) -> None:
-    failed = await open_alert(alert, w.call, platform, w.opts.registry, _context(w), transcript=w.flow.after_call.transcript)
-    w.outcome.alerts.append(alert)
-    where = f" at {alert.receipt.platform} ({alert.receipt.url or alert.receipt.key})" if alert.receipt else ""
-    joined = " (already reported: joined the open alert)" if alert.already_reported else ""
-    w.note(f"alert opened ({alert.priority}){where}{joined}: {alert.summary}")
-    if failed:
-        w.note(failed)
-
-
 def at_time(value: str | None) -> datetime:
     """The simulated clock: now, or an ISO time given with ``--at``."""
     if not value:
-        return node_logic.utc_now()
+        return clock.utc_now()  # read through the module: tests set the clock there
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

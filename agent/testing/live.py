@@ -38,6 +38,7 @@ class Harness:
         self.caller_turns = caller_turns  # async (call: FakeTwilioCall, harness) -> None
         self.redirects: list[str] = []  # where Twilio was told to send the call (a URL, or inline TwiML)
         self.updates: list[dict[str, str]] = []  # every call-update form, as sent
+        self.steps: list = []  # (nodes so far, agent.flow.actions.Step): what the flow stepper decided, in order
         self.redirected = asyncio.Event()
         self.media: FakeTwilioCall | None = None
 
@@ -95,6 +96,7 @@ async def run_live_call(model: FakeModel, caller_turns, *, flow: Path, answer_di
             rest.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=twilio_rest)
         async with running_server(lambda base: create_app(live_settings(base, fake.url, flow, **(settings or {})))) as (base, app):
             harness = Harness(fake, base, caller_turns)
+            app.state.live.on_step.append(lambda call, step: harness.steps.append((list(call.nodes), step)))
             async with httpx.AsyncClient(base_url=base) as client:
                 twilio = TwimlInterpreter(
                     client, base, auth_token=TOKEN, from_number=from_number,

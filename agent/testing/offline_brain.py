@@ -20,7 +20,7 @@ from agent.flow.models import AiAgentNode
 from agent.core.registry import Registry, load_registry
 from agent.conversation.realtime_client import SAY_LEAD
 from agent.core.settings import Settings
-from agent.core.sources import SourceContext, build_source, deadline_of, fetch_facts
+from agent.core.sources import PluginContext, build_source, deadline_of, fetch_facts
 from agent.testing.fake_realtime import Action, Say, ToolCall, Turn
 from agent.conversation.tools import ToolBox
 
@@ -59,7 +59,7 @@ class OfflineBrain:
     async def _prepare(self) -> None:
         if self._ready:
             return
-        context = SourceContext(settings=Settings(), base_dir=self._base_dir)
+        context = PluginContext(settings=Settings(), base_dir=self._base_dir)
         sources = [build_source(c, self._registry.sources, context) for c in self._node.enrichment.sources]
         self._call.facts = (await fetch_facts(sources, self._call, deadline_of(self._node.enrichment, Settings()))).facts
         await self._engine.start()

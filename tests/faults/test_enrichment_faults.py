@@ -99,6 +99,6 @@ def test_enrichment_api_fault_is_dropped_and_the_call_goes_on(tmp_path, fault):
     assert "enrichment source health_api dropped" in fc.log and health_log in fc.log
     assert "enrichment source status_page dropped" in fc.log and page_log in fc.log
     assert FALLBACK_LINE not in fc.said and fc.record.dialled == [QUICK_ON_CALL]
-    outcome = fc.assert_complete_outcome("flow_ended")
+    outcome = fc.assert_complete_outcome("connected")
     assert outcome.intent == "talk_to_human"
     fc.assert_clean()

@@ -20,7 +20,7 @@ def _reached_deterministic_mode(fc, kind: str, number: str = ON_CALL) -> None:
     assert fc.record.dialled == [number], fc.said
     assert len(fc.redirects) == 1 and "/twilio/continue?" in fc.redirects[0] and fc.redirects[0].endswith("e=gather")
     assert f'voice_agent_model_errors_total{{kind="{kind}"}} 1.0' in fc.metrics
-    fc.assert_complete_outcome("flow_ended")
+    fc.assert_complete_outcome("connected")
     fc.assert_clean()
 
 
@@ -79,7 +79,7 @@ def _went_on_normally(fc) -> None:
     assert len(fc.redirects) == 1 and fc.redirects[0].endswith("e=agent") and "Please hold while I connect you" in fc.said
     assert fc.record.dialled == [ON_CALL]
     assert "model_errors_total{" not in fc.metrics
-    outcome = fc.assert_complete_outcome("flow_ended")
+    outcome = fc.assert_complete_outcome("connected")
     assert outcome.intent == "talk_to_human"
     fc.assert_clean()
 
@@ -182,7 +182,7 @@ def test_model_stalls_mid_call(tmp_path):
     assert fc.record.dialled == [QUICK_ON_CALL]
     assert 'voice_agent_model_errors_total{kind="no_answer"} 1.0' in fc.metrics
     assert "the model did not answer within 6 s of being asked to speak" in fc.log
-    fc.assert_complete_outcome("flow_ended")
+    fc.assert_complete_outcome("connected")
     fc.assert_clean()
     asked = [e for e in fc.fake.received if e["type"] == "response.create"]
     assert len(asked) >= 2, "the greeting, then re-prompts the stalled model never answered"

@@ -52,7 +52,7 @@ def test_redirect_failing_every_retry_closes_the_stream_and_twilio_runs_the_fall
     assert fc.record.dialled == [ON_CALL], fc.said
     assert fc.log.count("Twilio call update failed (HTTP 503") == 3
     assert "redirect of call" in fc.log and "failed (Twilio call update failed: HTTP 503" in fc.log and "closing the stream" in fc.log
-    fc.assert_complete_outcome("flow_ended")
+    fc.assert_complete_outcome("connected")
     fc.assert_clean()
 
 
@@ -73,7 +73,7 @@ def test_redirect_timing_out_is_retried_with_backoff_and_then_succeeds(error):
     assert not fc.stream_closed_by_server
     assert fc.log.count(f"Twilio call update failed ({error.__name__}") == 2
     assert fc.record.dialled == [ON_CALL]
-    outcome = fc.assert_complete_outcome("flow_ended")
+    outcome = fc.assert_complete_outcome("connected")
     assert outcome.intent == "talk_to_human"
     fc.assert_clean()
 
@@ -87,5 +87,5 @@ def test_redirect_refused_with_a_client_error_is_not_retried():
     assert fc.stream_closed_by_server
     assert "failed (Twilio call update failed: HTTP 401" in fc.log
     assert fc.record.dialled == [ON_CALL]
-    fc.assert_complete_outcome("flow_ended")
+    fc.assert_complete_outcome("connected")
     fc.assert_clean()

@@ -28,7 +28,7 @@ from agent.flow.models import (
     RouteCallNode,
     VoicemailNode,
 )
-from agent.live.tokens import LiveState
+from agent.core.call import Call
 from agent.server.app import create_app
 from agent.server.router import MAX_FIELD_LENGTH
 from agent.server.security import ACCOUNT_SID, CALL_SID
@@ -62,10 +62,10 @@ def from_twilio(form: dict[str, str], call_sid: str) -> dict[str, str]:
     return {**form, "CallSid": call_sid} | ({"AccountSid": ACCOUNT} if "AccountSid" in form else {})
 
 
-def states(call_sid: str) -> st.SearchStrategy[LiveState]:
+def states(call_sid: str) -> st.SearchStrategy[Call]:
     return st.builds(
-        LiveState, call_sid=st.just(call_sid), node=st.one_of(st.sampled_from(NODE_IDS), st.text(max_size=8)),
-        caller=st.one_of(st.none(), form_text), attempt=st.integers(0, 5),
+        Call, call_id=st.just(call_sid), node=st.one_of(st.sampled_from(NODE_IDS), st.text(max_size=8)),
+        caller_number=st.one_of(st.none(), form_text), attempt=st.integers(0, 5),
         fields=st.dictionaries(st.sampled_from(["incident", "caller_name", "email", "contact_number", "x"]), form_text, max_size=3),
         intent=st.one_of(st.none(), st.sampled_from(["incident", "system_outage", "talk_to_human", "nope"])),
         nodes=st.lists(st.sampled_from(NODE_IDS), max_size=4),
@@ -115,7 +115,7 @@ def event_for(node_id: str) -> str:
     return ""  # nodes that never wait for Twilio get no action URL
 
 
-def continue_(state: LiveState, form: dict[str, str], path: str, event: str) -> httpx.Response:
+def continue_(state: Call, form: dict[str, str], path: str, event: str) -> httpx.Response:
     form = from_twilio({k: v[:MAX_FIELD_LENGTH] for k, v in form.items()}, state.call_sid)
     return post(path, form, query={"t": LIVE.codec.seal(state), "e": event})
 
@@ -124,7 +124,7 @@ def continue_(state: LiveState, form: dict[str, str], path: str, event: str) -> 
 @given(st.data())
 def test_signed_continuations_with_genuine_tokens(data: st.DataObject) -> None:
     state = data.draw(states(data.draw(st.sampled_from(["CA" + "1" * 32, "CA" + "AbCdEf0123" * 3 + "00"]))))
-    state = LiveState.model_validate(state.model_dump())  # control characters included: the runner cleans them
+    state = Call.model_validate(state.model_dump())  # control characters included: the runner cleans them
     node = LIVE.flow.nodes.get(state.node)
     path = data.draw(st.sampled_from(["/twilio/continue", "/twilio/whisper"]))
     if node is None or not event_for(state.node):
@@ -137,12 +137,12 @@ def test_signed_continuations_with_genuine_tokens(data: st.DataObject) -> None:
 
 def test_an_unknown_continuation_is_answered_with_twiml() -> None:
     for node_id, event in (("alert", ""), ("agent", "nope"), ("nowhere", "gather")):
-        assert_twiml(continue_(LiveState(call_sid="CA" + "3" * 32, node=node_id), {}, "/twilio/continue", event), node_id)
+        assert_twiml(continue_(Call(call_id="CA" + "3" * 32, node=node_id), {}, "/twilio/continue", event), node_id)
 
 
 
 def test_control_characters_in_fields_do_not_break_the_twiml() -> None:
-    state = LiveState(call_sid="CA" + "4" * 32, node="page_oncall", fields={"incident": "broken\x1b[0m", "caller_name": "J\x07"})
+    state = Call(call_id="CA" + "4" * 32, node="page_oncall", fields={"incident": "broken\x1b[0m", "caller_name": "J\x07"})
     assert_twiml(continue_(state, {}, "/twilio/whisper", ""), "whisper")
 
 
@@ -150,7 +150,7 @@ def test_control_characters_in_fields_do_not_break_the_twiml() -> None:
 def test_a_continuation_event_for_another_node_type_is_not_a_crash() -> None:
     for node_id in NODE_IDS:
         for event in ("ivr", "pin", "vm", "dial", "gather"):
-            state = LiveState(call_sid="CA" + "2" * 32, node=node_id)
+            state = Call(call_id="CA" + "2" * 32, node=node_id)
             assert_twiml(continue_(state, {"Digits": "1"}, "/twilio/continue", event), f"{node_id} {event}")
 
 
@@ -165,7 +165,7 @@ def test_signed_requests_with_malformed_sids_are_a_400(form: dict[str, str], pat
     pattern = CALL_SID if field == "CallSid" else ACCOUNT_SID
     if pattern.fullmatch(form[field]):
         return  # drawn well formed: served as any other
-    token = LIVE.codec.seal(LiveState(call_sid=form["CallSid"], node="agent"))
+    token = LIVE.codec.seal(Call(call_id=form["CallSid"], node="agent"))
     response = post(path, form, query={"t": token, "e": "gather"} if path in ("/twilio/continue", "/twilio/whisper") else None)
     assert response.status_code == 400, (field, form[field], response.status_code)
 

@@ -17,7 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from agent.live.tokens import LiveState
+from agent.core.call import Call
 from tests.security.support import PUBLIC, app, client, rejected, sign
 
 CALLER = "+4915112345678"
@@ -35,12 +35,12 @@ def genuine(application, endpoint: str) -> tuple[str, dict[str, str], int, dict[
         form = {"CallSid": sid, "From": CALLER, "To": "+15555550199", "CallStatus": "ringing"}
         return "/twilio/voice", form, 200, {**form, "From": "+15005550006"}
     if endpoint == "continue":
-        token = codec.seal(LiveState(call_sid=sid, node="agent", caller=CALLER))
+        token = codec.seal(Call(call_id=sid, node="agent", caller_number=CALLER))
         path = "/twilio/continue?" + urlencode({"t": token, "e": "gather"})
         form = {"CallSid": sid, "SpeechResult": "the checkout is broken"}
         return path, form, 200, {**form, "SpeechResult": "I need a person"}
     if endpoint == "whisper":
-        token = codec.seal(LiveState(call_sid=sid, node="page_oncall", caller=CALLER, fields={"incident": "login down"}))
+        token = codec.seal(Call(call_id=sid, node="page_oncall", caller_number=CALLER, fields={"incident": "login down"}))
         path = "/twilio/whisper?" + urlencode({"t": token})
         form = {"CallSid": new_sid(), "To": "+4930901820"}
         return path, form, 200, {**form, "Digits": "1"}
@@ -148,7 +148,7 @@ def stream(test_client: TestClient, signature: str | None, start: dict) -> str:
 def test_the_media_socket_checks_the_signature_and_refuses_a_replayed_stream(mode):
     application = app(media=accepting_media)
     sid = new_sid()
-    token = application.state.live.codec.seal(LiveState(call_sid=sid, node="agent", caller=CALLER))
+    token = application.state.live.codec.seal(Call(call_id=sid, node="agent", caller_number=CALLER))
     start = {"callSid": sid, "streamSid": "MZ" + uuid.uuid4().hex, "accountSid": "AC" + "1" * 32,
              "customParameters": {"token": token}, "tracks": ["inbound"]}
     good = sign(MEDIA_URL, {})
@@ -170,7 +170,7 @@ def test_the_media_socket_checks_the_signature_and_refuses_a_replayed_stream(mod
             assert stream(test_client, good, replay) == "closed 1008"
             assert rejected(application, "replay") == 1
             # the next AI node of the same call gets a fresh token, and streams
-            fresh = {**start, "customParameters": {"token": application.state.live.codec.seal(LiveState(call_sid=sid, node="agent"))}}
+            fresh = {**start, "customParameters": {"token": application.state.live.codec.seal(Call(call_id=sid, node="agent"))}}
             assert stream(test_client, good, fresh) == "accepted"
 
 
@@ -192,7 +192,7 @@ def test_the_real_media_pipeline_refuses_a_replayed_stream_before_opening_a_mode
                 rest.route(host="twilio.fake").respond(200, json={"sid": "CA", "status": "in-progress"})
                 async with running_server(lambda base: create_app(live_settings(base, fake.url, HOTLINE))) as (base, application):
                     sid = new_sid()
-                    token = application.state.live.codec.seal(LiveState(call_sid=sid, node="agent", caller=CALLER))
+                    token = application.state.live.codec.seal(Call(call_id=sid, node="agent", caller_number=CALLER))
                     url = base.replace("http://", "ws://") + "/twilio/media"
                     codes = []
                     for _ in range(2):

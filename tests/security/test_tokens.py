@@ -15,20 +15,21 @@ from urllib.parse import urlencode
 
 import pytest
 
-from agent.live.tokens import LiveState, TokenCodec, TokenError
+from agent.core.call import Call
+from agent.live.tokens import TokenCodec, TokenError
 from tests.security.support import app, client, rejected, sign
 
 NAME, NUMBER, EMAIL = "Zebulon Quartermaine", "+4915199887766", "zeb.q@initech-secret.example"
 INCIDENT = "the flux capacitor cluster melted"
 
 
-def state(**overrides) -> LiveState:
+def state(**overrides) -> Call:
     values = {
-        "call_sid": "CA" + "a" * 32, "node": "agent", "caller": NUMBER, "called": "+15555550199",
+        "call_id": "CA" + "a" * 32, "node": "agent", "caller_number": NUMBER, "called_number": "+15555550199",
         "fields": {"caller_name": NAME, "email": EMAIL, "contact_number": NUMBER, "incident": INCIDENT},
         "summary": INCIDENT, "briefing": f"{NAME} called about {INCIDENT}",
     }
-    return LiveState(**{**values, **overrides})
+    return Call(**{**values, **overrides})
 
 
 def test_the_sealed_bytes_reveal_nothing_about_the_caller():

@@ -17,7 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from agent.live.tokens import LiveState
+from agent.core.call import Call
 from tests.security.support import ACCOUNT, PUBLIC, app, client, rejected, sign
 from tests.security.test_signatures import ENDPOINTS, MEDIA_URL, accepting_media, genuine, new_sid, stream
 
@@ -92,7 +92,7 @@ def test_an_unsigned_request_is_still_a_403_whatever_its_sids():
 
 def media_start(application, **changes) -> dict:
     sid = new_sid()
-    token = application.state.live.codec.seal(LiveState(call_sid=sid, node="agent", caller=CALLER))
+    token = application.state.live.codec.seal(Call(call_id=sid, node="agent", caller_number=CALLER))
     start = {"callSid": sid, "streamSid": "MZ" + uuid.uuid4().hex, "accountSid": ACCOUNT, "customParameters": {"token": token},
              "tracks": ["inbound"]}
     for name, value in changes.items():
