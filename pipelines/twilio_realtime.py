@@ -65,7 +65,7 @@ from agent.conversation.prompt import build_instructions
 from agent.conversation.realtime_client import RealtimeConfig, RealtimeConnection
 from agent.conversation.session import AgentContext, Decision
 from agent.conversation.tools import ToolBox
-from agent.core.call import Call as LiveState  # transitional name: the one call state
+from agent.core.call import Call
 from agent.core.events import call_event
 from agent.flow.models import AiAgentNode
 from agent.live.runner import LiveFlow
@@ -112,15 +112,15 @@ class EarlyStart:
     def __init__(self) -> None:
         self._calls: dict[str, tuple[asyncio.Task, asyncio.Task, asyncio.TimerHandle]] = {}
 
-    def begin(self, live: LiveFlow, state: LiveState, node: AiAgentNode) -> None:
-        if state.call_sid in self._calls or len(self._calls) >= MAX_EARLY_STARTS:
+    def begin(self, live: LiveFlow, state: Call, node: AiAgentNode) -> None:
+        if state.call_id in self._calls or len(self._calls) >= MAX_EARLY_STARTS:
             return
         settings = live.settings
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
         connection = asyncio.create_task(RealtimeConnection.open(settings.openai_realtime_url, settings.openai_realtime_model, key))
         facts = asyncio.create_task(live.facts(state, node))  # reads the state only
-        expiry = asyncio.get_running_loop().call_later(EARLY_START_TTL_S, self._expire, state.call_sid)
-        self._calls[state.call_sid] = (connection, facts, expiry)
+        expiry = asyncio.get_running_loop().call_later(EARLY_START_TTL_S, self._expire, state.call_id)
+        self._calls[state.call_id] = (connection, facts, expiry)
 
     def take(self, call_sid: str) -> tuple[asyncio.Task | None, asyncio.Task | None]:
         """The connection and facts started for ``call_sid`` (None, None when nothing was)."""
@@ -196,7 +196,7 @@ async def handle_media_stream(
     if not isinstance(node, AiAgentNode):
         await websocket.close(code=1008)
         return
-    connection, facts = early.take(state.call_sid) if early is not None else (None, None)
+    connection, facts = early.take(state.call_id) if early is not None else (None, None)
     await live.streaming(state)
     await RealtimeCall(websocket, live, state, node, str(start.get("streamSid", "")), rest, hooks, connection, facts).run()
 
@@ -205,7 +205,7 @@ class RealtimeCall:
     """One AI node conversation on one media stream."""
 
     def __init__(
-        self, websocket: WebSocket, live: LiveFlow, state: LiveState, node: AiAgentNode, stream_sid: str,
+        self, websocket: WebSocket, live: LiveFlow, state: Call, node: AiAgentNode, stream_sid: str,
         rest: TwilioRest, hooks: CallHooks | None = None,
         connection: asyncio.Task | None = None, facts: asyncio.Task | None = None,
     ) -> None:
@@ -213,7 +213,7 @@ class RealtimeCall:
         self.live, self.state, self.node, self.rest = live, state, node, rest
         self.hooks = hooks or CallHooks()
         settings = live.settings
-        self.call = live.call_of(state)
+        self.call = state  # the one call state: the stream works on it, checkpoints seal it
         self.ctx = AgentContext.build(state.node, node, self.call, live.registry, region=settings.default_region, timezone=live.flow.timezone)
         self.tools = ToolBox(self.ctx)
         self._finished = asyncio.Event()
@@ -235,16 +235,16 @@ class RealtimeCall:
             websocket,
             FastAPIWebsocketParams(
                 audio_in_enabled=True, audio_out_enabled=False, add_wav_header=False,  # bot audio: TwilioMediaOutput
-                serializer=SafeTwilioSerializer(stream_sid, state.call_sid),
+                serializer=SafeTwilioSerializer(stream_sid, state.call_id),
             ),
         )
         self.realtime = OpenAIRealtimeProcessor(
-            config, on_decision=self._decided, on_failure=self._failed, call_id=state.call_sid, preconnected=connection,
+            config, on_decision=self._decided, on_failure=self._failed, call_id=state.call_id, preconnected=connection,
         )
         self.supervisor = CallSupervisor(
             reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input,
             max_duration_s=live.time_left(state, node), silence_end_s=node.silence_end_s,
-            answer_timeout_s=config.answer_timeout_s, on_no_answer=self._no_answer, call_id=state.call_sid,
+            answer_timeout_s=config.answer_timeout_s, on_no_answer=self._no_answer, call_id=state.call_id,
         )
         processors: list[FrameProcessor] = [
             self.transport.input(),
@@ -295,17 +295,16 @@ class RealtimeCall:
             try:
                 result = await self._redirect_task
             except Exception:  # noqa: BLE001 - the stream is over either way; logged
-                logger.exception("redirect of call {} failed", self.state.call_sid)
+                logger.exception("redirect of call {} failed", self.state.call_id)
         if self._checkpoint is not None:
             await asyncio.gather(self._checkpoint, return_exceptions=True)
         if not (self._caller_left or result is UpdateResult.GONE):
             return
-        logger.info("call {} hung up during the AI agent node", self.state.call_sid)
-        self.live.keep(self.state, self.call)
+        logger.info("call {} hung up during the AI agent node", self.state.call_id)
         try:
             await self.live.finish(self.state, "caller_hung_up")
         except Exception:  # noqa: BLE001 - a failing outcome hook must not break the handler
-            logger.exception("outcome of call {} failed", self.state.call_sid)
+            logger.exception("outcome of call {} failed", self.state.call_id)
 
     async def _enrich(self) -> None:
         """Facts reach the model when ready; the greeting does not wait for them."""
@@ -321,23 +320,21 @@ class RealtimeCall:
         if self._checkpoint is not None and not self._checkpoint.done():
             self._changed = True
             return
-        self._checkpoint = asyncio.create_task(self._keep_latest(), name=f"checkpoint-{self.state.call_sid}")
+        self._checkpoint = asyncio.create_task(self._keep_latest(), name=f"checkpoint-{self.state.call_id}")
 
     async def _keep_latest(self) -> None:
         self._changed = True
         while self._changed and not self._moved_on:
             self._changed = False
-            self.live.keep(self.state, self.call)
             try:
                 await self.live.streaming(self.state)
             except Exception:  # noqa: BLE001 - the conversation goes on; only a later take-over would miss it
-                logger.exception("could not keep the latest state of call {}", self.state.call_sid)
+                logger.exception("could not keep the latest state of call {}", self.state.call_id)
 
     async def _decided(self, decision: Decision) -> None:
         """The agent chose a branch: send the live call there (the line it still has to say, if any, with it)."""
         if self._moved_on:
             return
-        self.live.keep(self.state, self.call)
         url = await self.live.decided_url(self.state, decision)
         await self.live.streaming(self.state)  # should the redirect fail, Twilio's own <Redirect> still finds the decision
         await self._redirect(url, f"branch {decision.target or 'end'} ({decision.exit})")
@@ -353,7 +350,6 @@ class RealtimeCall:
         if self.realtime.decision is not None:
             await self._decided(self.realtime.decision)
             return
-        self.live.keep(self.state, self.call)
         await self._redirect(await self.live.failover_url(self.state), f"deterministic mode after: {reason}")
 
     async def _redirect(self, url: str, why: str) -> None:
@@ -362,22 +358,22 @@ class RealtimeCall:
         self._moved_on = True
         if self._checkpoint is not None:  # a late write of the stream's state must not land after the branch's own
             await asyncio.gather(self._checkpoint, return_exceptions=True)
-        call_event(self.state.call_sid, "moves_on", why=why)
+        call_event(self.state.call_id, "moves_on", why=why)
         # Its own task: a stream that closes meanwhile (the caller hangs up) must not cancel the redirect.
-        self._redirect_task = asyncio.create_task(self._update(url), name=f"redirect-{self.state.call_sid}")
+        self._redirect_task = asyncio.create_task(self._update(url), name=f"redirect-{self.state.call_id}")
         await asyncio.shield(self._redirect_task)
 
     async def _update(self, url: str) -> UpdateResult | None:
         """Send the call to ``url``; None when Twilio could not be told (the stream is closed instead)."""
         try:
-            result = await self.rest.redirect(self.state.call_sid, url)
+            result = await self.rest.redirect(self.state.call_id, url)
         except TwilioRestError as exc:
             # Closing the stream makes Twilio run the <Redirect> after <Connect>: the call still goes on.
-            logger.error("redirect of call {} failed ({}); closing the stream", self.state.call_sid, exc)
+            logger.error("redirect of call {} failed ({}); closing the stream", self.state.call_id, exc)
             await self.worker.cancel()
             return None
         if result is UpdateResult.GONE:
-            logger.info("call {} had already ended", self.state.call_sid)
+            logger.info("call {} had already ended", self.state.call_id)
             await self.worker.cancel()
         return result
 

@@ -111,7 +111,7 @@ def test_every_wait_renders_short_urls_for_a_long_call_and_they_open(live: LiveF
         response = await live.render(state, await live.stepper.goto(state, node))
         twiml = str(response)
         refs = [url.split("t=", 1)[1].split("&", 1)[0] for url in urls_in(twiml) if "t=" in url]
-        opened = [await live.states.open(ref, state.call_sid) for ref in refs]
+        opened = [await live.states.open(ref, state.call_id) for ref in refs]
         return twiml, refs, opened
 
     twiml, refs, opened = asyncio.run(render())
@@ -132,9 +132,9 @@ def test_a_reference_opens_only_for_its_own_call(live: LiveFlow):
         assert ref.startswith(REF_PREFIX)
         with pytest.raises(TokenError):
             await live.states.open(ref, "CA" + "b" * 32)
-        return (await live.states.open(ref, state.call_sid)).call_sid
+        return (await live.states.open(ref, state.call_id)).call_id
 
-    assert asyncio.run(go()) == state.call_sid
+    assert asyncio.run(go()) == state.call_id
 
 
 def test_a_continuation_whose_state_is_gone_still_reaches_a_person():

@@ -160,10 +160,6 @@ class Call(BaseModel):
     def _printable(cls, value: Any) -> Any:
         return printable(value)  # whatever set them, they may be spoken in TwiML
 
-    @property
-    def call_sid(self) -> str:  # Twilio's name for ``call_id``
-        return self.call_id
-
     def say(self, speaker: str, text: str) -> None:
         self.transcript.append(Turn(speaker=speaker, text=text))
 

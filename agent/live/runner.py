@@ -348,13 +348,6 @@ class LiveFlow:
         await self.finish(call, reason)
 
     # -- helpers ------------------------------------------------------------------------------
-    def call_of(self, call: Call) -> Call:  # transitional: the media stream's pipeline still asks for it
-        return call
-
-    @staticmethod
-    def keep(state: Call, call: Call) -> None:  # transitional: the call *is* its state now
-        assert state is call
-
     def time_left(self, call: Call, node: AiAgentNode) -> float:
         """Seconds the AI node may still talk: its own ``max_duration_s``, within the call's ``max_call_seconds``."""
         return self.stepper.time_left(call, node)

@@ -123,7 +123,7 @@ def make_router(
         try:
             return _twiml(await flow.resume(state, e, form))
         except Exception:
-            logger.exception("continuation {} of call {} failed", e, state.call_sid)
+            logger.exception("continuation {} of call {} failed", e, state.call_id)
             return _twiml(await flow.rescue(state))
 
     @router.post("/whisper")

@@ -116,7 +116,7 @@ def event_for(node_id: str) -> str:
 
 
 def continue_(state: Call, form: dict[str, str], path: str, event: str) -> httpx.Response:
-    form = from_twilio({k: v[:MAX_FIELD_LENGTH] for k, v in form.items()}, state.call_sid)
+    form = from_twilio({k: v[:MAX_FIELD_LENGTH] for k, v in form.items()}, state.call_id)
     return post(path, form, query={"t": LIVE.codec.seal(state), "e": event})
 
 

@@ -45,7 +45,7 @@ def test_the_sealed_bytes_reveal_nothing_about_the_caller():
             pass
     for secret in (NAME, "Zebulon", NUMBER, "15199887766", EMAIL, "initech-secret", "flux capacitor", "agent", "call_sid"):
         assert all(secret not in text for text in decoded), secret
-    assert codec.open(token, state().call_sid).fields["caller_name"] == NAME  # while the key holder reads it back
+    assert codec.open(token, state().call_id).fields["caller_name"] == NAME  # while the key holder reads it back
     assert codec.seal(state()) != token, "a fresh IV each time: equal states do not give equal tokens"
 
 
@@ -57,13 +57,13 @@ def test_a_token_is_authenticated():
         forged = bytearray(raw)
         forged[position] ^= 0x01
         with pytest.raises(TokenError):
-            codec.open(base64.urlsafe_b64encode(bytes(forged)).decode(), state().call_sid)
+            codec.open(base64.urlsafe_b64encode(bytes(forged)).decode(), state().call_id)
     with pytest.raises(TokenError):
-        TokenCodec(["another-deployment"], 3600).open(token, state().call_sid)
+        TokenCodec(["another-deployment"], 3600).open(token, state().call_id)
     with pytest.raises(TokenError):
-        codec.open("", state().call_sid)
+        codec.open("", state().call_id)
     # rotation: a token sealed with the previous secret still opens while that secret is listed
-    assert TokenCodec(["new-secret", "token-secret"], 3600).open(token, state().call_sid).node == "agent"
+    assert TokenCodec(["new-secret", "token-secret"], 3600).open(token, state().call_id).node == "agent"
 
 
 def test_a_token_is_bound_to_its_call():
@@ -71,7 +71,7 @@ def test_a_token_is_bound_to_its_call():
     token = codec.seal(state())
     with pytest.raises(TokenError, match="another call"):
         codec.open(token, "CA" + "b" * 32)
-    assert codec.open(token, state().call_sid).call_sid == state().call_sid
+    assert codec.open(token, state().call_id).call_id == state().call_id
 
 
 def test_a_token_expires_after_token_ttl_s(monkeypatch):
@@ -83,8 +83,8 @@ def test_a_token_expires_after_token_ttl_s(monkeypatch):
     recent = codec.seal(state())
     monkeypatch.setattr(time, "time", real)
     with pytest.raises(TokenError, match="expired"):
-        codec.open(old, state().call_sid)
-    assert codec.open(recent, state().call_sid).node == "agent"
+        codec.open(old, state().call_id)
+    assert codec.open(recent, state().call_id).node == "agent"
 
 
 def test_the_server_refuses_an_expired_continuation(monkeypatch):
@@ -94,7 +94,7 @@ def test_the_server_refuses_an_expired_continuation(monkeypatch):
     token = application.state.live.codec.seal(state())
     monkeypatch.setattr(time, "time", real)
     path = "/twilio/continue?" + urlencode({"t": token, "e": "gather"})
-    form = {"CallSid": state().call_sid, "SpeechResult": "hello"}
+    form = {"CallSid": state().call_id, "SpeechResult": "hello"}
 
     async def go():
         async with client(application) as http:
