@@ -66,7 +66,7 @@ def register_intents(register: RegisterIntent) -> None:
     is what flows refer to (``intents: {name: branch}``); ``label`` appears in
     alerts and the engineer's briefing; ``description`` is shown to the
     realtime model; ``examples`` (whole caller lines) and ``keywords`` teach
-    the offline engine, which matches fuzzily, so a handful of varied phrasings
+    the deterministic engine, which matches fuzzily, so a handful of varied phrasings
     beats many similar ones. Registering anything but an ``Intent`` is an error
     charged to the plugin.
     """
@@ -78,7 +78,7 @@ def register_gathers(register: RegisterGather) -> None:
 
     Call ``register(gather)`` with an instance of a :class:`agent.plugin_api.Gather`
     subclass. A gather names its field, asks for it, extracts it from a
-    caller line (``extract``, for the offline engine), and validates and
+    caller line (``extract``, for the deterministic engine), and validates and
     normalises a value (``normalise``, for both engines: the realtime model's
     ``record_details`` tool goes through it too), raising
     :class:`agent.plugin_api.InvalidValue` with what is wanted. Flows switch

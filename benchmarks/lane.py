@@ -27,7 +27,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
 from agent.conversation.realtime_client import RealtimeConfig
-from agent.conversation.session import AgentContext
+from agent.conversation.session import NodeSession
 from agent.conversation.tools import ToolBox
 from agent.core.call import Call
 from agent.core.registry import load_registry
@@ -74,7 +74,7 @@ async def measure(frames: int, repeat: int) -> float:
     registry = load_registry()
     flow = load_flow(ROOT / "examples" / "flows" / "hotline.yaml", registry)
     node_id, node = next((k, v) for k, v in flow.nodes.items() if isinstance(v, AiAgentNode))
-    ctx = AgentContext.build(node_id, node, Call(caller_number="+4915112345678"), registry, region="DE", timezone=flow.timezone)
+    ctx = NodeSession.build(node_id, node, Call(caller_number="+4915112345678"), registry, region="DE", timezone=flow.timezone)
     config = RealtimeConfig(url="ws://127.0.0.1:9/v1/realtime", model="m", api_key="k", instructions="", tools=[], greeting="Hi",
                             connect_timeout_s=0.01)
 

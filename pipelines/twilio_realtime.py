@@ -32,7 +32,7 @@ audio itself, and transport out writes it as it comes.
 When the agent decides, the live call is redirected (Twilio REST, ``Url=``)
 to a continuation that renders the chosen branch from what was gathered;
 Twilio then ends the stream. When the model fails, the call is redirected to
-the deterministic mode (the offline engine over ``<Gather>``) with the same
+the deterministic mode (the deterministic engine over ``<Gather>``) with the same
 fields, after a short apology. After every turn the call's latest state is
 kept in the shared store, so if this process dies mid-call, the ``<Redirect>``
 Twilio follows reaches another replica that carries on from that turn.
@@ -63,7 +63,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from agent.conversation.prompt import build_instructions
 from agent.conversation.realtime_client import RealtimeConfig, RealtimeConnection
-from agent.conversation.session import AgentContext, Decision
+from agent.conversation.session import NodeSession, Decision
 from agent.conversation.tools import ToolBox
 from agent.core.call import Call
 from agent.core.events import call_event
@@ -214,7 +214,7 @@ class RealtimeCall:
         self.hooks = hooks or CallHooks()
         settings = live.settings
         self.call = state  # the one call state: the stream works on it, checkpoints seal it
-        self.ctx = AgentContext.build(state.node, node, self.call, live.registry, region=settings.default_region, timezone=live.flow.timezone)
+        self.ctx = NodeSession.build(state.node, node, self.call, live.registry, region=settings.default_region, timezone=live.flow.timezone)
         self.tools = ToolBox(self.ctx)
         self._finished = asyncio.Event()
         self._moved_on = False

@@ -332,11 +332,11 @@ def test_without_recording_nothing_is_recorded_listed_or_transcribed(tmp_path, w
 def test_a_realtime_call_hands_the_conversation_to_the_alert(tmp_path):
     from agent.testing.fake_realtime import FakeModel
     from agent.testing.live import TWILIO_API, run_live_call, speak, twilio_rest
-    from agent.testing.offline_brain import OfflineBrain
+    from agent.testing.deterministic_brain import DeterministicBrain
 
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW.replace("record: true", "record: false").replace("transcribe: true", "transcribe: false"))
-    model = FakeModel(OfflineBrain(flow, caller_number="+4915112345678"))
+    model = FakeModel(DeterministicBrain(flow, caller_number="+4915112345678"))
 
     async def caller(call, harness) -> None:
         await call.wait_for_audio(ms=300, timeout=15)

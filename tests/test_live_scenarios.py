@@ -1,7 +1,7 @@
 """Every example caller script, live: real Twilio protocol, realtime path, redirect to the expected branch.
 
-The fake model's brain is a shadow offline engine (agent.testing.offline_brain):
-it decides like the offline engine, but acts only through tool calls that the
+The fake model's brain is a shadow deterministic engine (agent.testing.deterministic_brain):
+it decides like the deterministic engine, but acts only through tool calls that the
 server under test executes. All scenarios run at once, as concurrent calls.
 """
 
@@ -12,7 +12,7 @@ import asyncio
 from agent.simulation.scripts import load_script
 from agent.testing.fake_realtime import FakeModel
 from agent.testing.fake_twilio import FakeTwilioCall
-from agent.testing.offline_brain import OfflineBrain
+from agent.testing.deterministic_brain import DeterministicBrain
 from tests.conftest import EXAMPLES, HOTLINE
 import respx
 
@@ -23,7 +23,7 @@ SCENARIOS = ["new_outage", "known_incident", "wants_human", "off_topic", "correc
 
 async def one(name: str, rest: respx.MockRouter | None = None):
     script = load_script(EXAMPLES / "callers" / f"{name}.yaml")
-    model = FakeModel(OfflineBrain(HOTLINE, caller_number=script.caller_number))
+    model = FakeModel(DeterministicBrain(HOTLINE, caller_number=script.caller_number))
     lines = [t for t in script.turns if isinstance(t, str)]
 
     async def caller(call: FakeTwilioCall, harness: Harness) -> None:

@@ -1,4 +1,4 @@
-"""The offline engine's dialogue, as a caller experiences it through the example hotline."""
+"""The deterministic engine's dialogue, as a caller experiences it through the example hotline."""
 
 from agent.simulation.simulator import CallerTurn
 from tests.conftest import HOTLINE

@@ -25,7 +25,7 @@ from agent.simulation.simulator import walk_file
 from agent.testing.fake_realtime import FakeModel
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import Harness, run_live_call, speak
-from agent.testing.offline_brain import OfflineBrain
+from agent.testing.deterministic_brain import DeterministicBrain
 from agent.testing.twiml_interpreter import Spoken
 from tests.conftest import EXAMPLES, HOTLINE
 
@@ -105,7 +105,7 @@ def test_the_gather_mode_does_what_the_simulator_does(script_path, gather_call):
 
 async def _realtime(name: str, rest: respx.MockRouter):
     script = load_script(EXAMPLES / "callers" / f"{name}.yaml")
-    model = FakeModel(OfflineBrain(HOTLINE, caller_number=script.caller_number))
+    model = FakeModel(DeterministicBrain(HOTLINE, caller_number=script.caller_number))
     lines = [t for t in script.turns if isinstance(t, str)]
 
     async def caller(call: FakeTwilioCall, harness: Harness) -> None:

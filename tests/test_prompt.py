@@ -3,7 +3,7 @@
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from agent.conversation.session import AgentContext
+from agent.conversation.session import NodeSession
 from agent.core.call import Call
 from agent.core.facts import OnCallShift, OpenIncident
 from agent.flow.models import AiAgentNode
@@ -17,7 +17,7 @@ NODE = {
 
 
 def instructions(facts=None, **node):
-    ctx = AgentContext.build("a", AiAgentNode.model_validate({**NODE, **node}), Call(caller_number="+4930123456"), load_registry())
+    ctx = NodeSession.build("a", AiAgentNode.model_validate({**NODE, **node}), Call(caller_number="+4930123456"), load_registry())
     return build_instructions(ctx, facts, ZoneInfo("Europe/Berlin"))
 
 
@@ -62,7 +62,7 @@ GERMAN = {
 
 
 def context(caller):
-    return AgentContext.build("a", AiAgentNode.model_validate(GERMAN), Call(caller_number=caller), load_registry(), region="US")
+    return NodeSession.build("a", AiAgentNode.model_validate(GERMAN), Call(caller_number=caller), load_registry(), region="US")
 
 
 def test_calls_from_a_country_of_a_configured_language_start_in_it():

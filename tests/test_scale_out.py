@@ -32,7 +32,7 @@ from twilio.request_validator import RequestValidator
 from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import ACCOUNT, TOKEN, speak
-from agent.testing.offline_brain import OfflineBrain
+from agent.testing.deterministic_brain import DeterministicBrain
 from agent.testing.server import running_server
 from agent.testing.twiml_interpreter import TwimlInterpreter, call_update
 from tests.conftest import HOTLINE, around_the_clock_hotline
@@ -126,7 +126,7 @@ def test_media_on_one_replica_the_rest_on_the_other_and_either_catches_replays_a
         return JSONResponse(body, status_code=status)
 
     twilio_rest = Starlette(routes=[Route(f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{{sid}}.json", update_call, methods=["POST"])])
-    model = FakeModel(OfflineBrain(HOTLINE, caller_number=CALLER))
+    model = FakeModel(DeterministicBrain(HOTLINE, caller_number=CALLER))
     ports = [free_port(), free_port()]
     replicas = [f"http://127.0.0.1:{p}" for p in ports]
 

@@ -1,4 +1,4 @@
-"""Live calls without a realtime model: the offline engine behind Twilio's <Gather>, end to end."""
+"""Live calls without a realtime model: the deterministic engine behind Twilio's <Gather>, end to end."""
 
 import asyncio
 

@@ -13,7 +13,7 @@ from agent.core.registry import load_registry
 from agent.simulation.scripts import ScriptedCaller, load_script, mismatches
 from agent.core.settings import Settings
 from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
-from agent.testing.offline_brain import OfflineBrain
+from agent.testing.deterministic_brain import DeterministicBrain
 from agent.simulation.simulator import WalkOptions, at_time, walk
 from tests.conftest import EXAMPLES, HOTLINE
 
@@ -21,7 +21,7 @@ from tests.conftest import EXAMPLES, HOTLINE
 def test_example_scripts_pass_through_the_model_in_text_mode():
     async def one(name: str):
         script = load_script(EXAMPLES / "callers" / f"{name}.yaml")
-        async with FakeRealtimeServer(FakeModel(OfflineBrain(HOTLINE, caller_number=script.caller_number))) as fake:
+        async with FakeRealtimeServer(FakeModel(DeterministicBrain(HOTLINE, caller_number=script.caller_number))) as fake:
             settings = Settings(openai_realtime_url=fake.url, openai_api_key="sk-test")
             registry = load_registry()
             call = Call(caller_number=script.caller_number, now=at_time(None))

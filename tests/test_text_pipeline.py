@@ -2,9 +2,9 @@
 
 import asyncio
 
-from agent.conversation.session import AgentContext
+from agent.conversation.session import NodeSession
 from agent.core.call import Call
-from agent.conversation.engines.offline import OfflineEngine
+from agent.conversation.engines.deterministic import DeterministicEngine
 from agent.flow.loader import load_flow
 from agent.core.registry import load_registry
 from pipelines.text_call import TextCall
@@ -15,7 +15,7 @@ def test_text_call_greets_answers_and_shuts_down():
     registry = load_registry()
     node = load_flow(HOTLINE, registry).nodes["agent"]
     call = Call(caller_number="+4915112345678")
-    engine = OfflineEngine(AgentContext.build("agent", node, call, registry))
+    engine = DeterministicEngine(NodeSession.build("agent", node, call, registry))
 
     async def conversation():
         async with TextCall(engine, call) as conv:
@@ -40,7 +40,7 @@ def test_silence_frames_reach_the_engine():
     registry = load_registry()
     node = load_flow(HOTLINE, registry).nodes["agent"]
     call = Call()
-    engine = OfflineEngine(AgentContext.build("agent", node, call, registry))
+    engine = DeterministicEngine(NodeSession.build("agent", node, call, registry))
 
     async def conversation():
         async with TextCall(engine, call) as conv:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agent.conversation.session import AgentContext
+from agent.conversation.session import NodeSession
 from agent.core.call import Call
 from agent.core.facts import MaintenanceWindow, OnCallShift, OpenIncident, ServiceState
 from agent.flow.models import AiAgentNode
@@ -58,7 +58,7 @@ def facts() -> list[Any]:
 
 def make(node: dict[str, Any] | None = None, *, caller: str | None = "+4915112345678") -> ToolBox:
     call = Call(caller_number=caller, now=NOW, facts=facts())
-    ctx = AgentContext.build("agent", AiAgentNode.model_validate(node or NODE), call, REGISTRY, region="DE", timezone="Europe/Berlin")
+    ctx = NodeSession.build("agent", AiAgentNode.model_validate(node or NODE), call, REGISTRY, region="DE", timezone="Europe/Berlin")
     return ToolBox(ctx)
 
 

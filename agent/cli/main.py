@@ -90,7 +90,7 @@ def simulate(
     setup_logging(settings.log_level if not as_json else "ERROR")
     if engine == "openai" and settings.openai_api_key is None:
         raise _fail("--engine openai needs an OpenAI API key. Fix: set VOICE_AGENT_OPENAI_API_KEY (environment or .env), "
-                    "or leave --engine out for the offline engine")
+                    "or leave --engine out for the deterministic engine")
     script_path = caller or DEFAULT_CALLER
     script = _script(script_path, flow)
     flow_path = flow or _flow_for(script, script_path, None)
@@ -222,7 +222,7 @@ def serve(
         application = create_app(settings)
     except (FileError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    mode = "OpenAI Realtime" if settings.use_openai() else "offline engine over Twilio speech recognition"
+    mode = "OpenAI Realtime" if settings.use_openai() else "deterministic engine over Twilio speech recognition"
     typer.echo(f"Answering with {settings.flow} ({mode}); voice webhook: {settings.public_base_url}/twilio/voice")
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", proxy_headers=True)
 

@@ -1,4 +1,4 @@
-"""Recognising what a caller wants from their words, fuzzily, for the offline engine.
+"""Recognising what a caller wants from their words, fuzzily, for the deterministic engine.
 
 Each intent is described by its examples and keywords. A caller line is
 scored against every intent: words are lightly stemmed and matched with a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from agent.conversation.session import AgentContext
+from agent.conversation.session import NodeSession
 from agent.core.facts import Fact
 
 LANGUAGE_NAMES = {
@@ -38,7 +38,7 @@ def facts_section(facts: list[Fact], now: datetime, tz: tzinfo) -> str:
     return "Known facts you may tell callers:\n" + "\n".join(spoken)
 
 
-def build_instructions(ctx: AgentContext, facts: list[Fact] | None, tz: tzinfo) -> str:
+def build_instructions(ctx: NodeSession, facts: list[Fact] | None, tz: tzinfo) -> str:
     """The whole system prompt for one AI node of one call."""
     node = ctx.node
     language = LANGUAGE_NAMES.get(ctx.language, ctx.language)

@@ -86,7 +86,7 @@ class Decision:
 
 
 @dataclass
-class AgentContext:
+class NodeSession:
     node_id: str
     node: AiAgentNode
     call: Call
@@ -102,7 +102,7 @@ class AgentContext:
     voice: str = "marin"
 
     @classmethod
-    def build(cls, node_id: str, node: AiAgentNode, call: Call, registry: Registry, *, region: str = "US", timezone: str = "UTC") -> AgentContext:
+    def build(cls, node_id: str, node: AiAgentNode, call: Call, registry: Registry, *, region: str = "US", timezone: str = "UTC") -> NodeSession:
         ctx = cls(node_id, node, call, registry, region=region, timezone=timezone)
         ctx.language = starting_language(node, call.caller_number, region)
         extra = node.languages.get(ctx.language) if ctx.language != node.language else None  # type: ignore[call-overload]

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
-from agent.conversation.session import AgentContext, Decision, SpeakableFact
+from agent.conversation.session import NodeSession, Decision, SpeakableFact
 from agent.core.extract import services as match_services
 from agent.core.facts import MaintenanceWindow, OpenIncident, ServiceState, StatusPageEntry
 from agent.core.gathers import InvalidValue
@@ -61,7 +61,7 @@ def _too_long(value: Any) -> str | None:
 class ToolBox:
     """The four tools bound to one AI node of one call."""
 
-    def __init__(self, ctx: AgentContext) -> None:
+    def __init__(self, ctx: NodeSession) -> None:
         self.ctx = ctx
 
     # -- schemas -----------------------------------------------------------------

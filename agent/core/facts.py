@@ -1,6 +1,6 @@
 """Typed facts that enrichment sources return about what is already going on.
 
-Typed so that the prompt builder, the offline engine and the tools can use
+Typed so that the prompt builder, the deterministic engine and the tools can use
 them without knowing which source produced them.
 """
 

@@ -1,6 +1,6 @@
 """Gathers: fields the agent collects, with their extraction, validation and read-back.
 
-The same :meth:`Gather.normalise` validates values from the offline engine's
+The same :meth:`Gather.normalise` validates values from the deterministic engine's
 extractors and from the realtime model's ``record_details`` tool, so both
 engines store the same canonical value.
 """

@@ -1,4 +1,4 @@
-"""What a caller can want: the intent model shared by plugins, the prompt and the offline engine."""
+"""What a caller can want: the intent model shared by plugins, the prompt and the deterministic engine."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Every fixed line a caller hears, in the call's language: resolved here, used by every path.
 
-The deterministic engine (through :class:`agent.conversation.session.AgentContext`),
+The deterministic engine (through :class:`agent.conversation.session.NodeSession`),
 the simulator's walker, the live server's runner and the default fallback
 plugin all take their lines from :func:`messages_for`: the built-in lines of
 the language (:mod:`agent.flow.lines`; English is ``AgentMessages``' defaults),

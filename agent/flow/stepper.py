@@ -31,8 +31,8 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from agent.conversation.briefing import alert_details, alert_for, caller_label, engineer_briefing
-from agent.conversation.engines.offline import DialogueState, OfflineEngine
-from agent.conversation.session import AgentContext, Decision, call_language
+from agent.conversation.engines.deterministic import DialogueState, DeterministicEngine
+from agent.conversation.session import NodeSession, Decision, call_language
 from agent.core.call import Alert, AlertLink, Call, Decided, Dial as DialRecord, OpenedAlert, Outcome, caller_id_withheld, outcome_of
 from agent.core.alert_ledger import caller_was_told
 from agent.core.events import call_event
@@ -194,13 +194,13 @@ class FlowStepper:
         intent = self.services.registry.intents.get(call.intent or "")
         return intent.label if intent else None
 
-    def session(self, call: Call, node_id: str | None = None) -> AgentContext:
+    def session(self, call: Call, node_id: str | None = None) -> NodeSession:
         """What an AI node (``node_id``, default: the call's) knows during the call: gathers, intents, facts, lines."""
         node_id = node_id or call.node or ""
         node = self.flow.nodes[node_id]
         assert isinstance(node, AiAgentNode)
         settings = self.services.settings
-        return AgentContext.build(node_id, node, call, self.services.registry, region=settings.default_region, timezone=self.flow.timezone)
+        return NodeSession.build(node_id, node, call, self.services.registry, region=settings.default_region, timezone=self.flow.timezone)
 
     async def enrich(self, call: Call, node: AiAgentNode | None = None) -> list[str]:
         """Look up what is going on for the node's sources (None: every AI node's) into ``call.facts``; notes on sources left out."""
@@ -416,7 +416,7 @@ class FlowStepper:
             out.add(Converse(node_id))
             return out.step
         session = self.session(call, node_id)
-        engine = OfflineEngine(session)
+        engine = DeterministicEngine(session)
         return await self._turn_result(call, session, engine, await engine.start(), out)
 
     async def _after_turn(self, call: Call, node: AiAgentNode, event: Event, out: _Out) -> Step:
@@ -427,9 +427,9 @@ class FlowStepper:
         session = self.session(call)
         if isinstance(event, ModelFailed) or call.dialogue is None:  # the deterministic engine takes over mid-call
             out.say(session.messages.technical_problem, session.language)
-            engine = OfflineEngine(session)
+            engine = DeterministicEngine(session)
             return await self._turn_result(call, session, engine, await engine.resume(), out)
-        engine = OfflineEngine(session, state=DialogueState.model_validate(call.dialogue))
+        engine = DeterministicEngine(session, state=DialogueState.model_validate(call.dialogue))
         text = event.text if isinstance(event, Heard) else event.keys if isinstance(event, Pressed) else ""
         if text.strip():
             call.say("caller", text)
@@ -440,7 +440,7 @@ class FlowStepper:
         call_event(call.call_id, "turn", mode="deterministic", heard_chars=len(text), replies=len(lines), decided=engine.done)
         return await self._turn_result(call, session, engine, lines, out)
 
-    async def _turn_result(self, call: Call, session: AgentContext, engine: OfflineEngine, lines: list[str], out: _Out) -> Step:
+    async def _turn_result(self, call: Call, session: NodeSession, engine: DeterministicEngine, lines: list[str], out: _Out) -> Step:
         lines = [line for line in lines if line]
         for line in lines:
             call.say("agent", line)

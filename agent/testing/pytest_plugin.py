@@ -13,7 +13,7 @@ import::
 Fixtures:
 
 - ``simulate_call(flow, turns, *, caller_number=..., at=None, answer_calls=True)``:
-  a call walked through the whole flow with the offline engine; returns
+  a call walked through the whole flow with the deterministic engine; returns
   ``(Outcome, [(speaker, text), ...])``.
 - ``gather_call(flow, turns, *, from_number=..., answer_dials=True)``: a live
   call in the deterministic mode (``<Gather>`` + Twilio speech recognition)

@@ -1,7 +1,7 @@
 """The settings of an agent under test: one builder for every test, ours and a plugin's.
 
 ``agent_settings(flow, **overrides)`` gives what a test of the server needs, and no
-more: the offline engine, no OpenAI key, the Twilio credentials the fakes sign with
+more: the deterministic engine, no OpenAI key, the Twilio credentials the fakes sign with
 (:data:`TOKEN`, :data:`ACCOUNT`) and a public URL (:data:`PUBLIC`). It never reads a
 ``.env`` file, so a developer's own keys cannot make a test call a real service.
 A test that needs more says so in ``overrides``.

@@ -125,14 +125,14 @@ def test_what_the_realtime_text_engine_sends_is_ga_client_events(servers, realti
     from agent.core.registry import load_registry
     from agent.simulation.scripts import ScriptedCaller, load_script
     from agent.core.settings import Settings
-    from agent.testing.offline_brain import OfflineBrain
+    from agent.testing.deterministic_brain import DeterministicBrain
     from agent.simulation.simulator import WalkOptions, at_time, walk
     from tests.conftest import EXAMPLES, HOTLINE
 
     script = load_script(EXAMPLES / "callers" / "wants_human.yaml")
 
     async def go():
-        async with FakeRealtimeServer(FakeModel(OfflineBrain(HOTLINE, caller_number=script.caller_number))) as fake:
+        async with FakeRealtimeServer(FakeModel(DeterministicBrain(HOTLINE, caller_number=script.caller_number))) as fake:
             settings = Settings(openai_realtime_url=fake.url, openai_api_key="sk-test")
             registry = load_registry()
             options = WalkOptions(registry, settings, HOTLINE.parent, engine="openai")

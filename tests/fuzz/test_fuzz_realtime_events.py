@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.conversation.session import AgentContext
+from agent.conversation.session import NodeSession
 from agent.core.call import Call
 from agent.flow.loader import load_flow
 from agent.flow.models import AiAgentNode
@@ -74,7 +74,7 @@ class Probe:
     """The model processor, the tool handlers and transport out, as in a call; the sockets replaced by lists."""
 
     def __init__(self) -> None:
-        ctx = AgentContext.build(NODE_ID, NODE, Call(caller_number="+4915112345678"), REGISTRY, region="DE", timezone=FLOW.timezone)
+        ctx = NodeSession.build(NODE_ID, NODE, Call(caller_number="+4915112345678"), REGISTRY, region="DE", timezone=FLOW.timezone)
         tools = ToolBox(ctx)
         config = RealtimeConfig(url="ws://127.0.0.1:9/v1/realtime", model="m", api_key="k", instructions="", tools=tools.schemas(), greeting="Hi")
         self.failures: list[str] = []

@@ -1,4 +1,4 @@
-"""The realtime model as a text engine: the same start/reply contract as the offline engine.
+"""The realtime model as a text engine: the same start/reply contract as the deterministic engine.
 
 ``voice-agent simulate --engine openai`` uses it to run a scripted caller
 through the real model (or the fake in tests) without audio: caller lines go
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from agent.conversation.prompt import build_instructions
 from agent.conversation.realtime_client import EventDecoder, RealtimeConnection, error_code, tool_output, user_text
-from agent.conversation.session import AgentContext
+from agent.conversation.session import NodeSession
 from agent.conversation.tools import ToolBox
 from agent.core.settings import Settings
 
@@ -28,7 +28,7 @@ class EngineUnavailable(RuntimeError):
 
 
 class RealtimeTextEngine:
-    def __init__(self, ctx: AgentContext, settings: Settings, *, timeout_s: float = 20.0) -> None:
+    def __init__(self, ctx: NodeSession, settings: Settings, *, timeout_s: float = 20.0) -> None:
         self.ctx = ctx
         self.tools = ToolBox(ctx)
         self._settings = settings
@@ -48,7 +48,7 @@ class RealtimeTextEngine:
             return
         if self._settings.openai_api_key is None:
             raise EngineUnavailable(
-                "no OpenAI API key. Fix: set VOICE_AGENT_OPENAI_API_KEY (environment or .env), or use the offline engine"
+                "no OpenAI API key. Fix: set VOICE_AGENT_OPENAI_API_KEY (environment or .env), or use the deterministic engine"
             )
         url = self._settings.openai_realtime_url
         key = self._settings.openai_api_key.get_secret_value()

@@ -1,4 +1,4 @@
-"""The offline engine: a deterministic dialogue on text, with the same tools as the realtime model.
+"""The deterministic engine: a deterministic dialogue on text, with the same tools as the realtime model.
 
 It needs no key and no network, so anyone can run and test a flow, and it
 can answer live calls through Twilio's speech recognition when no realtime
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from agent.core import extract
-from agent.conversation.session import AgentContext
+from agent.conversation.session import NodeSession
 from agent.core.gathers import Gather
 from agent.conversation.matching import IntentMatcher
 from agent.conversation.tools import OTHER, ToolBox
@@ -55,10 +55,10 @@ class DialogueState(BaseModel):
     optional_asked: set[str] = Field(default_factory=set)
 
 
-class OfflineEngine:
+class DeterministicEngine:
     """Answers caller lines for one AI node; ``ctx.decision`` is set when the node is done."""
 
-    def __init__(self, ctx: AgentContext, tools: ToolBox | None = None, state: DialogueState | None = None) -> None:
+    def __init__(self, ctx: NodeSession, tools: ToolBox | None = None, state: DialogueState | None = None) -> None:
         self.ctx = ctx
         self.tools = tools or ToolBox(ctx)
         self.matcher = IntentMatcher(list(ctx.intents.values()))

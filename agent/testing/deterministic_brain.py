@@ -1,8 +1,8 @@
-"""A fake model's brain that understands callers like the offline engine, and acts through tool calls.
+"""A fake model's brain that understands callers like the deterministic engine, and acts through tool calls.
 
 Give it to :class:`agent.testing.fake_realtime.FakeModel` to run a flow's
 scenarios through the realtime path with a model that behaves plausibly:
-each caller line goes to a shadow offline engine, whose tool calls become the
+each caller line goes to a shadow deterministic engine, whose tool calls become the
 fake model's ``ToolCall`` actions and whose words become ``Say`` actions.
 The server under test executes those tool calls for real.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.conversation.session import AgentContext
+from agent.conversation.session import NodeSession
 from agent.core.call import Call
-from agent.conversation.engines.offline import OfflineEngine
+from agent.conversation.engines.deterministic import DeterministicEngine
 from agent.flow.loader import load_flow
 from agent.flow.models import AiAgentNode
 from agent.core.registry import Registry, load_registry
@@ -28,7 +28,7 @@ from agent.conversation.tools import ToolBox
 class _RecordingTools(ToolBox):
     """Runs tools on the shadow call and remembers them, so the fake model can make the same calls."""
 
-    def __init__(self, ctx: AgentContext) -> None:
+    def __init__(self, ctx: NodeSession) -> None:
         super().__init__(ctx)
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
@@ -38,8 +38,8 @@ class _RecordingTools(ToolBox):
         return await super().call(name, arguments)
 
 
-class OfflineBrain:
-    """``FakeModel(OfflineBrain(flow_path, caller_number=...))``."""
+class DeterministicBrain:
+    """``FakeModel(DeterministicBrain(flow_path, caller_number=...))``."""
 
     def __init__(self, flow_path: Path, *, node_id: str | None = None, caller_number: str | None = None, registry: Registry | None = None) -> None:
         self._registry = registry or load_registry()
@@ -50,9 +50,9 @@ class OfflineBrain:
         self._node = node
         self._base_dir = flow_path.resolve().parent
         self._call = Call(caller_number=caller_number)
-        self._ctx = AgentContext.build(node_id, node, self._call, self._registry, timezone=flow.timezone)
+        self._ctx = NodeSession.build(node_id, node, self._call, self._registry, timezone=flow.timezone)
         self._tools = _RecordingTools(self._ctx)
-        self._engine = OfflineEngine(self._ctx, self._tools)
+        self._engine = DeterministicEngine(self._ctx, self._tools)
         self._pending: list[str] = []
         self._ready = False
 
