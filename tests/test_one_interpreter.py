@@ -22,15 +22,11 @@ import respx
 from agent.flow import actions as act
 from agent.simulation.scripts import load_script
 from agent.simulation.simulator import walk_file
-from agent.testing.fake_realtime import FakeModel
-from agent.testing.fake_twilio import FakeTwilioCall
-from agent.testing.live import Harness, run_live_call, speak
-from agent.testing.deterministic_brain import DeterministicBrain
 from agent.testing.twiml_interpreter import Spoken
 from tests.conftest import EXAMPLES, HOTLINE
+from tests.test_live_scenarios import SCENARIOS, one
 
 SCRIPTS = sorted((EXAMPLES / "callers").glob("*.yaml"))
-REALTIME = ["new_outage", "known_incident", "wants_human", "off_topic", "corrects_detail", "maintenance"]
 
 
 def signature(action: act.Action) -> tuple:
@@ -103,23 +99,6 @@ def test_the_gather_mode_does_what_the_simulator_does(script_path, gather_call):
     assert live == simulated_actions
 
 
-async def _realtime(name: str, rest: respx.MockRouter):
-    script = load_script(EXAMPLES / "callers" / f"{name}.yaml")
-    model = FakeModel(DeterministicBrain(HOTLINE, caller_number=script.caller_number))
-    lines = [t for t in script.turns if isinstance(t, str)]
-
-    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
-        await call.wait_for_audio(ms=300, timeout=15)
-        await call.wait_until_quiet(ms=400, timeout=15)
-        for line in lines:
-            await speak(call, harness.fake_model, line, ms=900)
-            await call.wait_for_audio(ms=200, timeout=15, new=True)
-            await call.wait_until_quiet(ms=400, timeout=15)
-
-    _, harness, _ = await run_live_call(model, caller, flow=HOTLINE, from_number=script.caller_number, rest=rest)
-    return name, harness.steps
-
-
 def test_the_realtime_node_goes_where_the_simulator_goes():
     """Outside the AI node (which the model runs instead of the deterministic engine), the same actions, nodes and branch."""
     from agent.testing.live import ACCOUNT, TWILIO_API, twilio_rest
@@ -128,9 +107,10 @@ def test_the_realtime_node_goes_where_the_simulator_goes():
         with respx.mock(assert_all_called=False) as rest:
             rest.route(host="127.0.0.1").pass_through()
             rest.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=twilio_rest)
-            return await asyncio.gather(*(_realtime(name, rest) for name in REALTIME))
+            return await asyncio.gather(*(one(name, rest) for name in SCENARIOS))
 
-    for name, steps in asyncio.run(all_at_once()):
+    for name, _, _, harness in asyncio.run(all_at_once()):
+        steps = harness.steps
         _, sim_steps, outcome = simulated(EXAMPLES / "callers" / f"{name}.yaml")
         assert steps and steps[-1][0] == outcome.nodes, name
         assert isinstance(steps[0][1].waiting, act.Converse), f"{name}: the model runs the AI node"
