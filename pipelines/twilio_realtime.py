@@ -63,7 +63,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from agent.conversation.prompt import build_instructions
 from agent.conversation.realtime_client import RealtimeConfig, RealtimeConnection
-from agent.conversation.session import NodeSession, Decision
+from agent.conversation.session import Decision
 from agent.conversation.tools import ToolBox
 from agent.core.call import Call
 from agent.core.events import call_event
@@ -214,7 +214,7 @@ class RealtimeCall:
         self.hooks = hooks or CallHooks()
         settings = live.settings
         self.call = state  # the one call state: the stream works on it, checkpoints seal it
-        self.ctx = NodeSession.build(state.node, node, self.call, live.registry, region=settings.default_region, timezone=live.flow.timezone)
+        self.ctx = live.stepper.session(self.call)  # what the AI node knows, as the stepper builds it for every mode
         self.tools = ToolBox(self.ctx)
         self._finished = asyncio.Event()
         self._moved_on = False
