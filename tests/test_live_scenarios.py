@@ -38,13 +38,15 @@ async def one(name: str, rest: respx.MockRouter | None = None):
     return name, script, record, harness
 
 
-def test_every_example_scenario_completes_live_with_the_expected_branch():
-    async def all_at_once():
-        with respx.mock(assert_all_called=False) as rest:
-            rest.route(host="127.0.0.1").pass_through()
-            rest.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=twilio_rest)
-            return await asyncio.gather(*(one(name, rest) for name in SCENARIOS))
+async def all_at_once():
+    """Every scenario as concurrent live calls, Twilio's REST API mocked for all of them."""
+    with respx.mock(assert_all_called=False) as rest:
+        rest.route(host="127.0.0.1").pass_through()
+        rest.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=twilio_rest)
+        return await asyncio.gather(*(one(name, rest) for name in SCENARIOS))
 
+
+def test_every_example_scenario_completes_live_with_the_expected_branch():
     for name, script, record, harness in asyncio.run(all_at_once()):
         expect = script.expect
         assert len(harness.redirects) == 1, name

@@ -17,14 +17,13 @@ import asyncio
 import dataclasses
 
 import pytest
-import respx
 
 from agent.flow import actions as act
 from agent.simulation.scripts import load_script
 from agent.simulation.simulator import walk_file
 from agent.testing.twiml_interpreter import Spoken
 from tests.conftest import EXAMPLES, HOTLINE
-from tests.test_live_scenarios import SCENARIOS, one
+from tests.test_live_scenarios import all_at_once
 
 SCRIPTS = sorted((EXAMPLES / "callers").glob("*.yaml"))
 
@@ -101,14 +100,6 @@ def test_the_gather_mode_does_what_the_simulator_does(script_path, gather_call):
 
 def test_the_realtime_node_goes_where_the_simulator_goes():
     """Outside the AI node (which the model runs instead of the deterministic engine), the same actions, nodes and branch."""
-    from agent.testing.live import ACCOUNT, TWILIO_API, twilio_rest
-
-    async def all_at_once():
-        with respx.mock(assert_all_called=False) as rest:
-            rest.route(host="127.0.0.1").pass_through()
-            rest.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=twilio_rest)
-            return await asyncio.gather(*(one(name, rest) for name in SCENARIOS))
-
     for name, _, _, harness in asyncio.run(all_at_once()):
         steps = harness.steps
         _, sim_steps, outcome = simulated(EXAMPLES / "callers" / f"{name}.yaml")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 from loguru import logger
 
-from agent.core.call import Call
+from agent.core.call import Call, Decided
 from agent.core.facts import (
     CustomFact,
     MaintenanceWindow,
@@ -83,6 +83,10 @@ class Decision:
     say: str = ""
     intent: str | None = None
     reason: str | None = None
+
+    def carried(self, *, said: bool = False) -> Decided:
+        """The decision as it travels to the request that renders its branch (``said``: the caller heard ``say``)."""
+        return Decided(exit=self.exit, target=self.target, say="" if said else self.say, intent=self.intent, reason=self.reason)
 
 
 @dataclass

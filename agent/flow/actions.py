@@ -103,6 +103,14 @@ class AlertOpened:
     alert: Alert
     failed: str | None = None  # the platform failed: why (the caller still reaches a person)
 
+    @property
+    def line(self) -> str:
+        """What happened, as the simulator and the call's system notes show it."""
+        alert = self.alert
+        where = f" at {alert.receipt.platform} ({alert.receipt.url or alert.receipt.key})" if alert.receipt else ""
+        joined = " (already reported: joined the open alert)" if alert.already_reported else ""
+        return f"alert opened ({alert.priority}){where}{joined}: {alert.summary}"
+
 
 @dataclass(frozen=True)
 class AskKeys:

@@ -32,7 +32,7 @@ import phonenumbers
 
 from agent.conversation.briefing import alert_details, alert_for, caller_label, engineer_briefing
 from agent.conversation.engines.deterministic import DialogueState, DeterministicEngine
-from agent.conversation.session import NodeSession, Decision, call_language
+from agent.conversation.session import NodeSession, call_language
 from agent.core.call import Alert, AlertLink, Call, Decided, Dial as DialRecord, OpenedAlert, Outcome, caller_id_withheld, outcome_of
 from agent.core.alert_ledger import caller_was_told
 from agent.core.events import call_event
@@ -356,13 +356,13 @@ class FlowStepper:
             alert, call, platform, self.services.registry, self.services.context(), transcript=self.flow.after_call.transcript,
         )
         call.alerts.append(OpenedAlert(node=node_id, alert=alert))
-        out.add(AlertOpened(alert, failed))
-        where = f" at {alert.receipt.platform} ({alert.receipt.url or alert.receipt.key})" if alert.receipt else ""
-        joined = " (already reported: joined the open alert)" if alert.already_reported else ""
-        call.say("system", f"alert opened ({alert.priority}){where}{joined}: {alert.summary}")
+        opened = AlertOpened(alert, failed)
+        out.add(opened)
+        call.say("system", opened.line)
         if failed:
             call.say("system", failed)
-        call_event(call.call_id, "alert", priority=alert.priority, at=where.strip(" ()").removeprefix("at ") or None, joined=alert.already_reported)
+        receipt = alert.receipt
+        call_event(call.call_id, "alert", priority=alert.priority, at=f"{receipt.platform}: {receipt.url or receipt.key}" if receipt else None, joined=alert.already_reported)
 
     # -- dialling -----------------------------------------------------------------------------------
     async def _dial_round(self, call: Call, node: RouteCallNode, out: _Out) -> Step:
@@ -452,7 +452,7 @@ class FlowStepper:
             out.add(Say(line, session.language))
         decision = session.decision
         assert decision is not None
-        return await self._leave_agent(call, _decided(decision, say=""), out)
+        return await self._leave_agent(call, decision.carried(said=True), out)  # its lines were the last Say actions
 
     async def _leave_agent(self, call: Call, decided: Decided, out: _Out) -> Step:
         """The AI node is done: say what is left to say, then its branch (or the end of the call)."""
@@ -464,10 +464,6 @@ class FlowStepper:
             await self._end(call, decided.reason or decided.exit, out)
             return out.step
         return await self._advance(call, decided.target, out)
-
-
-def _decided(decision: Decision, say: str) -> Decided:
-    return Decided(exit=decision.exit, target=decision.target, say=say, intent=decision.intent, reason=decision.reason)
 
 
 def _last_round(dials: list[DialRecord]) -> list[DialRecord]:

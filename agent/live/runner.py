@@ -22,7 +22,7 @@ from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
 from agent.conversation.briefing import spoken_briefing
 from agent.conversation.session import Decision
-from agent.core.call import AlertLink, Call, Decided, Outcome
+from agent.core.call import AlertLink, Call, Outcome
 from agent.core.events import call_event
 from agent.core.facts import Fact
 from agent.core.registry import Registry
@@ -138,7 +138,7 @@ class LiveFlow:
         By ``Url=``, not inline ``Twiml=``: whatever the flow and the
         conversation, the redirect stays within Twilio's limits.
         """
-        call.decided = Decided(exit=decision.exit, target=decision.target, say=decision.say, intent=decision.intent, reason=decision.reason)
+        call.decided = decision.carried()
         return await self._action(call, "agent")
 
     async def failover_url(self, call: Call) -> str:
@@ -209,9 +209,7 @@ class LiveFlow:
                     logger.warning("call {}: {}", call.call_id, action.failed)
             elif isinstance(action, act.AskKeys):
                 url = await self._action(call, action.purpose)
-                gather = Gather(num_digits=action.max_digits, action=url, method="POST", timeout=action.timeout_s)
-                if action.finish_on_key:
-                    gather = Gather(finish_on_key=action.finish_on_key, num_digits=action.max_digits, action=url, method="POST", timeout=action.timeout_s)
+                gather = Gather(finish_on_key=action.finish_on_key, num_digits=action.max_digits, action=url, method="POST", timeout=action.timeout_s)
                 gather.say(action.prompt, **self.voice(action.language))
                 response.append(gather)
                 response.redirect(url, method="POST")  # no key: the same continuation, with no digits

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from agent.conversation.engines.realtime_text import RealtimeTextEngine
 from agent.core import call as clock
-from agent.core.call import Call, Decided, Outcome
+from agent.core.call import Call, Outcome
 from agent.core.registry import Registry
 from agent.core.settings import Settings
 from agent.flow.actions import (
@@ -108,10 +108,7 @@ class _Simulation:
             elif isinstance(action, Note):
                 self.emit("system", action.text)
             elif isinstance(action, AlertOpened):
-                alert = action.alert
-                where = f" at {alert.receipt.platform} ({alert.receipt.url or alert.receipt.key})" if alert.receipt else ""
-                joined = " (already reported: joined the open alert)" if alert.already_reported else ""
-                self.emit("system", f"alert opened ({alert.priority}){where}{joined}: {alert.summary}")
+                self.emit("system", action.line)
                 if action.failed:
                     self.emit("system", action.failed)
 
@@ -119,10 +116,7 @@ class _Simulation:
         """The event that answers what ``step`` waits for."""
         waiting = step.waiting
         if isinstance(waiting, Dial):
-            answered = self.opts.answer_calls
-            if answered:
-                return DialEnded(True, who=0)
-            return DialEnded(False)
+            return DialEnded(self.opts.answer_calls, who=0 if self.opts.answer_calls else None)
         if isinstance(waiting, Converse):
             return await self.converse(call, waiting)
         turn = await self.caller.next_turn()
@@ -156,7 +150,7 @@ class _Simulation:
             await engine.close()
         decision = session.decision
         assert decision is not None
-        return ModelDecided(Decided(exit=decision.exit, target=decision.target, intent=decision.intent, reason=decision.reason))
+        return ModelDecided(decision.carried(said=True))  # the text pipeline already showed its lines
 
     async def run(self, call: Call) -> Outcome:
         step = await self.stepper.start(call)
