@@ -390,7 +390,6 @@ class FlowStepper:
         return out.step
 
     async def _after_dial(self, call: Call, node: RouteCallNode, event: DialEnded, out: _Out) -> Step:
-        call_event(call.call_id, "dial_result", answered=event.answered)
         if event.answered:
             batch = _last_round(call.dials)
             if event.who is not None and event.who < len(batch):
