@@ -60,8 +60,8 @@ from agent.core.platforms import AlertPlatform, OnCallDirectory
 from agent.core.registry import load_registry
 from agent.core.settings import PluginSettings, Settings
 from agent.core.sources import EnrichmentSource, PluginContext, SharedCache, SourceConfigError
-from agent.flow.i18n import lines_of
-from agent.flow.models import AgentMessages, RouteTarget
+from agent.core.lines import lines_of
+from agent.core.config import AgentMessages, RouteTarget
 from agent.hookspecs import hookimpl
 
 #: A source class: ``SourceClass(config, context)`` builds an :class:`EnrichmentSource`.

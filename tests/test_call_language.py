@@ -6,7 +6,7 @@ import asyncio
 import re
 from pathlib import Path
 
-from agent.flow.lines import BUILT_IN
+from agent.core.lines import BUILT_IN
 from agent.flow.loader import check_flow
 from agent.flow.models import AgentMessages
 from agent.core.registry import default_registry

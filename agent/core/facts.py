@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field
 
+from agent.core.config import AgentMessages
+
 def _clock(value: datetime, tz: tzinfo) -> str:
     return value.astimezone(tz).strftime("%H:%M %Z")
 
@@ -27,8 +29,6 @@ def _ago(since: datetime, now: datetime, lines: Any) -> str:
 def _lines(lines: Any) -> Any:
     """The call's lines (``AgentMessages``), or the English defaults."""
     if lines is None:
-        from agent.flow.models import AgentMessages
-
         return AgentMessages()
     return lines
 

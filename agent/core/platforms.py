@@ -17,7 +17,7 @@ from agent.core.call import Alert, AlertNote, AlertReceipt, Call
 from agent.core.facts import OnCallShift
 from agent.core.registry import Registry
 from agent.core.sources import PluginContext, build_plugin
-from agent.flow.models import PluginRef, RouteCallNode, RouteTarget
+from agent.core.config import PluginRef, RouteTarget
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -117,23 +117,25 @@ async def add_note(alert: Alert, note: AlertNote, ref: PluginRef, registry: Regi
     return True
 
 
-async def on_call_people(node: RouteCallNode, call: Call, registry: Registry, context: PluginContext) -> tuple[dict[int, list[OnCallShift]], list[str]]:
-    """Who is on call for each schedule, policy or user target: from the node's directory, else from facts."""
-    wanted = {i: t for i, t in enumerate(node.targets) if t.type != "number"}
+async def on_call_people(
+    targets: list[RouteTarget], directory_ref: PluginRef | None, call: Call, registry: Registry, context: PluginContext,
+) -> tuple[dict[int, list[OnCallShift]], list[str]]:
+    """Who is on call for each schedule, policy or user target (by index): from the directory, else from facts."""
+    wanted = {i: t for i, t in enumerate(targets) if t.type != "number"}
     found: dict[int, list[OnCallShift]] = {}
     notes: list[str] = []
     if not wanted:
         return found, notes
-    if node.on_call is None:
+    if directory_ref is None:
         for index, target in wanted.items():
             found[index] = [f for f in call.facts if isinstance(f, OnCallShift) and f.schedule == target.id]
         return found, notes
     try:
-        directory = build_plugin(node.on_call, registry.oncall_directories, context, kind="on-call directory")
+        directory = build_plugin(directory_ref, registry.oncall_directories, context, kind="on-call directory")
     except Exception as exc:
-        logger.warning("on-call directory {} unusable: {!r}", node.on_call.type, exc)
-        return found, [f"on-call directory {node.on_call.type} unusable: {exc}"]
-    timeout = node.on_call.timeout_ms / 1000 if node.on_call.timeout_ms else DEFAULT_TIMEOUT_S
+        logger.warning("on-call directory {} unusable: {!r}", directory_ref.type, exc)
+        return found, [f"on-call directory {directory_ref.type} unusable: {exc}"]
+    timeout = directory_ref.timeout_ms / 1000 if directory_ref.timeout_ms else DEFAULT_TIMEOUT_S
 
     async def ask(index: int) -> None:
         try:

@@ -22,7 +22,7 @@ from agent.core.alert_ledger import ALERT_LEDGER
 from agent.core.facts import Fact
 from agent.core.http_client import http_client
 from agent.core.settings import PluginSettings, Settings
-from agent.flow.models import EnrichmentConfig, PluginRef, SourceConfig
+from agent.core.config import EnrichmentConfig, PluginRef, SourceConfig
 
 P = TypeVar("P", bound=PluginSettings)
 T = TypeVar("T")

@@ -3,7 +3,7 @@
 The deterministic engine (through :class:`agent.conversation.session.NodeSession`),
 the simulator's walker, the live server's runner and the default fallback
 plugin all take their lines from :func:`messages_for`: the built-in lines of
-the language (:mod:`agent.flow.lines`; English is ``AgentMessages``' defaults),
+the language (:mod:`agent.core.lines`; English is ``AgentMessages``' defaults),
 then what the flow gives for it (the node's ``messages`` when it is the node's
 own language, ``languages: <code>: messages:`` otherwise).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.flow.lines import BUILT_IN
+from agent.core.lines import BUILT_IN
 from agent.flow.models import AgentMessages, AiAgentNode
 
 TWILIO_LANGUAGES = {
@@ -41,12 +41,6 @@ def messages_for(node: AiAgentNode | None, language: str) -> AgentMessages:
         if extra is not None:
             values.update(extra.messages)
     return AgentMessages.model_validate(values)
-
-
-def lines_of(call: Any) -> AgentMessages:
-    """The lines of a call in progress (set by its AI node), else the built-in ones of its language."""
-    lines = getattr(call, "lines", None)
-    return lines if isinstance(lines, AgentMessages) else messages_for(None, getattr(call, "language", "en") or "en")
 
 
 def node_line(node: Any, field: str, lines: AgentMessages, key: str | None = None) -> str:

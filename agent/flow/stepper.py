@@ -371,7 +371,7 @@ class FlowStepper:
             call.briefing = await engineer_briefing(call, self.intent_label(call), self.services.settings)
         if node.on_call is None and any(t.type != "number" for t in node.targets) and not call.facts:
             await self.enrich(call)  # on-call look-ups by the AI nodes' sources
-        on_call, notes = await on_call_people(node, call, self.services.registry, self.services.context())
+        on_call, notes = await on_call_people(node.targets, node.on_call, call, self.services.registry, self.services.context())
         people, more = people_to_dial(node, on_call, call.call_id)
         for note in notes + more:
             out.note(note)

@@ -1,12 +1,16 @@
 """Built-in translations of every fixed line a caller can hear (the English ones are ``AgentMessages``' defaults).
 
-Keys are the fields of :class:`agent.flow.models.AgentMessages`. A language
+Keys are the fields of :class:`agent.core.config.AgentMessages`. A language
 missing here has no built-in lines: a flow whose calls start in it must give
 every line under ``languages: <code>: messages:`` (``flow validate`` lists them).
-Pure data: imported by the flow models, so it imports nothing of the package.
+Data, and the one look-up the core needs (a call's lines without its node).
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from agent.core.config import AgentMessages
 
 GERMAN = {
     "no_input": "Entschuldigung, das habe ich nicht mitbekommen.",
@@ -193,3 +197,11 @@ LANGUAGE_NAMES = {
     "pt": "Portuguese", "pl": "Polish", "sv": "Swedish", "da": "Danish", "fi": "Finnish", "no": "Norwegian",
     "cs": "Czech", "tr": "Turkish", "ja": "Japanese",
 }
+
+
+def lines_of(call: Any) -> AgentMessages:
+    """The lines of a call in progress (set by its AI node), else the built-in ones of its language."""
+    lines = getattr(call, "lines", None)
+    if isinstance(lines, AgentMessages):
+        return lines
+    return AgentMessages.model_validate(BUILT_IN.get(getattr(call, "language", "en") or "en", {}))
