@@ -1,0 +1,114 @@
+"""The contract of a model backend: how an AI node talks to the caller on a live call.
+
+A backend is the one part of a call's pipeline that differs by model (see
+``pipelines/twilio_realtime.py``)::
+
+    transport in -> VAD -> [the backend's ModelProcessor] -> tool handlers -> transport out
+                                                        (+ keypad, supervisor, transcript keeper)
+
+Its :class:`ModelProcessor` takes the frames its neighbours send and sends the
+frames they expect, whatever the model behind it:
+
+in (downstream unless noted)
+    ``CallerAudioFrame`` (8 kHz mu-law as Twilio sent it; also in ``queue_frame``, the audio lane),
+    ``VADUserStartedSpeakingFrame`` (local VAD: the caller speaks; barge in at once if the bot is heard),
+    ``PlaybackCutFrame`` (transport out cut the bot: keep only the ``heard_ms`` the caller heard in the context),
+    ``FunctionCallResultFrame`` (upstream, from the tool handlers: give the answer to the model),
+    ``CallDecidedFrame`` (a tool or the supervisor chose a branch: have ``decision.say`` said, then
+    call ``on_decision`` once the caller heard it: ``BotStoppedSpeakingFrame``),
+    ``KeypadEntryFrame`` (the caller keyed digits: the model hears them as the caller's turn),
+    ``SilenceFrame`` (re-prompt the caller), ``ModelInstructionsFrame`` (new instructions: the facts),
+    ``BotStarted/StoppedSpeakingFrame`` (from transport out), ``StartFrame``/``EndFrame``/``CancelFrame``.
+out (downstream)
+    ``BotAudioFrame``/``BotAudioEndFrame`` (8 kHz mu-law for transport out, per reply ``item_id``),
+    ``UserStarted/StoppedSpeakingFrame``, ``TranscriptionFrame`` (the caller's words),
+    ``TTSTextFrame`` (the bot's words), ``LLMFullResponseStart/EndFrame``,
+    ``FunctionCallInProgressFrame`` (for the tool handlers), and an ``InterruptionFrame`` broadcast on barge-in.
+failure
+    anything that means the model cannot go on (refused connection, lost socket,
+    error, no answer in ``answer_timeout_s``) calls ``on_failure(kind, reason)``
+    once: the call continues in the deterministic mode with what was gathered.
+
+A backend plugin registers its class with ``register_model_backends(register)``
+(see ``agent.hookspecs``); an AI node picks one with ``model: {backend: <name>, ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pipecat.processors.frame_processor import FrameProcessor
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from agent.conversation.session import Decision, NodeSession
+    from agent.conversation.tools import ToolBox
+    from agent.core.settings import Settings
+    from agent.flow.models import AiAgentNode
+
+
+class BackendOptions(BaseModel):
+    """A backend's options from the flow's ``model:`` block (secrets never: those are settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class ModelRequest:
+    """Everything a backend needs to run one AI node of one call."""
+
+    call_id: str
+    node: AiAgentNode
+    session: NodeSession  # gathers, intents, lines, greeting, voice, language: what the node knows
+    tools: ToolBox  # ``tools.schemas()``: the tool contract; the tool handlers run the calls
+    instructions: str  # the node's instructions before facts arrive (a ModelInstructionsFrame brings them)
+    settings: Settings
+    options: BackendOptions  # validated from the node's ``model:`` block (else the backend's defaults)
+    on_decision: Callable[[Decision], Awaitable[None]]
+    on_failure: Callable[[str, str], Awaitable[None]]
+    preconnected: asyncio.Future[Any] | None = None  # what :meth:`ModelBackend.connect_early` started, if anything
+
+
+class ModelProcessor(FrameProcessor):
+    """The model's place in the pipeline (see the module's doc for the frames in and out)."""
+
+    #: Seconds the model may take to start answering before the call fails over.
+    answer_timeout_s: float = 6.0
+
+    @property
+    def decision(self) -> Decision | None:
+        """The branch the conversation chose (delivered or not); None until then."""
+        raise NotImplementedError
+
+    async def fail(self, kind: str, reason: str) -> None:
+        """The call cannot go on with the model (e.g. it stalled): report ``on_failure`` once."""
+        raise NotImplementedError
+
+
+class ModelBackend:
+    """A kind of model an AI node can talk through; one instance per process, shared by calls."""
+
+    #: The name flows use (``model: {backend: <name>}``).
+    name: ClassVar[str]
+    #: The ``model:`` options; unknown keys and bad values fail ``flow validate`` with file:line.
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+    #: Rules of the call this backend cannot keep, and what the caller loses (``flow validate`` warns).
+    limits: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def problems(self, options: BackendOptions, node: AiAgentNode) -> list[str]:
+        """What stops this node from running on this backend with these options (missing keys, URLs), with the fix."""
+        return []
+
+    def connect_early(self, options: BackendOptions) -> asyncio.Future[Any] | None:
+        """Start connecting while Twilio opens the media stream (None: nothing to start)."""
+        return None
+
+    def processor(self, request: ModelRequest) -> ModelProcessor:
+        """The model processor of one call."""
+        raise NotImplementedError
