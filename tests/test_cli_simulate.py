@@ -23,6 +23,21 @@ def test_simulate_without_arguments_prints_a_whole_call():
     assert "alert [high]: System outage" in result.output
 
 
+def test_engine_deterministic_is_the_default_and_offline_its_old_name():
+    def spoken(*args: str) -> list[tuple[str, str]]:
+        result = runner.invoke(app, ["simulate", "--json", *args])
+        assert result.exit_code == 0, result.output
+        return [(t["speaker"], t["text"]) for t in json.loads(result.output)["transcript"]]
+
+    default = spoken()
+    assert ("agent", "I'm connecting you now.") in default
+    assert spoken("--engine", "deterministic") == default
+    assert spoken("--engine", "offline") == default
+    wrong = runner.invoke(app, ["simulate", "--engine", "gpt"])
+    assert wrong.exit_code != 0
+    assert "Fix: use --engine deterministic or --engine openai" in wrong.output
+
+
 def test_simulate_json_has_the_outcome_contract():
     result = runner.invoke(app, ["simulate", str(HOTLINE), "--caller", str(EXAMPLES / "callers" / "known_incident.yaml"), "--json"])
     assert result.exit_code == 0, result.output

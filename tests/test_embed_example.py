@@ -21,7 +21,7 @@ PUBLIC = "https://bots.example.com"
 
 
 def test_a_call_completes_through_the_mounted_router_and_own_routes_still_work():
-    settings = Settings(flow=str(HOTLINE), public_base_url=PUBLIC, twilio_auth_token="tok", twilio_account_sid="AC" + "2" * 32, engine="offline")
+    settings = Settings(flow=str(HOTLINE), public_base_url=PUBLIC, twilio_auth_token="tok", twilio_account_sid="AC" + "2" * 32, engine="deterministic")
     app = build_app(settings)
 
     async def go():
@@ -42,7 +42,7 @@ def test_a_call_completes_through_the_mounted_router_and_own_routes_still_work()
 
 # -- the README's snippet, as written: the public URL is the bare origin ------------------------
 
-ORIGIN_ONLY = dict(flow=str(HOTLINE), public_base_url=PUBLIC, twilio_auth_token="tok", twilio_account_sid="AC" + "2" * 32, engine="offline")
+ORIGIN_ONLY = dict(flow=str(HOTLINE), public_base_url=PUBLIC, twilio_auth_token="tok", twilio_account_sid="AC" + "2" * 32, engine="deterministic")
 URL = re.compile(r"(?:https|wss)://[^\s\"<]+")
 
 

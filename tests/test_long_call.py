@@ -98,7 +98,7 @@ def long_state(turns: int = 200, minutes: float = 30) -> Call:
 
 @pytest.fixture
 def live() -> LiveFlow:
-    app = create_app(Settings(flow=str(HOTLINE), public_base_url="https://voice.example.test", twilio_auth_token="t", engine="offline"))
+    app = create_app(Settings(flow=str(HOTLINE), public_base_url="https://voice.example.test", twilio_auth_token="t", engine="deterministic"))
     return app.state.live
 
 
@@ -140,7 +140,7 @@ def test_a_reference_opens_only_for_its_own_call(live: LiveFlow):
 def test_a_continuation_whose_state_is_gone_still_reaches_a_person():
     """A reference another replica kept in its own memory (no shared Redis), or one that expired: an apology and a person, not a 403."""
     settings = Settings(flow=str(HOTLINE), public_base_url="https://voice.example.test", twilio_auth_token=TOKEN,
-                        engine="offline", emergency_number="+4930123456")
+                        engine="deterministic", emergency_number="+4930123456")
     app = create_app(settings)
     form = {"CallSid": "CA" + "c" * 32, "AccountSid": "AC" + "1" * 32, "From": "+4915112345678", "SpeechResult": "hello"}
     url = "https://voice.example.test/twilio/continue?t=~" + "x" * 22 + "&e=gather"

@@ -18,7 +18,7 @@ TOKEN = "twilio-auth-token"
 def settings(**overrides) -> Settings:
     values = dict(
         flow=str(HOTLINE), public_base_url=PUBLIC, twilio_auth_token=TOKEN, twilio_account_sid="AC" + "1" * 32,
-        engine="offline", openai_api_key=None,
+        engine="deterministic", openai_api_key=None,
     )
     values.update(overrides)
     return Settings(**values)

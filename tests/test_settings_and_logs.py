@@ -1,6 +1,8 @@
 """Settings come from VOICE_AGENT_* and .env; secrets and caller data stay out of logs."""
 
+import pytest
 from loguru import logger
+from pydantic import ValidationError
 
 from agent.core.logs import forget_pii, redact, remember_pii, setup_logging
 from agent.core.settings import Settings
@@ -18,13 +20,29 @@ def test_settings_read_the_environment_and_dotenv(tmp_path, monkeypatch):
     assert "sk-secret-value" not in repr(settings) and "sk-secret-value" not in str(settings.model_dump())
 
 
-def test_offline_engine_without_a_key(monkeypatch, tmp_path):
+def test_deterministic_engine_without_a_key(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("VOICE_AGENT_OPENAI_API_KEY", raising=False)
     assert not Settings().use_openai()
-    monkeypatch.setenv("VOICE_AGENT_ENGINE", "offline")
+    monkeypatch.setenv("VOICE_AGENT_ENGINE", "deterministic")
     monkeypatch.setenv("VOICE_AGENT_OPENAI_API_KEY", "sk-x")
     assert not Settings().use_openai()
+
+
+def test_the_engines_old_name_offline_still_means_the_deterministic_engine(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VOICE_AGENT_ENGINE", "offline")
+    monkeypatch.setenv("VOICE_AGENT_OPENAI_API_KEY", "sk-x")
+    settings = Settings()
+    assert settings.engine == "deterministic" and not settings.use_openai()
+
+
+def test_an_unknown_engine_is_refused_with_the_names_that_work(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VOICE_AGENT_ENGINE", "gpt")
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert "'openai', 'deterministic' or 'auto'" in str(raised.value)
 
 
 def test_caller_data_is_redacted_in_log_lines():

@@ -60,7 +60,7 @@ def _print_turn(speaker: str, text: str) -> None:
     typer.echo(f"{_SPEAKERS.get(speaker, speaker)}: {shown}")
 
 
-async def _run(flow_path: Path, script: CallerScript, *, caller, at: str | None, echo: bool, engine: str = "offline"):
+async def _run(flow_path: Path, script: CallerScript, *, caller, at: str | None, echo: bool, engine: str = "deterministic"):
     return await walk_file(
         flow_path, caller, flow=_load(flow_path), caller_number=script.caller_number, at=at or script.at,
         answer_calls=script.answer_calls, engine=engine, on_event=_print_turn if echo else None,
@@ -81,11 +81,15 @@ def simulate(
     caller: Path = typer.Option(None, "--caller", "-c", help="Caller script YAML (default: a caller reporting an outage)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: outcome and transcript."),
     at: str = typer.Option(None, "--at", help="Simulated time of the call, ISO 8601 (default: now)."),
-    engine: str = typer.Option("offline", "--engine", help="offline (no key, no network) or openai (the realtime model, text mode)."),
+    engine: str = typer.Option(
+        "deterministic", "--engine",
+        help="deterministic (no key, no network; 'offline' is its old name) or openai (the realtime model, text mode).",
+    ),
 ) -> None:
     """Run a whole call through a flow with a scripted caller; no key, no network."""
-    if engine not in ("offline", "openai"):
-        raise _fail(f"unknown engine {engine!r}. Fix: use --engine offline or --engine openai")
+    engine = "deterministic" if engine == "offline" else engine
+    if engine not in ("deterministic", "openai"):
+        raise _fail(f"unknown engine {engine!r}. Fix: use --engine deterministic or --engine openai")
     settings = Settings()
     setup_logging(settings.log_level if not as_json else "ERROR")
     if engine == "openai" and settings.openai_api_key is None:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "VOICE_AGENT_"
@@ -65,9 +65,10 @@ class Settings(BaseSettings):
         return found
 
     # Engines
-    engine: str = Field(
+    engine: Literal["openai", "deterministic", "auto"] = Field(
         "auto",
-        description="'openai', 'offline', or 'auto' (openai when an API key is set, else offline).",
+        description="'openai', 'deterministic' (no key, no network; 'offline' is the old name), "
+        "or 'auto' (openai when an API key is set, else deterministic).",
     )
     openai_api_key: SecretStr | None = None
     openai_realtime_url: str = "wss://api.openai.com/v1/realtime"
@@ -149,11 +150,17 @@ class Settings(BaseSettings):
     replay_window_s: float = Field(24 * 3600, gt=0, description="How long a served CallSid is remembered, to refuse replays.")
     guard_max_entries: int = Field(100_000, ge=1, description="At most this many CallSids / callers are remembered (oldest dropped).")
 
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _old_engine_name(cls, value: Any) -> Any:
+        """'offline' was the deterministic engine's first name; flows and .env files written with it keep working."""
+        return "deterministic" if value == "offline" else value
+
     def use_openai(self) -> bool:
         """Whether live calls should use the realtime model."""
         if self.engine == "openai":
             return True
-        if self.engine == "offline":
+        if self.engine == "deterministic":
             return False
         return self.openai_api_key is not None
 

@@ -75,7 +75,7 @@ class WalkOptions:
     settings: Settings
     base_dir: Path
     answer_calls: bool = True
-    engine: str = "offline"  # or "openai": the realtime model in text mode runs the AI nodes
+    engine: str = "deterministic"  # or "openai": the realtime model in text mode runs the AI nodes
     on_event: Callable[[str, str], None] | None = None
     on_step: list[Callable[[Call, Step], object]] = field(default_factory=list)  # watchers of the stepper's actions
 
@@ -178,7 +178,7 @@ async def walk_file(
     caller_number: str | None = None,
     at: str | None = None,
     answer_calls: bool = True,
-    engine: str = "offline",
+    engine: str = "deterministic",
     registry: Registry | None = None,
     settings: Settings | None = None,
     on_event: Callable[[str, str], None] | None = None,

@@ -23,7 +23,7 @@ TWILIO_API = "https://twilio.fake"
 def agent_settings(flow: str | Path | None = None, **overrides: Any) -> Settings:
     """Settings of an agent under test serving ``flow`` (default: the settings' own default flow)."""
     values: dict[str, Any] = dict(
-        public_base_url=PUBLIC, twilio_auth_token=TOKEN, twilio_account_sid=ACCOUNT, engine="offline", openai_api_key=None,
+        public_base_url=PUBLIC, twilio_auth_token=TOKEN, twilio_account_sid=ACCOUNT, engine="deterministic", openai_api_key=None,
     )
     if flow is not None:
         values["flow"] = str(flow)
