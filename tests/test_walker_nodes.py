@@ -128,3 +128,40 @@ def test_parallel_route_call_rings_everyone_again_for_each_retry(tmp_path):
     assert missed.nodes[-2:] == ["vm", "bye"]
     _, taken = simulate(path, [CallerTurn(dtmf="1")])
     assert [d.name for d in taken.dials] == ["Dana", "Eli"] and taken.end_reason == "connected"
+
+
+def _engineer_hears(tmp_path: Path, keys: str | None, **route: object):
+    from agent.core.call import Call
+    from agent.core.registry import load_registry
+    from agent.flow.actions import AskKeys, Hangup, Say
+    from agent.flow.loader import load_flow
+    from agent.flow.stepper import FlowServices, FlowStepper
+    from agent.testing.settings import agent_settings
+
+    flow = load_flow(_flow(tmp_path))
+    node = flow.nodes["route"]
+    for key, value in route.items():
+        setattr(node, key, value)
+    stepper = FlowStepper(flow, FlowServices(load_registry(), agent_settings(), tmp_path))
+    call = Call(call_id="CA1", caller_number="+4915112345678", node="route", briefing="Jane Doe called about checkout.")
+    call.fields["incident"] = "checkout is down"
+    actions = stepper.whisper(call, keys)
+    said = " ".join(a.prompt if isinstance(a, AskKeys) else a.text for a in actions if isinstance(a, (AskKeys, Say)))
+    return actions, said, (AskKeys, Hangup, Say)
+
+
+def test_the_engineer_takes_hears_or_passes_the_call_by_key(tmp_path):
+    actions, said, (AskKeys, Hangup, Say) = _engineer_hears(tmp_path, None)
+    assert isinstance(actions[0], AskKeys) and actions[0].purpose == "whisper" and actions[0].max_digits == 1
+    assert said.startswith("Jane Doe called about checkout. Press 1 to take the call")
+    assert isinstance(actions[-1], Hangup), "no key: the engineer's leg ends and the next target is rung"
+    assert _engineer_hears(tmp_path, "1")[0] == [], "1 bridges at once"
+    assert [type(a) for a in _engineer_hears(tmp_path, "3")[0]] == [Hangup]
+    assert "The caller said: checkout is down." in _engineer_hears(tmp_path, "2")[1]
+
+
+def test_without_whisper_accept_the_engineer_only_hears_the_briefing(tmp_path):
+    actions, said, (_, _, Say) = _engineer_hears(tmp_path, None, whisper_accept=False)
+    assert [type(a) for a in actions] == [Say] and said == "Jane Doe called about checkout."
+    _, said, _ = _engineer_hears(tmp_path, None, whisper=False)
+    assert "called about" not in said and "Press 1 to take the call" in said

@@ -114,9 +114,13 @@ class AlertOpened:
 
 @dataclass(frozen=True)
 class AskKeys:
-    """Say ``prompt`` and wait for keys (answer: :class:`Pressed`)."""
+    """Say ``prompt`` and wait for keys (answer: :class:`Pressed`; for ``whisper``: :meth:`FlowStepper.whisper` again).
 
-    purpose: Literal["ivr", "pin"]
+    With no key an ``ivr`` or ``pin`` prompt continues with no digits; a
+    ``whisper`` prompt (the engineer's leg) goes on to the actions after it.
+    """
+
+    purpose: Literal["ivr", "pin", "whisper"]
     prompt: str
     language: str
     max_digits: int

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from agent.conversation.briefing import alert_details, alert_for, caller_label, engineer_briefing
+from agent.conversation.briefing import alert_details, alert_for, caller_label, engineer_briefing, spoken_briefing
 from agent.conversation.engines.deterministic import DialogueState, DeterministicEngine
 from agent.conversation.session import NodeSession, call_language
 from agent.core.call import Alert, AlertLink, Call, Decided, Dial as DialRecord, OpenedAlert, Outcome, caller_id_withheld, outcome_of
@@ -85,6 +85,9 @@ from agent.flow.models import (
     VoicemailNode,
 )
 
+WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to pass it on."
+WHISPER_NO_BRIEFING = "A call from the hotline."  # whisper off, whisper_accept on: the key press, without the briefing
+WHISPER_NO_KEY = "No key pressed. Passing the call on."
 MAX_NODES_PER_STEP = 50  # more without waiting for anything: the flow loops
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _ANSWERS = {  # the events each waiting node type takes
@@ -193,6 +196,33 @@ class FlowStepper:
     def intent_label(self, call: Call) -> str | None:
         intent = self.services.registry.intents.get(call.intent or "")
         return intent.label if intent else None
+
+    def whisper(self, call: Call, keys: str | None = None) -> list[Action]:
+        """What the engineer a route_call node rings hears before being connected, and their choice.
+
+        With ``whisper_accept`` the engineer presses 1 to take the call (so a
+        voicemail box never does), 2 to hear the caller's own words first, 3 to
+        pass it on; no key passes it on too, and the dial tries the next target.
+        No actions: bridge the call now. A ``Hangup`` here ends the engineer's
+        leg only (the dial then tries the next target); the caller's call goes on.
+        """
+        node = self.flow.nodes.get(call.node or "")
+        language = self.flow.language
+        briefing = call.briefing or spoken_briefing(call, self.intent_label(call))
+        if not isinstance(node, RouteCallNode) or not node.whisper_accept:
+            return [Say(briefing, language)]
+        if keys == "1":
+            return []
+        if keys == "3":
+            return [Hangup("engineer_passed")]
+        if keys == "2":
+            heard = f"The caller said: {call.fields.get('incident') or 'nothing about the problem yet'}."
+        else:
+            heard = briefing if node.whisper else WHISPER_NO_BRIEFING
+        return [
+            AskKeys("whisper", f"{heard} {WHISPER_MENU}", language, max_digits=1, finish_on_key=None, timeout_s=8),
+            Say(WHISPER_NO_KEY, language), Hangup("engineer_passed"),
+        ]
 
     def session(self, call: Call, node_id: str | None = None) -> NodeSession:
         """What an AI node (``node_id``, default: the call's) knows during the call: gathers, intents, facts, lines."""

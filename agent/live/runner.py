@@ -20,7 +20,6 @@ from urllib.parse import urlencode
 from loguru import logger
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
-from agent.conversation.briefing import spoken_briefing
 from agent.conversation.session import Decision
 from agent.core.call import AlertLink, Call, Outcome
 from agent.core.events import call_event
@@ -31,7 +30,7 @@ from agent.core.shared_state import MemoryState, SharedState
 from agent.core.sources import PluginContext
 from agent.flow import actions as act
 from agent.flow.i18n import messages_for, twilio_language
-from agent.flow.models import AgentMessages, AiAgentNode, Flow, RouteCallNode
+from agent.flow.models import AgentMessages, AiAgentNode, Flow
 from agent.flow.stepper import EventDoesNotFit, FlowServices, FlowStepper
 from agent.live.after_call import AfterCall
 from agent.live.continuations import Continuations
@@ -39,8 +38,6 @@ from agent.live.tokens import TokenCodec
 from agent.live.twilio_rest import TwilioRest
 
 _ANSWERED = {"completed", "answered"}
-WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to pass it on."
-WHISPER_NO_BRIEFING = "A call from the hotline."  # whisper off, whisper_accept on: the key press, without the briefing
 FAILOVER_MESSAGE = AgentMessages().technical_problem  # the English line: the call's language gives its own
 STREAM_GRACE_S = 3.0  # a hang-up during a media stream: its handler, still alive, writes a fresher outcome first
 _WAITING_VERBS = ("<Dial", "<Gather", "<Record", "<Redirect", "<Connect", "<Enqueue", "<Pay")
@@ -165,33 +162,8 @@ class LiveFlow:
         return str(response)
 
     async def whisper(self, call: Call, keys: str | None = None) -> str:
-        """What the engineer hears before being connected, and their choice.
-
-        With ``whisper_accept`` the engineer presses 1 to take the call (so a
-        voicemail box never does), 2 to hear the caller's own words first, 3 to
-        pass it on; no key passes it on too. The dial then tries the next target.
-        """
-        node = self.flow.nodes.get(call.node or "")
-        response = VoiceResponse()
-        briefing = call.briefing or spoken_briefing(call, self.stepper.intent_label(call))
-        if not isinstance(node, RouteCallNode) or not node.whisper_accept:
-            response.say(briefing, **self.voice())
-            return str(response)
-        if keys == "1":
-            return str(response)  # empty: Twilio bridges the call
-        if keys == "3":
-            response.hangup()
-            return str(response)
-        gather = Gather(num_digits=1, action=await self._url("/twilio/whisper", call), method="POST", timeout=8)
-        if keys == "2":
-            gather.say(f"The caller said: {call.fields.get('incident') or 'nothing about the problem yet'}.", **self.voice())
-        else:
-            gather.say(briefing if node.whisper else WHISPER_NO_BRIEFING, **self.voice())
-        gather.say(WHISPER_MENU, **self.voice())
-        response.append(gather)
-        response.say("No key pressed. Passing the call on.", **self.voice())
-        response.hangup()
-        return str(response)
+        """What the engineer hears before being connected, and their choice (:meth:`FlowStepper.whisper`), as TwiML."""
+        return str(await self.render(call, act.Step(self.stepper.whisper(call, keys))))
 
     # -- rendering ----------------------------------------------------------------------------
     async def render(self, call: Call, step: act.Step) -> VoiceResponse:
@@ -208,11 +180,13 @@ class LiveFlow:
                 if action.failed:
                     logger.warning("call {}: {}", call.call_id, action.failed)
             elif isinstance(action, act.AskKeys):
-                url = await self._action(call, action.purpose)
+                whisper = action.purpose == "whisper"  # the engineer's leg: no key goes on to the next actions
+                url = await (self._url("/twilio/whisper", call) if whisper else self._action(call, action.purpose))
                 gather = Gather(finish_on_key=action.finish_on_key, num_digits=action.max_digits, action=url, method="POST", timeout=action.timeout_s)
                 gather.say(action.prompt, **self.voice(action.language))
                 response.append(gather)
-                response.redirect(url, method="POST")  # no key: the same continuation, with no digits
+                if not whisper:
+                    response.redirect(url, method="POST")  # no key: the same continuation, with no digits
             elif isinstance(action, act.Record):
                 url = await self._action(call, "vm")
                 response.say(action.prompt, **self.voice(action.language))

@@ -144,8 +144,8 @@ class TwimlInterpreter:
             gather = root.find("Gather")
             if gather is None:
                 return root.find("Hangup") is None  # TwiML that ends without hanging up bridges the call
-            if not keys:
-                return False  # no key pressed: the whisper hangs up
+            if not keys:  # no key in time: Twilio goes on with the verbs after <Gather>, which bridge unless they hang up
+                return root.find("Hangup") is None
             url, form = gather.get("action", ""), {**form, "Digits": keys.pop(0)}
         return False
 
