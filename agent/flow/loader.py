@@ -50,9 +50,13 @@ def load_flow(path: str | Path, registry: Registry | None = None) -> Flow:
 
 
 def check_flow(
-    path: str | Path, registry: Registry, settings: Settings | None = None
+    path: str | Path, registry: Registry, settings: Settings | None = None, *, text: str | None = None
 ) -> tuple[Flow | None, list[FlowProblem]]:
     """Check a flow file without raising.
+
+    ``text``: the file's contents as edited but not saved (the studio checks as
+    you type); ``path`` still names the file and its folder, where relative
+    paths in the flow are read from.
 
     Returns the flow when it passed the schema (it may still have graph or
     plugin problems) or None when it could not be read, and all problems
@@ -62,7 +66,7 @@ def check_flow(
     """
     path = Path(path)
     report = Reporter(str(path))
-    data = read_yaml(path, report)
+    data = read_yaml(path, report, text=text)
     if data is None:
         return None, report.problems
     base_dir = path.resolve().parent

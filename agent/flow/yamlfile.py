@@ -85,10 +85,13 @@ class _Constructor(RoundTripConstructor):
         return False
 
 
-def read_yaml(path: Path, report: Reporter, *, top_keys: str = "`name:`, `start:` and `nodes:`") -> CommentedMap | None:
-    """Parse the file with the round-trip loader; problems go to ``report``."""
+def read_yaml(
+    path: Path, report: Reporter, *, top_keys: str = "`name:`, `start:` and `nodes:`", text: str | None = None
+) -> CommentedMap | None:
+    """Parse the file with the round-trip loader (``text``: its unsaved contents); problems go to ``report``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if text is None:
+            text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         report.add(None, "file not found", "check the path of the YAML file")
         return None
