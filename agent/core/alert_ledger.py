@@ -60,7 +60,7 @@ class AlertLedger:
             facts.append(OpenIncident(
                 id=f"report:{report.dedup_key}", title=report_title(report), status=f"reported by {callers}",
                 services=[report.service] if report.service else [],
-                url=report.url, dedup_key=report.dedup_key, source="reports",
+                url=report.url, dedup_key=report.dedup_key, source="alert_ledger",
             ))
         return facts
 

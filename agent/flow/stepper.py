@@ -69,6 +69,7 @@ from agent.flow.actions import (
 )
 from agent.flow.i18n import node_line
 from agent.flow.models import (
+    ALL_DAYS,
     AgentMessages,
     AiAgentNode,
     AudioMessageNode,
@@ -89,7 +90,6 @@ WHISPER_MENU = "Press 1 to take the call, 2 to hear what the caller said, 3 to p
 WHISPER_NO_BRIEFING = "A call from the hotline."  # whisper off, whisper_accept on: the key press, without the briefing
 WHISPER_NO_KEY = "No key pressed. Passing the call on."
 MAX_NODES_PER_STEP = 50  # more without waiting for anything: the flow loops
-_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _ANSWERS = {  # the events each waiting node type takes
     IvrMenuNode: (Pressed, Heard, Silence), PinCodeNode: (Pressed, Heard, Silence), VoicemailNode: (Recorded,),
     RouteCallNode: (DialEnded,), AiAgentNode: (Heard, Pressed, Silence, ModelDecided, ModelFailed),
@@ -546,8 +546,8 @@ def within_support_hours(node: SupportHoursNode, now: datetime) -> tuple[bool, d
     to the day it starts on (``fri 22:00-06:00`` is Friday 22:00 to Saturday 06:00).
     """
     local = now.astimezone(ZoneInfo(node.timezone))
-    today = _DAYS[local.weekday()]
-    yesterday = _DAYS[(local - timedelta(days=1)).weekday()]
+    today = ALL_DAYS[local.weekday()]
+    yesterday = ALL_DAYS[(local - timedelta(days=1)).weekday()]
     clock = local.time()
 
     def inside(rule: HoursRule) -> bool:
