@@ -34,7 +34,8 @@ def __dir__() -> list[str]:
 __all__ = ["hookimpl", "__version__", *[
     # agent.plugin_api's names (kept in step by tests/test_plugin_api.py)
     "RegisterIntent", "RegisterGather", "RegisterSource", "RegisterAlertPlatform", "RegisterOnCallDirectory",
-    "RegisterFallback", "SourceFactory", "AlertPlatformFactory", "OnCallDirectoryFactory",
+    "RegisterFallback", "RegisterModelBackend", "SourceFactory", "AlertPlatformFactory", "OnCallDirectoryFactory",
+    "ModelBackendClass",
     "EnrichmentSource", "AlertPlatform", "OnCallDirectory", "FallbackHandler", "PluginContext", "PluginSettings",
     "SettingsConfigDict", "Settings", "SharedCache", "SourceConfigError",
     "Call", "Outcome", "Alert", "AlertLink", "AlertNote", "AlertReceipt", "Fact", "CustomFact", "MaintenanceWindow",

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         RegisterFallback,
         RegisterGather,
         RegisterIntent,
+        RegisterModelBackend,
         RegisterOnCallDirectory,
         RegisterSource,
     )
@@ -166,6 +167,37 @@ def register_fallbacks(register: RegisterFallback) -> None:
     lines in its language. A node picks its handler with ``fallback_plugin``
     (default ``default``). A handler that raises is replaced by the node's
     ``fallback`` branch: the caller still reaches a human.
+    """
+
+
+@hookspec
+def register_model_backends(register: RegisterModelBackend) -> None:
+    """Declare model backends: what an AI node talks to the caller through on a live call.
+
+    Call ``register(name, BackendClass)``. An AI node picks one with
+    ``model: {backend: name, ...}`` (its other keys are the backend's options;
+    without ``model:`` the node uses ``VOICE_AGENT_MODEL_BACKEND``, default
+    ``openai_realtime``). ``BackendClass`` subclasses
+    :class:`agent.media.backends.base.ModelBackend` (it is built on Pipecat, so
+    it is imported from there, not from :mod:`agent.plugin_api`):
+
+    - ``name``; ``Options``, a pydantic model of the ``model:`` keys
+      (subclass :class:`~agent.media.backends.base.BackendOptions`: unknown
+      keys are refused); ``flow validate`` checks them with file:line;
+    - ``limits``: ``{rule: what the caller loses}`` for rules of the call it
+      cannot keep (``flow validate`` warns about each);
+    - ``settings_classes``: its :class:`agent.plugin_api.PluginSettings`
+      (keys, base URLs; ``voice-agent plugins`` lists their variables);
+    - ``BackendClass(settings)`` is built once per process; its
+      ``problems(options, node)`` says what stops a node from running on it
+      (``flow validate`` reports them), ``connect_early(options)`` may start
+      connecting while Twilio opens the media stream, and
+      ``processor(request)`` returns the call's
+      :class:`~agent.media.backends.base.ModelProcessor`, a Pipecat frame
+      processor that takes and sends the frames listed in
+      :mod:`agent.media.backends.base`.
+
+    Registering anything but a class is an error charged to the plugin.
     """
 
 

@@ -12,7 +12,7 @@ plugin package. What is here:
 - ``hookimpl``, the marker of hook implementations, and the typed
   ``register`` callbacks the registration hooks receive (``RegisterIntent``,
   ``RegisterGather``, ``RegisterSource``, ``RegisterAlertPlatform``,
-  ``RegisterOnCallDirectory``, ``RegisterFallback``);
+  ``RegisterOnCallDirectory``, ``RegisterFallback``, ``RegisterModelBackend``);
 - the protocols a plugin's classes follow: :class:`EnrichmentSource`,
   :class:`AlertPlatform` (``open_alert``, optional ``add_note``),
   :class:`OnCallDirectory`, :class:`FallbackHandler`;
@@ -83,6 +83,11 @@ RegisterAlertPlatform: TypeAlias = Callable[[str, AlertPlatformFactory], None]
 RegisterOnCallDirectory: TypeAlias = Callable[[str, OnCallDirectoryFactory], None]
 #: ``register(name, handler)`` in ``register_fallbacks``.
 RegisterFallback: TypeAlias = Callable[[str, FallbackHandler], None]
+#: A model backend class: a subclass of ``agent.media.backends.base.ModelBackend`` (built on Pipecat,
+#: so typed loosely here: this module imports nothing from the media layer).
+ModelBackendClass: TypeAlias = type[Any]
+#: ``register(name, BackendClass)`` in ``register_model_backends``.
+RegisterModelBackend: TypeAlias = Callable[[str, ModelBackendClass], None]
 
 __all__ = [
     # hooks
@@ -93,9 +98,11 @@ __all__ = [
     "RegisterAlertPlatform",
     "RegisterOnCallDirectory",
     "RegisterFallback",
+    "RegisterModelBackend",
     "SourceFactory",
     "AlertPlatformFactory",
     "OnCallDirectoryFactory",
+    "ModelBackendClass",
     # what plugin classes follow, and are built with
     "EnrichmentSource",
     "AlertPlatform",

@@ -26,7 +26,7 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
-from agent.conversation.realtime_client import RealtimeConfig
+from agent.conversation.realtime_client import RealtimeConfig, RealtimeEndpoint
 from agent.conversation.session import NodeSession
 from agent.conversation.tools import ToolBox
 from agent.core.call import Call
@@ -75,7 +75,7 @@ async def measure(frames: int, repeat: int) -> float:
     flow = load_flow(ROOT / "examples" / "flows" / "hotline.yaml", registry)
     node_id, node = next((k, v) for k, v in flow.nodes.items() if isinstance(v, AiAgentNode))
     ctx = NodeSession.build(node_id, node, Call(caller_number="+4915112345678"), registry, region="DE", timezone=flow.timezone)
-    config = RealtimeConfig(url="ws://127.0.0.1:9/v1/realtime", model="m", api_key="k", instructions="", tools=[], greeting="Hi",
+    config = RealtimeConfig(endpoint=RealtimeEndpoint.openai("ws://127.0.0.1:9/v1/realtime", "m", "k"), model="m", instructions="", tools=[], greeting="Hi",
                             connect_timeout_s=0.01)
 
     async def nothing(*_args) -> None:

@@ -3,8 +3,9 @@
     Twilio WS -> transport in            Pipecat's websocket input + SafeTwilioSerializer: CallerAudioFrame,
                                          TwilioMarkFrame, InputDTMFFrame, TwilioStopFrame
       -> BargeInDetector  (VAD)          local Silero while the bot is heard -> VADUserStartedSpeakingFrame
-      -> OpenAIRealtimeProcessor         the model: audio/pcmu both ways; its events as frames; barge-in;
-                                         hand-over line; fail-over
+      -> the node's ModelProcessor       the model, from the node's backend (agent/media/backends; e.g.
+                                         openai_realtime: audio/pcmu both ways); its events as frames;
+                                         barge-in; hand-over line; fail-over
       -> ToolHandlers                    FunctionCallInProgressFrame -> ToolBox -> FunctionCallResultFrame,
                                          CallDecidedFrame; HandOverFrame -> the fallback's decision
       -> TwilioMediaOutput (transport out) BotAudioFrame -> media + marks on the socket; clear on
@@ -62,7 +63,6 @@ from pipecat.transports.websocket.fastapi import (
 from pipecat.workers.runner import WorkerRunner
 
 from agent.conversation.prompt import build_instructions
-from agent.conversation.realtime_client import RealtimeConfig, RealtimeConnection
 from agent.conversation.session import Decision
 from agent.conversation.tools import ToolBox
 from agent.core.call import Call
@@ -71,10 +71,11 @@ from agent.flow.models import AiAgentNode
 from agent.live.runner import LiveFlow
 from agent.live.tokens import TokenError
 from agent.live.twilio_rest import TwilioRest, TwilioRestError, UpdateResult
+from agent.media.backends.base import ModelRequest
+from agent.media.backends.choice import model_of
 from agent.media.frames import ModelInstructionsFrame
 from agent.media.processors.barge_in import BargeInDetector
 from agent.media.processors.keypad import KeypadCollector
-from agent.media.processors.realtime import OpenAIRealtimeProcessor
 from agent.media.processors.reply_latency import ReplyLatencyMeter
 from agent.media.processors.supervisor import CallSupervisor
 from agent.media.processors.tool_handlers import ToolHandlers
@@ -102,7 +103,8 @@ async def read_start(websocket: WebSocket) -> dict:
 
 
 class EarlyStart:
-    """The model connection and enrichment of a call, started while Twilio is still opening the media stream.
+    """The model connection (what the node's backend starts early, if anything) and enrichment of a call,
+    started while Twilio is still opening the media stream.
 
     Begun when the webhook answers with ``<Connect><Stream>``, taken by the
     stream when it arrives here; if it goes to another replica (or never
@@ -110,19 +112,18 @@ class EarlyStart:
     """
 
     def __init__(self) -> None:
-        self._calls: dict[str, tuple[asyncio.Task, asyncio.Task, asyncio.TimerHandle]] = {}
+        self._calls: dict[str, tuple[asyncio.Future | None, asyncio.Task, asyncio.TimerHandle]] = {}
 
     def begin(self, live: LiveFlow, state: Call, node: AiAgentNode) -> None:
         if state.call_id in self._calls or len(self._calls) >= MAX_EARLY_STARTS:
             return
-        settings = live.settings
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
-        connection = asyncio.create_task(RealtimeConnection.open(settings.openai_realtime_url, settings.openai_realtime_model, key))
+        chosen = model_of(node, live.registry, live.settings)
+        connection = chosen.backend.connect_early(chosen.options)
         facts = asyncio.create_task(live.facts(state, node))  # reads the state only
         expiry = asyncio.get_running_loop().call_later(EARLY_START_TTL_S, self._expire, state.call_id)
         self._calls[state.call_id] = (connection, facts, expiry)
 
-    def take(self, call_sid: str) -> tuple[asyncio.Task | None, asyncio.Task | None]:
+    def take(self, call_sid: str) -> tuple[asyncio.Future | None, asyncio.Task | None]:
         """The connection and facts started for ``call_sid`` (None, None when nothing was)."""
         entry = self._calls.pop(call_sid, None)
         if entry is None:
@@ -138,10 +139,13 @@ class EarlyStart:
             connection.add_done_callback(_close_unused)
 
 
-def _close_unused(connection: asyncio.Task) -> None:
+def _close_unused(connection: asyncio.Future) -> None:
     if connection.cancelled() or connection.exception() is not None:
         return
-    task = asyncio.ensure_future(connection.result().close())
+    close = getattr(connection.result(), "close", None)  # what a backend started early: closed if it can be
+    if close is None:
+        return
+    task = asyncio.ensure_future(close())
     task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a connection already gone is fine
 
 
@@ -207,7 +211,7 @@ class RealtimeCall:
     def __init__(
         self, websocket: WebSocket, live: LiveFlow, state: Call, node: AiAgentNode, stream_sid: str,
         rest: TwilioRest, hooks: CallHooks | None = None,
-        connection: asyncio.Task | None = None, facts: asyncio.Task | None = None,
+        connection: asyncio.Future | None = None, facts: asyncio.Task | None = None,
     ) -> None:
         self._early_facts = facts
         self.live, self.state, self.node, self.rest = live, state, node, rest
@@ -222,15 +226,7 @@ class RealtimeCall:
         self._checkpoint: asyncio.Task | None = None
         self._changed = False  # a turn since the running checkpoint started
         self._redirect_task: asyncio.Task[UpdateResult | None] | None = None
-        tz = ZoneInfo(live.flow.timezone)
-        config = RealtimeConfig(
-            url=settings.openai_realtime_url, model=settings.openai_realtime_model,
-            api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "",
-            instructions=build_instructions(self.ctx, None, tz), tools=self.tools.schemas(), greeting=self.ctx.greeting,
-            voice=self.ctx.voice, speed=node.speed, language=self.ctx.language,
-            transcription_model=settings.openai_transcription_model,
-            turn_detection=RealtimeConfig.turn_detection_from(settings),
-        )
+        chosen = model_of(node, live.registry, settings)
         self.transport = FastAPIWebsocketTransport(
             websocket,
             FastAPIWebsocketParams(
@@ -238,22 +234,24 @@ class RealtimeCall:
                 serializer=SafeTwilioSerializer(stream_sid, state.call_id),
             ),
         )
-        self.realtime = OpenAIRealtimeProcessor(
-            config, on_decision=self._decided, on_failure=self._failed, call_id=state.call_id, preconnected=connection,
-        )
+        self.model = chosen.backend.processor(ModelRequest(
+            call_id=state.call_id, node=node, session=self.ctx, tools=self.tools,
+            instructions=build_instructions(self.ctx, None, ZoneInfo(live.flow.timezone)), settings=settings,
+            options=chosen.options, on_decision=self._decided, on_failure=self._failed, preconnected=connection,
+        ))
         self.supervisor = CallSupervisor(
             reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input,
             max_duration_s=live.time_left(state, node), silence_end_s=node.silence_end_s,
-            answer_timeout_s=config.answer_timeout_s, on_no_answer=self._no_answer, call_id=state.call_id,
+            answer_timeout_s=self.model.answer_timeout_s, on_no_answer=self._no_answer, call_id=state.call_id,
         )
         processors: list[FrameProcessor] = [
             self.transport.input(),
             *([BargeInDetector(SileroModel.shared().detector())] if settings.local_vad else []),
-            self.realtime,
+            self.model,
             ToolHandlers(self.tools),
             TwilioMediaOutput(TwilioMediaSender(websocket.send_text, stream_sid)),
             *([ReplyLatencyMeter(self.hooks.on_reply_latency)] if self.hooks.on_reply_latency else []),
-            KeypadCollector(idle_s=config.dtmf_idle_s),
+            KeypadCollector(),
             self.supervisor,
             TranscriptKeeper(self.call, on_change=self._keep_soon),
         ]
@@ -347,8 +345,8 @@ class RealtimeCall:
         """
         if self.hooks.on_model_error is not None:
             self.hooks.on_model_error(kind)
-        if self.realtime.decision is not None:
-            await self._decided(self.realtime.decision)
+        if self.model.decision is not None:
+            await self._decided(self.model.decision)
             return
         await self._redirect(await self.live.failover_url(self.state), f"deterministic mode after: {reason}")
 
@@ -380,5 +378,5 @@ class RealtimeCall:
     async def _no_answer(self, reason: str) -> None:
         """The model was asked to speak (a re-prompt, the hand-over line) and said nothing."""
         if not self._moved_on:
-            await self.realtime.fail("no_answer", reason)
+            await self.model.fail("no_answer", reason)
 

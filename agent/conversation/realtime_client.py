@@ -5,9 +5,13 @@ processor (:mod:`agent.media.processors.realtime`, audio) and the text engine
 (:mod:`agent.conversation.engines.realtime_text`, ``voice-agent simulate
 --engine openai``). Nothing here knows about Pipecat or audio frames.
 
-* :class:`RealtimeConnection`: one WebSocket session, opened with
-  ``Authorization: Bearer`` on ``{base}/realtime?model=...`` (how the
-  ``openai`` SDK connects, with the same options: no size limit, no
+* :class:`RealtimeEndpoint`: where a session connects and how it
+  authenticates, in OpenAI's dialect (``Authorization: Bearer`` on
+  ``{base}/realtime?model=...``, also any OpenAI-compatible server by base
+  URL) or Azure OpenAI's (``api-key`` on
+  ``{endpoint}/openai/v1/realtime?model=<deployment>``).
+* :class:`RealtimeConnection`: one WebSocket session, opened on an endpoint
+  (how the ``openai`` SDK connects, with the same options: no size limit, no
   compression, no cross-origin redirects). We write the socket ourselves
   instead of through the SDK's connection: its send path (a send queue for
   reconnects, locks, task look-ups) costs more than the write itself at 50
@@ -27,7 +31,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from loguru import logger
 
@@ -65,6 +69,43 @@ def websocket_url(url: str, model: str) -> str:
     return f"{base}/realtime?model={quote(model, safe='')}"
 
 
+@dataclass(frozen=True)
+class RealtimeEndpoint:
+    """Where a realtime session connects (the whole WebSocket URL, query included) and the headers that authenticate it."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def openai(cls, url: str, model: str, api_key: str) -> RealtimeEndpoint:
+        """OpenAI's dialect, also any OpenAI-compatible server: ``{base}/realtime?model=...``, ``Authorization: Bearer``.
+
+        No key, no header (a self-hosted server may need none). As the SDK's
+        ``AsyncRealtime._connect_ws`` (openai/resources/realtime/realtime.py) builds it.
+        """
+        return cls(websocket_url(url, model), {"Authorization": f"Bearer {api_key}"} if api_key else {})
+
+    @classmethod
+    def azure(cls, endpoint: str, deployment: str, api_key: str, api_version: str | None = None) -> RealtimeEndpoint:
+        """Azure OpenAI's dialect: the key in an ``api-key`` header, the deployment in the query.
+
+        GA (no ``api_version``): ``wss://<resource>.openai.azure.com/openai/v1/realtime?model=<deployment>``
+        (https://learn.microsoft.com/azure/ai-foundry/openai/how-to/realtime-audio-websockets; Pipecat's
+        ``AzureRealtimeLLMService``, pipecat/services/azure/realtime/llm.py). Preview (``api_version``):
+        ``wss://<resource>.openai.azure.com/openai/realtime?api-version=<v>&deployment=<deployment>``, as the
+        ``openai`` SDK's ``AsyncAzureOpenAI._configure_realtime`` builds it (openai/lib/azure.py: base URL
+        ``{azure_endpoint}/openai``, then ``/realtime`` with ``api-version`` and ``deployment``, header ``api-key``).
+        """
+        base = endpoint.rstrip("/")
+        scheme, sep, rest = base.partition("://")
+        base = {"https": "wss", "http": "ws"}.get(scheme.lower(), scheme) + sep + rest
+        if api_version:
+            url = f"{base}/openai/realtime?" + urlencode({"api-version": api_version, "deployment": deployment})
+        else:
+            url = f"{base}/openai/v1/realtime?" + urlencode({"model": deployment})
+        return cls(url, {"api-key": api_key} if api_key else {})
+
+
 def prepare_realtime(url: str, api_key: str = "") -> None:
     """At start-up: the TLS context and the WebSocket client's modules, so no call pays for them on the event loop."""
     import websockets.asyncio.client  # noqa: F401
@@ -76,15 +117,15 @@ def prepare_realtime(url: str, api_key: str = "") -> None:
 class RealtimeConnection:
     """One session with the realtime model: send client events, receive server events (raw), close.
 
-    ``await RealtimeConnection.open(url, model, api_key)``; every method may
-    raise when the socket is gone (the caller decides what that means).
+    ``await RealtimeConnection.open(endpoint)``; every method may raise when
+    the socket is gone (the caller decides what that means).
     """
 
     def __init__(self, socket: Any) -> None:
         self._socket = socket
 
     @classmethod
-    async def open(cls, url: str, model: str, api_key: str) -> RealtimeConnection:
+    async def open(cls, endpoint: RealtimeEndpoint) -> RealtimeConnection:
         from websockets.asyncio.client import connect
         from websockets.exceptions import SecurityError
         from websockets.uri import parse_uri
@@ -100,10 +141,10 @@ class RealtimeConnection:
                         return SecurityError("cross-origin WebSocket redirects are not allowed")
                 return target
 
-        address = websocket_url(url, model)
+        address = endpoint.url
         options: dict[str, Any] = {"ssl": ssl_context()} if address.startswith("wss://") else {}
         socket = await _SameOrigin(
-            address, additional_headers={"Authorization": f"Bearer {api_key}"}, user_agent_header=None,
+            address, additional_headers=endpoint.headers, user_agent_header=None,
             max_size=None, compression=None, **options,
         )
         return cls(socket)
@@ -189,9 +230,8 @@ def error_code(event: dict[str, Any]) -> str:
 class RealtimeConfig:
     """How to reach the model and what to tell it, for a live call (audio both ways as 8 kHz mu-law)."""
 
-    url: str
-    model: str
-    api_key: str
+    endpoint: RealtimeEndpoint
+    model: str  # the session's model (Azure: the deployment)
     instructions: str
     tools: list[dict[str, Any]]
     greeting: str

@@ -36,6 +36,17 @@ class PluginRef(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ModelRef(BaseModel):
+    """The model an AI node talks through: a backend by name; other keys are that backend's options."""
+
+    model_config = ConfigDict(extra="allow")
+    backend: str = Field(description="A registered model backend (`voice-agent plugins` lists them), e.g. openai_realtime.")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 class SourceConfig(PluginRef):
     """One enrichment source."""
 

@@ -48,6 +48,9 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("statuspage", "plugins.statuspage"),
     ("ilert", "plugins.ilert"),
     ("pagerduty", "plugins.pagerduty"),
+    # The model backends (openai_realtime, cascade, ...): one module that imports each on its own, so a
+    # backend whose extra is missing is reported by name and the others still register.
+    ("builtin_backends", "agent.media.backends.builtin"),
 )
 
 _REGISTRATION_HOOKS = (
@@ -57,6 +60,7 @@ _REGISTRATION_HOOKS = (
     ("register_fallbacks", "fallback"),
     ("register_alert_platforms", "alert platform"),
     ("register_oncall_directories", "on-call directory"),
+    ("register_model_backends", "model backend"),
 )
 _LIFECYCLE_HOOKS = ("call_started", "call_ended")
 
@@ -92,6 +96,8 @@ class Registry:
     fallbacks: dict[str, Callable[..., Any]] = field(default_factory=dict)
     alert_platforms: dict[str, Any] = field(default_factory=dict)
     oncall_directories: dict[str, Any] = field(default_factory=dict)
+    backends: dict[str, type] = field(default_factory=dict)
+    """Model backend classes by name (``agent.media.backends.base.ModelBackend`` subclasses)."""
     plugins: dict[str, PluginReport] = field(default_factory=dict)
     manager: pluggy.PluginManager | None = None
 
@@ -153,6 +159,18 @@ def _collect(registry: Registry, manager: pluggy.PluginManager) -> None:
                     raise TypeError(f"register_gathers expects a Gather instance, got {type(gather).__name__}")
                 keyed(store, kind, report, gather.name, gather)
             return register_gather
+        if hook_name == "register_model_backends":
+            def register_backend(name: str, backend: type) -> None:
+                if not isinstance(name, str) or not name:
+                    raise TypeError(f"register_model_backends expects register(name, BackendClass), got name {name!r}")
+                if not isinstance(backend, type):
+                    raise TypeError(f"register_model_backends expects a ModelBackend class, got {type(backend).__name__}")
+                keyed(store, kind, report, name, backend)
+                for cls in getattr(backend, "settings_classes", ()):  # its keys and URLs: listed with the plugin's
+                    if cls not in report.settings:
+                        report.settings.append(cls)
+                        report.provides.setdefault("settings", []).extend(cls.env_vars())
+            return register_backend
 
         def register(name: str, value: Any) -> None:
             if not isinstance(name, str) or not name:
@@ -167,6 +185,7 @@ def _collect(registry: Registry, manager: pluggy.PluginManager) -> None:
         "register_fallbacks": registry.fallbacks,
         "register_alert_platforms": registry.alert_platforms,
         "register_oncall_directories": registry.oncall_directories,
+        "register_model_backends": registry.backends,
     }
     for hook_name, kind in _REGISTRATION_HOOKS:
         for impl in ordered_hookimpls(manager, hook_name):
@@ -182,6 +201,8 @@ def _collect(registry: Registry, manager: pluggy.PluginManager) -> None:
             if any(i.plugin is plugin for i in ordered_hookimpls(manager, hook)):
                 report.provides.setdefault("lifecycle", []).append(hook)
         for cls in _settings_classes(plugin):
+            if cls in report.settings:
+                continue
             report.settings.append(cls)
             report.provides.setdefault("settings", []).extend(cls.env_vars())
 

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     )
     briefing_timeout_s: float = Field(2.5, gt=0, description="After this, the template briefing is used.")
     openai_transcription_model: str = "gpt-4o-transcribe"
+    model_backend: str = Field(
+        "openai_realtime",
+        description="The model backend of AI nodes without a `model:` block (`voice-agent plugins` lists the installed ones).",
+    )
     turn_detection: Literal["server_vad", "semantic_vad"] = Field(
         "server_vad", description="How the model decides the caller finished a turn."
     )

@@ -18,6 +18,7 @@ from agent.core.config import (  # noqa: F401 - the flow's shared config types, 
     AgentMessages,
     ConfigModel as _Model,
     EnrichmentConfig,
+    ModelRef,
     PluginRef,
     RouteTarget,
     SourceConfig,
@@ -296,6 +297,9 @@ class AiAgentNode(_Node):
         default_factory=dict,
         description="Other languages the agent speaks: a call starts in one when the caller ID's country speaks it, "
         "and the realtime agent switches to one when the caller speaks it.",
+    )
+    model: ModelRef | None = Field(
+        None, description="The model backend and its options (default: the VOICE_AGENT_MODEL_BACKEND setting's, with its defaults).",
     )
     voice: str = "marin"
     speed: float = Field(1.0, ge=0.25, le=1.5)

@@ -25,7 +25,7 @@ from agent.core.registry import load_registry
 from pipecat.frames.frames import Frame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from agent.conversation.realtime_client import MAX_EVENT_BYTES, RealtimeConfig
+from agent.conversation.realtime_client import MAX_EVENT_BYTES, RealtimeConfig, RealtimeEndpoint
 from agent.conversation.tools import ToolBox
 from agent.media.frames import TwilioMarkFrame
 from agent.media.processors.realtime import MAX_TRANSCRIPT_CHARS, OpenAIRealtimeProcessor
@@ -76,7 +76,7 @@ class Probe:
     def __init__(self) -> None:
         ctx = NodeSession.build(NODE_ID, NODE, Call(caller_number="+4915112345678"), REGISTRY, region="DE", timezone=FLOW.timezone)
         tools = ToolBox(ctx)
-        config = RealtimeConfig(url="ws://127.0.0.1:9/v1/realtime", model="m", api_key="k", instructions="", tools=tools.schemas(), greeting="Hi")
+        config = RealtimeConfig(endpoint=RealtimeEndpoint.openai("ws://127.0.0.1:9/v1/realtime", "m", "k"), model="m", instructions="", tools=tools.schemas(), greeting="Hi")
         self.failures: list[str] = []
         self.decisions: list[Any] = []
         self.to_twilio: list[str] = []

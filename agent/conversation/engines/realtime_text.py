@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.conversation.prompt import build_instructions
-from agent.conversation.realtime_client import EventDecoder, RealtimeConnection, error_code, tool_output, user_text
+from agent.conversation.realtime_client import EventDecoder, RealtimeConnection, RealtimeEndpoint, error_code, tool_output, user_text
 from agent.conversation.session import NodeSession
 from agent.conversation.tools import ToolBox
 from agent.core.settings import Settings
@@ -54,7 +54,7 @@ class RealtimeTextEngine:
         key = self._settings.openai_api_key.get_secret_value()
         try:
             self._conn = await asyncio.wait_for(
-                RealtimeConnection.open(url, self._settings.openai_realtime_model, key), min(self._timeout, CONNECT_TIMEOUT_S),
+                RealtimeConnection.open(RealtimeEndpoint.openai(url, self._settings.openai_realtime_model, key)), min(self._timeout, CONNECT_TIMEOUT_S),
             )
         except Exception as exc:  # refused, unknown host, TLS, HTTP 401 on the upgrade, timeout: all the same to the user
             reason = str(exc) or type(exc).__name__

@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pipecat.processors.frame_processor import FrameProcessor
 from pydantic import BaseModel, ConfigDict
 
+from agent.core.settings import ENV_PREFIX, PluginSettings
+
 if TYPE_CHECKING:
     from agent.conversation.session import Decision, NodeSession
     from agent.conversation.tools import ToolBox
@@ -97,12 +99,25 @@ class ModelBackend:
     Options: ClassVar[type[BackendOptions]] = BackendOptions
     #: Rules of the call this backend cannot keep, and what the caller loses (``flow validate`` warns).
     limits: ClassVar[dict[str, str]] = {}
+    #: Its own settings (keys, base URLs: never in a flow), read with ``settings.plugin_settings(cls)``.
+    settings_classes: ClassVar[tuple[type[PluginSettings], ...]] = ()
+    #: The agent's own settings it reads (``Settings`` field names, e.g. ``openai_api_key``).
+    settings_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def env_vars(cls) -> list[str]:
+        """Every environment variable this backend reads (``voice-agent plugins`` lists them)."""
+        names = [f"{ENV_PREFIX}{field}".upper() for field in cls.settings_fields]
+        return names + [name for settings in cls.settings_classes for name in settings.env_vars()]
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     def problems(self, options: BackendOptions, node: AiAgentNode) -> list[str]:
-        """What stops this node from running on this backend with these options (missing keys, URLs), with the fix."""
+        """What stops this node from running on this backend with these options (missing keys, URLs).
+
+        Each is ``"what is wrong; what to do"``: ``flow validate`` reports it at the node's ``model:`` line.
+        """
         return []
 
     def connect_early(self, options: BackendOptions) -> asyncio.Future[Any] | None:

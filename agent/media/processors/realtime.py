@@ -59,7 +59,7 @@ from pipecat.frames.frames import (
     UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
 )
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.processors.frame_processor import FrameDirection
 
 from agent.conversation.realtime_client import (  # noqa: F401  (SAY_LEAD, prepare_realtime, RealtimeConfig: the names importers use)
     BENIGN_ERRORS,
@@ -78,6 +78,7 @@ from agent.conversation.realtime_client import (  # noqa: F401  (SAY_LEAD, prepa
 from agent.conversation.session import Decision
 from agent.core.events import call_event
 from agent.media import mulaw
+from agent.media.backends.base import ModelProcessor
 from agent.media.frames import (
     BotAudioEndFrame,
     BotAudioFrame,
@@ -126,7 +127,7 @@ class ModelLink:
             except Exception as exc:  # the early attempt failed: one more, now
                 logger.info("the early model connection failed ({}); connecting again", type(exc).__name__)
         if self.conn is None:
-            self.conn = await RealtimeConnection.open(self._config.url, self._config.model, self._config.api_key)
+            self.conn = await RealtimeConnection.open(self._config.endpoint)
 
     async def send(self, event: dict[str, Any]) -> None:
         try:
@@ -206,8 +207,8 @@ class HandOver:
         await self._on_decision(replace(decision, say="") if heard else decision)
 
 
-class OpenAIRealtimeProcessor(FrameProcessor):
-    """The realtime model between the VAD and the tool handlers (see the module's doc)."""
+class OpenAIRealtimeProcessor(ModelProcessor):
+    """The realtime model between the VAD and the tool handlers (see the module's doc); the ``openai_realtime`` backend's processor."""
 
     def __init__(
         self,
@@ -221,6 +222,7 @@ class OpenAIRealtimeProcessor(FrameProcessor):
     ) -> None:
         super().__init__(enable_direct_mode=True, **kwargs)
         self._config = config
+        self.answer_timeout_s = config.answer_timeout_s
         self._call_id = call_id  # the call event log's key
         self.connection = ModelLink(config, on_failure=on_failure, call_id=call_id, preconnected=preconnected)
         self.responses = Responses()
