@@ -16,6 +16,7 @@ setup_logging("WARNING")  # before Pipecat is imported: it logs at import time
 import agent  # noqa: E402
 from agent.cli.flow import flow_app  # noqa: E402
 from agent.cli.help import FlagCommand, FlagGroup  # noqa: E402
+from agent.cli.studio import studio  # noqa: E402
 from agent.conversation.engines.realtime_text import EngineUnavailable  # noqa: E402
 from agent.flow.loader import load_flow  # noqa: E402
 from agent.core.logs import setup_logging
@@ -31,6 +32,7 @@ DEFAULT_CALLER = EXAMPLES / "callers" / "new_outage.yaml"
 
 app = typer.Typer(help="An AI voice agent for on-call hotlines.", no_args_is_help=True, add_completion=False, cls=FlagGroup)
 app.add_typer(flow_app, name="flow")
+app.command(cls=FlagCommand)(studio)
 
 _SPEAKERS = {"agent": "Agent ", "caller": "Caller", "system": "  ·   "}
 
@@ -243,6 +245,16 @@ def plugins() -> None:
             typer.echo(f"    {kind}: {', '.join(names)}")
         for error in report.errors:
             typer.echo(f"    error: {error}")
+    if registry.backends:
+        typer.echo(f"model backends (an AI node's `model: {{backend: ...}}`; default {Settings().model_backend}):")
+    for name, backend in registry.backends.items():
+        options = ", ".join(getattr(getattr(backend, "Options", None), "model_fields", {})) or "none"
+        typer.echo(f"    {name}  options: {options}")
+        env_vars = getattr(backend, "env_vars", None)
+        if callable(env_vars) and env_vars():
+            typer.echo(f"        settings: {', '.join(env_vars())}")
+        for rule, loss in (getattr(backend, "limits", None) or {}).items():
+            typer.echo(f"        cannot keep {rule}: {loss}")
 
 
 def main() -> None:
