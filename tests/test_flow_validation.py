@@ -15,6 +15,7 @@ from agent.flow.models import Flow
 from agent.core.registry import Registry
 from agent.core.settings import Settings
 from agent.core.sources import SourceConfigError, PluginContext
+from agent.media.backends.openai_realtime import OpenAIRealtimeBackend
 
 
 class StaticSource:
@@ -47,6 +48,7 @@ REGISTRY = Registry(
     intents={"incident": object(), "talk_to_human": object(), "security": object()},
     gathers={"caller_name": object(), "callback_number": object(), "service": object()},
     sources={"static": StaticSource, "broken": BrokenSource, "file": FileSource},
+    backends={"openai_realtime": OpenAIRealtimeBackend},
 )
 
 VALID = """\
@@ -784,3 +786,75 @@ def test_an_audio_message_with_both_text_and_a_recording_is_refused(tmp_path: Pa
     assert problem.line == 4
     assert "both `text` and `audio_url`" in problem.message
     assert problem.fix.startswith("keep one")
+
+
+# --- the AI node's model backend (`model:`) ----------------------------------------------
+
+MODEL_FLOW = VALID.replace("    fallback: bye\n", "    fallback: bye\n    model:\n{model}", 1)
+
+
+def with_model(*lines: str) -> str:
+    return MODEL_FLOW.replace("{model}", "".join(f"      {line}\n" for line in lines))
+
+
+def test_a_node_without_model_uses_the_default_backend_which_must_be_installed(tmp_path: Path) -> None:
+    _, problems = check_flow(write(tmp_path, VALID), REGISTRY, Settings(model_backend="casade"))
+    problem = only(problems)
+    assert problem.line == 6, "at the AI node"
+    assert "unknown model backend `casade` (VOICE_AGENT_MODEL_BACKEND" in problem.message
+    assert "installed backends: openai_realtime" in problem.fix
+
+
+def test_unknown_backend_is_reported_at_its_line_with_a_suggestion(tmp_path: Path) -> None:
+    problem = only(problems_of(tmp_path, with_model("backend: openai_realtim")))
+    assert problem.line == 14
+    assert "did you mean `openai_realtime`?" in problem.message
+    assert problem.fix.startswith("change it to `openai_realtime`")
+
+
+def test_backend_options_are_checked_against_its_options_model_at_their_line(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, with_model(
+        "backend: openai_realtime", "azure_endpoint: https://acme.openai.azure.com/openai/v1", "deploymnt: gpt-realtime",
+    ))
+    endpoint, typo = problems
+    assert endpoint.line == 15 and "`azure_endpoint`: not the resource's URL alone" in endpoint.message
+    assert endpoint.fix.startswith("write it as https://<resource>.openai.azure.com")
+    assert typo.line == 16 and "`deploymnt`: unknown option; did you mean `deployment`?" in typo.message
+    assert "`openai_realtime` takes: api_version, azure_endpoint, deployment, model, url" in typo.fix
+
+
+def test_azure_without_a_deployment_or_key_is_refused_with_what_to_set(tmp_path: Path) -> None:
+    problem = only(problems_of(tmp_path, with_model("backend: openai_realtime", "azure_endpoint: https://acme.openai.azure.com")))
+    assert "`azure_endpoint` needs `deployment`" in problem.message
+    flow = write(tmp_path, with_model("backend: openai_realtime", "azure_endpoint: https://acme.openai.azure.com", "deployment: rt"))
+    problem = only(check_flow(flow, REGISTRY, Settings())[1])
+    assert problem.line == 13 and "no Azure OpenAI API key" in problem.message, "at the node's `model:`"
+    assert "VOICE_AGENT_AZURE_OPENAI_API_KEY" in problem.fix
+    assert check_flow(flow, REGISTRY, Settings(azure_openai_api_key="k"))[1] == []
+
+
+def test_azure_preview_api_version_is_refused_its_protocol_is_not_spoken(tmp_path: Path) -> None:
+    flow = write(tmp_path, with_model(
+        "backend: openai_realtime", "azure_endpoint: https://acme.openai.azure.com", "deployment: rt",
+        "api_version: 2025-04-01-preview",
+    ))
+    problem = only(check_flow(flow, REGISTRY, Settings(azure_openai_api_key="k"))[1])
+    assert "preview realtime API" in problem.message and "remove `api_version`" in problem.fix
+
+
+class LimitedBackend(OpenAIRealtimeBackend):
+    limits = {"barge-in truncation": "the model keeps what it said in full, heard or not"}
+
+
+def test_a_backends_limits_are_warnings_the_flow_still_passes(tmp_path: Path, runner: CliRunner, monkeypatch) -> None:
+    registry = Registry(**{**{k: getattr(REGISTRY, k) for k in ("intents", "gathers", "sources")}, "backends": {"limited": LimitedBackend}})
+    path = write(tmp_path, with_model("backend: limited"))
+    warnings: list[FlowProblem] = []
+    flow, problems = check_flow(path, registry, Settings(), warnings=warnings)
+    assert flow is not None and problems == []
+    assert [(w.line, w.warning) for w in warnings] == [(13, True)]
+    monkeypatch.setattr(cli_flow, "default_registry", lambda: registry)
+    result = runner.invoke(cli_flow.flow_app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"{path}:13: warning: node `agent`: model backend `limited` cannot keep `barge-in truncation`" in result.stderr
+    assert result.stdout == f"{path}: ok (4 nodes)\n"

@@ -36,7 +36,7 @@ from agent.plugin_api import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILTINS = ["builtin_intents", "builtin_gathers", "default_fallback", "static_source", "http_json", "statuspage", "ilert", "pagerduty"]
+BUILTINS = ["builtin_intents", "builtin_gathers", "default_fallback", "static_source", "http_json", "statuspage", "ilert", "pagerduty", "builtin_backends"]
 
 
 def plugin_module(name: str, **members: Any) -> types.ModuleType:

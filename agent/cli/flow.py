@@ -20,10 +20,10 @@ from agent.core.registry import default_registry
 flow_app = typer.Typer(help="Check call flow files and draw them as diagrams.", no_args_is_help=True, cls=FlagGroup)
 
 
-def _check(path: Path) -> tuple[Flow | None, list[FlowProblem]]:
+def _check(path: Path, warnings: list[FlowProblem] | None = None) -> tuple[Flow | None, list[FlowProblem]]:
     """check_flow, with any unexpected failure turned into a problem instead of a traceback."""
     try:
-        return check_flow(path, default_registry())
+        return check_flow(path, default_registry(), warnings=warnings)
     except Exception as exc:
         return None, [FlowProblem(str(path), None, f"could not check this flow: {exc!r}", "please report this as a bug")]
 
@@ -37,10 +37,12 @@ def _print_problems(problems: list[FlowProblem]) -> None:
 def validate(
     files: list[Path] = typer.Argument(..., metavar="FILE...", help="Flow YAML files to check."),
 ) -> None:
-    """Check flow files; print `FILE: ok (N nodes)` or every problem with its line and a fix."""
+    """Check flow files; print `FILE: ok (N nodes)` or every problem with its line and a fix (warnings too: they pass)."""
     failed = False
     for path in files:
-        flow, problems = _check(path)
+        warnings: list[FlowProblem] = []
+        flow, problems = _check(path, warnings)
+        _print_problems(warnings)
         if problems or flow is None:
             failed = True
             _print_problems(problems)

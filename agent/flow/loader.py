@@ -50,7 +50,8 @@ def load_flow(path: str | Path, registry: Registry | None = None) -> Flow:
 
 
 def check_flow(
-    path: str | Path, registry: Registry, settings: Settings | None = None, *, text: str | None = None
+    path: str | Path, registry: Registry, settings: Settings | None = None, *, text: str | None = None,
+    warnings: list[FlowProblem] | None = None,
 ) -> tuple[Flow | None, list[FlowProblem]]:
     """Check a flow file without raising.
 
@@ -62,10 +63,21 @@ def check_flow(
     plugin problems) or None when it could not be read, and all problems
     found, in line order. When the schema fails, the graph, plugin and value
     checks still run on what did pass (see :func:`_check_partial`), so one run
-    reports everything.
+    reports everything. ``warnings``, if given, receives what works but costs
+    callers something (a model backend's limits), in line order.
     """
     path = Path(path)
     report = Reporter(str(path))
+    try:
+        return _check_flow(path, registry, settings, text, report)
+    finally:
+        if warnings is not None:
+            warnings.extend(sorted(report.warnings, key=lambda p: p.line or 0))
+
+
+def _check_flow(
+    path: Path, registry: Registry, settings: Settings | None, text: str | None, report: Reporter,
+) -> tuple[Flow | None, list[FlowProblem]]:
     data = read_yaml(path, report, text=text)
     if data is None:
         return None, report.problems
@@ -501,6 +513,7 @@ def _check_plugins(
         _check_intents(nid, node, data, registry, report)
         _check_gathers(nid, node, data, registry, report)
         _check_sources(nid, node, data, registry, base_dir, settings, report)
+        _check_model(nid, node, data, registry, settings, report)
     for nid, node in flow.nodes.items():
         for key, store, kind in (
             ("platform", registry.alert_platforms, "alert platform"),
@@ -582,6 +595,56 @@ def _check_sources(
                 f"{label}: the `{source.type}` plugin failed on this config: {exc!r}",
                 "check this source's settings against the plugin's documentation",
             )
+
+
+def _check_model(
+    nid: str, node: AiAgentNode, data: CommentedMap, registry: Registry, settings: Settings | None, report: Reporter,
+) -> None:
+    """The node's model backend (its ``model:`` block, else the settings' default): installed, its options valid,
+    nothing missing (the backend's ``problems()``); its ``limits`` are warnings."""
+    settings = settings if settings is not None else _settings()
+    where: Loc = ("nodes", nid, "model")
+    name = node.model.backend if node.model is not None else settings.model_backend
+    line = line_at(data, where if node.model is not None else ("nodes", nid))
+    cls = registry.backends.get(name)
+    if cls is None:
+        match = _close(name, registry.backends)
+        origin = "" if node.model is not None else " (VOICE_AGENT_MODEL_BACKEND: the node has no `model:`)"
+        report.add(
+            line_at(data, (*where, "backend")) if node.model is not None else line,
+            f"node `{nid}`: unknown model backend `{name}`{origin}{_did_you_mean(match)}",
+            (f"change it to `{match}`; " if match else "")
+            + (f"installed backends: {_listing(registry.backends)}" if registry.backends else "install a plugin that provides a model backend")
+            + " (`voice-agent plugins` also lists backends that failed to load)",
+        )
+        return
+    try:
+        options = cls.Options.model_validate(node.model.options if node.model is not None else {})
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            problem, _, fix = err["msg"].removeprefix("Value error, ").partition("; ")
+            if err["type"] == "extra_forbidden":
+                match = _close(loc[-1], cls.Options.model_fields)
+                problem = f"unknown option{_did_you_mean(match)}"
+                fix = (f"change it to `{match}`; " if match else "") + f"`{name}` takes: {_listing(cls.Options.model_fields)}"
+            key = f"`{'.'.join(map(str, loc))}`: " if loc else ""
+            report.add(line_at(data, (*where, *loc)), f"node `{nid}`: model backend `{name}`: {key}{problem}",
+                       fix or f"change the value: {err['msg']}")
+        return
+    except Exception as exc:  # a plugin's own bug must not crash validation
+        report.add(line, f"node `{nid}`: the `{name}` backend failed on these options: {exc!r}", "check them against the backend's documentation")
+        return
+    try:
+        problems = cls(settings).problems(options, node)
+    except Exception as exc:  # noqa: BLE001 - as above
+        problems = [f"its check failed ({exc!r}); report this to the backend's authors"]
+    for text in problems:
+        problem, _, fix = str(text).partition("; ")
+        report.add(line, f"node `{nid}`: model backend `{name}`: {problem}", fix or "see the backend's documentation")
+    for rule, loss in (getattr(cls, "limits", None) or {}).items():
+        report.warn(line, f"node `{nid}`: model backend `{name}` cannot keep `{rule}`: {loss}",
+                    "accept it, or choose a backend that keeps it (`model: {backend: ...}`)")
 
 
 def _settings() -> Settings:

@@ -31,12 +31,13 @@ class FileProblem:
     line: int | None
     message: str
     fix: str
+    warning: bool = False  # works, but the caller loses something (e.g. a model backend's limits)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         message = self.message.rstrip(".")
         stop = "" if message.endswith(("?", "!")) else "."
-        return f"{where}: {message}{stop} Fix: {self.fix}"
+        return f"{where}: {'warning: ' if self.warning else ''}{message}{stop} Fix: {self.fix}"
 
 
 class FileError(Exception):
@@ -53,9 +54,13 @@ class Reporter:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[FileProblem] = []
+        self.warnings: list[FileProblem] = []  # not problems: the file still loads
 
     def add(self, line: int | None, message: str, fix: str) -> None:
         self.problems.append(FileProblem(self.file, line, message, fix))
+
+    def warn(self, line: int | None, message: str, fix: str) -> None:
+        self.warnings.append(FileProblem(self.file, line, message, fix, warning=True))
 
     def sorted(self) -> list[FileProblem]:
         return sorted(self.problems, key=lambda p: p.line or 0)

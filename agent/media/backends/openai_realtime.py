@@ -54,7 +54,7 @@ class OpenAIRealtimeOptions(BackendOptions):
     @classmethod
     def _websocket_url(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).scheme not in ("ws", "wss"):
-            raise ValueError(f"`url` must be a WebSocket URL, got {value!r}; write it as wss://host/v1 (ws:// only for a local server)")
+            raise ValueError(f"not a WebSocket URL: {value!r}; write it as wss://host/v1 (ws:// only for a local server)")
         return value
 
     @field_validator("azure_endpoint")
@@ -65,7 +65,7 @@ class OpenAIRealtimeOptions(BackendOptions):
         parts = urlsplit(value)
         if parts.scheme not in ("https", "http") or not parts.netloc or parts.path.strip("/") or parts.query:
             raise ValueError(
-                f"`azure_endpoint` must be the resource's URL alone, got {value!r}; "
+                f"not the resource's URL alone: {value!r}; "
                 "write it as https://<resource>.openai.azure.com (the path and deployment are added for you)"
             )
         return value
@@ -116,12 +116,12 @@ class OpenAIRealtimeBackend(ModelBackend):
         if not options.azure:
             return []  # no OpenAI key: live calls use the deterministic mode (VOICE_AGENT_ENGINE=auto)
         found = []
+        variable = AzureOpenAISettings.env_var("api_key")
         try:
-            missing = self.settings.plugin_settings(AzureOpenAISettings).missing("api_key")
-        except ValueError as exc:
-            missing = str(exc)
-        if missing:
-            found.append(f"Azure OpenAI needs a key ({missing}); set it in the environment or .env")
+            if self.settings.plugin_settings(AzureOpenAISettings).secret("api_key") is None:
+                found.append(f"no Azure OpenAI API key; set {variable} (environment or .env) to the key of {options.azure_endpoint}")
+        except ValueError as exc:  # a setting that does not parse
+            found.append(f"{exc}; correct {variable}")
         if options.api_version:
             # pipecat/services/azure/realtime/llm.py: dated api-versions serve the superseded preview
             # (beta) protocol, which refuses the GA session and names its events differently.
