@@ -16,7 +16,7 @@ from agent.plugin_api import RegisterModelBackend
 BACKENDS: tuple[tuple[str, str], ...] = (
     ("openai_realtime", "agent.media.backends.openai_realtime:OpenAIRealtimeBackend"),
     # ("cascade", "agent.media.backends.cascade:CascadeBackend"),
-    # ("gemini_live", "agent.media.backends.gemini_live:GeminiLiveBackend"),
+    ("gemini_live", "agent.media.backends.gemini_live:GeminiLiveBackend"),
 )
 
 
