@@ -136,3 +136,44 @@ def test_scores_cover_every_intent() -> None:
 def test_multi_word_keywords_match_whole_words_only() -> None:
     # "on call" inside "reason calls" must not count for talk_to_human
     assert MATCHER.scores("the reason calls fail")["talk_to_human"] == 0
+
+
+# Issue 15: German callers, speech-recogniser output, short-word typos, and two intents in one line.
+@pytest.mark.parametrize(
+    ("line", "intent"),
+    [
+        ("bei uns läuft gar nichts mehr, alles offline", "system_outage"),
+        ("wir glauben, dass jemand unser Konto gehackt hat", "security_breach"),
+        ("die Rechnungen kommen doppelt bei den Kunden an", "incident"),
+        ("ich möchte bitte mit einem Menschen reden", "talk_to_human"),
+        ("was kostet eigentlich der größere Tarif", "inquiry"),
+        ("we get a five oh three on every page", "system_outage"),  # spoken status code
+        ("the sevrice is dwon", "system_outage"),  # swapped letters in short words
+    ],
+)
+def test_german_and_spoken_lines(line: str, intent: str) -> None:
+    match = MATCHER.match(line)
+    assert match is not None and match.intent == intent, MATCHER.scores(line)
+
+
+def test_a_short_word_one_letter_off_is_another_word_not_a_typo() -> None:
+    # "sell" is not "stell" (durchstellen), "press" not "preis"
+    assert MATCHER.match("do you sell garden furniture") is None
+    assert MATCHER.match("sorry my kid pressed redial") is None
+
+
+def test_wrong_number_is_no_intent_even_with_a_problem_word() -> None:
+    assert MATCHER.match("sorry, wrong number") is None
+    assert MATCHER.match("Entschuldigung, falsch verbunden") is None
+
+
+def test_a_request_for_a_person_beats_the_problem_it_comes_with() -> None:
+    line = "the whole site is down, put me through to the engineer on call"
+    assert {m.intent for m in MATCHER.ranked(line)} >= {"system_outage", "talk_to_human"}
+    assert MATCHER.match(line).intent == "talk_to_human"
+    # a question about whom to talk to is not a request for a person
+    assert MATCHER.match("who do I talk to about renewing the contract").intent == "inquiry"
+
+
+def test_a_security_report_beats_the_outage_it_caused() -> None:
+    assert MATCHER.match("we got hacked and now the website is down for everyone").intent == "security_breach"

@@ -1,25 +1,52 @@
 """Recognising what a caller wants from their words, fuzzily, for the deterministic engine.
 
-Each intent is described by its examples and keywords. A caller line is
-scored against every intent: words are lightly stemmed and matched with a
-typo-tolerant ratio, rarer words (those that point at one intent only) weigh
-more, and a whole-line similarity to the closest example adds to that. So
-"our websit is totaly dead" still finds ``system_outage``.
+Each intent is described by its examples and keywords (English and German).
+A caller line is normalised the way speech recognition writes it (lower
+case, no punctuation, numbers as words: "five oh two" is 502), cut into
+lightly stemmed terms, and each term is looked up in the intents' vocabulary:
+exactly, with a typo-tolerant ratio ("paymnet"), or as part of a German
+compound ("Fehlermeldungen" holds "fehler"). A term weighs for an intent by
+how much it points at that intent and not at the others; whole keyword
+phrases and the closest example add to that. When a line carries two
+intents, the one with the higher ``priority`` decides (a caller who reports
+an outage and asks for a person wants the person).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
-from agent.core.extract import STOPWORDS, stem, words
+from agent.core.extract import DIGIT_WORDS, STOPWORDS, words
 from agent.core.intents import Intent
 
-MIN_SCORE = 1.0
+MIN_SCORE = 1.3
+_SIGN = 1.3  # a keyword weighing this much for one intent (used by it alone) is a sure sign of it
+
+_FILLER = frozenset(
+    "want wanted need like think know tell say see would could also one quick please call calling "
+    # time words say when, not what: "good morning" and "what time is it" are no intent
+    "morning afternoon evening night today time times day days week minute minutes hour hours ago since "
+    "hi hello hey sorry yes yeah ok okay guys basically actually really right now just keep keeps kept".split()
+)
+_GERMAN_STOPWORDS = frozenset(
+    """der die das den dem des ein eine einen einem einer eines und oder aber ist sind war waren wird werden
+    wurde wurden bin bist sein seit ich du er sie es wir ihr mir mich mein meine meinen meinem unser unsere
+    unseren unserem euch ihnen ihre ihren ihrem bei mit von vom zu zum zur im in an am auf aus für über um
+    so da dann noch schon auch nur mal doch ja nein bitte danke hallo guten tag morgen heute hier jetzt gerade
+    haben habe hat hatte hätte kann können könnte möchte möchten will wollen sollte muss man wie was wo wer
+    wann warum welche welcher welches dass als wenn ob nicht kein keine keinen ähm äh also eigentlich irgendwie
+    sehr ganz immer wieder nach vor seit etwa ungefähr""".split()
+)
+_KEEP = frozenset(("down", "not", "can't", "cannot", "off", "nicht", "ganz", "nichts", "alle", "kein", "keine", "all"))
+# Lines that say the call is not for us, whatever words of an intent they carry.
+_NOT_FOR_US = re.compile(r"\b(wrong number|dialed the wrong|dialled the wrong|falsch verbunden|verwaehlt)\b")
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'"})
+_DIGIT_RUN = re.compile(r"\b(?:(?:" + "|".join(DIGIT_WORDS) + r")\b[\s-]*){2,}")
 
 
 @dataclass(frozen=True)
@@ -28,16 +55,51 @@ class IntentMatch:
     score: float
 
 
-_FILLER = frozenset(
-    "want wanted need like think know tell say see would could also one quick please call calling "
-    # time words say when, not what: "good morning" and "what time is it" are no intent
-    "morning afternoon evening night today time times day days week minute minutes hour hours ago since".split()
-)
-_KEEP = frozenset(("down", "not", "can't", "cannot", "off"))
+def _digits(text: str) -> str:
+    """'five oh two' -> '502': spoken status codes and numbers as recognisers write them."""
+    def joined(match: re.Match[str]) -> str:
+        return "".join(DIGIT_WORDS[w] for w in re.split(r"[\s-]+", match.group(0).strip()) if w) + " "
+    return _DIGIT_RUN.sub(joined, text)
+
+
+def _dropped_one(short: str, long: str) -> bool:
+    """Whether ``short`` is ``long`` with one letter left out ("eror" for "error")."""
+    return len(long) == len(short) + 1 and any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def _slip(spoken: str, known: str) -> bool:
+    """Whether ``spoken`` is ``known`` misspelt, within what ``OSA`` already allowed.
+
+    Short words are where a slip makes another word ("press" is not "preis", "sell"
+    not "stell"): under seven letters only two letters swapped, or one left out or
+    added after the first two, count; longer words may have any one or two slips.
+    """
+    if spoken[0] != known[0]:
+        return False
+    if len(spoken) >= 7 and len(known) >= 7:
+        return True
+    if sorted(spoken) == sorted(known):
+        return True
+    return spoken[:2] == known[:2] and (_dropped_one(spoken, known) or _dropped_one(known, spoken))
+
+
+def _stem(word: str) -> str:
+    """A light suffix strip for English and German ('failing'/'fails', 'Zahlungen'/'Zahlung')."""
+    for suffix in ("ungen", "ing", "ed", "es", "en", "er", "s", "ly", "e"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _tokens(text: str) -> list[str]:
+    return [re.sub(r"'(s|ve|re|ll|d|m)$", "", w) for w in words(_digits(text.lower()).translate(_FOLD))]
+
+
+_STOP = frozenset(w.translate(_FOLD) for w in STOPWORDS | _GERMAN_STOPWORDS | _FILLER) - _KEEP
 
 
 def _terms(text: str) -> list[str]:
-    return [stem(w) for w in words(text) if (w not in STOPWORDS and w not in _FILLER) or w in _KEEP]
+    return [_stem(w) for w in _tokens(text) if w not in _STOP]
 
 
 class IntentMatcher:
@@ -45,59 +107,108 @@ class IntentMatcher:
 
     def __init__(self, intents: list[Intent]) -> None:
         self.intents = {i.name: i for i in intents}
-        self._vocab: dict[str, dict[str, float]] = {}
-        self._phrases: dict[str, list[str]] = {}
-        document_frequency: dict[str, int] = defaultdict(int)
-        raw: dict[str, set[str]] = {}
+        counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self._phrases: dict[str, list[re.Pattern[str]]] = {}
+        self._keyword_terms: dict[str, set[str]] = {}
         for intent in intents:
-            terms = set()
-            for text in [*intent.examples, *intent.keywords, intent.label]:
-                terms.update(_terms(text))
-            raw[intent.name] = terms
-            for term in terms:
-                document_frequency[term] += 1
+            single = [k for k in intent.keywords if len(_tokens(k)) == 1]
+            several = [k for k in intent.keywords if len(_tokens(k)) > 1]  # phrases: their words count as an example's
+            texts = [*((e, 1.0) for e in [*intent.examples, intent.label]), *((k, 0.5) for k in several), *((k, 3.0) for k in single)]
+            for text, weight in texts:
+                for term in set(_terms(text)):
+                    counts[term][intent.name] += weight
+            self._keyword_terms[intent.name] = {t for k in single for t in _terms(k)}
             self._phrases[intent.name] = [
-                re.compile(rf"\b{re.escape(k.lower())}\b") for k in intent.keywords if " " in k
+                re.compile(rf"\b{re.escape(' '.join(_tokens(k)))}\b") for k in intent.keywords if len(_tokens(k)) > 1
             ]
-        count = max(len(intents), 1)
-        for name, terms in raw.items():
-            self._vocab[name] = {t: 1.0 + math.log(count / document_frequency[t]) for t in terms}
-        self._all_terms = sorted(document_frequency)
-        self._term_set = set(self._all_terms)
+        # How much a term points at each intent: its share of the term's uses (smoothed, so a rare term counts
+        # less), times how often the intents use it at all (a keyword, or a word of several examples, counts more).
+        self._weights: dict[str, dict[str, float]] = {}
+        for term, per_intent in counts.items():
+            total = sum(per_intent.values())
+            strength = min(1.6, 1.0 + 0.25 * total)
+            self._weights[term] = {name: strength * count / (total + 0.25) for name, count in per_intent.items()}
+        self._all_terms = sorted(self._weights)
+        self._long_terms = [t for t in self._all_terms if len(t) >= 5]
         self._examples = {i.name: [" ".join(_terms(e)) for e in i.examples] for i in intents}
+        self._canonical_cache: dict[str, tuple[tuple[str, float], ...]] = {}
 
-    def _canonical(self, term: str) -> str | None:
-        if term in self._term_set:
-            return term
-        if len(term) < 4:
-            return None
-        best = process.extractOne(term, self._all_terms, scorer=fuzz.ratio, score_cutoff=84)
-        return best[0] if best else None
+    def _canonical(self, term: str) -> tuple[tuple[str, float], ...]:
+        """Vocabulary terms a spoken term stands for, with how sure: exact, misspelt, or parts of a compound."""
+        cached = self._canonical_cache.get(term)
+        if cached is not None:
+            return cached
+        found: tuple[tuple[str, float], ...] = ()
+        if term in self._weights:
+            found = ((term, 1.0),)
+        elif len(term) >= 4:
+            # one slip (a swapped, missing, extra or wrong letter) in a word, two in a long one; in a
+            # four-letter word only two letters swapped ("dwon"), else "look" would be "lock"
+            slips = 1 if len(term) < 8 else 2
+            best = process.extractOne(term, self._all_terms, scorer=OSA.distance, score_cutoff=slips)
+            if best and _slip(term, best[0]):
+                found = ((best[0], 0.9),)
+            elif len(term) >= 8:  # a German compound: its known parts (at least five letters each)
+                found = tuple((t, 0.8) for t in self._long_terms if t in term and len(t) <= len(term) - 3)[:3]
+        if len(self._canonical_cache) < 20_000:
+            self._canonical_cache[term] = found
+        return found
 
-    def scores(self, text: str) -> dict[str, float]:
-        """Score of every intent for one line (0 = nothing in common)."""
-        lowered = text.lower()
+    def _score(self, text: str) -> tuple[dict[str, float], set[str]]:
+        """Every intent's score, and the intents the line bears a sure sign of (an exact keyword of theirs alone, or a phrase)."""
+        spoken_text = " ".join(_tokens(text))
         terms = _terms(text)
         line_terms = " ".join(terms)
-        spoken = {c for t in terms if (c := self._canonical(t))}
-        out: dict[str, float] = {}
-        for name, vocab in self._vocab.items():
-            score = sum(weight for term, weight in vocab.items() if term in spoken)
-            score += sum(1.5 for phrase in self._phrases[name] if phrase.search(lowered))
+        heard: dict[str, float] = {}
+        for term in terms:
+            for canonical, sure in self._canonical(term):
+                heard[canonical] = max(heard.get(canonical, 0.0), sure)
+        out: dict[str, float] = {name: 0.0 for name in self.intents}
+        signs: set[str] = set()
+        for term, sure in heard.items():
+            for name, weight in self._weights[term].items():
+                out[name] += weight * sure
+                if sure == 1.0 and weight >= _SIGN and term in self._keyword_terms[name]:
+                    signs.add(name)
+        for name in self.intents:
+            phrases = sum(1.2 for phrase in self._phrases[name] if phrase.search(spoken_text))
+            out[name] += phrases
+            if phrases:
+                signs.add(name)
             if self._examples[name] and line_terms:
                 best = process.extractOne(line_terms, self._examples[name], scorer=fuzz.token_sort_ratio)
                 if best and best[1] >= 65:
-                    score += (best[1] - 65) / 10
-            out[name] = round(score, 3)
-        return out
+                    out[name] += (best[1] - 65) / 10
+        return {name: round(score, 3) for name, score in out.items()}, signs
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Score of every intent for one line (0 = nothing in common)."""
+        return self._score(text)[0]
+
+    def ranked(self, text: str, *, among: list[str] | None = None) -> list[IntentMatch]:
+        """Every intent the line points at (score at least ``MIN_SCORE``), best first."""
+        scores = self.scores(text)
+        found = [IntentMatch(n, s) for n, s in scores.items() if s >= MIN_SCORE and (among is None or n in among)]
+        return sorted(found, key=lambda m: -m.score)
 
     def match(self, text: str, *, among: list[str] | None = None) -> IntentMatch | None:
-        """The best intent for a line, or None when nothing scores well enough."""
-        scores = self.scores(text)
-        candidates = {k: v for k, v in scores.items() if among is None or k in among}
-        if not candidates:
+        """The intent a line asks for, or None when nothing scores well enough.
+
+        Of two intents in one line, one with a higher priority wins if the line
+        bears a sure sign of it ("the site is down, put me through to an
+        engineer": the person; "we were hacked and the site is down": the breach).
+        """
+        if _NOT_FOR_US.search(" ".join(_tokens(text))):
             return None
-        name = max(candidates, key=lambda k: candidates[k])
-        if candidates[name] < MIN_SCORE:
+        scores, signs = self._score(text)
+        ranked = sorted(
+            (IntentMatch(n, s) for n, s in scores.items() if s >= MIN_SCORE and (among is None or n in among)),
+            key=lambda m: -m.score,
+        )
+        if not ranked:
             return None
-        return IntentMatch(name, candidates[name])
+        best = ranked[0]
+        for other in ranked[1:]:
+            if other.intent in signs and self.intents[other.intent].priority > self.intents[best.intent].priority:
+                best = other
+        return best

@@ -10,6 +10,8 @@ class Intent(BaseModel):
 
     ``examples`` are whole caller lines; ``keywords`` are single words or short
     phrases that on their own point at this intent (misspellings are forgiven).
+    ``priority`` decides between two intents heard in one line: a caller who
+    reports an outage and asks for a person wants the person (higher wins).
     """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -17,3 +19,4 @@ class Intent(BaseModel):
     description: str
     examples: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
+    priority: int = 0
