@@ -15,7 +15,7 @@ from agent.plugin_api import RegisterModelBackend
 #: (name, "module:Class"); add a built-in backend with one line here.
 BACKENDS: tuple[tuple[str, str], ...] = (
     ("openai_realtime", "agent.media.backends.openai_realtime:OpenAIRealtimeBackend"),
-    # ("cascade", "agent.media.backends.cascade:CascadeBackend"),
+    ("cascade", "agent.media.backends.cascade:CascadeBackend"),
     ("gemini_live", "agent.media.backends.gemini_live:GeminiLiveBackend"),
 )
 

@@ -1,0 +1,126 @@
+"""The ``cascade`` backend: speech-to-text, an LLM with our tools, text-to-speech, on Pipecat's own services.
+
+For teams that cannot send callers' voices to one realtime cloud: each stage
+is any OpenAI-compatible HTTP server by base URL (a Whisper server, vLLM or
+Ollama, Kokoro-FastAPI), or another vendor Pipecat ships, where installed::
+
+    model:
+      backend: cascade
+      stt: {base_url: http://whisper.internal:8000/v1, model: Systran/faster-whisper-small}
+      llm: {base_url: http://vllm.internal:8000/v1, model: meta-llama/Llama-3.1-8B-Instruct}
+      tts: {base_url: http://kokoro.internal:8880/v1, model: kokoro, voice: alloy}
+
+Keys are settings (:class:`CascadeSettings`, ``VOICE_AGENT_CASCADE_STT_API_KEY``
+etc.; ``type: openai`` falls back to ``VOICE_AGENT_OPENAI_API_KEY``), never
+options. What the processor does is in :mod:`.processor`; building the
+services in :mod:`.services`; the caller's turns in :mod:`.turns`; the bot's
+audio in :mod:`.audio`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from agent.core.settings import PluginSettings
+from agent.media.backends.base import BackendOptions, ModelBackend, ModelProcessor, ModelRequest
+from agent.media.backends.cascade.processor import CascadeProcessor
+from agent.media.backends.cascade.services import ServiceOptions, UnavailableService, build, service_class
+from agent.media.backends.cascade.turns import TurnDetector
+from agent.media.vad import SileroModel
+
+if TYPE_CHECKING:
+    from agent.flow.models import AiAgentNode
+
+OPENAI_API = "https://api.openai.com/v1"
+DEFAULT_LLM = "gpt-4.1-mini"
+DEFAULT_TTS = "gpt-4o-mini-tts"
+
+
+class CascadeSettings(PluginSettings):
+    """The cascade's keys, one per stage (a self-hosted server usually needs none)."""
+
+    model_config = SettingsConfigDict(env_prefix="VOICE_AGENT_CASCADE_")
+    title: ClassVar[str | None] = "cascade"
+
+    stt_api_key: SecretStr | None = Field(None, description="Key of the speech-to-text service (type openai: default VOICE_AGENT_OPENAI_API_KEY).")
+    llm_api_key: SecretStr | None = Field(None, description="Key of the LLM service (type openai: default VOICE_AGENT_OPENAI_API_KEY).")
+    tts_api_key: SecretStr | None = Field(None, description="Key of the text-to-speech service (type openai: default VOICE_AGENT_OPENAI_API_KEY).")
+
+
+class CascadeOptions(BackendOptions):
+    """The three stages (each optional: OpenAI's API with the settings' key and URL)."""
+
+    stt: ServiceOptions = Field(default_factory=ServiceOptions, description="Speech to text.")
+    llm: ServiceOptions = Field(default_factory=ServiceOptions, description="The LLM (streaming chat completions with tools).")
+    tts: ServiceOptions = Field(default_factory=ServiceOptions, description="Text to speech.")
+    answer_timeout_s: float = Field(6.0, gt=0, le=60, description="No reply within this after the caller's turn: fail over.")
+    turn_end_ms: int = Field(640, ge=200, le=3000, description="Silence that ends the caller's turn.")
+
+
+Stage = Literal["stt", "llm", "tts"]
+
+
+class CascadeBackend(ModelBackend):
+    """STT -> LLM -> TTS, one set of Pipecat services per call."""
+
+    name: ClassVar[str] = "cascade"
+    Options: ClassVar[type[BackendOptions]] = CascadeOptions
+    settings_classes = (CascadeSettings,)
+    settings_fields = ("openai_api_key", "openai_base_url", "openai_transcription_model")
+    limits: ClassVar[dict[str, str]] = {
+        "language_switch": "fixed lines (greeting, hand-over) are spoken as written, not in a language the caller switched to",
+    }
+
+    def key(self, stage: Stage, options: ServiceOptions) -> str | None:
+        """The stage's key: its cascade setting, else OpenAI's for type openai."""
+        own = self.settings.plugin_settings(CascadeSettings).secret(f"{stage}_api_key")
+        if own is None and options.type == "openai" and self.settings.openai_api_key is not None:
+            return self.settings.openai_api_key.get_secret_value()
+        return own
+
+    def problems(self, options: BackendOptions, node: AiAgentNode) -> list[str]:
+        assert isinstance(options, CascadeOptions)
+        found: list[str] = []
+        for stage in ("stt", "llm", "tts"):
+            service: ServiceOptions = getattr(options, stage)
+            try:
+                service_class(stage, service.type)  # type: ignore[arg-type]
+            except UnavailableService as exc:
+                found.append(f"{exc}; or choose another `{stage}.type`")
+                continue
+            url = service.base_url or (self.settings.openai_base_url if service.type == "openai" else None)
+            try:
+                key = self.key(stage, service)  # type: ignore[arg-type]
+            except ValueError as exc:
+                found.append(f"{exc}; correct {CascadeSettings.env_var(f'{stage}_api_key')}")
+                continue
+            if key is None and (service.type != "openai" or (url or "").rstrip("/") == OPENAI_API):
+                found.append(
+                    f"no key for the {stage} service ({service.type}); set {CascadeSettings.env_var(f'{stage}_api_key')}"
+                    + (" or VOICE_AGENT_OPENAI_API_KEY" if service.type == "openai" else "")
+                    + (f", or give `{stage}.base_url` of a server of your own" if service.type == "openai" else "")
+                )
+        return found
+
+    def processor(self, request: ModelRequest) -> ModelProcessor:
+        options = request.options
+        assert isinstance(options, CascadeOptions)
+        settings, session = request.settings, request.session
+        base = settings.openai_base_url
+        stt = build("stt", options.stt, key=self.key("stt", options.stt), default_url=base,
+                    default_model=settings.openai_transcription_model if options.stt.type == "openai" else None,
+                    language=session.language)
+        llm = build("llm", options.llm, key=self.key("llm", options.llm), default_url=base,
+                    default_model=DEFAULT_LLM if options.llm.type == "openai" else None)
+        tts = build("tts", options.tts, key=self.key("tts", options.tts), default_url=base,
+                    default_model=DEFAULT_TTS if options.tts.type == "openai" else None,
+                    voice=session.voice, language=session.language)
+        return CascadeProcessor(
+            stt=stt, llm=llm, tts=tts, turns=TurnDetector(SileroModel.shared(), stop_ms=options.turn_end_ms),
+            instructions=request.instructions, tools=request.tools.schemas(), greeting=session.greeting,
+            on_decision=request.on_decision, on_failure=request.on_failure, call_id=request.call_id,
+            answer_timeout_s=options.answer_timeout_s,
+        )

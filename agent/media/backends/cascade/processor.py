@@ -1,0 +1,593 @@
+"""The cascade's model processor: the caller's turns -> STT -> LLM (our tools) -> TTS -> 8 kHz mu-law.
+
+It stands where the realtime model stands in a call's pipeline and speaks the
+same frames (``agent/media/backends/base.py``); inside, two small Pipecat
+pipelines of Pipecat's own services::
+
+    CallerAudioFrame -> TurnDetector (shared Silero) -> [STT]  -> TranscriptionFrame -> the context
+    the context -> LLMContextFrame -> [LLM -> ReplyTap -> TTS] -> TTSAudioRawFrame -> ToMulaw -> BotAudioFrame
+
+* **Turns.** The caller's audio is decoded and fed to the turn detector;
+  only a turn (with ~0.5 s of audio from before its start) goes to the STT
+  service, framed by ``VADUserStarted/StoppedSpeakingFrame`` as Pipecat's
+  segmented STT services want: no queue hop per frame while the caller is
+  silent. ``UserStarted/StoppedSpeakingFrame`` go on for the supervisor.
+* **The context** is ours (an ``LLMContext`` built per inference from the
+  system message and the history), not Pipecat's aggregator pair: those run
+  their own turn-taking and truncate by wall clock, where a call here is cut
+  by what Twilio reports played (:class:`PlaybackCutFrame`).
+* **Tools.** The tool schemas go to the LLM as Pipecat ``FunctionSchema``\\ s
+  (so every LLM vendor's adapter converts them); a catch-all Pipecat function
+  handler bridges each call to the call's :class:`ToolHandlers` (one place
+  runs tools, on every backend): a ``FunctionCallInProgressFrame`` goes
+  downstream, the ``FunctionCallResultFrame`` comes back upstream and settles
+  the handler (``run_llm=False``: this processor decides what comes next, as
+  the realtime one does: the hand-over line after a decision, else the next
+  inference).
+* **Barge-in.** The caller speaking while the bot is heard (this turn
+  detector or the barge-in VAD's ``VADUserStartedSpeakingFrame``) stops the
+  LLM and TTS at once and broadcasts an ``InterruptionFrame``; transport out
+  answers with what the caller heard of the reply, and the reply's assistant
+  message keeps that much: whole sentences by their TTS audio, and of the
+  sentence being played the share of its words that its audio heard so far
+  is of its audio (HTTP TTS services give no word timestamps).
+* **Fail-over.** An ``ErrorFrame`` from any service (HTTP error, refused
+  connection), or no reply within ``answer_timeout_s`` of the caller's turn
+  (or of being asked to speak), calls ``on_failure`` once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    ErrorFrame,
+    Frame,
+    FunctionCallInProgressFrame,
+    FunctionCallResultFrame,
+    FunctionCallResultProperties,
+    FunctionCallsStartedFrame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    LLMUpdateSettingsFrame,
+    StartFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSSpeakFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline, PipelineSink, PipelineSource
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
+from pipecat.services.settings import LLMSettings
+
+from agent.conversation.session import Decision
+from agent.core.events import call_event
+from agent.media import mulaw
+from agent.media.backends.base import ModelProcessor
+from agent.media.backends.cascade.audio import ToMulaw, mulaw_ms
+from agent.media.backends.cascade.turns import Turn, TurnDetector
+from agent.media.frames import (
+    BotAudioEndFrame,
+    BotAudioFrame,
+    CallDecidedFrame,
+    CallerAudioFrame,
+    KeypadEntryFrame,
+    ModelInstructionsFrame,
+    PlaybackCutFrame,
+    SilenceFrame,
+    TwilioStopFrame,
+)
+from agent.media.processors.realtime import MAX_TRANSCRIPT_CHARS, REPROMPT, WATCHDOG_TICK_S, HandOver
+
+PREROLL_MS = 480  # audio before the detector's start that goes to the STT with the turn
+KEYED = "I keyed in on my phone: {digits}"
+ENDING = "Thank you."  # the hand-over line when a decision brings none
+
+
+def function_schemas(tools: list[dict[str, Any]]) -> ToolsSchema:
+    """Our tool contract (``ToolBox.schemas()``, OpenAI function tools) as Pipecat's vendor-neutral schemas."""
+    return ToolsSchema(standard_tools=[
+        FunctionSchema(
+            name=tool["name"], description=tool.get("description", ""),
+            properties=(tool.get("parameters") or {}).get("properties", {}),
+            required=list((tool.get("parameters") or {}).get("required", [])),
+        )
+        for tool in tools
+    ])
+
+
+@dataclass
+class Reply:
+    """One thing the bot says: an LLM response or a fixed line; its text as synthesized, its audio as sent."""
+
+    item_id: str = field(default_factory=lambda: f"reply_{uuid.uuid4().hex[:12]}")
+    message: dict[str, Any] | None = None  # its assistant message in the history
+    text: list[str] = field(default_factory=list)  # the LLM's text
+    calls: dict[str, FunctionCallInProgressFrame] = field(default_factory=dict)  # tool_call_id -> the call
+    results: dict[str, Any] = field(default_factory=dict)  # tool_call_id -> its answer
+    ended: bool = False  # the LLM's response is over (all its text and calls known)
+    handover: bool = False  # the hand-over line
+    voiced: bool = False  # it has something for the TTS
+    requested: list[str] = field(default_factory=list)  # sentences sent to the TTS, in order
+    spoken: list[tuple[str, int]] = field(default_factory=list)  # (sentence, its audio ms) once the TTS finished it
+    audio_ms: int = 0  # audio sent for this reply
+    spoken_ms: int = 0  # audio of the sentences in ``spoken``
+    done_speaking: bool = False  # the TTS finished it
+
+    def heard_text(self, heard_ms: int) -> str:
+        """What the caller heard of it after ``heard_ms``: whole sentences by their audio, the one in play by its share."""
+        words: list[str] = []
+        start = 0
+        for index, text in enumerate(self.requested):
+            length = self.spoken[index][1] if index < len(self.spoken) else self.audio_ms - self.spoken_ms
+            if start + length <= heard_ms:
+                words.extend(text.split())
+            else:
+                if length > 0 and heard_ms > start:
+                    parts = text.split()
+                    words.extend(parts[: int(len(parts) * (heard_ms - start) / length)])
+                break
+            start += length
+        return " ".join(words)
+
+
+class ReplyTap(FrameProcessor):
+    """Between the LLM and the TTS: shows the cascade each response's text and tool calls as they stream."""
+
+    def __init__(self, owner: CascadeProcessor, **kwargs: Any) -> None:
+        super().__init__(enable_direct_mode=True, **kwargs)
+        self._owner = owner
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if direction == FrameDirection.DOWNSTREAM:
+            if isinstance(frame, (FunctionCallInProgressFrame, FunctionCallResultFrame)):
+                return  # the LLM service's own bookkeeping of our bridge: the cascade sends its own
+            if not await self._owner.llm_frame(frame):
+                return
+        await self.push_frame(frame, direction)
+
+
+class CascadeProcessor(ModelProcessor):
+    """STT -> LLM -> TTS between the VAD and the tool handlers (see the module's doc); the ``cascade`` backend's processor."""
+
+    def __init__(
+        self, *, stt: FrameProcessor, llm: Any, tts: Any, turns: TurnDetector, instructions: str, tools: list[dict[str, Any]],
+        greeting: str, on_decision: Callable[[Decision], Awaitable[None]], on_failure: Callable[[str, str], Awaitable[None]],
+        call_id: str | None = None, answer_timeout_s: float = 6.0, **kwargs: Any,
+    ) -> None:
+        super().__init__(enable_direct_mode=True, **kwargs)
+        self.answer_timeout_s = answer_timeout_s
+        self._call_id = call_id
+        self._on_failure = on_failure
+        self.handover = HandOver(on_decision, call_id)
+        self._turns = turns
+        self._stt, self._llm, self._tts = stt, llm, tts
+        self._listen = Pipeline([stt], source=PipelineSource(self._service_upstream), sink=PipelineSink(self._transcribed))
+        self._speak = Pipeline([llm, ReplyTap(self), tts], source=PipelineSource(self._service_upstream), sink=PipelineSink(self._voiced))
+        llm.register_function(None, self._bridge)
+        tts.add_event_handler("on_tts_request", self._tts_request)
+        llm_settings = getattr(type(llm), "Settings", LLMSettings)  # the service's own settings (a delta: only what is given changes)
+        self._instructions_update = lambda text: LLMUpdateSettingsFrame(delta=llm_settings(system_instruction=text))
+        self._instructions = instructions
+        self.history: list[dict[str, Any]] = []  # the conversation the LLM sees (after the system message)
+        self._tools = function_schemas(tools)
+        self._greeting = greeting
+        self._preroll: deque[bytes] = deque(maxlen=PREROLL_MS // mulaw.FRAME_MS)
+        self._asked: deque[Reply] = deque()  # inferences sent to the LLM, not started yet
+        self._generating: Reply | None = None  # the LLM's response in progress
+        self._tools_pending: Reply | None = None  # a response waiting on its tool answers
+        self._unvoiced: deque[Reply] = deque()  # replies with text the TTS has not started on, in order
+        self._by_context: dict[str, Reply] = {}  # TTS context id -> reply
+        self._by_item: dict[str, Reply] = {}
+        self._resample: dict[int, ToMulaw] = {}
+        self._calls: dict[str, asyncio.Future[Any]] = {}  # tool_call_id -> the bridge's wait for ToolHandlers
+        self._rerun = False  # the caller said or keyed something while the LLM was busy
+        self._awaiting_since: float | None = None
+        self._bot_heard = False
+        self._started = False
+        self.failed = False
+        self.closing = False
+        self._watchdog: asyncio.Task[None] | None = None
+
+    @property
+    def decision(self) -> Decision | None:
+        return self.handover.decision
+
+    async def fail(self, kind: str, reason: str) -> None:
+        """Report the model gone, once (never while the stream is ending)."""
+        if self.failed or self.closing:
+            return
+        self.failed = True
+        logger.warning("cascade model failed: {}", reason)
+        call_event(self._call_id, "model_error", kind=kind, reason=reason[:200])
+        await self._on_failure(kind, reason)
+
+    # -- Pipecat plumbing ------------------------------------------------------------------------
+    async def setup(self, setup: FrameProcessorSetup) -> None:
+        await super().setup(setup)
+        await self._listen.setup(setup)
+        await self._speak.setup(setup)
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        await self._listen.cleanup()
+        await self._speak.cleanup()
+
+    async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM, callback=None) -> None:
+        """Caller audio (50 frames a second) takes the audio lane: to the turn detector at once, without Pipecat's per-frame hooks."""
+        if frame.__class__ is CallerAudioFrame and callback is None:
+            await self._hear(frame.mulaw)
+            return
+        await super().queue_frame(frame, direction, callback)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, CallerAudioFrame):
+            await self._hear(frame.mulaw)
+            return
+        if isinstance(frame, InputAudioRawFrame):  # PCM from another transport
+            await self._hear(mulaw.encode(frame.audio))
+            return
+        if isinstance(frame, (EndFrame, CancelFrame)):
+            await self._close()
+        await self.push_frame(frame, direction)
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_heard = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_heard = False
+            if self.handover.awaiting_playback:
+                await self.handover.deliver(heard=True)
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            await self._barge_in()
+        elif isinstance(frame, PlaybackCutFrame):
+            self._truncate(frame)
+        elif isinstance(frame, FunctionCallResultFrame) and direction == FrameDirection.UPSTREAM:
+            await self._tool_answered(frame)
+        elif isinstance(frame, CallDecidedFrame):
+            await self._decided(frame)
+        elif isinstance(frame, KeypadEntryFrame):
+            await self._keyed(frame.digits)
+        elif isinstance(frame, SilenceFrame):
+            await self._reprompt()
+        elif isinstance(frame, ModelInstructionsFrame):
+            await self._instruct(frame.instructions)
+        elif isinstance(frame, StartFrame):
+            await self._start(frame)
+        elif isinstance(frame, TwilioStopFrame):
+            self.closing = True
+
+    async def _start(self, frame: StartFrame) -> None:
+        await self._listen.queue_frame(frame)
+        await self._speak.queue_frame(frame)
+        await self._speak.queue_frame(self._instructions_update(self._instructions))
+        self._started = True
+        self._watchdog = self.create_task(self._watch(), "cascade-watchdog")
+        if self._greeting:
+            await self._say(self._greeting)
+
+    async def _close(self) -> None:
+        self.closing = True
+        if self._watchdog is not None and not self._watchdog.done():
+            await self.cancel_task(self._watchdog)
+        for future in self._calls.values():
+            future.cancel()
+        if self._started:
+            self._started = False
+            await self._listen.queue_frame(CancelFrame())
+            await self._speak.queue_frame(CancelFrame())
+
+    async def _watch(self) -> None:
+        while not self.closing and not self.failed:
+            await asyncio.sleep(WATCHDOG_TICK_S)
+            since = self._awaiting_since
+            if since is not None and time.monotonic() - since > self.answer_timeout_s:
+                await self.fail("no_answer", f"the cascade did not answer within {self.answer_timeout_s:.0f} s")
+
+    async def _service_upstream(self, frame: Frame, direction: FrameDirection) -> None:
+        """What the services push upstream: only their errors matter here."""
+        if isinstance(frame, ErrorFrame):
+            await self._service_error(frame)
+
+    async def _service_error(self, frame: ErrorFrame) -> None:
+        source = frame.processor
+        stage = "stt" if source is self._stt else "llm" if source is self._llm else "tts" if source is self._tts else "service"
+        await self.fail(f"{stage}_error", f"{stage}: {str(frame.error)[:200]}")
+
+    # -- the caller ------------------------------------------------------------------------------
+    async def _hear(self, audio: bytes) -> None:
+        turn = self._turns.feed(audio)
+        if turn is Turn.STARTED:
+            await self._listen.queue_frame(VADUserStartedSpeakingFrame())
+            pcm = mulaw.decode(b"".join(self._preroll) + audio).tobytes()
+            self._preroll.clear()
+            await self._listen.queue_frame(InputAudioRawFrame(audio=pcm, sample_rate=mulaw.SAMPLE_RATE, num_channels=1))
+            await self.push_frame(UserStartedSpeakingFrame())
+            await self._barge_in()
+        elif self._turns.speaking:
+            await self._listen.queue_frame(InputAudioRawFrame(audio=mulaw.decode(audio).tobytes(), sample_rate=mulaw.SAMPLE_RATE, num_channels=1))
+        elif turn is Turn.STOPPED:
+            await self._listen.queue_frame(VADUserStoppedSpeakingFrame())
+            await self.push_frame(UserStoppedSpeakingFrame())
+            self._awaiting_since = time.monotonic()  # the caller's turn is over: an answer is due
+        else:
+            self._preroll.append(audio)
+
+    async def _transcribed(self, frame: Frame, direction: FrameDirection) -> None:
+        """What comes out of the STT service: the caller's words (an empty transcript: nothing was said)."""
+        if isinstance(frame, ErrorFrame):
+            await self._service_error(frame)
+            return
+        if not isinstance(frame, TranscriptionFrame):
+            return
+        text = frame.text.strip()
+        if not text:
+            if not self._busy():
+                self._awaiting_since = None
+            return
+        await self.push_frame(TranscriptionFrame(text=text[:MAX_TRANSCRIPT_CHARS], user_id="caller", timestamp=frame.timestamp))
+        await self._user_turn(text)
+
+    async def _user_turn(self, text: str) -> None:
+        self.history.append({"role": "user", "content": text})
+        if self.handover.decision is not None:
+            return  # the conversation is over; the hand-over line is said whatever the caller adds
+        if self._generating is not None and not self._generating.voiced and not self._generating.calls:
+            await self._stop_speaking()  # a response nobody heard yet: answer what the caller just said instead
+        await self._infer()
+
+    async def _keyed(self, digits: str) -> None:
+        if not self._started:
+            return
+        await self.push_frame(TranscriptionFrame(text=f"(keys {digits})", user_id="caller", timestamp=str(time.time())))
+        self.history.append({"role": "user", "content": KEYED.format(digits=digits)})
+        await self._infer()
+
+    async def _instruct(self, instructions: str) -> None:
+        """New instructions (the facts): the LLM service's system instruction, from its next inference on."""
+        self._instructions = instructions
+        if self._started:
+            await self._speak.queue_frame(self._instructions_update(instructions))  # in order with the inferences
+
+    async def _reprompt(self) -> None:
+        if not self._started or self._busy() or self.handover.decision is not None:
+            return
+        await self._infer(extra=REPROMPT)
+
+    # -- asking the LLM, saying lines ------------------------------------------------------------
+    def _busy(self) -> bool:
+        return bool(self._asked) or self._generating is not None or self._tools_pending is not None
+
+    async def _infer(self, extra: str | None = None) -> None:
+        """One inference over the history (the instructions are the LLM service's; ``extra``: a one-off system message)."""
+        if self.failed or self.closing:
+            return
+        if self._busy():
+            self._rerun = True
+            return
+        messages = [*self.history, *([{"role": "system", "content": extra}] if extra else [])]
+        reply = Reply()
+        self._asked.append(reply)
+        self._awaiting_since = self._awaiting_since or time.monotonic()
+        await self._speak.queue_frame(LLMContextFrame(context=LLMContext(messages=[dict(m) for m in messages], tools=self._tools)))
+
+    async def _say(self, text: str, *, handover: bool = False) -> None:
+        """A fixed line, straight to the TTS (the greeting, the hand-over line); it joins the history as said."""
+        reply = Reply(message={"role": "assistant", "content": text}, ended=True, handover=handover, voiced=True)
+        self.history.append(reply.message)  # type: ignore[arg-type]
+        self._by_item[reply.item_id] = reply
+        self._unvoiced.append(reply)
+        self._awaiting_since = self._awaiting_since or time.monotonic()
+        await self._speak.queue_frame(TTSSpeakFrame(text=text, append_to_context=False))
+
+    async def llm_frame(self, frame: Frame) -> bool:
+        """A frame from the LLM on its way to the TTS (:class:`ReplyTap`); False drops it."""
+        if isinstance(frame, LLMFullResponseStartFrame):
+            if not self._asked:
+                return False  # a response interrupted before it started
+            self._generating = self._asked.popleft()
+            self._by_item[self._generating.item_id] = self._generating
+            await self.push_frame(LLMFullResponseStartFrame())
+            return True
+        reply = self._generating
+        if reply is None:
+            return not isinstance(frame, (LLMTextFrame, LLMFullResponseEndFrame))  # left over from an interrupted response
+        if isinstance(frame, LLMTextFrame):
+            reply.text.append(frame.text)
+            if not reply.voiced and frame.text.strip():
+                reply.voiced = True
+                self._unvoiced.append(reply)
+        elif isinstance(frame, FunctionCallsStartedFrame):
+            for call in frame.function_calls:
+                reply.calls[call.tool_call_id] = FunctionCallInProgressFrame(
+                    function_name=call.function_name, tool_call_id=call.tool_call_id, arguments=json.dumps(call.arguments),
+                )
+            self._awaiting_since = None  # the model answered (a tool call is an answer)
+        elif isinstance(frame, LLMFullResponseEndFrame):
+            await self._response_ended(reply)
+        return True
+
+    async def _response_ended(self, reply: Reply) -> None:
+        self._generating = None
+        reply.ended = True
+        text = "".join(reply.text).strip()
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if reply.calls:
+            message["tool_calls"] = [
+                {"id": key, "type": "function", "function": {"name": call.function_name, "arguments": call.arguments}}
+                for key, call in reply.calls.items()
+            ]
+        if text or reply.calls:
+            reply.message = message
+            self.history.append(message)
+        if not reply.voiced and not reply.calls:
+            self._awaiting_since = None  # an empty answer: nothing to wait for
+        await self.push_frame(LLMFullResponseEndFrame())
+        if reply.calls:
+            self._tools_pending = reply
+            for call in reply.calls.values():
+                await self.push_frame(FunctionCallInProgressFrame(
+                    function_name=call.function_name, tool_call_id=call.tool_call_id, arguments=call.arguments,
+                ))
+            await self._after_tools()
+        elif self._rerun:
+            self._rerun = False
+            await self._infer()
+
+    async def _bridge(self, params: Any) -> None:
+        """The Pipecat function handler of every tool: the call's ToolHandlers answer it (see the module's doc)."""
+        future = self._calls.setdefault(params.tool_call_id, asyncio.get_running_loop().create_future())
+        result = await future
+        await params.result_callback(result, properties=FunctionCallResultProperties(run_llm=False))
+
+    async def _tool_answered(self, frame: FunctionCallResultFrame) -> None:
+        future = self._calls.setdefault(frame.tool_call_id, asyncio.get_running_loop().create_future())
+        if not future.done():
+            future.set_result(frame.result)
+        reply = self._tools_pending
+        if reply is not None and frame.tool_call_id in reply.calls:
+            reply.results[frame.tool_call_id] = frame.result
+            await self._after_tools()
+
+    async def _after_tools(self) -> None:
+        """Every tool call of the response answered: their results join the history; then the hand-over line or the next inference."""
+        reply = self._tools_pending
+        if reply is None or set(reply.results) != set(reply.calls):
+            return
+        self._tools_pending = None
+        for key in reply.calls:
+            self.history.append({"role": "tool", "tool_call_id": key, "content": json.dumps(reply.results[key])})
+            self._calls.pop(key, None)
+        self._rerun = False
+        if self.handover.decision is None:
+            await self._infer()
+        elif not self.handover.line_asked:
+            self.handover.line_asked = True
+            await self._say(self.handover.decision.say or ENDING, handover=True)
+
+    async def _decided(self, frame: CallDecidedFrame) -> None:
+        if self.handover.decision is not None:
+            return
+        self.handover.decision = frame.decision
+        if not frame.now:
+            return  # the line is said once the response with the tool call is answered
+        if self.failed or not self._started:
+            await self.handover.deliver(heard=False)
+            return
+        self.handover.line_asked = True
+        self._tools_pending = None
+        await self._stop_speaking(keep_playing=True)
+        await self._say(frame.decision.say or ENDING, handover=True)
+
+    # -- the bot's voice -------------------------------------------------------------------------
+    async def _tts_request(self, tts: Any, context_id: str, text: str) -> None:
+        """The TTS starts on a sentence: the first of a context belongs to the oldest reply not voiced yet."""
+        reply = self._by_context.get(context_id)
+        if reply is None:
+            if not self._unvoiced:
+                return
+            reply = self._by_context[context_id] = self._unvoiced.popleft()
+        reply.requested.append(text.strip())
+
+    async def _voiced(self, frame: Frame, direction: FrameDirection) -> None:
+        """What comes out of the TTS: audio for Twilio, the spoken text for the transcript."""
+        if isinstance(frame, TTSAudioRawFrame):
+            reply = self._by_context.get(frame.context_id or "")
+            if reply is None:
+                return
+            convert = self._resample.get(frame.sample_rate)
+            if convert is None:
+                convert = self._resample[frame.sample_rate] = ToMulaw(frame.sample_rate)
+            audio = convert(frame.audio)
+            if audio:
+                self._awaiting_since = None
+                reply.audio_ms += mulaw_ms(audio)
+                await self.push_frame(BotAudioFrame(payload=_b64(audio), item_id=reply.item_id))
+        elif isinstance(frame, TTSTextFrame):
+            reply = self._by_context.get(frame.context_id or "")
+            if reply is not None and len(reply.spoken) < len(reply.requested):
+                reply.spoken.append((frame.text, reply.audio_ms - reply.spoken_ms))
+                reply.spoken_ms = reply.audio_ms
+            await self.push_frame(TTSTextFrame(text=frame.text[:MAX_TRANSCRIPT_CHARS], text_type="sentence"))
+        elif isinstance(frame, TTSStoppedFrame):
+            reply = self._by_context.get(frame.context_id or "")
+            if reply is not None:
+                await self._spoken(reply)
+        elif isinstance(frame, ErrorFrame):
+            await self._service_error(frame)
+
+    async def _spoken(self, reply: Reply) -> None:
+        """The TTS is done with a reply: transport out marks its end; a hand-over line moves on once heard."""
+        reply.done_speaking = True
+        if reply.audio_ms:
+            await self.push_frame(BotAudioEndFrame(item_id=reply.item_id))
+        if reply.handover and self.handover.decision is not None and not self.handover.delivered:
+            if reply.audio_ms and self._bot_heard:
+                self.handover.awaiting_playback = True
+            else:
+                await self.handover.deliver(heard=bool(reply.audio_ms))
+
+    async def _barge_in(self) -> None:
+        """The caller talks over the bot: stop the LLM and TTS, and interrupt (transport out clears Twilio, says what was heard)."""
+        if self._bot_heard and self.handover.decision is None:
+            await self._stop_speaking()
+            await self.broadcast_interruption()
+
+    async def _stop_speaking(self, *, keep_playing: bool = False) -> None:
+        """Stop the LLM's response and the TTS (what was already sent to Twilio plays on unless transport out is interrupted)."""
+        interrupted = self._generating
+        if interrupted is not None:
+            self._generating = None
+            interrupted.ended = True
+            text = "".join(interrupted.text).strip()
+            if text:
+                interrupted.message = {"role": "assistant", "content": text}
+                self.history.append(interrupted.message)
+        self._asked.clear()
+        self._unvoiced.clear()
+        await self._speak.queue_frame(InterruptionFrame())
+
+    def _truncate(self, cut: PlaybackCutFrame) -> None:
+        """Transport out cut the bot off: the reply's message keeps what the caller heard."""
+        call_event(self._call_id, "barge_in", heard_ms=cut.heard_ms, sent_ms=cut.sent_ms)
+        reply = self._by_item.get(cut.item_id)
+        if reply is None or reply.message is None:
+            return
+        heard = reply.heard_text(cut.heard_ms)
+        if reply.calls:
+            reply.message["content"] = heard or None
+        elif heard:
+            reply.message["content"] = heard
+        else:
+            self.history.remove(reply.message)  # nothing of it was heard
+            reply.message = None
+
+
+def _b64(audio: bytes) -> str:
+    import base64
+
+    return base64.b64encode(audio).decode()

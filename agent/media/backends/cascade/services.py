@@ -1,0 +1,148 @@
+"""Pipecat's own STT, LLM and TTS services for a cascade, picked by ``type`` from a flow's ``model:`` block.
+
+``type: openai`` (the default) is OpenAI's HTTP API at a base URL, so any
+server that speaks it stands in: a Whisper server (speaches,
+faster-whisper-server), vLLM or Ollama, a local TTS (Kokoro-FastAPI). The
+other vendors Pipecat ships are built from the same few options where their
+extra is installed; a missing one is a clear error naming
+``pip install 'pipecat-ai[<extra>]'``. Keys are never options: they come
+from :class:`CascadeSettings` (``VOICE_AGENT_CASCADE_*``), else OpenAI's key
+for ``type: openai``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.media import mulaw
+
+OPENAI_TTS_RATE = 24000  # /audio/speech response_format=pcm: 24 kHz 16-bit mono (platform.openai.com/docs/guides/text-to-speech)
+NO_KEY = "none"  # the openai SDK refuses to start without a key; a self-hosted server ignores it
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """Where Pipecat keeps a vendor's service, the extra that installs it, and how its constructor names the key and URL."""
+
+    target: str  # "module:Class"
+    extra: str | None  # pipecat-ai[<extra>]; None: always installed
+    key_arg: str | None = "api_key"
+    url_arg: str | None = None  # the constructor argument our ``base_url`` goes to (None: the vendor's fixed endpoint)
+
+
+STT_VENDORS: dict[str, Vendor] = {
+    "openai": Vendor("pipecat.services.openai.stt:OpenAISTTService", None, url_arg="base_url"),
+    "deepgram": Vendor("pipecat.services.deepgram.stt:DeepgramSTTService", "deepgram", url_arg="base_url"),
+    "azure": Vendor("pipecat.services.azure.stt:AzureSTTService", "azure"),
+}
+LLM_VENDORS: dict[str, Vendor] = {
+    "openai": Vendor("pipecat.services.openai.llm:OpenAILLMService", None, url_arg="base_url"),
+    "ollama": Vendor("pipecat.services.ollama.llm:OLLamaLLMService", None, url_arg="base_url"),
+    "azure": Vendor("pipecat.services.azure.llm:AzureLLMService", "azure", url_arg="endpoint"),
+    "anthropic": Vendor("pipecat.services.anthropic.llm:AnthropicLLMService", "anthropic"),
+    "google": Vendor("pipecat.services.google.llm:GoogleLLMService", "google"),
+}
+TTS_VENDORS: dict[str, Vendor] = {
+    "openai": Vendor("pipecat.services.openai.tts:OpenAITTSService", None, url_arg="base_url"),
+    "cartesia": Vendor("pipecat.services.cartesia.tts:CartesiaTTSService", "cartesia", url_arg="url"),
+    "elevenlabs": Vendor("pipecat.services.elevenlabs.tts:ElevenLabsTTSService", "elevenlabs", url_arg="url"),
+    "deepgram": Vendor("pipecat.services.deepgram.tts:DeepgramTTSService", "deepgram", url_arg="base_url"),
+    "azure": Vendor("pipecat.services.azure.tts:AzureTTSService", "azure"),
+}
+VENDORS = {"stt": STT_VENDORS, "llm": LLM_VENDORS, "tts": TTS_VENDORS}
+
+
+class ServiceOptions(BaseModel):
+    """One stage of the cascade (the flow's ``stt:``, ``llm:`` or ``tts:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field("openai", description="Which of Pipecat's services: openai (any OpenAI-compatible server by base_url), or a vendor.")
+    base_url: str | None = Field(None, description="The server (default: VOICE_AGENT_OPENAI_BASE_URL for openai; the vendor's own otherwise).")
+    model: str | None = Field(None, description="The model (default: the service's).")
+    language: str | None = Field(None, description="STT/TTS language code, e.g. en or de (default: the call's language).")
+    voice: str | None = Field(None, description="TTS voice (default: the AI node's voice).")
+    region: str | None = Field(None, description="Azure Speech region (type: azure).")
+
+
+class UnavailableService(RuntimeError):
+    """A configured service's package is not installed (the message names the pip extra)."""
+
+
+def service_class(stage: Literal["stt", "llm", "tts"], kind: str) -> type:
+    """The Pipecat class of ``kind`` for a stage; ``UnavailableService`` naming the extra when not installed."""
+    vendors = VENDORS[stage]
+    vendor = vendors.get(kind)
+    if vendor is None:
+        raise UnavailableService(f"unknown {stage} type {kind!r}; the cascade knows {', '.join(sorted(vendors))}")
+    module, _, name = vendor.target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except Exception as exc:  # noqa: BLE001 - Pipecat raises its own Exception naming the missing SDK
+        extra = vendor.extra or "openai"
+        raise UnavailableService(
+            f"{stage} type {kind!r} needs Pipecat's {extra!r} extra: pip install 'pipecat-ai[{extra}]' ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _language(code: str | None) -> Any:
+    if not code:
+        return None
+    from pipecat.transcriptions.language import Language
+
+    try:
+        return Language(code)
+    except ValueError:
+        return None
+
+
+def build(stage: Literal["stt", "llm", "tts"], options: ServiceOptions, *, key: str | None, default_url: str,
+          default_model: str | None, voice: str | None = None, language: str | None = None) -> Any:
+    """A new Pipecat service for one call (services keep per-call state: never shared)."""
+    cls = service_class(stage, options.type)
+    vendor = VENDORS[stage][options.type]
+    accepted = inspect.signature(cls.__init__).parameters
+    kwargs: dict[str, Any] = {}
+    if vendor.key_arg:
+        kwargs[vendor.key_arg] = key or NO_KEY
+    url = options.base_url or (default_url if options.type == "openai" else None)
+    if url and vendor.url_arg:
+        kwargs[vendor.url_arg] = url
+    if options.region and "region" in accepted:
+        kwargs["region"] = options.region
+    fields: dict[str, Any] = {}
+    if options.model or default_model:
+        fields["model"] = options.model or default_model
+    if stage == "tts" and (options.voice or voice):
+        fields["voice"] = options.voice or voice
+    if stage != "llm" and _language(options.language or language) is not None:
+        fields["language"] = _language(options.language or language)
+    settings_cls = getattr(cls, "Settings", None)
+    if settings_cls is not None:
+        known = set(getattr(settings_cls, "__dataclass_fields__", {}))
+        kwargs["settings"] = settings_cls(**{k: v for k, v in fields.items() if k in known})
+    if stage == "stt":
+        if "audio_passthrough" in _all_params(cls):
+            kwargs["audio_passthrough"] = False  # nothing after the STT wants the caller's audio
+        if "push_empty_transcripts" in _all_params(cls):
+            kwargs["push_empty_transcripts"] = True  # an empty transcript ends the wait for one
+        if "sample_rate" in _all_params(cls):
+            kwargs["sample_rate"] = mulaw.SAMPLE_RATE  # Twilio's 8 kHz, sent as it came (a WAV of it)
+    if stage == "tts" and options.type == "openai":
+        kwargs["sample_rate"] = OPENAI_TTS_RATE
+    return cls(**kwargs)
+
+
+def _all_params(cls: type) -> set[str]:
+    """Constructor parameters of ``cls`` and its bases (``**kwargs`` are passed up)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            names.update(inspect.signature(init).parameters)
+    return names

@@ -1,0 +1,223 @@
+"""The cascade backend (STT -> LLM -> TTS on Pipecat's services) holds a call as the realtime model does.
+
+Each test runs the cascade's processor between its real neighbours (the
+call's tool handlers, transport out writing Twilio's media messages, a
+Twilio line that plays the audio and echoes marks) against a local fake of
+OpenAI's HTTP API (:mod:`agent.testing.fake_openai_http`), and asserts what
+the caller hears and what the services were sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from pipecat.frames.frames import Frame, TranscriptionFrame, TTSTextFrame, UserStoppedSpeakingFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.workers.runner import WorkerRunner
+
+from agent.conversation.session import Decision, NodeSession
+from agent.conversation.tools import ToolBox
+from agent.core.call import Call
+from agent.core.registry import load_registry
+from agent.flow.models import AiAgentNode
+from agent.media import mulaw
+from agent.media.backends.base import ModelRequest
+from agent.media.backends.cascade import CascadeBackend, CascadeOptions
+from agent.media.frames import CallerAudioFrame, KeypadEntryFrame, SilenceFrame, TwilioMarkFrame
+from agent.media.processors.tool_handlers import ToolHandlers
+from agent.media.processors.twilio_output import TwilioMediaOutput
+from agent.media.processors.twilio_sender import TwilioMediaSender
+from agent.testing.fake_openai_http import Call as ToolCall, ChatScript, FakeOpenAIHttp, When
+from agent.testing.settings import agent_settings
+from agent.testing.voice import spoken
+from tests.conftest import HOTLINE
+
+REGISTRY = load_registry()
+GREETING = "Hello, on-call hotline, what is going on?"
+NODE = {
+    "type": "ai_agent",
+    "greeting": GREETING,
+    "intents": {"incident": "alert", "talk_to_human": "page_oncall"},
+    "gathers": ["incident", "caller_name", {"name": "email", "required": False}],
+    "fallback": "page_oncall",
+}
+SPEED = 8.0  # the fake Twilio line plays audio this much faster than real time
+
+
+class TwilioLine:
+    """Twilio's side of the media stream: plays what it is sent (sped up), echoes marks once played, drops on clear."""
+
+    def __init__(self, speed: float = SPEED) -> None:
+        self.speed = speed
+        self.worker: PipelineWorker | None = None
+        self.audio = bytearray()  # every mu-law byte sent to the caller
+        self.messages: list[dict[str, Any]] = []
+        self._until = 0.0  # when what was sent has played
+        self._marks: dict[str, asyncio.TimerHandle] = {}
+
+    async def send_text(self, text: str) -> None:
+        message = json.loads(text)
+        self.messages.append(message)
+        now = time.monotonic()
+        if message["event"] == "media":
+            audio = base64.b64decode(message["media"]["payload"])
+            self.audio += audio
+            self._until = max(self._until, now) + len(audio) / 8000 / self.speed
+        elif message["event"] == "mark":
+            name = message["mark"]["name"]
+            self._marks[name] = asyncio.get_running_loop().call_later(max(0.0, self._until - now), self._echo, name)
+        elif message["event"] == "clear":
+            self._until = now
+            for name, timer in list(self._marks.items()):
+                timer.cancel()
+                self._echo(name)
+
+    def _echo(self, name: str) -> None:
+        self._marks.pop(name, None)
+        if self.worker is not None:
+            asyncio.ensure_future(self.worker.queue_frame(TwilioMarkFrame(mark=name)))
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["event"] == kind]
+
+
+class Spy(FrameProcessor):
+    """Last in the pipeline: what came out of it."""
+
+    def __init__(self) -> None:
+        super().__init__(enable_direct_mode=True)
+        self.seen: list[Frame] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        self.seen.append(frame)
+        await self.push_frame(frame, direction)
+
+    def texts(self, kind: type) -> list[str]:
+        return [f.text for f in self.seen if isinstance(f, kind)]
+
+
+class CascadeCall:
+    """One AI node conversation on the cascade: the processor, the tool handlers, transport out, a Twilio line."""
+
+    def __init__(self, fake: FakeOpenAIHttp, node: dict[str, Any] | None = None, **options: Any) -> None:
+        self.fake = fake
+        settings = agent_settings(HOTLINE, openai_base_url=fake.base_url, openai_api_key="sk-test")
+        call = Call(caller_number="+4915112345678")
+        self.session = NodeSession.build("agent", AiAgentNode.model_validate(node or NODE), call, REGISTRY)
+        self.tools = ToolBox(self.session)
+        self.decisions: list[Decision] = []
+        self.failures: list[tuple[str, str]] = []
+        backend = CascadeBackend(settings)
+        opts = CascadeOptions.model_validate(options)
+        assert backend.problems(opts, self.session.node) == []
+        self.model = backend.processor(ModelRequest(
+            call_id="CA1", node=self.session.node, session=self.session, tools=self.tools,
+            instructions="You are the on-call hotline's agent.", settings=settings, options=opts,
+            on_decision=self._decided, on_failure=self._failed,
+        ))
+        self.line = TwilioLine()
+        self.spy = Spy()
+        self.output = TwilioMediaOutput(TwilioMediaSender(self.line.send_text, "MZ1"))
+        self.worker = PipelineWorker(
+            Pipeline([self.model, ToolHandlers(self.tools), self.output, self.spy]),
+            params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000, enable_metrics=False),
+            enable_rtvi=False, enable_turn_tracking=False, idle_timeout_secs=None, check_dangling_tasks=False,
+        )
+        self.line.worker = self.worker
+        self._runner: asyncio.Task[None] | None = None
+
+    async def _decided(self, decision: Decision) -> None:
+        self.decisions.append(decision)
+
+    async def _failed(self, kind: str, reason: str) -> None:
+        self.failures.append((kind, reason))
+
+    async def __aenter__(self) -> CascadeCall:
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(self.worker)
+        self._runner = asyncio.create_task(runner.run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.worker.cancel()
+        if self._runner is not None:
+            await asyncio.wait_for(self._runner, 10)
+
+    async def send(self, frame: Frame) -> None:
+        await self.worker.queue_frame(frame)
+
+    async def say(self, line: str, ms: int = 1200) -> None:
+        """The caller says ``line`` (speech-like audio; the fake STT transcribes it as ``line``), then is silent."""
+        self.fake.caller_said(line)
+        await self.audio(spoken(ms) + mulaw.SILENCE * 8 * 900)
+
+    async def audio(self, audio: bytes) -> None:
+        """Caller audio in 20 ms frames, in real time."""
+        for start in range(0, len(audio), mulaw.FRAME_BYTES):
+            chunk = audio[start:start + mulaw.FRAME_BYTES]
+            await self.send(CallerAudioFrame(payload=base64.b64encode(chunk).decode(), mulaw=chunk))
+            await asyncio.sleep(0.02)
+
+    async def until(self, condition, timeout: float = 10.0, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what or condition}")
+            await asyncio.sleep(0.02)
+
+    def bot_said(self) -> list[str]:
+        return self.spy.texts(TTSTextFrame)
+
+    def heard_ms(self) -> int:
+        return len(self.line.audio) // 8
+
+
+def last_chat(fake: FakeOpenAIHttp) -> dict[str, Any]:
+    return fake.chats[-1]
+
+
+def roles(messages: list[dict[str, Any]]) -> list[str]:
+    return [m["role"] for m in messages]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_greeting_is_heard_and_a_caller_turn_is_transcribed_and_answered() -> None:
+    script = ChatScript([When(user="printer", say="I am sorry to hear that. What is your name?")])
+    async with FakeOpenAIHttp(script) as fake, CascadeCall(fake) as call:
+        await call.until(lambda: call.bot_said() == [GREETING], what="the greeting")
+        speech = fake.sent("/v1/audio/speech")[0]
+        assert speech.body["input"] == GREETING and speech.body["response_format"] == "pcm" and speech.body["voice"] == "marin"
+        assert speech.headers["Authorization"] == "Bearer sk-test"
+        await call.until(lambda: call.heard_ms() >= 300 * len(GREETING.split()) - 20, what="the greeting's audio")
+        assert mulaw.rms(bytes(call.line.audio[800:1600])) > 1000, "the greeting is audible, as 8 kHz mu-law"
+
+        await call.say("My printer is on fire")
+        await call.until(lambda: len(call.bot_said()) >= 3, what="the answer")
+        assert call.spy.texts(TranscriptionFrame) == ["My printer is on fire"]
+        transcription = fake.sent("/v1/audio/transcriptions")[0]
+        assert transcription.body["model"] == "gpt-4o-transcribe" and transcription.body["language"] == "en"
+        assert transcription.body["file"][:4] == b"RIFF", "the caller's turn goes as a WAV file"
+        chat = last_chat(fake)
+        assert chat["stream"] is True and chat["model"] == "gpt-4.1-mini"
+        assert chat["messages"][0] == {"role": "system", "content": "You are the on-call hotline's agent."}
+        assert chat["messages"][1:] == [
+            {"role": "assistant", "content": GREETING},
+            {"role": "user", "content": "My printer is on fire"},
+        ]
+        assert {t["function"]["name"] for t in chat["tools"]} == {"record_details", "route_call", "check_status", "end_call"}
+        assert call.bot_said()[1:] == ["I am sorry to hear that.", "What is your name?"], "the answer, sentence by sentence"
+        assert call.failures == []
