@@ -62,7 +62,8 @@ from agent.media.frames import CallerAudioFrame, KeypadEntryFrame, ModelInstruct
 from agent.media.processors.tool_handlers import ToolHandlers
 from agent.media.processors.twilio_output import TwilioMediaOutput
 from agent.media.processors.twilio_sender import TwilioMediaSender
-from agent.testing.fake_gemini_live import FakeGeminiLiveServer, FakeGeminiModel, Say, ToolCall
+from agent.testing.fake_gemini_live import FakeGeminiLiveServer
+from agent.testing.fake_realtime import FakeModel, Say, ToolCall
 from tests.conftest import HOTLINE
 
 # The SDK is the wire contract (in the `dev` extra): google/genai/live.py, _live_converters.py, types.py.
@@ -198,7 +199,7 @@ def dominant_hz(pcm: np.ndarray, rate: int) -> float:
 
 @pytest.mark.anyio
 async def test_the_greeting_is_asked_for_and_its_audio_reaches_twilio_as_8khz_mulaw() -> None:
-    model = FakeGeminiModel([Say("Hello, this is ACME's on-call line.", audio_ms=1200)])
+    model = FakeModel([Say("Hello, this is ACME's on-call line.", audio_ms=1200)])
     async with FakeGeminiLiveServer(model) as server, gemini_call(server) as call:
         await until(lambda: len(call.played_mulaw()) >= 1200 * 8 - 40, what="the greeting's audio at Twilio")
         await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the end of the reply")
@@ -222,7 +223,7 @@ async def test_the_greeting_is_asked_for_and_its_audio_reaches_twilio_as_8khz_mu
 
 @pytest.mark.anyio
 async def test_the_callers_audio_reaches_gemini_as_16khz_pcm_and_their_words_come_back() -> None:
-    model = FakeGeminiModel([Say("Hello."), Say("I see, the database is down.")])
+    model = FakeModel([Say("Hello."), Say("I see, the database is down.")])
     async with FakeGeminiLiveServer(model) as server, gemini_call(server) as call:
         await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the greeting")
         server.caller_said("Our database is down.")
@@ -240,7 +241,7 @@ async def test_the_callers_audio_reaches_gemini_as_16khz_pcm_and_their_words_com
 
 @pytest.mark.anyio
 async def test_a_tool_call_runs_through_our_tools_and_the_answer_goes_back_as_tool_response() -> None:
-    model = FakeGeminiModel(["Hello.", ToolCall("record_details", {"caller_name": "Jane Doe"}), "Thanks Jane."])
+    model = FakeModel(["Hello.", ToolCall("record_details", {"caller_name": "Jane Doe"}), "Thanks Jane."])
     async with FakeGeminiLiveServer(model) as server, gemini_call(server) as call:
         await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the greeting")
         server.caller_said("This is Jane Doe.")
@@ -260,7 +261,7 @@ async def test_a_tool_call_runs_through_our_tools_and_the_answer_goes_back_as_to
 
 @pytest.mark.anyio
 async def test_a_refused_tool_call_goes_back_as_an_error_the_model_can_act_on() -> None:
-    model = FakeGeminiModel(["Hello.", ToolCall("route_call", {"intent": "no_such_intent", "summary": "?"}), "Sorry."])
+    model = FakeModel(["Hello.", ToolCall("route_call", {"intent": "no_such_intent", "summary": "?"}), "Sorry."])
     async with FakeGeminiLiveServer(model) as server, gemini_call(server) as call:
         await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the greeting")
         server.caller_said("Something.")
@@ -275,7 +276,7 @@ async def test_a_refused_tool_call_goes_back_as_an_error_the_model_can_act_on() 
 @pytest.mark.anyio
 async def test_a_decision_has_the_handover_line_said_and_reaches_on_decision_once_it_was_heard() -> None:
     route = ToolCall("route_call", {"intent": "talk_to_human", "summary": "wants a person"})
-    model = FakeGeminiModel(["Hello.", route, Say("I'm connecting you now.", audio_ms=800)])
+    model = FakeModel(["Hello.", route, Say("I'm connecting you now.", audio_ms=800)])
     async with FakeGeminiLiveServer(model) as server, gemini_call(server, echo_marks=False) as call:
         await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the greeting")
         for mark in call.twilio("mark"):
@@ -309,7 +310,7 @@ def heard_words(server: FakeGeminiLiveServer) -> str:
 @pytest.mark.anyio
 async def test_the_caller_interrupting_the_model_clears_twilio_and_the_model_learns_what_was_heard() -> None:
     long_reply = Say("one two three four five six seven eight nine ten", audio_ms=2000)
-    model = FakeGeminiModel([long_reply, "Yes?"])
+    model = FakeModel([long_reply, "Yes?"])
     async with FakeGeminiLiveServer(model, audio_speedup=1) as server, gemini_call(server, echo_marks=False) as call:
         await until(lambda: len(call.played_mulaw()) >= 800 * 8, what="the first part of the reply at Twilio")
         for mark in call.twilio("mark")[:2]:  # Twilio played the first ~400 ms
@@ -332,7 +333,7 @@ async def test_the_caller_interrupting_the_model_clears_twilio_and_the_model_lea
 async def test_local_vad_barge_in_stops_a_reply_the_model_already_finished() -> None:
     """Gemini generates faster than Twilio plays: once its turn is complete only our VAD can stop the bot."""
     long_reply = Say("one two three four five six seven eight nine ten", audio_ms=2000)
-    async with FakeGeminiLiveServer(FakeGeminiModel([long_reply]), audio_speedup=20) as server, gemini_call(server, echo_marks=False) as call:
+    async with FakeGeminiLiveServer(FakeModel([long_reply]), audio_speedup=20) as server, gemini_call(server, echo_marks=False) as call:
         await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the model's turn complete")
         marks = call.twilio("mark")
         for mark in marks[: len(marks) // 2]:  # Twilio played about half of it
@@ -346,8 +347,28 @@ async def test_local_vad_barge_in_stops_a_reply_the_model_already_finished() -> 
 
 
 @pytest.mark.anyio
+async def test_the_callers_first_words_over_a_finished_reply_still_playing_stop_the_bot() -> None:
+    """Without the local VAD: Gemini's VAD interrupts only while it generates; its transcript of the caller does the rest."""
+    long_reply = Say("one two three four five six seven eight nine ten", audio_ms=2000)
+    async with FakeGeminiLiveServer(FakeModel([long_reply, "Yes?"]), audio_speedup=20) as server, gemini_call(server, echo_marks=False) as call:
+        await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the model's turn complete")
+        marks = call.twilio("mark")
+        for mark in marks[:3]:
+            await call.echo(mark["mark"]["name"])
+        server.caller_said("Hold on please.")
+        await call.speak(300)
+        await until(lambda: call.twilio("clear"), what="Twilio's buffer cleared")
+        await server.wait_for("clientContent")
+        await call.speak(700, loud=False)
+        await until(lambda: len(call.out.of(LLMFullResponseEndFrame)) == 2, what="the answer to the caller")
+    assert not any(m.get("serverContent", {}).get("interrupted") for m in server.session.sent)
+    assert heard_words(server).startswith("one")
+    assert [f.text for f in call.out.of(TranscriptionFrame)] == ["Hold on please."]
+
+
+@pytest.mark.anyio
 async def test_keys_and_new_instructions_reach_the_model() -> None:
-    async with FakeGeminiLiveServer(FakeGeminiModel(["Hello.", "Thanks."])) as server, gemini_call(server) as call:
+    async with FakeGeminiLiveServer(FakeModel(["Hello.", "Thanks."])) as server, gemini_call(server) as call:
         await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the greeting")
         await call.worker.queue_frame(ModelInstructionsFrame(instructions="Facts: the API is down."))
         await call.worker.queue_frame(KeypadEntryFrame(digits="4711"))
@@ -386,7 +407,7 @@ async def test_a_refused_setup_fails_over_once() -> None:
 
 @pytest.mark.anyio
 async def test_a_closed_connection_mid_call_fails_over_once() -> None:
-    async with FakeGeminiLiveServer(FakeGeminiModel(["Hello."])) as server, gemini_call(server) as call:
+    async with FakeGeminiLiveServer(FakeModel(["Hello."])) as server, gemini_call(server) as call:
         await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the greeting")
         await server.drop(1011, "internal error")
         await failed_once(call, "connection_lost")
@@ -398,7 +419,7 @@ async def test_a_closed_connection_mid_call_fails_over_once() -> None:
 
 @pytest.mark.anyio
 async def test_go_away_hands_the_call_on_before_the_session_ends() -> None:
-    async with FakeGeminiLiveServer(FakeGeminiModel(["Hello."])) as server, gemini_call(server) as call:
+    async with FakeGeminiLiveServer(FakeModel(["Hello."])) as server, gemini_call(server) as call:
         await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the greeting")
         await server.go_away("20s")
         await failed_once(call, "go_away")
@@ -417,7 +438,7 @@ async def test_a_model_that_never_answers_fails_over_after_the_answer_timeout() 
     async def silent(turn) -> None:
         await asyncio.sleep(3600)
 
-    async with FakeGeminiLiveServer(FakeGeminiModel(silent)) as server, gemini_call(server, answer_timeout_s=0.6) as call:
+    async with FakeGeminiLiveServer(FakeModel(silent)) as server, gemini_call(server, answer_timeout_s=0.6) as call:
         await failed_once(call, "no_answer")
     assert server.session.texts, "the greeting was asked for"
 
@@ -528,7 +549,7 @@ async def test_our_client_messages_are_what_the_sdk_sends() -> None:
 
 @pytest.mark.anyio
 async def test_every_message_the_fake_sends_is_read_by_the_sdk() -> None:
-    model = FakeGeminiModel(["Hello.", ToolCall("record_details", {"caller_name": "Jane Doe"}), "Thanks."])
+    model = FakeModel(["Hello.", ToolCall("record_details", {"caller_name": "Jane Doe"}), "Thanks."])
     async with FakeGeminiLiveServer(model) as server, gemini_call(server) as call:
         await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the greeting")
         server.caller_said("This is Jane Doe.")
@@ -542,7 +563,8 @@ async def test_every_message_the_fake_sends_is_read_by_the_sdk() -> None:
     assert audio and all(a.mime_type == "audio/pcm;rate=24000" and len(a.data) > 0 for a in audio)
     calls = [m.tool_call.function_calls[0] for m in read if m.tool_call]
     assert [(c.name, c.args) for c in calls] == [("record_details", {"caller_name": "Jane Doe"})] and calls[0].id
-    assert any(m.server_content and m.server_content.input_transcription and m.server_content.input_transcription.text == "This is Jane Doe." for m in read)
+    words = [m.server_content.input_transcription.text for m in read if m.server_content and m.server_content.input_transcription]
+    assert len(words) == 2 and "".join(words) == "This is Jane Doe.", "streamed while the caller speaks, the rest at the turn's end"
     assert sum(1 for m in read if m.server_content and m.server_content.turn_complete) == 2
     assert read[-1].go_away is not None and read[-1].go_away.time_left == "5s"
     assert all(m.model_dump(exclude_none=True) for m in read), "no message the SDK reads as empty (it raises on those)"

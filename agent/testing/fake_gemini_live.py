@@ -20,9 +20,11 @@ test queues what the caller "says" (``server.caller_said("...")``) before
 sending the audio; an energy VAD finds the turn in the audio and the queued
 line becomes its ``inputTranscription``.
 
-Example::
+The model is :mod:`agent.testing.fake_realtime`'s scripted :class:`FakeModel`
+(``Say``/``ToolCall``/``Fail`` actions, ``caller_said``), so one script runs
+on either fake. Example::
 
-    model = FakeGeminiModel([
+    model = FakeModel([
         Say("On-call hotline, what is wrong?"),                       # answers the greeting (realtime text)
         ToolCall("route_call", {"intent": "talk_to_human", "summary": "wants a person"}),
         Say("Putting you through."),                                   # after the tool response
@@ -55,14 +57,17 @@ refuses: a close frame instead of ``setupComplete``), ``await drop(code=None,
 reason="")`` (abort, or close with a code), ``await go_away(time_left="30s")``,
 ``stall()`` / ``resume()``, ``await send_raw(text)``.
 
-Scripted model: ``FakeGeminiModel(responses=None, *, default=Say("Okay."),
-ms_per_word=250)``: one entry consumed per model turn or tool continuation (a
-``str`` is short for ``Say``; an entry is one action, a list, or a callable
-``f(turn) -> actions``). Actions: ``Say(text, *, audio_ms=None)``,
-``ToolCall(name, args={}, *, id=None)`` (the turn waits for the
-``toolResponse``; the next entry continues it). :class:`Turn`: ``index``,
-``trigger`` (``audio``, ``text``, ``client_content``, ``tool_response``),
-``user_text``, ``tool_responses``, ``session``.
+Scripted model: one :class:`FakeModel` entry per model turn, and one per
+continuation after a ``toolResponse``. ``Say(text, audio_ms=None)``: output
+transcription and 24 kHz audio (``ms_per_word`` per word); ``ToolCall(name,
+arguments, call_id=None)``: a ``toolCall`` (several in one entry: one message),
+the turn waits for every answer; ``Fail(message)``: the session closes with
+code 1011 (how the Live API ends a session on an error: the SDK raises
+``APIError`` from the close frame, ``live.py`` ``_receive``). The callable
+gets a :class:`Turn` with ``trigger`` ``"turn"`` (the caller spoke or typed:
+``user_text``) or ``"tool_response"`` (``tool_name``, ``tool_output``: the
+answer as JSON), ``session`` (the setup) and ``instructions``. ``spoken``: the
+lines the model said, in order (every session).
 
 Not modelled: session resumption, context window compression, usage
 metadata, video, manual activity (``activityStart``/``End``), thinking.
@@ -72,12 +77,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import inspect
 import itertools
 import json
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any, Self
 
 import numpy as np
@@ -86,11 +89,14 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-__all__ = ["FakeGeminiLiveServer", "FakeGeminiModel", "FakeGeminiSession", "Say", "ToolCall", "Turn", "pcm_tone"]
+from agent.testing.fake_realtime import Fail, FakeModel, Say, ToolCall, Turn
+
+__all__ = ["FakeGeminiLiveServer", "FakeGeminiSession", "pcm_tone"]
 
 OUTPUT_RATE = 24000  # Live API output audio: PCM16 at 24 kHz
 SPEECH_RMS = 650  # 10 ms frames louder than this (int16 RMS, ~0.02 of full scale) are speech
 DEFAULT_SILENCE_MS = 500
+TRANSCRIBE_AFTER_MS = 200  # speech before the first words of its transcription are sent
 # The API's JSON accepts a field's proto name and its lowerCamelCase; the SDK writes both (live.py).
 _CAMEL = {"realtime_input": "realtimeInput", "client_content": "clientContent", "tool_response": "toolResponse",
           "context_update": "contextUpdate", "mime_type": "mimeType", "turn_complete": "turnComplete",
@@ -110,59 +116,6 @@ def pcm_tone(ms: float, rate: int = OUTPUT_RATE, freq: float = 440.0, amplitude:
     n = round(rate * ms / 1000)
     t = np.arange(n) / rate
     return (amplitude * 32767 * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes()
-
-
-@dataclass
-class Say:
-    text: str
-    audio_ms: float | None = None
-
-
-@dataclass
-class ToolCall:
-    name: str
-    args: dict[str, Any] = field(default_factory=dict)
-    id: str | None = None
-
-
-Action = Say | ToolCall
-
-
-@dataclass
-class Turn:
-    """What a scripted callable is given."""
-
-    index: int
-    trigger: str
-    user_text: str
-    tool_responses: list[dict[str, Any]]
-    session: FakeGeminiSession
-
-
-class FakeGeminiModel:
-    def __init__(self, responses: Any = None, *, default: Any = Say("Okay."), ms_per_word: float = 250) -> None:
-        self._fixed = responses if callable(responses) else None
-        self.responses: deque[Any] = deque(() if responses is None or callable(responses) else responses)
-        self.default = default
-        self.ms_per_word = ms_per_word
-        self.heard: deque[str] = deque()
-        self.turns: list[Turn] = []
-
-    def caller_said(self, *lines: str) -> None:
-        self.heard.extend(lines)
-
-    async def decide(self, turn: Turn) -> list[Action]:
-        self.turns.append(turn)
-        entry = self._fixed or (self.responses.popleft() if self.responses else self.default)
-        if callable(entry):
-            entry = entry(turn)
-            if inspect.isawaitable(entry):
-                entry = await entry
-            if entry is None:
-                entry = self.default
-        if isinstance(entry, str):
-            entry = Say(entry)
-        return list(entry) if isinstance(entry, (list, tuple)) else [entry]
 
 
 class FakeGeminiSession:
@@ -187,7 +140,10 @@ class FakeGeminiSession:
         self._turn_task: asyncio.Task | None = None
         self._queued: deque[tuple[str, str]] = deque()  # (trigger, user text) waiting for the turn in progress
         self._speech = False
+        self._speech_ms = 0.0
         self._quiet_ms = 0.0
+        self._line = ""  # what the caller says in the current speech (queued with caller_said)
+        self._line_sent = 0  # characters of it already transcribed
 
     @property
     def system_instruction(self) -> str:
@@ -211,10 +167,11 @@ class FakeGeminiLiveServer:
     """A local Gemini Live API with a scripted model; see the module doc."""
 
     def __init__(
-        self, model: FakeGeminiModel | None = None, *, api_version: str = "v1beta",
+        self, model: FakeModel | None = None, *, api_version: str = "v1beta",
         reply_delay_ms: int = 150, audio_speedup: float = 5.0, chunk_ms: int = 40,
     ) -> None:
-        self.model = model if model is not None else FakeGeminiModel()
+        self.model = model if model is not None else FakeModel()
+        self.spoken: list[str] = []
         self.path = f"/ws/google.ai.generativelanguage.{api_version}.GenerativeService.BidiGenerateContent"
         self.reply_delay_ms = reply_delay_ms
         self.audio_speedup = audio_speedup
@@ -401,17 +358,23 @@ class FakeGeminiLiveServer:
             if loud:
                 sess._quiet_ms = 0.0
                 if not sess._speech:
-                    sess._speech = True
+                    sess._speech, sess._speech_ms, sess._line, sess._line_sent = True, 0.0, self.model.next_heard(), 0
                     if sess.responding:
                         await self._interrupt(sess)
+                sess._speech_ms += 10
+                if sess._speech_ms >= TRANSCRIBE_AFTER_MS and sess._line_sent == 0 and sess._line:
+                    # Transcription streams while the caller speaks (a word or a few per message).
+                    first = sess._line.split(" ", 1)[0]
+                    sess._line_sent = len(first)
+                    await self._emit(sess, {"serverContent": {"inputTranscription": {"text": first}}})
             elif sess._speech:
                 sess._quiet_ms += 10
                 if sess._quiet_ms >= silence_ms:
                     sess._speech = False
-                    line = self.model.heard.popleft() if self.model.heard else ""
-                    if line:
-                        await self._emit(sess, {"serverContent": {"inputTranscription": {"text": line}}})
-                    self._start_turn(sess, "audio", line)
+                    rest = sess._line[sess._line_sent:]
+                    if rest:
+                        await self._emit(sess, {"serverContent": {"inputTranscription": {"text": rest}}})
+                    self._start_turn(sess, "audio", sess._line)
 
     async def _interrupt(self, sess: FakeGeminiSession) -> None:
         task, sess._turn_task = sess._turn_task, None
@@ -444,21 +407,33 @@ class FakeGeminiLiveServer:
 
     async def _turn(self, sess: FakeGeminiSession, trigger: str, user_text: str) -> None:
         await asyncio.sleep(self.reply_delay_ms / 1000)
-        responses, sess._responses = sess._responses, []
-        turn = Turn(len(self.model.turns), trigger, user_text, responses, sess)
+        answers, sess._responses = sess._responses, []
+        answer = answers[-1] if answers else {}
+        response = answer.get("response") or {}
+        turn = Turn(
+            index=len(self.model.turns), trigger="tool_response" if trigger == "tool_response" else "turn",
+            user_text=user_text or None, tool_output=json.dumps(response.get("output", response)) if answers else None,
+            tool_name=answer.get("name"), items=[], session=sess.setup or {}, response={}, instructions=sess.system_instruction,
+        )
         actions = await self.model.decide(turn)
-        calls = [a for a in actions if isinstance(a, ToolCall)]
+        calls = []
         for action in actions:
             if isinstance(action, Say):
                 await self._say(sess, action)
+            elif isinstance(action, ToolCall):
+                calls.append(action)
+            elif isinstance(action, Fail):
+                await sess._ws.close(1011, action.message[:120])
+                return
         if calls:
             functions = []
             for call in calls:
                 if call.name not in sess.declared:
                     self.problems.append(f"the script calls {call.name!r}, which the setup did not declare")
-                call_id = call.id or f"function-call-{next(self._ids)}"
+                call_id = call.call_id or f"function-call-{next(self._ids)}"
                 sess.pending_calls[call_id] = call.name
-                functions.append({"id": call_id, "name": call.name, "args": call.args})
+                arguments = json.loads(call.arguments) if isinstance(call.arguments, str) else call.arguments
+                functions.append({"id": call_id, "name": call.name, "args": arguments})
             await self._emit(sess, {"toolCall": {"functionCalls": functions}})
             return  # the turn goes on after the tool response
         await self._emit(sess, {"serverContent": {"generationComplete": True}})
@@ -468,6 +443,7 @@ class FakeGeminiLiveServer:
             self._start_turn(sess, *sess._queued.popleft())
 
     async def _say(self, sess: FakeGeminiSession, action: Say) -> None:
+        self.spoken.append(action.text)
         words = action.text.split()
         total_ms = action.audio_ms if action.audio_ms is not None else max(1, len(words)) * self.model.ms_per_word
         chunks = max(1, round(total_ms / self.chunk_ms))

@@ -558,6 +558,10 @@ class GeminiLiveProcessor(ModelProcessor):
         if self._turn is None and not self._caller_speaking:
             self._caller_speaking = True
             await self.push_frame(UserStartedSpeakingFrame())
+            # The model's reply was complete but still playing: Gemini's VAD interrupts only while it
+            # generates, so the caller's first words are the first sign they talk over the bot. (Words that
+            # trail the caller's previous turn arrive while the next reply is generated, and are not this.)
+            await self._barge_in()
         self._caller_words.append(text)
 
     async def _on_bot_words(self, text: Any) -> None:
