@@ -206,8 +206,10 @@ def test_a_rehearsed_script_is_the_call_voice_agent_simulate_prints(client: Test
     assert rehearsed["outcome"]["branch"] == simulated["outcome"]["branch"] == "alert"
     lines = [(e["speaker"], e["text"]) for e in rehearsed["events"] if e["kind"] == "line"]
     assert [(t["speaker"], t["text"]) for t in simulated["transcript"]] == lines
-    steps = [e["nodes"] for e in rehearsed["events"] if e["kind"] == "step"]
-    assert steps[-1] == simulated["outcome"]["nodes"]  # the path, node by node as the call went
+    steps = [e for e in rehearsed["events"] if e["kind"] == "step"]
+    assert steps[-1]["nodes"] == simulated["outcome"]["nodes"]  # the path, step by step as the call went
+    assert [n for step in steps for n in step["entered"]] == simulated["outcome"]["nodes"]
+    assert steps[0]["entered"] == ["screen", "greeting", "hours", "agent"]  # up to the first thing the caller answers
     assert rehearsed["expect"] == []  # the script's expect block holds
     assert any(e["kind"] == "fields" and "caller_name" in e["saved"] for e in rehearsed["events"])
 
@@ -231,7 +233,7 @@ def test_a_chat_waits_for_each_turn_and_ends_like_voice_agent_chat(client: TestC
     assert any(e["kind"] == "line" and e["speaker"] == "agent" and "What's going on?" in e["text"] for e in started["events"])
     chat = started["chat"]
     said = client.post(f"/api/chat/{chat}", json={"text": "put me through to a person please"}, headers=token(client)).json()
-    assert said["events"][0] == {"kind": "line", "speaker": "caller", "text": "put me through to a person please", "node": "agent"}
+    assert said["events"][0] == {"kind": "line", "speaker": "caller", "text": "put me through to a person please"}
     while not said["ended"]:
         said = client.post(f"/api/chat/{chat}", json={"hang_up": True}, headers=token(client)).json()
     assert said["outcome"]["intent"] == "talk_to_human"

@@ -30,29 +30,35 @@ TURN_TIMEOUT_S = 30.0
 
 @dataclass
 class CallWatch:
-    """What the page shows of a call: each line with the node it was said at, the nodes passed, facts and fields."""
+    """What the page shows of a call, in order: the nodes each step entered, then its lines; fields and facts learnt.
+
+    The stepper reports a step (the nodes it passed) before the simulator
+    renders that step's lines, so each line belongs to the step listed before it.
+    """
 
     call: Call
     events: list[dict[str, Any]] = field(default_factory=list)
     _fields: dict[str, Any] = field(default_factory=dict)
     _facts: int = 0
+    _passed: int = 0
 
     def line(self, speaker: str, text: str) -> None:
-        self.events.append({"kind": "line", "speaker": speaker, "text": text, "node": self.call.node})
+        self.events.append({"kind": "line", "speaker": speaker, "text": text})
         self._learnt()
 
     def step(self, call: Call, step: Step) -> None:
         self._learnt()
-        self.events.append({"kind": "step", "node": call.node, "nodes": list(call.nodes), "ended": step.ended})
+        entered, self._passed = call.nodes[self._passed:], len(call.nodes)
+        self.events.append({"kind": "step", "entered": list(entered), "nodes": list(call.nodes), "ended": step.ended})
 
     def _learnt(self) -> None:
         """Fields saved and facts used since the last event (what the agent's tools did)."""
         saved = {k: v for k, v in self.call.fields.items() if self._fields.get(k) != v}
         if saved:
-            self.events.append({"kind": "fields", "saved": _jsonable(saved), "node": self.call.node})
+            self.events.append({"kind": "fields", "saved": _jsonable(saved)})
             self._fields = dict(self.call.fields)
         if len(self.call.facts_used) > self._facts:
-            self.events.append({"kind": "facts", "used": list(self.call.facts_used[self._facts:]), "node": self.call.node})
+            self.events.append({"kind": "facts", "used": list(self.call.facts_used[self._facts:])})
             self._facts = len(self.call.facts_used)
 
 

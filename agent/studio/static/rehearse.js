@@ -62,23 +62,23 @@ export class Rehearsal {
   show(events) {
     const list = $('transcript');
     for (const event of events) {
+      const li = document.createElement('li');
       if (event.kind === 'step') {
         this.path = event.nodes;
         this.showPath();
-        continue;
-      }
-      const li = document.createElement('li');
-      if (event.kind === 'line') {
+        if (!event.entered.length) continue;
+        li.className = 'line step';
+        li.dataset.nodes = event.entered.join(' ');
+        li.textContent = `→ ${event.entered.join(' → ')}`;
+      } else if (event.kind === 'line') {
         li.className = `line ${event.speaker}`;
-        li.dataset.node = event.node || '';
         const who = { agent: 'Agent', caller: 'Caller', system: '·' }[event.speaker] || event.speaker;
-        li.innerHTML = '<b></b> <span></span> <small></small>';
+        li.innerHTML = '<b></b> <span></span>';
         li.querySelector('b').textContent = `${who}:`;
         li.querySelector('span').textContent = event.text || '(silence)';
-        li.querySelector('small').textContent = event.node ? `@${event.node}` : '';
       } else if (event.kind === 'fields') {
         li.className = 'line tool';
-        li.textContent = `record_details → ${Object.entries(event.saved).map(([k, v]) => `${k} = ${Array.isArray(v) ? v.join(', ') : v}`).join('; ')}`;
+        li.textContent = `saved: ${Object.entries(event.saved).map(([k, v]) => `${k} = ${Array.isArray(v) ? v.join(', ') : v}`).join('; ')}`;
       } else if (event.kind === 'facts') {
         li.className = 'line tool';
         li.textContent = `facts used: ${event.used.join('; ')}`;

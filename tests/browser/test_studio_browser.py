@@ -1,0 +1,239 @@
+"""The studio in a real browser: what a hotline owner sees and does, without touching YAML.
+
+The example hotline (a copy) renders with every node; a node's form opens
+from the graph; a bad value shows `flow validate`'s message on its field
+until it is fixed; a node and a branch added in the page save to a file
+`flow validate` accepts with its comments intact; a rehearsed call lights
+up the path `voice-agent simulate --json` prints; and the main actions work
+from the keyboard alone.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.main import app
+from agent.flow.loader import load_flow
+from agent.studio.app import create_studio_app
+from tests.browser.support import CALLERS, ServedStudio, hotline_copy
+
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture()
+def flow(tmp_path: Path) -> Path:
+    return hotline_copy(tmp_path)
+
+
+@pytest.fixture()
+def page(browser, flow: Path):
+    with ServedStudio(create_studio_app(flow)) as served:
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(served.url)
+        page.wait_for_selector("body[data-ready=true]")
+        yield page
+        context.close()
+        assert errors == [], errors  # no script error on the page during the test
+
+
+def cli(*args: str):
+    """The `voice-agent` command, in a thread of this process (a new process spends seconds importing Pipecat;
+    this thread runs Playwright's event loop, and `simulate` starts its own)."""
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(CliRunner().invoke, app, list(args)).result(timeout=120)
+    result.returncode = result.exit_code
+    return result
+
+
+def graph_nodes(page) -> list[str]:
+    return page.evaluate("studio.graph.cy.nodes().filter(n => !n.id().startsWith('\\u0000')).map(n => n.id())")
+
+
+def click_graph_node(page, node_id: str) -> None:
+    """A real mouse click where Cytoscape drew the node."""
+    x, y = page.evaluate(
+        """(id) => { const n = studio.graph.cy.getElementById(id); const p = n.renderedPosition();
+                     const r = studio.graph.cy.container().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }""",
+        node_id,
+    )
+    page.mouse.click(x, y)
+
+
+def as_js(path: tuple) -> str:
+    """A field's path as the page writes it (JSON.stringify: no spaces)."""
+    return json.dumps(list(path), separators=(",", ":"))
+
+
+def field(page, *path: str | int):
+    return page.locator(f"#node-form [data-input-path='{as_js(path)}']")
+
+
+def field_error(page, *path: str | int):
+    return page.locator(f"#node-form [data-error-for='{as_js(path)}']")
+
+
+def test_the_example_hotline_renders_with_every_node(page, flow: Path, shots) -> None:
+    expected = list(load_flow(flow).nodes)
+    assert graph_nodes(page) == expected
+    assert page.locator("#node-list button").all_inner_texts()[0] == "screen (block numbers)"
+    assert page.locator("#node-list button").count() == len(expected)
+    assert page.locator("#status").inner_text() == f"valid ({len(expected)} nodes)"
+    edges = page.evaluate("studio.graph.cy.edges().map(e => [e.source().id(), e.target().id(), e.data('label')])")
+    assert ["hours", "voicemail", "outside"] in edges
+    assert ["agent", "alert", "intent incident\nintent system_outage\nintent security_breach\nintent technical_support"] in edges
+    shots(page, "hotline")
+
+
+def test_selecting_a_node_shows_its_form(page, shots) -> None:
+    click_graph_node(page, "agent")
+    assert page.locator("#node-form h2 code").inner_text() == "agent"
+    assert page.locator("#node-id").input_value() == "agent"
+    assert page.locator("#node-type").input_value() == "ai_agent"
+    assert field(page, "greeting").input_value() == "Hello, I'm ACME's on-call assistant. What's going on?"
+    assert field(page, "intents", "inquiry").input_value() == "inquiry_message"
+    assert field(page, "max_turns").input_value() == "25"
+    shots(page, "agent-form")
+    click_graph_node(page, "hours")
+    assert field(page, "timezone").input_value() == "Europe/Berlin"
+    assert field(page, "during").input_value() == "agent"
+    shots(page, "hours-form")
+
+
+def test_an_invalid_value_shows_the_validators_message_on_its_field_until_fixed(page, flow: Path, shots) -> None:
+    click_graph_node(page, "hours")
+    field(page, "timezone").fill("Europe/Berln")
+    error = field_error(page, "timezone")
+    error.get_by_text("unknown time zone `Europe/Berln`; did you mean `Europe/Berlin`?").wait_for()
+    assert "Fix: use `Europe/Berlin`" in error.inner_text()
+    assert field(page, "timezone").get_attribute("aria-invalid") == "true"
+    assert page.locator("#status").inner_text() == "1 problem"
+    assert page.evaluate("studio.graph.cy.getElementById('hours').hasClass('problem')")
+    # The message is flow validate's own for the same file.
+    copy = flow.with_name("check.yaml")
+    copy.write_text(flow.read_text().replace("timezone: Europe/Berlin\n    hours:", "timezone: Europe/Berln\n    hours:"))
+    assert "node `hours`: unknown time zone `Europe/Berln`; did you mean `Europe/Berlin`? Fix: use `Europe/Berlin`" in cli("flow", "validate", str(copy)).stderr
+    shots(page, "invalid-timezone")
+    field(page, "timezone").fill("Europe/Berlin")
+    page.locator("#status").get_by_text("valid (11 nodes)").wait_for()
+    assert error.inner_text() == ""
+    assert field(page, "timezone").get_attribute("aria-invalid") is None
+    assert not page.evaluate("studio.graph.cy.getElementById('hours').hasClass('problem')")
+    shots(page, "fixed")
+
+
+def test_a_node_and_a_branch_added_in_the_page_save_to_a_valid_file_with_its_comments(page, flow: Path, shots) -> None:
+    before = flow.read_text()
+    page.click("#add-node")
+    page.fill("#add-id", "no_message")
+    page.select_option("#add-type", "hangup")
+    shots(page, "add-node")
+    page.click("#add-form button[type=submit]")
+    page.locator("#node-form h2 code").get_by_text("no_message").wait_for()
+    field(page, "text").fill("No message was recorded. Please call again. Goodbye.")
+    page.locator("#status").get_by_text("1 problem").wait_for()  # unreachable until a branch leads to it
+    assert "no_message" in page.evaluate("studio.state.graph.unreachable")
+    shots(page, "unreachable")
+    click_graph_node(page, "voicemail")
+    field(page, "not_left").fill("no_message")
+    page.locator("#status").get_by_text("valid (12 nodes)").wait_for()
+    assert ["voicemail", "no_message", "not_left"] in page.evaluate(
+        "studio.graph.cy.edges().map(e => [e.source().id(), e.target().id(), e.data('label')])"
+    )
+    page.click("#save")
+    page.locator("#message").get_by_text("Saved hotline.yaml.").wait_for()
+    shots(page, "saved")
+    validated = cli("flow", "validate", str(flow))
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stdout.strip() == f"{flow}: ok (12 nodes)"
+    after = flow.read_text()
+    assert [line for line in before.splitlines() if "#" in line] == [line for line in after.splitlines() if "#" in line]
+    assert "    not_left: no_message\n" in after
+    assert "  no_message:\n    type: hangup\n    text: No message was recorded. Please call again. Goodbye.\n" in after
+
+
+def test_a_rehearsed_call_lights_up_the_path_voice_agent_simulate_prints(page, flow: Path, shots) -> None:
+    page.click("#tab-rehearse")
+    page.select_option("#r-script", "new_outage")
+    shots(page, "rehearse")
+    page.click("#r-run")
+    page.locator("#outcome h3").wait_for()
+    simulated = cli("simulate", str(flow), "--caller", str(CALLERS / "new_outage.yaml"), "--json")
+    assert simulated.returncode == 0, simulated.stderr
+    path = json.loads(simulated.stdout)["outcome"]["nodes"]
+    assert path == ["screen", "greeting", "hours", "agent", "alert", "page_oncall"]
+    lit = page.evaluate("studio.graph.visited()")
+    assert sorted(lit) == sorted(path)
+    assert page.locator("#r-path").get_attribute("data-nodes") == " ".join(path)
+    assert page.locator("#r-path").inner_text() == "Path: " + " → ".join(path)
+    assert page.evaluate("studio.graph.cy.getElementById('page_oncall').hasClass('current')")
+    assert not page.evaluate("studio.graph.cy.getElementById('voicemail').hasClass('visited')")
+    assert page.locator(".transcript .step").first.inner_text() == "→ screen → greeting → hours → agent"
+    assert page.locator(".transcript .tool").first.inner_text().startswith("saved: incident = ")
+    assert page.locator(".expect.good").inner_text() == "The script's expect block matches."
+    shots(page, "rehearsed")
+
+
+def press_until_focused(page, selector: str, key: str = "Tab", limit: int = 200) -> None:
+    """Press ``key`` until the element ``selector`` has the focus, as a keyboard user moves through the page."""
+    for _ in range(limit):
+        if page.evaluate("(s) => document.activeElement && document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press(key)
+    raise AssertionError(f"{selector} never got the focus with {key}")
+
+
+def test_the_main_actions_work_from_the_keyboard_alone(page, flow: Path, shots) -> None:
+    # Select a node from the list of nodes, edit a field.
+    press_until_focused(page, "#node-list button[data-node=greeting]")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "node-id"
+    press_until_focused(page, "[data-input-path='[\"text\"]']")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("You've reached ACME's on-call hotline.")
+    # Add a node with Alt+N, connect it with a branch, save with Ctrl+S.
+    page.keyboard.press("Alt+N")
+    assert page.evaluate("document.activeElement.id") == "add-id"
+    page.keyboard.type("no_message")
+    page.keyboard.press("Tab")
+    page.keyboard.type("hangup")  # a focused <select> picks the option typed
+    press_until_focused(page, "#add-form button[type=submit]")
+    page.keyboard.press("Enter")
+    page.locator("#node-form h2 code").get_by_text("no_message").wait_for()
+    press_until_focused(page, "#node-list button[data-node=voicemail]")
+    page.keyboard.press("Enter")
+    press_until_focused(page, "[data-input-path='[\"not_left\"]']")
+    page.keyboard.type("no_message")
+    page.locator("#status").get_by_text("valid (12 nodes)").wait_for()
+    shots(page, "keyboard-edited")
+    page.keyboard.press("Control+S")
+    page.locator("#message").get_by_text("Saved hotline.yaml.").wait_for()
+    assert cli("flow", "validate", str(flow)).returncode == 0
+    assert "  greeting:\n    type: audio_message\n    text: You've reached ACME's on-call hotline.\n" in flow.read_text()
+    # Rehearse: the tabs follow the arrow keys; play the caller.
+    press_until_focused(page, "#tab-node")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.id") == "tab-rehearse"
+    press_until_focused(page, "#r-at")
+    page.keyboard.type("2026-11-25T10:00:00+01:00")
+    press_until_focused(page, "#r-start")
+    page.keyboard.press("Enter")
+    page.locator(".transcript .agent").get_by_text("What's going on?").wait_for()
+    assert page.evaluate("document.activeElement.id") == "r-say"
+    page.keyboard.type("put me through to a person please")
+    page.keyboard.press("Enter")
+    page.locator(".transcript .caller").get_by_text("put me through to a person please").wait_for()
+    page.locator("#outcome h3").wait_for()  # put through: the engineer answers, the call is over
+    assert page.evaluate("studio.graph.visited()") == ["screen", "greeting", "hours", "agent", "page_oncall"]
+    assert page.locator("#outcome dd").first.inner_text() == "talk_to_human"
+    assert page.evaluate("document.activeElement.id") == "r-start"  # ready for the next call
+    shots(page, "keyboard-rehearsed")
