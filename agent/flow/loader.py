@@ -34,16 +34,17 @@ if TYPE_CHECKING:
 Loc = tuple[Any, ...]
 
 
-def load_flow(path: str | Path, registry: Registry | None = None) -> Flow:
+def load_flow(path: str | Path, registry: Registry | None = None, settings: Settings | None = None) -> Flow:
     """Read and check a flow; raise :class:`FlowError` listing every problem.
 
-    Without a registry the installed plugins (``default_registry()``) are used.
+    Without a registry the installed plugins (``default_registry()``) are used;
+    ``settings`` (default: the process's) are what the plugins and model backends are checked with.
     """
     if registry is None:
         from agent.core.registry import default_registry
 
         registry = default_registry()
-    flow, problems = check_flow(path, registry)
+    flow, problems = check_flow(path, registry, settings)
     if problems or flow is None:
         raise FlowError(problems)
     return flow

@@ -38,7 +38,7 @@ def build_live_flow(
 ) -> LiveFlow:
     path = Path(settings.flow)
     return LiveFlow(
-        flow=load_flow(path, registry), registry=registry, settings=settings, base_dir=path.resolve().parent,
+        flow=load_flow(path, registry, settings), registry=registry, settings=settings, base_dir=path.resolve().parent,
         codec=token_codec(settings), public_url=public_url.rstrip("/"), realtime=realtime, rest=rest, shared=shared,
     )
 

@@ -31,14 +31,18 @@ Server (``async with`` starts and stops it; all methods run on its loop):
 
 - ``FakeRealtimeServer(model=None, *, vad_silence_ms=500, reply_delay_ms=200,
   audio_speedup=5.0, chunk_ms=100, path="/v1/realtime", require_auth=True,
-  reject_beta_header=True, seed=None)``
-- ``url``: ``ws://127.0.0.1:PORT/v1/realtime``; ``port``.
+  reject_beta_header=True, seed=None, auth="bearer")``. ``auth="api-key"``
+  with ``path="/openai/v1/realtime"`` is Azure OpenAI's GA dialect (see
+  :data:`AZURE_PATH`): the key comes in an ``api-key`` header, the
+  deployment as ``?model=``.
+- ``url``: ``ws://127.0.0.1:PORT/v1/realtime``; ``endpoint``:
+  ``http://127.0.0.1:PORT`` (an Azure resource's URL, for ``azure_endpoint``); ``port``.
 - ``await start()`` / ``await stop()``: what ``async with`` does.
 - ``caller_said(*lines)``: queue the transcripts of the next user audio turns.
 - ``received`` / ``sent``: every client event (parsed dict) / server event,
   all sessions, in order. ``sessions``: one :class:`FakeSession` per
   connection; ``session``: the latest one. ``handshakes``: every upgrade
-  attempt as ``(path, headers, status)``.
+  attempt as ``(path, headers, status)``; ``query`` parses its query string.
 - ``await wait_for(type, count=1, timeout=5)`` / ``await wait_for_sent(...)``:
   until that many client / server events of that type were seen; returns them.
 - ``problems``: things the fake noticed that a real model or API would not do
@@ -153,7 +157,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -475,6 +479,11 @@ class Handshake:
     headers: Headers
     status: int
 
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """The upgrade request's query parameters (what the client put in the URL)."""
+        return parse_qs(urlsplit(self.path).query)
+
 
 @dataclass
 class _Response:
@@ -598,6 +607,11 @@ class FakeSession:
 # --------------------------------------------------------------------------
 
 
+#: Azure OpenAI's GA realtime path: ``wss://<resource>.openai.azure.com/openai/v1/realtime?model=<deployment>``
+#: (https://learn.microsoft.com/azure/ai-foundry/openai/how-to/realtime-audio-websockets).
+AZURE_PATH = "/openai/v1/realtime"
+
+
 class FakeRealtimeServer:
     """A local OpenAI Realtime (GA) server with a scripted model; see the module doc."""
 
@@ -613,8 +627,10 @@ class FakeRealtimeServer:
         require_auth: bool = True,
         reject_beta_header: bool = True,
         seed: int | None = None,
+        auth: Literal["bearer", "api-key"] = "bearer",
     ) -> None:
         self.model = model if model is not None else FakeModel()
+        self.auth = auth
         self.vad_silence_ms = vad_silence_ms
         self.reply_delay_ms = reply_delay_ms
         self.audio_speedup = audio_speedup
@@ -667,6 +683,13 @@ class FakeRealtimeServer:
         if self.port is None:
             raise RuntimeError("the server is not started")
         return f"ws://127.0.0.1:{self.port}{self.path}"
+
+    @property
+    def endpoint(self) -> str:
+        """The server's root as an Azure resource URL (``https://<resource>.openai.azure.com`` stands for it)."""
+        if self.port is None:
+            raise RuntimeError("the server is not started")
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def session(self) -> FakeSession:
@@ -808,7 +831,17 @@ class FakeRealtimeServer:
                 self._refuse_times -= 1
                 if self._refuse_times <= 0:
                     self.accept_connections()
-        elif self.require_auth and not request.headers.get("Authorization", "").startswith(
+        elif self.require_auth and self.auth == "api-key" and not request.headers.get("api-key"):
+            # Azure OpenAI: the key in an ``api-key`` header (or an Entra ID bearer token, which this fake
+            # does not model); without it HTTP 401 with Azure's own message
+            # (https://learn.microsoft.com/azure/ai-foundry/openai/reference#authentication).
+            status = 401
+            response = connection.respond(401, json.dumps({"error": {
+                "code": "401",
+                "message": "Access denied due to invalid subscription key or wrong API endpoint. Make sure to "
+                "provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
+            }}))
+        elif self.require_auth and self.auth == "bearer" and not request.headers.get("Authorization", "").startswith(
             "Bearer "
         ):
             status = 401

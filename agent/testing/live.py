@@ -7,18 +7,28 @@ async function of the media call and the :class:`Harness`) talk, mocks
 Twilio's REST API with respx, and follows the redirect to the end of the
 call. It returns what Twilio saw, the harness (redirects, the media call,
 the server's final metrics) and the fake model server.
+
+``backend=`` (a :class:`ModelFake`) runs the call on another model backend:
+its fake, the settings that point the agent there, and the AI node's
+``model:`` block (written into a copy of the flow); the default is
+``openai_realtime`` against :class:`FakeRealtimeServer`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import respx
+from ruamel.yaml import YAML
 
 from agent.server.app import create_app
 from agent.core.settings import Settings
@@ -70,31 +80,99 @@ class Harness:
         return self.redirects[-1]
 
 
-def live_settings(base: str, model_url: str, flow: Path, **overrides: Any) -> Settings:
-    """Settings of a server under test: Twilio and OpenAI pointed at the fakes."""
+def live_settings(base: str, model_url: str | None, flow: Path, **overrides: Any) -> Settings:
+    """Settings of a server under test: Twilio and OpenAI pointed at the fakes (``model_url``: the realtime fake's)."""
     values: dict[str, Any] = dict(
-        public_base_url=base, twilio_api_base_url=TWILIO_API, openai_api_key="sk-test", openai_realtime_url=model_url,
-        engine="openai", rest_retries=1,
+        public_base_url=base, twilio_api_base_url=TWILIO_API, openai_api_key="sk-test",
+        engine="openai", rest_retries=1, **({"openai_realtime_url": model_url} if model_url else {}),
     )
     return agent_settings(flow, **{**values, **overrides})
 
 
+def _realtime_spoken(fake: FakeRealtimeServer) -> list[str]:
+    return [text for session in fake.sessions for role, text in session.dialogue() if role == "assistant"]
+
+
+def _realtime_heard(fake: FakeRealtimeServer) -> list[str]:
+    return [cut["heard_text"] for session in fake.sessions for cut in session.truncations]
+
+
+def _realtime_typed(fake: FakeRealtimeServer) -> list[str]:
+    return [
+        part["text"] for event in fake.received if event["type"] == "conversation.item.create"
+        and event["item"].get("role") == "user" for part in event["item"]["content"] if part.get("type") == "input_text"
+    ]
+
+
+@dataclass(frozen=True)
+class ModelFake:
+    """How a live call under test reaches its model backend, and what a test can ask that backend's fake.
+
+    Every fake is served by ``serve(model)`` from the same scripted
+    :class:`FakeModel` (``Say``/``ToolCall`` actions) and has
+    ``caller_said(line)``, queueing what it will "hear" the caller say.
+    """
+
+    name: str
+    #: The fake's async context manager (started for one call), given the scripted model.
+    serve: Callable[[FakeModel], AbstractAsyncContextManager[Any]] = FakeRealtimeServer
+    #: The server's settings overrides that point the agent at the started fake.
+    settings: Callable[[Any], dict[str, Any]] = field(default=lambda fake: {"openai_realtime_url": fake.url})
+    #: The AI nodes' ``model:`` block (None: the flow as written, i.e. the default backend).
+    model: Callable[[Any], dict[str, Any] | None] = field(default=lambda fake: None)
+    #: The bot's lines as the model produced them, in order.
+    spoken: Callable[[Any], list[str]] = _realtime_spoken
+    #: What the model keeps of each reply the caller cut off: the words the caller heard.
+    heard: Callable[[Any], list[str]] = _realtime_heard
+    #: The caller's turns the model got as text (keyed-in digits).
+    typed: Callable[[Any], list[str]] = _realtime_typed
+    #: Break the model now, mid-call (the socket drops, the server errors): the call must fail over.
+    break_now: Callable[[Any], Awaitable[None]] = field(default=lambda fake: fake.drop())
+    #: Refuse the model from the start (before the call): the call must fail over.
+    refuse: Callable[[Any], None] = field(default=lambda fake: fake.refuse_connections(500))
+
+
+OPENAI_REALTIME = ModelFake("openai_realtime")
+
+
+def flow_with_model(flow: Path, model: dict[str, Any], folder: Path) -> Path:
+    """A copy of ``flow`` in ``folder`` whose AI nodes talk through ``model``; relative source paths still reach their files."""
+    yaml = YAML(typ="safe", pure=True)
+    data = yaml.load(flow.read_text(encoding="utf-8"))
+    for node in data.get("nodes", {}).values():
+        if node.get("type") != "ai_agent":
+            continue
+        node["model"] = dict(model)
+        for source in (node.get("enrichment") or {}).get("sources") or []:
+            if isinstance(source.get("path"), str) and not Path(source["path"]).is_absolute():
+                source["path"] = str((flow.parent / source["path"]).resolve())
+    copy = folder / flow.name
+    with copy.open("w", encoding="utf-8") as out:
+        yaml.dump(data, out)
+    return copy
+
+
 async def run_live_call(model: FakeModel, caller_turns, *, flow: Path, answer_dials=True, fault=None, gather_turns=(),
-              from_number="+4915112345678", rest: respx.MockRouter | None = None, settings: dict[str, Any] | None = None):
+              from_number="+4915112345678", rest: respx.MockRouter | None = None, settings: dict[str, Any] | None = None,
+              backend: ModelFake = OPENAI_REALTIME):
     """Place one call; returns (what Twilio saw, the harness, the fake model server).
 
     ``rest``: a respx router already mocking Twilio's REST API (for concurrent calls);
-    ``settings``: overrides of the server's settings.
+    ``settings``: overrides of the server's settings; ``backend``: the model backend and its fake.
     """
     model.ms_per_word = 80
-    async with FakeRealtimeServer(model) as fake, contextlib.AsyncExitStack() as stack:
+    async with backend.serve(model) as fake, contextlib.AsyncExitStack() as stack:
         if fault:
             fault(fake)
         if rest is None:
             rest = stack.enter_context(respx.mock(assert_all_called=False))
             rest.route(host="127.0.0.1").pass_through()
             rest.post(url__startswith=f"{TWILIO_API}/2010-04-01/Accounts/{ACCOUNT}/Calls/").mock(side_effect=twilio_rest)
-        async with running_server(lambda base: create_app(live_settings(base, fake.url, flow, **(settings or {})))) as (base, app):
+        block = backend.model(fake)
+        if block is not None:
+            flow = flow_with_model(flow, block, Path(stack.enter_context(tempfile.TemporaryDirectory())))
+        overrides = {**backend.settings(fake), **(settings or {})}
+        async with running_server(lambda base: create_app(live_settings(base, None, flow, **overrides))) as (base, app):
             harness = Harness(fake, base, caller_turns)
             app.state.live.on_step.append(lambda call, step: harness.steps.append((list(call.nodes), step)))
             async with httpx.AsyncClient(base_url=base) as client:
