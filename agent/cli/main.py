@@ -253,8 +253,9 @@ def plugins() -> None:
         env_vars = getattr(backend, "env_vars", None)
         if callable(env_vars) and env_vars():
             typer.echo(f"        settings: {', '.join(env_vars())}")
-        for rule, loss in (getattr(backend, "limits", None) or {}).items():
-            typer.echo(f"        cannot keep {rule}: {loss}")
+        limits = getattr(backend, "limits", None) or {}
+        if limits:
+            typer.echo(f"        cannot keep: {', '.join(limits)} (`flow validate` says what callers lose)")
 
 
 def main() -> None:

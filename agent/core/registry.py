@@ -166,10 +166,9 @@ def _collect(registry: Registry, manager: pluggy.PluginManager) -> None:
                 if not isinstance(backend, type):
                     raise TypeError(f"register_model_backends expects a ModelBackend class, got {type(backend).__name__}")
                 keyed(store, kind, report, name, backend)
-                for cls in getattr(backend, "settings_classes", ()):  # its keys and URLs: listed with the plugin's
-                    if cls not in report.settings:
+                for cls in getattr(backend, "settings_classes", ()):  # its keys and URLs (`voice-agent plugins` lists
+                    if cls not in report.settings:                   # them under the backend)
                         report.settings.append(cls)
-                        report.provides.setdefault("settings", []).extend(cls.env_vars())
             return register_backend
 
         def register(name: str, value: Any) -> None:
