@@ -72,6 +72,8 @@ def place(problem: FileProblem, data: Any) -> dict[str, Any]:
         path = _dotted_path(named.group("top"))
     elif not path and (missing := _MISSING.search(problem.message)):
         path = [missing.group("key")]
+    if len(path) >= 2 and isinstance(path[-2], int) and f"`{path[-1]}`" not in problem.message and not (named and named.group("field")):
+        path = path[:-1]  # a list item's line is its first key's too: a problem about the item is the item's
     node = str(path[1]) if len(path) >= 2 and path[0] == "nodes" else None
     return {
         "line": problem.line,

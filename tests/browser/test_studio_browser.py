@@ -68,6 +68,11 @@ def click_graph_node(page, node_id: str) -> None:
     page.mouse.click(x, y)
 
 
+def settled(page) -> None:
+    """Wait for the checks of every edit so far (they run a moment after typing stops)."""
+    page.evaluate("studio.settled()")
+
+
 def as_js(path: tuple) -> str:
     """A field's path as the page writes it (JSON.stringify: no spaces)."""
     return json.dumps(list(path), separators=(",", ":"))
@@ -237,3 +242,34 @@ def test_the_main_actions_work_from_the_keyboard_alone(page, flow: Path, shots) 
     assert page.locator("#outcome dd").first.inner_text() == "talk_to_human"
     assert page.evaluate("document.activeElement.id") == "r-start"  # ready for the next call
     shots(page, "keyboard-rehearsed")
+
+
+def test_a_plugin_sources_own_options_are_edited_in_the_page(page, flow: Path, shots) -> None:
+    before = flow.read_text()
+    click_graph_node(page, "agent")
+    option = field(page, "enrichment", "sources", 0, "path")
+    assert option.input_value() == "../facts/acme.yaml"
+    option.fill("../facts/gone.yaml")
+    error = field_error(page, "enrichment", "sources", 0)
+    error.get_by_text("static facts file").wait_for()
+    assert "gone.yaml does not exist" in error.inner_text()
+    shots(page, "source-option-invalid")
+    option.fill("../facts/acme.yaml")
+    settled(page)
+    assert page.locator("#status").inner_text() == "valid (11 nodes)"
+    new_option = page.locator(f"#node-form [data-path='{as_js(('enrichment', 'sources', 0, '*options'))}'] .kv-new")
+    new_option.fill("timeout_note")  # an option the plugin does not take
+    new_option.press("Enter")
+    field(page, "enrichment", "sources", 0, "timeout_note").fill("slow on Mondays")
+    settled(page)
+    assert "source 'static': timeout_note: Extra inputs are not permitted" in error.inner_text()
+    shots(page, "source-option-refused")
+    page.get_by_role("button", name="Remove timeout_note").click()
+    field(page, "enrichment", "sources", 0, "name").fill("acme facts")
+    settled(page)
+    assert page.locator("#status").inner_text() == "valid (11 nodes)"
+    page.click("#save")
+    page.locator("#message").get_by_text("Saved hotline.yaml.").wait_for()
+    assert flow.read_text() == before.replace(
+        "          path: ../facts/acme.yaml\n", "          path: ../facts/acme.yaml\n          name: acme facts\n"
+    )

@@ -106,7 +106,9 @@ function scalarInput(ctx, parent, key, schema, path, labelId) {
     });
     return input;
   }
-  const long = (schema.maxLength || 0) >= 1000 || ['text', 'prompt', 'greeting', 'question', 'description', 'summary', 'hold_message'].includes(key);
+  const suggestions = ctx.suggest ? ctx.suggest(path) : null;  // installed plugins' names, where a field names one
+  if (suggestions) common.list = suggestions;
+  const long = !suggestions && ((schema.maxLength || 0) >= 1000 || ['text', 'prompt', 'greeting', 'question', 'description', 'summary', 'hold_message'].includes(key));
   const input = el(long ? 'textarea' : 'input', { ...common, rows: long ? 3 : undefined, autocomplete: 'off', placeholder: defaultText(schema) || (schema.format === 'time' ? 'HH:MM' : '') });
   input.value = current === undefined || current === null ? '' : String(current);
   input.addEventListener('input', () => set(input.value === '' ? undefined : input.value));
@@ -154,7 +156,7 @@ function objectList(ctx, parent, key, items, path) {
       else {
         const id = nextId('f');
         box.append(el('label', { id, text: 'name' }));
-        const input = el('input', { 'aria-labelledby': id, 'data-input-path': JSON.stringify(itemPath) });
+        const input = el('input', { 'aria-labelledby': id, 'data-input-path': JSON.stringify(itemPath), list: ctx.suggest ? ctx.suggest([...itemPath, 'name']) : null });
         input.value = String(item);
         input.addEventListener('input', () => { list()[i] = input.value; ctx.changed(itemPath); });
         box.append(input);

@@ -156,10 +156,33 @@ function focusField(container, field) {
 }
 
 // --- node form ---------------------------------------------------------------------------------
+// Where a field names an installed plugin, the page offers the installed names (typing another is allowed:
+// the checks say what is installed).
+function suggest(path) {
+  const last = path[path.length - 1];
+  const parent = path[path.length - 2];
+  if (last === 'type' && path.includes('sources')) return 'dl-sources';
+  if (last === 'type' && parent === 'platform') return 'dl-platforms';
+  if (last === 'type' && parent === 'on_call') return 'dl-directories';
+  if (last === 'fallback_plugin') return 'dl-fallbacks';
+  if (last === 'name' && path[0] === 'gathers' && path.length === 3) return 'dl-gathers';
+  return null;
+}
+
+function pluginDatalists(plugins) {
+  for (const [kind, names] of Object.entries(plugins)) {
+    const list = document.createElement('datalist');
+    list.id = `dl-${kind}`;
+    list.append(...names.map((n) => Object.assign(document.createElement('option'), { value: n })));
+    document.body.append(list);
+  }
+}
+
 function formContext(prefix) {
   return {
     root: state.schema,
     nodeListId: 'node-ids',
+    suggest: prefix === 'node' ? suggest : null,
     changed: () => changed(),
     isBranch: (path) => {
       if (prefix !== 'node' || path.length < 1) return false;
@@ -368,6 +391,7 @@ async function load() {
     });
     $('add-type').replaceChildren(...s.node_types.map((t) => Object.assign(document.createElement('option'), { value: t, textContent: t })));
     studio.rehearsal = new Rehearsal({ state, graph, edited, message, errorText, scripts: s.scripts });
+    pluginDatalists(s.plugins);
     renderLegend();
     renderFlowForm();
     redraw();
