@@ -338,3 +338,61 @@ def test_every_hook_is_documented_for_plugin_authors():
         assert len(inspect.getdoc(hook) or "") > 200, hook.__name__
     assert "add_note" in inspect.getdoc(hookspecs.register_alert_platforms)
     assert "alert.receipt" in inspect.getdoc(api.AlertPlatform.add_note)
+
+
+# --- model backends (register_model_backends) ------------------------------------------------------------------------
+
+
+def backend_plugin(name: str, *, tryfirst: bool = False, value: Any = None) -> types.ModuleType:
+    from agent.media.backends.openai_realtime import OpenAIRealtimeBackend
+
+    class VendorSettings(PluginSettings):
+        model_config = SettingsConfigDict(env_prefix="VOICE_AGENT_VENDOR_")
+        api_key: str | None = None
+
+    class VendorBackend(OpenAIRealtimeBackend):
+        settings_classes = (VendorSettings,)
+
+    @hookimpl(tryfirst=tryfirst)
+    def register_model_backends(register):
+        register(name, VendorBackend if value is None else value)
+
+    return plugin_module("vendor", register_model_backends=register_model_backends, VendorSettings=VendorSettings)
+
+
+def test_a_plugins_backend_is_registered_listed_with_its_variables_and_usable_in_flows(monkeypatch):
+    registry = load_registry([("vendor", backend_plugin("vendor_rt"))], use_entry_points=False)
+    assert set(registry.backends) >= {"openai_realtime", "vendor_rt"}
+    assert registry.plugins["vendor"].provides["model backend"] == ["vendor_rt"]
+    assert "VOICE_AGENT_VENDOR_API_KEY" in registry.environment_variables()
+    monkeypatch.setattr(agent.core.registry, "_default", registry)
+    from agent.cli.main import app
+
+    shown = CliRunner().invoke(app, ["plugins"]).stdout
+    assert "    vendor_rt  options: url, model, azure_endpoint, deployment, api_version\n" in shown
+    assert "VOICE_AGENT_OPENAI_API_KEY" in shown.split("vendor_rt", 2)[2].splitlines()[1], "its settings under it"
+
+
+def test_a_backend_name_taken_keeps_the_first_unless_tryfirst():
+    late = load_registry([("vendor", backend_plugin("openai_realtime"))], use_entry_points=False)
+    assert late.backends["openai_realtime"].__module__ == "agent.media.backends.openai_realtime"
+    assert late.plugins["vendor"].errors == ["model backend 'openai_realtime' is already registered by builtin_backends; kept that one"]
+    first = load_registry([("vendor", backend_plugin("openai_realtime", tryfirst=True))], use_entry_points=False)
+    assert first.backends["openai_realtime"].__name__ == "VendorBackend"
+    assert first.plugins["builtin_backends"].errors == ["model backend 'openai_realtime' is already registered by vendor; kept that one"]
+
+
+def test_registering_an_instance_instead_of_a_backend_class_is_charged_to_the_plugin():
+    registry = load_registry([("vendor", backend_plugin("vendor_rt", value=object()))], use_entry_points=False)
+    assert "vendor_rt" not in registry.backends
+    assert "expects a ModelBackend class, got object" in registry.plugins["vendor"].errors[0]
+
+
+def test_a_builtin_backend_whose_module_fails_to_import_is_reported_and_the_others_register(monkeypatch):
+    import agent.media.backends.builtin as builtin
+
+    monkeypatch.setattr(builtin, "BACKENDS", (("broken", "agent.media.backends.no_such_backend:Backend"), *builtin.BACKENDS))
+    registry = load_registry(use_entry_points=False)
+    assert "openai_realtime" in registry.backends and "broken" not in registry.backends
+    (error,) = registry.plugins["builtin_backends"].errors
+    assert "broken (ModuleNotFoundError" in error
