@@ -17,7 +17,12 @@ class CallerName(Gather):
     description = "The caller's full name."
 
     def extract(self, text: str, ctx: GatherContext) -> str | None:
+        if extract.email(text) and ctx.asked and extract.bare_name(text.split(",")[0]) is None:
+            return None  # an e-mail address said for a name is the e-mail address
         return extract.person_name(text, loose=ctx.asked)
+
+    def claims(self, text: str, ctx: GatherContext) -> str | None:
+        return extract.bare_name(text)
 
     def normalise(self, value: Any, ctx: GatherContext) -> str:
         text = str(super().normalise(value, ctx))
@@ -92,6 +97,14 @@ _PROBLEM_WORDS = re.compile(
 )
 
 
+def _describes(text: str) -> bool:
+    """Whether a line can describe something: not a bare name, number, e-mail address or phone number."""
+    if extract.bare_name(text) is not None or extract.email(text) is not None:
+        return False
+    bare = re.sub(r"[\s,.\-+()]", "", extract.spoken_digits(text))
+    return not bare.isdigit()
+
+
 class IncidentDescription(Gather):
     name = "incident"
     label = "What is wrong"
@@ -100,10 +113,10 @@ class IncidentDescription(Gather):
 
     def extract(self, text: str, ctx: GatherContext) -> str | None:
         text = text.strip()
-        if len(text.split()) < 2:
+        if len(text.split()) < 2 or extract.gives_no_value(text) or not _describes(text):
             return None
         sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
-        about_problem = [s for s in sentences if _PROBLEM_WORDS.search(s)]
+        about_problem = [s for s in sentences if _PROBLEM_WORDS.search(s) or extract.mentions_problem(s)]
         if about_problem:
             return " ".join(about_problem)[:500]
         return text[:500] if ctx.asked else None
@@ -124,10 +137,12 @@ class AffectedServices(Gather):
         return {"type": "array", "items": {"type": "string"}, "description": self.description}
 
     def extract(self, text: str, ctx: GatherContext) -> list[str] | None:
+        if extract.email(text) or extract.phone_number(text, ctx.region):
+            return None  # an address or a number is not a service, even one called "e-mail"
         found = extract.services(text, ctx.known_services)
         if found:
             return found
-        if ctx.asked and text.strip() and extract.yes_no(text) is None:
+        if ctx.asked and text.strip() and not extract.gives_no_value(text) and _describes(text):
             parts = [p.strip(" .") for p in re.split(r",|\band\b", text) if p.strip(" .")]
             return parts or None
         return None

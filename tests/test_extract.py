@@ -259,3 +259,55 @@ KNOWN = {
 )
 def test_services_named_with_typos_and_aliases(text: str, expected: list[str]) -> None:
     assert extract.services(text, KNOWN) == expected
+
+
+# -- issue 15: German, spelt letters, several "at"s, lines with no value ------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("klaus punkt becker at gmx punkt de", "klaus.becker@gmx.de"),
+        ("meine E-Mail ist s minus mueller at firma punkt de", "s-mueller@firma.de"),
+        ("info ät meyer bindestrich bau punkt de", "info@meyer-bau.de"),
+        ("lena unterstrich kraus at web punkt de", "lena_kraus@web.de"),
+        ("a n n a at example dot com", "anna@example.com"),
+        ("call me at tom dot baker at initech dot com instead", "tom.baker@initech.com"),
+        ("j doe at gmail dot com", "jdoe@gmail.com"),
+    ],
+)
+def test_email_german_spelt_and_several_ats(text: str, expected: str) -> None:
+    assert extract.email(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("null eins sieben eins zwei drei vier fünf sechs sieben acht", "+491712345678"),
+        ("null eins fünf eins doppel zwei drei vier fünf sechs sieben acht", "+4915122345678"),
+        ("null dreißig, neun acht sieben sechs fünf vier drei", "+49309876543"),
+        ("plus forty nine one seven one two three four five six seven eight", "+491712345678"),
+    ],
+)
+def test_phone_number_german_words_and_tens(text: str, expected: str) -> None:
+    assert extract.phone_number(text, "DE") == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [("ja, genau", True), ("das stimmt", True), ("nein, das ist falsch", False), ("weiß ich nicht", None)])
+def test_yes_no_in_german(text: str, expected: bool | None) -> None:
+    assert extract.yes_no(text) is expected
+
+
+@pytest.mark.parametrize("text", ["no, that's all", "yes", "hang on a second", "why do you need that", "nein danke", "wie bitte?", ""])
+def test_lines_that_give_no_value(text: str) -> None:
+    assert extract.gives_no_value(text)
+
+
+@pytest.mark.parametrize("text", ["Jane Doe", "the checkout is down", "jane at acme dot com"])
+def test_lines_that_may_give_a_value(text: str) -> None:
+    assert not extract.gives_no_value(text)
+
+
+def test_mentions_problem_forgives_typos_and_speaks_german() -> None:
+    assert extract.mentions_problem("our paymnts keep faling")
+    assert extract.mentions_problem("die App ist abgestürzt")
+    assert not extract.mentions_problem("my name is Jane Doe")

@@ -272,3 +272,46 @@ def test_configured_copy_keeps_the_original() -> None:
     optional = original.configured(required=False, question="Number?", label=None)
     assert optional.required is False and optional.question == "Number?"
     assert original.required is True and optional.label == original.label
+
+
+# -- issue 15: a value must be of its field's kind ---------------------------------------------------
+
+@pytest.mark.parametrize("line", ["no, that's all", "nothing else", "yes", "why do you need that", "nein danke, das war's", "ja", "moment bitte"])
+def test_a_closer_or_a_yes_is_not_a_name(line: str) -> None:
+    assert CallerName().extract(line, ctx(asked=True)) is None
+
+
+def test_names_in_german_and_after_a_comma() -> None:
+    gather = CallerName()
+    assert gather.extract("Ich heiße Klaus Becker", ctx(asked=True)) == "Klaus Becker"
+    assert gather.extract("hier ist jürgen weber von der firma meyer", ctx()) == "Jürgen Weber"
+    assert gather.extract("Weber, Thomas Weber", ctx(asked=True)) == "Thomas Weber"
+    assert gather.extract("Oliver, and my e-mail is oliver at brightsmith dot com", ctx(asked=True)) == "Oliver"
+
+
+def test_a_bare_name_is_claimed_by_the_name_whatever_was_asked() -> None:
+    assert CallerName().claims("Sabine Müller", ctx()) == "Sabine Müller"
+    assert CallerName().claims("the checkout is down", ctx()) is None
+    assert Email().claims("Sabine Müller", ctx()) is None  # by default a field claims nothing
+
+
+@pytest.mark.parametrize("line", ["Jane Doe", "forty two", "no that's all", "jane at acme dot com", "sorry can you repeat that"])
+def test_a_description_is_not_a_name_a_number_or_a_closer(line: str) -> None:
+    assert IncidentDescription().extract(line, ctx(asked=True)) is None
+
+
+def test_a_misspelt_first_description_is_taken_unasked() -> None:
+    line = "our paymnts keep faling since the deploy, lots of erors"
+    assert IncidentDescription().extract(line, ctx()) == line
+
+
+@pytest.mark.parametrize("line", ["jane dot doe at initech dot com", "plus four nine one seven one two three four five six seven eight", "I'm not sure", "Tom Baker"])
+def test_an_address_a_number_or_a_name_is_not_a_service(line: str) -> None:
+    assert AffectedServices().extract(line, ctx(known_services={"Email delivery": ["emails"]}, asked=True, region="DE")) is None
+
+
+def test_a_custom_id_is_not_read_out_of_a_phone_number_unasked() -> None:
+    gather = CustomGather("customer_id", label="customer ID", question="?", regex=r"(AC-?)?\d{4,8}")
+    assert gather.extract("you can call me on 030 98765432", ctx(region="DE")) is None
+    assert gather.extract("it's AC-20931", ctx(region="DE")) == "AC-20931"
+    assert gather.extract("four four seven one two", ctx(asked=True)) == "44712"  # asked: spoken digits count

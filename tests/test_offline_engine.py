@@ -106,3 +106,35 @@ def test_unclear_answers_to_one_field_fall_back_after_the_limit():
     call, outcome = simulate(HOTLINE, ["the payment api keeps failing", "Payments", "123", "456", "789"])
     assert outcome.branch == "page_oncall"
     assert agent_lines(call).count("May I have your name, please?") == 3
+
+
+# -- issue 15: every line read for every open field, values of the right kind only ----------------------
+
+def test_a_misspelt_first_description_is_the_description_and_not_asked_again():
+    call, outcome = simulate(HOTLINE, ["hi our paymnts keep faling since the deploy, lots of erors", "Tom Baker"])
+    said = agent_lines(call)
+    assert "Can you describe what's wrong?" not in said
+    assert "paymnts keep faling" in call.fields["incident"]
+    assert call.fields["caller_name"] == "Tom Baker"
+
+
+def test_a_name_given_when_asked_for_the_problem_is_the_name_and_the_problem_is_asked_again():
+    call, outcome = simulate(HOTLINE, ["I'd like to report an incident", "Klaus Becker"])
+    said = agent_lines(call)
+    assert call.fields.get("caller_name") == "Klaus Becker"
+    assert "incident" not in call.fields
+    assert said[-1] == "Can you describe what's wrong?"
+
+
+def test_a_closer_is_never_kept_as_a_name():
+    call, outcome = simulate(HOTLINE, ["the login page is down for everyone", "no, that's all"])
+    assert "caller_name" not in call.fields
+    assert agent_lines(call)[-1] == "May I have your name, please?"
+
+
+def test_an_email_given_for_the_services_is_the_email_not_a_service():
+    call, outcome = simulate(HOTLINE, ["Jane Doe here, something is broken in production", "jane dot doe at initech dot com"])
+    said = agent_lines(call)
+    assert said[-2] == "Which of our services are affected?"
+    assert "affected_services" not in call.fields
+    assert said[-1] == "I have jane dot doe at initech dot com as your e-mail. Is that right?"

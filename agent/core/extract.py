@@ -13,26 +13,71 @@ from datetime import date, timedelta
 import phonenumbers
 from dateutil import parser as date_parser
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
-_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+_WORD = re.compile(r"[a-z0-9à-ÿß][a-z0-9à-ÿß'\-]*")  # German (and French, Spanish) letters are letters
 
 YES = {
     "yes", "yeah", "yep", "yup", "correct", "right", "sure", "ok", "okay", "affirmative",
     "exactly", "please", "absolutely", "definitely", "indeed", "true", "fine", "ja", "oui", "si",
+    "jawohl", "jap", "genau", "richtig", "stimmt", "korrekt", "passt", "gerne", "klar", "sicher", "bitte",
 }
-NO = {"no", "nope", "nah", "wrong", "incorrect", "negative", "false", "not", "don't", "dont", "nein", "non"}
-_YES_PHRASES = ("that's right", "that is right", "go ahead", "of course", "sounds good", "that's it", "yes please")
-_NO_PHRASES = ("that's wrong", "that is wrong", "not right", "not correct", "no thanks", "no thank you")
+NO = {
+    "no", "nope", "nah", "wrong", "incorrect", "negative", "false", "not", "don't", "dont", "nein", "non",
+    "nee", "falsch", "nicht",
+}
+_YES_PHRASES = (
+    "that's right", "that is right", "go ahead", "of course", "sounds good", "that's it", "yes please",
+    "das stimmt", "das ist richtig", "ja bitte", "ja gerne", "na klar",
+)
+_NO_PHRASES = (
+    "that's wrong", "that is wrong", "not right", "not correct", "no thanks", "no thank you",
+    "das ist falsch", "stimmt nicht", "nicht richtig", "nein danke",
+)
 # An unsure answer is neither yes nor no, even though it contains "no" or "don't".
 _UNSURE_PHRASES = (
     "don't know", "do not know", "dont know", "not sure", "no idea", "no clue", "dunno", "can't say", "cannot say",
     "can't tell", "cannot tell", "maybe", "perhaps",
+    "weiß nicht", "weiss nicht", "weiß ich nicht", "weiss ich nicht", "keine ahnung", "nicht sicher", "vielleicht", "kann ich nicht sagen",
 )
 
 DIGIT_WORDS = {
     "zero": "0", "oh": "0", "o": "0", "nil": "0", "one": "1", "two": "2", "three": "3", "four": "4",
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }
+# German digits as callers say them one by one ("null eins sieben eins ..."); "zwo" is the clear "zwei".
+GERMAN_DIGIT_WORDS = {
+    "null": "0", "eins": "1", "zwei": "2", "zwo": "2", "drei": "3", "vier": "4", "fünf": "5", "fuenf": "5",
+    "sechs": "6", "sieben": "7", "acht": "8", "neun": "9",
+}
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    "zwanzig": 20, "dreißig": 30, "dreissig": 30, "vierzig": 40, "fünfzig": 50, "fuenfzig": 50, "sechzig": 60,
+    "siebzig": 70, "achtzig": 80, "neunzig": 90,
+}
+_TEENS = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19, "zehn": 10, "elf": 11, "zwölf": 12, "zwoelf": 12,
+    "dreizehn": 13, "vierzehn": 14, "fünfzehn": 15, "sechzehn": 16, "siebzehn": 17, "achtzehn": 18, "neunzehn": 19,
+}
+_GERMAN_UNIT = {"ein": 1, "eins": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "fuenf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9}
+_GERMAN_TENS_UNIT = re.compile(r"^(" + "|".join(_GERMAN_UNIT) + r")und(" + "|".join(t for t in _TENS if not t.endswith("y")) + r")$")
+
+
+def _number_word(token: str) -> str | None:
+    """One spoken number word as digits: 'five', 'fünf', 'thirty', 'neunundvierzig'; None for other words."""
+    if token in DIGIT_WORDS:
+        return DIGIT_WORDS[token]
+    if token in GERMAN_DIGIT_WORDS:
+        return GERMAN_DIGIT_WORDS[token]
+    if token in _TEENS:
+        return str(_TEENS[token])
+    if token in _TENS:
+        return str(_TENS[token])
+    compound = _GERMAN_TENS_UNIT.match(token)
+    if compound:
+        return str(_TENS[compound.group(2)] + _GERMAN_UNIT[compound.group(1)])
+    return None
 _UNITS = {
     "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
     "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
@@ -53,6 +98,10 @@ STOPWORDS = frozenset(
 
 # Words that are never part of a person's name, so "this is urgent" is not a name.
 _NOT_NAMES = STOPWORDS | frozenset(
+    """ja nein nee genau danke bitte warum wieso was wer wie hallo guten tag moment sorry pardon nothing else
+    hang hold wait second repeat already told rather say hurry why firma von vom bei der die das den und oder
+    ist sind ich wir sie es mein meine hier am apparat the""".split()
+) | frozenset(
     """calling call urgent down broken here from at the company team customer customers problem issue
     outage help need want trying working work sorry speaking phoning ringing about regarding re having
     also still again just going seeing afraid sure fine good great bad not reporting report ringing
@@ -98,21 +147,31 @@ def yes_no(text: str) -> bool | None:
 
 
 def spoken_digits(text: str) -> str:
-    """Turn 'plus four nine one five one double two' into '+49 151 22'; leaves other words as they are."""
+    """Turn 'plus four nine one five one double two' into '+49 151 22'; leaves other words as they are.
+
+    German works the same ('null eins sieben doppel zwei'), and so do tens
+    ('plus forty nine', 'null dreißig'): 'forty nine' is 49, 'forty' alone 40.
+    """
     out: list[str] = []
-    tokens = re.split(r"[\s,\-]+", text.lower())
+    tokens = [t.strip(".?!;:") for t in re.split(r"[\s,\-]+", text.lower())]
     repeat = 1
-    for token in tokens:
-        bare = token.strip(".?!;:")
-        if bare in ("double", "triple"):
-            repeat = 2 if bare == "double" else 3
+    index = 0
+    while index < len(tokens):
+        bare = tokens[index]
+        index += 1
+        if bare in ("double", "triple", "doppel", "doppelt", "dreifach"):
+            repeat = 3 if bare in ("triple", "dreifach") else 2
             continue
-        if bare in DIGIT_WORDS:
-            out.append(DIGIT_WORDS[bare] * repeat)
+        digits = _number_word(bare) if bare not in ("o", "ein") else DIGIT_WORDS.get(bare)
+        if digits is not None and bare in _TENS and index < len(tokens) and tokens[index] in DIGIT_WORDS and tokens[index] not in ("oh", "o", "zero", "nil"):
+            digits = str(int(digits) + int(DIGIT_WORDS[tokens[index]]))  # "forty nine"
+            index += 1
+        if digits is not None:
+            out.append(digits * repeat)
         elif bare == "plus":
             out.append("+")
         else:
-            out.append(" " + token + " ")
+            out.append(" " + bare + " ")
         repeat = 1
     joined = "".join(out)
     return re.sub(r"\s+", " ", joined).strip()
@@ -144,19 +203,55 @@ def speak_phone(e164: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-_EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+\-]*@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
+_EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+\-]*@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,24}\b")
+_DOMAIN = re.compile(r"[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*\.[a-z]{2,24}")
+_LOCAL = re.compile(r"[a-z0-9][a-z0-9._%+\-]*")
+_AT_WORDS = ("at", "ät", "et", "@", "at-zeichen", "klammeraffe")
+
+
+def _join_spelt(tokens: list[str]) -> list[str]:
+    """Runs of three or more single letters are one spelt word: ['a', 'n', 'n', 'a'] -> ['anna']."""
+    out: list[str] = []
+    run: list[str] = []
+    for token in [*tokens, ""]:
+        if len(token) == 1 and token.isalpha():
+            run.append(token)
+            continue
+        out.extend(["".join(run)] if len(run) >= 3 else run)
+        run = []
+        if token:
+            out.append(token)
+    return out
 
 
 def email(text: str) -> str | None:
-    """An e-mail address, written or spoken ('jane dot doe at acme dot com'), lower-cased."""
-    lowered = " " + text.lower() + " "
-    lowered = re.sub(r"\s+(?:dot|period|point)\s+", ".", lowered)
-    lowered = re.sub(r"\s+(?:underscore)\s+", "_", lowered)
-    lowered = re.sub(r"\s+(?:dash|hyphen|minus)\s+", "-", lowered)
-    lowered = re.sub(r"\s+at\s+(?=[a-z0-9\-]+\.[a-z])", "@", lowered)
-    lowered = re.sub(r"\s*@\s*", "@", lowered)
-    match = _EMAIL.search(lowered)
-    return match.group(0).rstrip(".") if match else None
+    """An e-mail address, written or spoken, lower-cased.
+
+    Spoken in English or German: 'jane dot doe at acme dot com',
+    'klaus punkt becker ät gmx punkt de', 's minus mueller at firma punkt de';
+    letters spelt one by one ('a n n a at ...') are joined. Of several 'at's,
+    the one before a domain counts ('call me at tom dot baker at initech dot com').
+    """
+    lowered = " " + text.lower().replace("’", "'") + " "
+    written = _EMAIL.search(lowered)
+    if written:
+        return written.group(0).rstrip(".")
+    lowered = re.sub(r"\s+(?:dot|period|point|punkt)\s+", ".", lowered)
+    lowered = re.sub(r"\s+(?:underscore|unterstrich)\s+", "_", lowered)
+    lowered = re.sub(r"\s+(?:dash|hyphen|minus|bindestrich)\s+", "-", lowered)
+    tokens = _join_spelt([t.strip(",;:!?") for t in lowered.split()])
+    for index in range(len(tokens) - 2, 0, -1):
+        if tokens[index] not in _AT_WORDS:
+            continue
+        domain = _DOMAIN.fullmatch(tokens[index + 1].rstrip("."))
+        local = _LOCAL.fullmatch(tokens[index - 1])
+        if domain and local:
+            name = local.group(0)
+            lead = tokens[index - 2] if index >= 2 else ""
+            if len(lead) == 1 and lead not in ("a", "i") and lead.isalpha():
+                name = lead + name  # 'j doe at ...': an initial said before the name
+            return f"{name}@{domain.group(0)}"
+    return None
 
 
 def speak_email(address: str, words: tuple[str, str, str, str] = ("at", "dot", "underscore", "dash")) -> str:
@@ -268,10 +363,41 @@ def choice(text: str, choices: list[str], *, loose: bool) -> str | None:
 
 
 _NAME_LEADS = re.compile(
-    r"\b(?:my name is|my name's|name is|this is|i am|i'm|im|it's|its|call me|speaking is)\s+(.+)",
+    r"\b(?:my name is|my name's|name is|this is|i am|i'm|im|it's|its|call me|speaking is|"
+    r"ich heiße|ich heisse|mein name ist|mein name|hier ist|hier spricht|ich bin|am apparat ist)\s+(.+)",
     re.IGNORECASE,
 )
-_NAME_TAIL = re.compile(r"^(.+?)\s+(?:here|speaking|calling)\b", re.IGNORECASE)
+_NAME_TAIL = re.compile(r"^(.+?)\s+(?:here|speaking|calling|hier|am apparat)\b", re.IGNORECASE)
+_FILLERS = re.compile(r"\b(?:uh+|um+|er+m?|hm+|äh+m?|öh+m?|ehm)\b[,.]?\s*", re.IGNORECASE)
+
+# Lines that give no value whatever was asked: closers, waiting, asking back, refusing (English and German).
+_NO_VALUE = re.compile(
+    r"\b(?:that'?s (?:all|it|everything)|nothing else|no,? thanks?|no thank you|i'?m good|all good|"
+    r"(?:hang|hold) on|(?:one|a|just a) (?:second|moment|sec)|wait a|pardon|(?:can|could) you repeat|repeat that|"
+    r"say that again|come again|already (?:told|said|gave)|why do you need|rather not|don'?t (?:have|know)|"
+    r"not sure|no idea|same as before|hurry up|"
+    r"das war'?s|das ist alles|nichts weiter|nein danke|moment|augenblick|wie bitte|noch ?mal|wiederholen|"
+    r"warum brauchen|wieso brauchen|möchte ich nicht|will ich nicht|weiß ich nicht|weiss ich nicht|weiß nicht|"
+    r"hab(?:e)? ich (?:gerade )?(?:nicht|keine)|nicht zur hand)\b",
+    re.IGNORECASE,
+)
+_ASKS_BACK = re.compile(r"^(?:why|what|who|how|warum|wieso|was|wer|wie)\b|\?\s*$", re.IGNORECASE)
+
+
+def gives_no_value(text: str) -> bool:
+    """Whether a short line answers with no value at all: a closer, a bare yes or no, a wait, a question back, a refusal.
+
+    Free-text fields (a name, a description, services) must not keep such a
+    line as their value: "no, that's all" is not a name.
+    """
+    tokens = words(text)
+    if not tokens:
+        return True
+    if len(tokens) <= 3 and yes_no(text) is not None:
+        return True
+    if len(tokens) <= 8 and (_NO_VALUE.search(text) or _ASKS_BACK.search(text.strip())):
+        return True
+    return False
 
 
 def _name_tokens(fragment: str, *, strict: bool = True) -> str | None:
@@ -290,8 +416,29 @@ def _name_tokens(fragment: str, *, strict: bool = True) -> str | None:
     return " ".join(kept) or None
 
 
+def bare_name(text: str) -> str | None:
+    """The name when a whole line is just a name ('Jane Doe', 'Weber, Thomas Weber'); else None."""
+    text = _FILLERS.sub("", text).strip(" .,!")
+    if not text or gives_no_value(text) or re.search(r"\d|@", text):
+        return None
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    candidates = [parts[-1], *parts[:-1]] if len(parts) > 1 else parts
+    for part in candidates:
+        found = _name_tokens(part, strict=False)
+        if found and len(found.split()) == len(part.split()) <= 3:
+            return found
+    return None
+
+
 def person_name(text: str, *, loose: bool) -> str | None:
-    """A caller's name from 'this is Jane Doe from Acme' or, when asked, from a bare 'Jane Doe'."""
+    """A caller's name from 'this is Jane Doe from Acme' or, when asked, from a bare 'Jane Doe'.
+
+    When asked, a first clause that is only a name counts ('Oliver, and my
+    e-mail is ...'); a closer, a yes or no or a question back never does.
+    """
+    text = _FILLERS.sub("", text)
+    if loose and gives_no_value(text):
+        return None
     for lead in _NAME_LEADS.finditer(text):
         found = _name_tokens(lead.group(1))
         if found:
@@ -302,10 +449,12 @@ def person_name(text: str, *, loose: bool) -> str | None:
         if found and len(found.split()) <= 3:
             return found
     if loose:
-        stripped = re.sub(r"^(?:(?:uh|um|er|so|well|sure|yes|yeah|ok|okay|hi|hello),?\s+)+", "", text.strip(), flags=re.I)
-        found = _name_tokens(stripped, strict=False)  # asked for a name: a bare "alfred" is one
-        if found and len(stripped.split()) <= 4:
-            return found
+        stripped = re.sub(r"^(?:(?:uh|um|er|so|well|sure|yes|yeah|ok|okay|hi|hello|ja|also|gut),?\s+)+", "", text.strip(), flags=re.I)
+        first = re.split(r",|\s+(?:and|und)\s+", stripped)[0]
+        for candidate in (stripped, first):
+            found = bare_name(candidate)  # asked for a name: a bare "alfred" is one
+            if found:
+                return found
     return None
 
 
@@ -330,7 +479,8 @@ def services(text: str, known: dict[str, list[str]]) -> list[str]:
     A service matches when all its significant words appear (fuzzily), so
     'checkout is down' names 'Checkout API' and 'paymnts' names 'Payments'.
     """
-    spoken = [stem(t) for t in words(text)]
+    tokens = words(text)
+    spoken = [stem(t) for t in tokens] + [a + b for a, b in zip(tokens, tokens[1:])]  # "log in" is "login"
     found: list[str] = []
     for service, aliases in known.items():
         for name in [service, *aliases]:
@@ -338,3 +488,29 @@ def services(text: str, known: dict[str, list[str]]) -> list[str]:
                 found.append(service)
                 break
     return found
+
+
+# Words that say something is wrong, English and German; misspelt ones count too ("faling", "erors").
+_PROBLEM_STEMS = (
+    "down", "broken", "break", "error", "fail", "failing", "failure", "crash", "crashing", "hacked", "breach", "leak",
+    "leaked", "stuck", "timeout", "timing", "unavailable", "offline", "problem", "issue", "wrong", "missing", "lost",
+    "compromised", "suspicious", "unreachable", "slow", "outage", "empty", "duplicate", "twice", "declined", "spins",
+    "kaputt", "fehler", "fehlermeldung", "ausgefallen", "ausfall", "störung", "hängt", "langsam", "abgestürzt",
+    "fehlgeschlagen", "gehackt", "erreichbar", "falsch", "doppelt", "fehlen", "fehlt", "verbucht", "keine", "geht",
+)
+_PROBLEM_PHRASES = re.compile(
+    r"\b(?:not working|doesn'?t work|isn'?t working|can'?t|cannot|won'?t|not loading|not responding|went wrong|"
+    r"stopped|no longer|nothing works|funktioniert nicht|geht nicht|nicht mehr|kommen nicht|klappt nicht|5\d\d)\b",
+    re.IGNORECASE,
+)
+
+
+def mentions_problem(text: str) -> bool:
+    """Whether a line says something is wrong, even misspelt ('our paymnts keep faling')."""
+    if _PROBLEM_PHRASES.search(text):
+        return True
+    for token in words(text):
+        for known in _PROBLEM_STEMS:
+            if token.startswith(known) or (len(token) >= 5 and OSA.distance(token[: len(known) + 1], known) <= 1 and token[0] == known[0]):
+                return True
+    return False

@@ -55,6 +55,14 @@ class Gather:
         text = text.strip()
         return text if ctx.asked and text else None
 
+    def claims(self, text: str, ctx: GatherContext) -> Any | None:
+        """A value of this field in a line that answered another question, when the line can only mean this field.
+
+        A bare "Jane Doe" given when asked for the problem is the caller's name;
+        an e-mail address is an e-mail address whatever was asked. None by default.
+        """
+        return None
+
     def normalise(self, value: Any, ctx: GatherContext) -> Any:
         """Return the canonical value or raise :class:`InvalidValue` with what is wanted."""
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -133,8 +141,17 @@ class CustomGather(Gather):
         if self.value_type == "date":
             return extract.spoken_date(text, ctx.today) if ctx.asked else None
         if self.regex:
-            match = self.regex.search(text) or self.regex.search(text.upper())
-            return match.group(0) if match else None
+            candidates = [text, text.upper()]
+            if ctx.asked:  # asked for it: digits may be spoken ("four four seven one two")
+                candidates.append(extract.spoken_digits(text).replace(" ", "").upper())
+            phone = extract.phone_number(text, ctx.region) if not ctx.asked else None
+            for candidate in candidates:
+                match = self.regex.search(candidate)
+                if match and not (phone and re.sub(r"\D", "", match.group(0)) in phone):
+                    return match.group(0)  # unasked, digits of a phone number are the phone number
+            return None
+        if ctx.asked and extract.gives_no_value(text):
+            return None  # "no, that's all" is no value of any field
         return super().extract(text, ctx)
 
     def normalise(self, value: Any, ctx: GatherContext) -> Any:

@@ -29,9 +29,20 @@ _COMPLAINT = re.compile(
     re.IGNORECASE,
 )
 _CORRECTION = re.compile(r"\b(actually|i meant|i said|correction|that'?s (wrong|not right)|not .{1,40} but)\b", re.IGNORECASE)
-_DONE = re.compile(r"\b(that'?s (all|it)|nothing else|no,? thanks?|no thank you|that'?s everything|all good|i'?m good)\b", re.IGNORECASE)
-_SOMETHING_ELSE = re.compile(r"\b(something else|different|another|other problem|not (that|the same)|unrelated)\b", re.IGNORECASE)
-_DECLINE = re.compile(r"\b(don'?t (have|know)|no idea|not sure|skip|rather not|none|no,? i don'?t|can'?t say)\b", re.IGNORECASE)
+_DONE = re.compile(
+    r"\b(that'?s (all|it)|nothing else|no,? thanks?|no thank you|that'?s everything|all good|i'?m good|"
+    r"das war'?s|das ist alles|nichts weiter|nein,? danke|sonst nichts|alles gut)\b",
+    re.IGNORECASE,
+)
+_SOMETHING_ELSE = re.compile(
+    r"\b(something else|different|another|other problem|not (that|the same)|unrelated|etwas anderes|anderes problem|was anderes)\b",
+    re.IGNORECASE,
+)
+_DECLINE = re.compile(
+    r"\b(don'?t (have|know)|no idea|not sure|skip|rather not|none|no,? i don'?t|can'?t say|"
+    r"weiß (ich )?nicht|weiss (ich )?nicht|keine ahnung|hab(e)? ich (gerade )?(nicht|keine)|nicht zur hand|überspringen|lieber nicht)\b",
+    re.IGNORECASE,
+)
 _ASK_INTENT = "__intent__"
 
 
@@ -217,9 +228,24 @@ class DeterministicEngine:
     async def _extract_all(self, text: str) -> bool:
         """Take every field this line carries; the field just asked for is read loosely."""
         updates: dict[str, object] = {}
+        values: dict[str, Any] = {}
         for gather in self.ctx.gathers:
             asked = self.state.asking == gather.name
             value = gather.extract(text, self.ctx.gather_context(asked=asked))
+            if value is not None:
+                values[gather.name] = value
+        if self.state.asking not in values:
+            # The line did not answer the question asked; it may still be a value only one other field takes
+            # (a bare name when asked for the problem).
+            for gather in self.ctx.missing(required_only=False):
+                if gather.name not in values and gather.name != self.state.asking:
+                    claimed = gather.claims(text, self.ctx.gather_context())
+                    if claimed is not None:
+                        values[gather.name] = claimed
+                        break
+        for gather in self.ctx.gathers:
+            asked = self.state.asking == gather.name
+            value = values.get(gather.name)
             if value is None:
                 continue
             already = self.ctx.call.fields.get(gather.name)
