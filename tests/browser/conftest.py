@@ -34,8 +34,10 @@ def _unavailable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One browser for the module's tests; closed at its end, since Playwright's sync API holds an event loop in
+    this thread while it runs (the rest of the suite calls asyncio.run)."""
     why = _unavailable()
     if why:
         if os.environ.get("VOICE_AGENT_BROWSER_TESTS") == "required":
