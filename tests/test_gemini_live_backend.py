@@ -49,6 +49,7 @@ from agent.flow.models import AiAgentNode
 from agent.media import mulaw
 from agent.media.backends.base import ModelRequest
 from agent.media.backends.gemini_live import (
+    NOTE,
     GeminiConfig,
     GeminiLiveBackend,
     GeminiLiveOptions,
@@ -64,6 +65,7 @@ from agent.media.processors.twilio_output import TwilioMediaOutput
 from agent.media.processors.twilio_sender import TwilioMediaSender
 from agent.testing.fake_gemini_live import FakeGeminiLiveServer
 from agent.testing.fake_realtime import FakeModel, Say, ToolCall
+from agent.testing.live import ModelFake
 from tests.conftest import HOTLINE
 
 # The SDK is the wire contract (in the `dev` extra): google/genai/live.py, _live_converters.py, types.py.
@@ -188,6 +190,27 @@ async def gemini_call(
         except TimeoutError:
             await worker.cancel()
             await asyncio.gather(running, return_exceptions=True)
+
+
+def _gemini_heard(fake: FakeGeminiLiveServer) -> list[str]:
+    """What the model was told the caller heard of each reply they cut off (the note after a barge-in)."""
+    notes = [c["turns"][0]["parts"][0]["text"] for session in fake.sessions for c in session.client_contents]
+    return [m.group(1) for n in notes if (m := re.search(r'heard only this much of your last reply: "([^"]*)"', n))]
+
+
+#: The gemini_live backend against the fake Gemini Live API, for the behaviour suite (tests/test_backend_behaviour.py).
+GEMINI_LIVE = ModelFake(
+    "gemini_live",
+    serve=FakeGeminiLiveServer,
+    settings=lambda fake: {"gemini_api_key": KEY, "gemini_base_url": fake.url},
+    model=lambda fake: {"backend": "gemini_live"},
+    spoken=lambda fake: list(fake.spoken),
+    heard=_gemini_heard,
+    # the caller's typed turns: realtime texts that are neither the greeting's request nor a note of ours
+    typed=lambda fake: [text for s in fake.sessions for text in s.texts if not text.startswith(("Greet the caller", NOTE))],
+    break_now=lambda fake: fake.drop(),
+    refuse=lambda fake: fake.refuse_connections(403),
+)
 
 
 def dominant_hz(pcm: np.ndarray, rate: int) -> float:
