@@ -117,8 +117,12 @@ class EarlyStart:
     def begin(self, live: LiveFlow, state: Call, node: AiAgentNode) -> None:
         if state.call_id in self._calls or len(self._calls) >= MAX_EARLY_STARTS:
             return
-        chosen = model_of(node, live.registry, live.settings)
-        connection = chosen.backend.connect_early(chosen.options)
+        try:
+            chosen = model_of(node, live.registry, live.settings)
+            connection = chosen.backend.connect_early(chosen.options)
+        except Exception:  # noqa: BLE001 - only a head start: the call connects when its stream arrives
+            logger.exception("the model backend could not start early for call {}", state.call_id)
+            connection = None
         facts = asyncio.create_task(live.facts(state, node))  # reads the state only
         expiry = asyncio.get_running_loop().call_later(EARLY_START_TTL_S, self._expire, state.call_id)
         self._calls[state.call_id] = (connection, facts, expiry)
