@@ -242,7 +242,6 @@ class RealtimeConfig:
     turn_detection: dict[str, Any] = field(default_factory=lambda: {"type": "server_vad", "silence_duration_ms": 500})
     connect_timeout_s: float = 3.0
     answer_timeout_s: float = 6.0
-    dtmf_idle_s: float = 1.5
 
     @staticmethod
     def turn_detection_from(settings: Any) -> dict[str, Any]:
