@@ -253,9 +253,6 @@ def plugins() -> None:
         env_vars = getattr(backend, "env_vars", None)
         if callable(env_vars) and env_vars():
             typer.echo(f"        settings: {', '.join(env_vars())}")
-        limits = getattr(backend, "limits", None) or {}
-        if limits:
-            typer.echo(f"        cannot keep: {', '.join(limits)} (`flow validate` says what callers lose)")
 
 
 def main() -> None:
