@@ -305,3 +305,40 @@ def _every_answer(client: TestClient) -> list:
     answers += [chat, client.post(f"/api/chat/{chat.json()['chat']}", json={"text": "the checkout is down"}, headers=h)]
     answers.append(client.post("/api/save", json={"data": data, "version": s["version"]}, headers=h))
     return answers
+
+
+IVR = """\
+name: Keypad menu
+start: menu
+nodes:
+  menu:
+    type: ivr_menu
+    prompt: Press 1 for sales, 2 for support.
+    options:
+      1: sales   # weekdays only
+      2: support
+    no_input: bye
+  sales: {type: hangup, text: Sales is closed.}
+  support: {type: hangup, text: Support speaking.}
+  bye: {type: hangup}
+"""
+
+
+def test_keys_pressed_in_a_chat_take_the_ivr_branch_and_numeric_keys_round_trip(tmp_path: Path) -> None:
+    flow = tmp_path / "ivr.yaml"
+    flow.write_text(IVR)
+    with TestClient(create_studio_app(flow, scripts={}), base_url="http://127.0.0.1:8765") as client:
+        s = state(client)
+        assert {(e["source"], e["label"], e["target"]) for e in s["graph"]["edges"]} >= {("menu", "key 1", "sales"), ("menu", "key 2", "support")}
+        started = client.post("/api/chat", json={"data": s["data"]}, headers=token(client)).json()
+        assert ("agent", "Press 1 for sales, 2 for support.") in [(e.get("speaker"), e.get("text")) for e in started["events"]]
+        pressed = client.post(f"/api/chat/{started['chat']}", json={"dtmf": "2"}, headers=token(client)).json()
+        assert pressed["ended"] and pressed["outcome"]["nodes"] == ["menu", "support"]
+        assert ("caller", "(keys 2)") in [(e.get("speaker"), e.get("text")) for e in pressed["events"]]
+        s["data"]["nodes"]["menu"]["options"]["2"] = "sales"
+        checked = client.post("/api/check", json={"data": s["data"]}, headers=token(client)).json()
+        assert [(p["node"], p["field"]) for p in checked["problems"]] == [("support", [])]  # the node, not its `type:`
+        s["data"]["nodes"]["menu"]["options"]["3"] = "support"
+        saved = client.post("/api/save", json={"data": s["data"], "version": s["version"]}, headers=token(client))
+        assert saved.status_code == 200, saved.text
+    assert flow.read_text() == IVR.replace("      2: support\n", "      2: sales\n      3: support\n")

@@ -63,7 +63,8 @@ def merge(old: Any, new: Any) -> Any:
         for key, value in new.items():
             existing = _key_of(old, key)
             if existing is None:
-                old[key] = value
+                numbered = old and key.isdigit() and all(isinstance(k, int) for k in old)
+                old[int(key) if numbered else key] = value  # IVR keys written `1:` stay numbers
             else:
                 merged = merge(old[existing], value)
                 if merged is not old[existing]:

@@ -21,12 +21,14 @@ from agent.flow.models import Flow
 from agent.flow.yamlfile import FileProblem, Reporter, read_yaml
 
 
-def path_at_line(data: Any, line: int) -> list[Any]:
-    """The path of the deepest key or list item written on ``line`` (1-based); [] when none is."""
-    best: list[Any] = []
+def paths_at_line(data: Any, line: int) -> list[list[Any]]:
+    """The paths of every key or list item written on ``line`` (1-based), shallowest first.
+
+    Several when a mapping starts on the line (``- type: static``, ``bye: {type: hangup}``).
+    """
+    found: list[list[Any]] = []
 
     def walk(node: Any, path: list[Any]) -> None:
-        nonlocal best
         if isinstance(node, CommentedMap):
             items = [(k, node.lc.key(k)[0] + 1) for k in node]
         elif isinstance(node, CommentedSeq):
@@ -34,18 +36,30 @@ def path_at_line(data: Any, line: int) -> list[Any]:
         else:
             return
         for key, at in items:
-            child = node[key]
             here = [*path, str(key) if isinstance(node, CommentedMap) else key]
-            if at == line and len(here) > len(best):
-                best = here
+            if at == line:
+                found.append(here)
             if at <= line:
-                walk(child, here)
+                walk(node[key], here)
 
     try:
         walk(data, [])
     except (AttributeError, KeyError, IndexError, TypeError):  # a line-less value (an alias, a merge key)
         pass
-    return best
+    return sorted(found, key=len)
+
+
+def _mentioned(key: Any, message: str) -> bool:
+    return any(re.search(rf"\b{re.escape(str(key))}\b", quoted) for quoted in re.findall(r"`([^`]+)`", message))
+
+
+def path_at_line(data: Any, line: int, message: str = "") -> list[Any]:
+    """The path a problem reported at ``line`` is about: the deepest key written there, or the mapping or
+    list item that starts on the same line when the message is about it (it does not name the key)."""
+    candidates = paths_at_line(data, line)
+    while len(candidates) > 1 and not _mentioned(candidates[-1][-1], message):
+        candidates.pop()
+    return candidates[-1] if candidates else []
 
 
 _NAMED = re.compile(r"^(?:node `(?P<node>[^`]+)`(?:, `(?P<field>[^`]+)`)?|`(?P<top>[^`]+)`)")
@@ -59,7 +73,7 @@ def _dotted_path(text: str) -> list[Any]:
 
 def place(problem: FileProblem, data: Any) -> dict[str, Any]:
     """A problem as the page shows it: message, fix, line, and the node and field path it belongs to."""
-    path = path_at_line(data, problem.line) if problem.line and data is not None else []
+    path = path_at_line(data, problem.line, problem.message) if problem.line and data is not None else []
     named = _NAMED.match(problem.message)
     if named and named.group("node"):
         field = _dotted_path(named.group("field")) if named.group("field") else []
@@ -72,8 +86,6 @@ def place(problem: FileProblem, data: Any) -> dict[str, Any]:
         path = _dotted_path(named.group("top"))
     elif not path and (missing := _MISSING.search(problem.message)):
         path = [missing.group("key")]
-    if len(path) >= 2 and isinstance(path[-2], int) and f"`{path[-1]}`" not in problem.message and not (named and named.group("field")):
-        path = path[:-1]  # a list item's line is its first key's too: a problem about the item is the item's
     node = str(path[1]) if len(path) >= 2 and path[0] == "nodes" else None
     return {
         "line": problem.line,
