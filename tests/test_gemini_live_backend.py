@@ -17,6 +17,7 @@ import base64
 import contextlib
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,11 +93,16 @@ class Recorder(FrameProcessor):
     def __init__(self) -> None:
         super().__init__(enable_direct_mode=True)
         self.frames: list[Frame] = []
+        self.times: list[float] = []
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         self.frames.append(frame)
+        self.times.append(time.monotonic())
         await self.push_frame(frame, direction)
+
+    def at(self, kind: type) -> list[float]:
+        return [t for f, t in zip(self.frames, self.times) if isinstance(f, kind)]
 
     def of(self, kind: type) -> list[Any]:
         return [f for f in self.frames if isinstance(f, kind)]
@@ -259,6 +265,8 @@ async def test_the_callers_audio_reaches_gemini_as_16khz_pcm_and_their_words_com
     assert [f.text for f in call.out.of(TranscriptionFrame)] == ["Our database is down."]
     kinds = [type(f) for f in call.out.frames if isinstance(f, (UserStartedSpeakingFrame, UserStoppedSpeakingFrame, LLMFullResponseStartFrame))]
     assert kinds[-3:] == [UserStartedSpeakingFrame, UserStoppedSpeakingFrame, LLMFullResponseStartFrame]
+    stopped, replied = call.out.at(UserStoppedSpeakingFrame)[-1], call.out.at(LLMFullResponseStartFrame)[-1]
+    assert replied - stopped >= 0.1, "the caller's turn ends with their silence, not when the reply comes (150 ms later)"
     assert server.problems == []
 
 

@@ -54,6 +54,9 @@ converters), over the project's one WebSocket client
 * failure, once: refused or slow connection or setup, a closed socket,
   ``goAway`` (the session ends soon; sessions are not resumed), garbage, or no
   answer in time.
+
+Not supported: Vertex AI's Live endpoints (OAuth, regional project URLs):
+only the Gemini Developer API with an API key, or a proxy speaking it.
 """
 
 from __future__ import annotations
@@ -121,6 +124,7 @@ DEFAULT_MODEL = "gemini-3.8-live"  # Pipecat 1.14's default (GeminiLiveLLMServic
 DEFAULT_VOICE = "Charon"  # Pipecat 1.14's default prebuilt voice
 INPUT_RATE = 16000  # Live API input audio: 16-bit PCM, 16 kHz, little-endian
 OUTPUT_MIME = "audio/pcm;rate=24000"  # what the model sends (Pipecat's _handle_msg_model_turn expects exactly this)
+QUIET_ENERGY = 131.0**2  # mean square of a frame below -48 dBFS: line noise, not speech (agent/media/vad.py's level)
 MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_BAD_MESSAGES = 20
 # A note, not the caller's words: realtime text reaches the model as the user's turn.
@@ -354,6 +358,7 @@ class GeminiLiveProcessor(ModelProcessor):
         self._turns = 0
         self._caller_words: list[str] = []
         self._caller_speaking = False
+        self._quiet_ms = 0  # of caller audio since they last sounded like speech
         self._calls: dict[str, str] = {}  # tool calls without an answer: id -> name
         self._awaiting_since: float | None = None  # the model was asked to speak and has not yet
         self._outputs = 0  # model audio chunks and words so far
@@ -427,6 +432,22 @@ class GeminiLiveProcessor(ModelProcessor):
             return
         samples = mulaw.decode(frame.mulaw or base64.b64decode(frame.payload))
         await self.connection.send_text(audio_message(self._up.process(samples).tobytes()))
+        if self._caller_speaking:
+            await self._caller_quiet(samples)
+
+    async def _caller_quiet(self, samples: np.ndarray) -> None:
+        """The caller's turn ends after as much quiet as the server's VAD waits for (the protocol does not say when).
+
+        An energy sum per frame, not a VAD: on a noisy line the quiet never
+        comes, and the turn ends when the model starts to answer instead.
+        """
+        if float(np.dot(samples.astype(np.float32), samples.astype(np.float32))) > QUIET_ENERGY * samples.size:
+            self._quiet_ms = 0
+            return
+        self._quiet_ms += samples.size // 8
+        if self._quiet_ms >= self._config.vad_silence_ms:
+            self._caller_speaking = False
+            await self.push_frame(UserStoppedSpeakingFrame())
 
     # -- connection ------------------------------------------------------------------------------
     async def _connect_and_watch(self) -> None:
@@ -555,8 +576,8 @@ class GeminiLiveProcessor(ModelProcessor):
     async def _on_caller_words(self, text: Any) -> None:
         if not isinstance(text, str) or not text:
             return
-        if self._turn is None and not self._caller_speaking:
-            self._caller_speaking = True
+        if self._turn is None and not self._caller_speaking and not self._caller_words:  # else: more of the same turn
+            self._caller_speaking, self._quiet_ms = True, 0
             await self.push_frame(UserStartedSpeakingFrame())
             # The model's reply was complete but still playing: Gemini's VAD interrupts only while it
             # generates, so the caller's first words are the first sign they talk over the bot. (Words that
@@ -575,7 +596,7 @@ class GeminiLiveProcessor(ModelProcessor):
         if self._turn is not None:
             self._turn.interrupted = True
         if not self._caller_speaking:
-            self._caller_speaking = True
+            self._caller_speaking, self._quiet_ms = True, 0
             await self.push_frame(UserStartedSpeakingFrame())
         await self._barge_in()
 
@@ -707,19 +728,19 @@ class GeminiLiveBackend(ModelBackend):
             "model keeps generating that reply until its own VAD interrupts it (the rest is dropped, never played)"
         ),
         "speaker_tracking": (
-            "the protocol sends no speech-started/stopped events; the caller's turns are inferred from their "
-            "transcript and the model's replies, so silence re-prompts and the reply-latency meter start later "
-            "than on openai_realtime"
+            "the protocol sends no speech-started/stopped events: a caller's turn starts with their first "
+            "transcribed words (later than the speech) and ends after the server VAD's silence measured on the "
+            "line's energy, or when the model answers on a noisy line; silence re-prompts and reply latencies "
+            "are less exact than on openai_realtime"
         ),
-        "instructions": (
-            "lines the model must say (greeting, hand-over, re-prompt) and the caller's keys reach it as text in "
-            "the caller's turn (realtimeInput.text), not as out-of-band instructions"
+        "fixed_lines": (
+            "lines the model must say (greeting, hand-over, re-prompt) reach it as text in the caller's turn "
+            "(realtimeInput.text; there are no per-reply instructions), so it may not say them word for word"
         ),
         "session": (
             "a Live API session ends at the server's goAway (connections last minutes); sessions are not "
             "resumed, so the call fails over to the deterministic mode with what was gathered"
         ),
-        "vertex_ai": "only the Gemini Developer API (API key); Vertex AI's endpoints and OAuth are not supported",
     }
 
     def _settings(self) -> GeminiLiveSettings:
