@@ -109,6 +109,7 @@ class Studio:
             "file": self.doc.path.name,
             "folder": str(self.doc.path.parent),
             "version": self.doc.version,
+            "yaml": self.doc.text,
             "data": data,
             "graph": flow_graph(data),
             **checks,

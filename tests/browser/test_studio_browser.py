@@ -153,9 +153,13 @@ def test_a_node_and_a_branch_added_in_the_page_save_to_a_valid_file_with_its_com
     assert ["voicemail", "no_message", "not_left"] in page.evaluate(
         "studio.graph.cy.edges().map(e => [e.source().id(), e.target().id(), e.data('label')])"
     )
+    page.click("#tab-yaml")  # what Save will write
+    assert "    not_left: no_message\n" in page.locator("#yaml").inner_text()
+    shots(page, "yaml-preview")
     page.click("#save")
     page.locator("#message").get_by_text("Saved hotline.yaml.").wait_for()
     shots(page, "saved")
+    assert page.locator("#yaml").inner_text() == flow.read_text()
     validated = cli("flow", "validate", str(flow))
     assert validated.returncode == 0, validated.stderr
     assert validated.stdout.strip() == f"{flow}: ok (12 nodes)"

@@ -41,7 +41,7 @@ function setStatus() {
 }
 
 // --- tabs ---------------------------------------------------------------------------------------
-const TABS = ['node', 'flow', 'problems', 'rehearse'];
+const TABS = ['node', 'flow', 'problems', 'rehearse', 'yaml'];
 function showTab(name, focus = false) {
   for (const t of TABS) {
     const tab = $(`tab-${t}`);
@@ -122,6 +122,7 @@ async function check() {
     state.problems = answer.problems;
     state.valid = answer.valid;
     state.graph = answer.graph;
+    $('yaml').textContent = answer.yaml;
     redraw();
   }).catch((e) => message(errorText(e)));
   state.checking = run;
@@ -233,9 +234,12 @@ function renderNodeForm() {
   idInput.value = id;
   idInput.addEventListener('change', () => renameNode(id, idInput.value.trim(), idInput));
   const typeSelect = head.querySelector('#node-type');
-  const types = state.nodeTypes.includes(node.type) ? state.nodeTypes : [node.type, ...state.nodeTypes];
-  for (const t of types) typeSelect.append(Object.assign(document.createElement('option'), { value: t, textContent: t }));
-  typeSelect.value = node.type;
+  const known = state.nodeTypes.includes(node.type);
+  const types = known ? state.nodeTypes : [String(node.type ?? ''), ...state.nodeTypes];
+  for (const t of types) {
+    typeSelect.append(Object.assign(document.createElement('option'), { value: t, textContent: t === '' ? '(choose a type)' : (known || t !== types[0] ? t : `${t} (unknown)`) }));
+  }
+  typeSelect.value = String(node.type ?? '');
   typeSelect.addEventListener('change', () => { node.type = typeSelect.value; changed(); renderNodeForm(); });
   head.querySelector('#node-delete').addEventListener('click', () => deleteNode(id));
   const fields = document.createElement('div');
@@ -389,6 +393,7 @@ async function load() {
       data: s.data, version: s.version, schema: s.schema, branchFields: s.branch_fields, nodeTypes: s.node_types,
       problems: s.problems, valid: s.valid, graph: s.graph, renames: [], dirty: false,
     });
+    $('yaml').textContent = s.yaml;
     $('add-type').replaceChildren(...s.node_types.map((t) => Object.assign(document.createElement('option'), { value: t, textContent: t })));
     studio.rehearsal = new Rehearsal({ state, graph, edited, message, errorText, scripts: s.scripts });
     pluginDatalists(s.plugins);

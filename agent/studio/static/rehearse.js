@@ -3,6 +3,7 @@
 import { post } from './api.js';
 
 const $ = (id) => document.getElementById(id);
+const STEP_MS = 250;  // between the steps of a replayed script
 
 export class Rehearsal {
   constructor({ state, graph, edited, message, errorText, scripts }) {
@@ -88,6 +89,19 @@ export class Rehearsal {
     list.lastElementChild?.scrollIntoView({ block: 'nearest' });
   }
 
+  // A script's call shown step by step, so the path lights up node by node (at once for reduced motion).
+  async replay(events) {
+    const still = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+    let from = 0;
+    for (let i = 0; i <= events.length; i++) {
+      if (i === events.length || (events[i].kind === 'step' && i > from)) {
+        this.show(events.slice(from, i));
+        from = i;
+        if (!still && i < events.length) await new Promise((resolve) => setTimeout(resolve, STEP_MS));
+      }
+    }
+  }
+
   showOutcome(outcome, expect) {
     const box = $('outcome');
     box.replaceChildren();
@@ -126,7 +140,7 @@ export class Rehearsal {
     this.message(null);
     try {
       const answer = await post('/api/rehearse', { ...this.setup(), script: $('r-script').value });
-      this.show(answer.events);
+      await this.replay(answer.events);
       this.showOutcome(answer.outcome, answer.expect);
     } catch (e) { this.fail(e); }
   }
