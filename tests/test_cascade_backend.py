@@ -85,6 +85,11 @@ class TwilioLine:
         if self.worker is not None:
             asyncio.ensure_future(self.worker.queue_frame(TwilioMarkFrame(mark=name)))
 
+    def played_ms(self) -> int:
+        """Milliseconds of audio the caller has heard so far."""
+        unplayed_s = max(0.0, self._until - time.monotonic()) * self.speed
+        return max(0, len(self.audio) // 8 - int(unplayed_s * 1000))
+
     def events(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["event"] == kind]
 
@@ -221,3 +226,131 @@ async def test_the_greeting_is_heard_and_a_caller_turn_is_transcribed_and_answer
         assert {t["function"]["name"] for t in chat["tools"]} == {"record_details", "route_call", "check_status", "end_call"}
         assert call.bot_said()[1:] == ["I am sorry to hear that.", "What is your name?"], "the answer, sentence by sentence"
         assert call.failures == []
+
+
+@pytest.mark.anyio
+async def test_a_gather_is_filled_through_a_tool_call_and_its_answer_reaches_the_llm() -> None:
+    script = ChatScript([
+        When(user="printer", tool=ToolCall("record_details", {"incident": "The office printer is on fire"})),
+        When(tool_result="record_details", say="Noted. What is your name?"),
+    ])
+    async with FakeOpenAIHttp(script) as fake, CascadeCall(fake) as call:
+        await call.until(lambda: call.bot_said() == [GREETING])
+        await call.say("My printer is on fire")
+        await call.until(lambda: "What is your name?" in call.bot_said(), what="the answer after the tool")
+        assert call.session.call.fields["incident"] == "The office printer is on fire"
+        first, second = fake.chats[-2:]
+        record = next(t["function"] for t in first["tools"] if t["function"]["name"] == "record_details")
+        assert "incident" in record["parameters"]["properties"], "the node's gathers are the tool's parameters"
+        assistant, tool = second["messages"][-2:]
+        assert assistant["role"] == "assistant" and assistant["tool_calls"][0]["function"]["name"] == "record_details"
+        assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == {"incident": "The office printer is on fire"}
+        assert tool["role"] == "tool" and tool["tool_call_id"] == assistant["tool_calls"][0]["id"]
+        assert "incident" in json.loads(tool["content"])["saved"], "the tool's answer, as the tool handlers gave it"
+        assert call.failures == [] and call.decisions == []
+
+
+@pytest.mark.anyio
+async def test_a_decision_says_the_hand_over_line_then_redirects_once_it_was_heard() -> None:
+    script = ChatScript([
+        When(user="human", tool=ToolCall("route_call", {"intent": "talk_to_human", "summary": "wants a person"})),
+    ], otherwise="This should not be asked.")
+    async with FakeOpenAIHttp(script) as fake, CascadeCall(fake) as call:
+        await call.until(lambda: call.bot_said() == [GREETING])
+        await call.say("I want to talk to a human")
+        await call.until(lambda: call.decisions, what="the decision")
+        line = call.session.decision.say
+        assert line, "the node's hand-over line"
+        assert fake.sent("/v1/audio/speech")[-1].body["input"] == line, "the hand-over line goes to the TTS as written"
+        assert call.bot_said()[-1] == line
+        assert call.heard_ms() >= 300 * (len(GREETING.split()) + len(line.split())) - 40, "all of the line was played first"
+        [decision] = call.decisions
+        assert (decision.exit, decision.target, decision.say) == ("intent", "page_oncall", ""), "the line was heard: not said again"
+        assert len(fake.chats) == 1, "after a decision the LLM is not asked again"
+        await asyncio.sleep(0.3)
+        assert len(call.decisions) == 1 and call.failures == []
+
+
+@pytest.mark.anyio
+async def test_barge_in_stops_the_bot_and_keeps_only_what_the_caller_heard_in_the_context() -> None:
+    long = ("Let me explain what we know so far about the outage in the data centre. "
+            "Engineers are working on it and we expect an update within the next hour or so.")
+    script = ChatScript([When(user="printer", say=long), When(user="stop", say="Sorry, go ahead.")])
+    async with FakeOpenAIHttp(script) as fake, CascadeCall(fake) as call:
+        call.line.speed = 1.0  # played in real time: the caller can talk over it
+        await call.until(lambda: call.bot_said() == [GREETING])
+        await call.until(lambda: not call.line._marks and call.heard_ms() > 0, timeout=15, what="the greeting played")
+        await call.say("My printer is on fire")
+        await call.until(lambda: call.line.played_ms() > 300 * len(GREETING.split()) + 1500, timeout=15, what="the reply playing")
+        await call.say("Stop, stop, wait a moment")
+        await call.until(lambda: len(fake.chats) >= 2, timeout=15, what="the caller's turn after the barge-in")
+        assert call.line.events("clear"), "Twilio's buffer was cleared"
+        assistant = fake.chats[-1]["messages"][-2]
+        assert assistant["role"] == "assistant", fake.chats[-1]["messages"]
+        kept = assistant["content"].split()
+        assert 3 <= len(kept) < len(long.split()), assistant["content"]
+        assert long.split()[: len(kept)] == kept, "what was heard: the reply's first words"
+        assert fake.chats[-1]["messages"][-1] == {"role": "user", "content": "Stop, stop, wait a moment"}
+        reply_ms = call.heard_ms() - 300 * len(GREETING.split())
+        assert len(kept) <= reply_ms / 300 + 2, "no more words than the audio sent could hold"
+
+
+@pytest.mark.anyio
+async def test_keyed_digits_reach_the_llm_as_the_callers_turn() -> None:
+    script = ChatScript([When(user="1234", say="Thanks, I have your customer number.")])
+    async with FakeOpenAIHttp(script) as fake, CascadeCall(fake) as call:
+        await call.until(lambda: call.bot_said() == [GREETING])
+        await call.send(KeypadEntryFrame(digits="1234"))
+        await call.until(lambda: "Thanks, I have your customer number." in call.bot_said(), what="the answer to the keys")
+        assert fake.chats[-1]["messages"][-1] == {"role": "user", "content": "I keyed in on my phone: 1234"}
+        assert "(keys 1234)" in call.spy.texts(TranscriptionFrame)
+
+
+@pytest.mark.anyio
+async def test_silence_re_prompts_and_new_instructions_reach_the_next_inference() -> None:
+    from agent.media.frames import ModelInstructionsFrame
+    from agent.media.processors.realtime import REPROMPT
+
+    script = ChatScript([When(system="silent", say="Are you still there?")])
+    async with FakeOpenAIHttp(script) as fake, CascadeCall(fake) as call:
+        await call.until(lambda: call.bot_said() == [GREETING])
+        await call.send(ModelInstructionsFrame(instructions="Facts: the checkout is down."))
+        await call.send(SilenceFrame(seconds=8))
+        await call.until(lambda: "Are you still there?" in call.bot_said(), what="the re-prompt")
+        messages = fake.chats[-1]["messages"]
+        assert messages[0] == {"role": "system", "content": "Facts: the checkout is down."}
+        assert messages[-1] == {"role": "system", "content": REPROMPT}
+
+
+@pytest.mark.anyio
+async def test_an_llm_that_fails_calls_on_failure_once() -> None:
+    async with FakeOpenAIHttp(ChatScript()) as fake, CascadeCall(fake) as call:
+        fake.fail("/v1/chat/completions", 500, times=5)  # more than the SDK's retries
+        await call.until(lambda: call.bot_said() == [GREETING])
+        await call.say("My printer is on fire")
+        await call.until(lambda: call.failures, timeout=15, what="the fail-over")
+        await asyncio.sleep(0.5)
+        assert [kind for kind, _ in call.failures] == ["llm_error"]
+        assert all(r.path == "/v1/chat/completions" for r in fake.requests[-2:])
+
+
+@pytest.mark.anyio
+async def test_an_llm_that_never_answers_fails_over_after_the_answer_timeout() -> None:
+    async with FakeOpenAIHttp(ChatScript()) as fake, CascadeCall(fake, answer_timeout_s=1.5) as call:
+        fake.stall.add("/v1/chat/completions")
+        await call.until(lambda: call.bot_said() == [GREETING])
+        await call.say("My printer is on fire")
+        stopped = next(i for i, f in enumerate(call.spy.seen) if isinstance(f, UserStoppedSpeakingFrame))
+        assert stopped >= 0
+        await call.until(lambda: call.failures, timeout=6, what="the fail-over")
+        assert [kind for kind, _ in call.failures] == ["no_answer"]
+
+
+@pytest.mark.anyio
+async def test_a_speech_to_text_server_that_fails_calls_on_failure() -> None:
+    async with FakeOpenAIHttp(ChatScript()) as fake, CascadeCall(fake) as call:
+        fake.fail("/v1/audio/transcriptions", 503, times=5)
+        await call.until(lambda: call.bot_said() == [GREETING])
+        await call.say("My printer is on fire")
+        await call.until(lambda: call.failures, timeout=15, what="the fail-over")
+        assert [kind for kind, _ in call.failures] == ["stt_error"]

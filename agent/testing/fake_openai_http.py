@@ -158,6 +158,7 @@ class FakeOpenAIHttp:
         self.failures: dict[str, deque[int]] = {}  # path -> HTTP statuses to answer with, one per request
         self.stall: set[str] = set()  # paths that never answer
         self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()  # set when the fake stops: stalled requests end
         self.port = 0
 
     # -- set-up ------------------------------------------------------------------------------------
@@ -178,6 +179,7 @@ class FakeOpenAIHttp:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -215,7 +217,8 @@ class FakeOpenAIHttp:
             status = queued.popleft()
             return _error(status, "The server had an error while processing your request.", "server_error")
         if request.path in self.stall:
-            await asyncio.sleep(3600)
+            await self._closing.wait()
+            return _error(503, "The server is shutting down.", "server_error")
         return None
 
     async def _transcribe(self, request: web.Request) -> web.Response:

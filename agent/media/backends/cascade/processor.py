@@ -237,6 +237,8 @@ class CascadeProcessor(ModelProcessor):
         await super().cleanup()
         await self._listen.cleanup()
         await self._speak.cleanup()
+        for service in (self._stt, self._llm, self._tts):
+            await close_client(service)
 
     async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM, callback=None) -> None:
         """Caller audio (50 frames a second) takes the audio lane: to the turn detector at once, without Pipecat's per-frame hooks."""
@@ -306,7 +308,7 @@ class CascadeProcessor(ModelProcessor):
             await asyncio.sleep(WATCHDOG_TICK_S)
             since = self._awaiting_since
             if since is not None and time.monotonic() - since > self.answer_timeout_s:
-                await self.fail("no_answer", f"the cascade did not answer within {self.answer_timeout_s:.0f} s")
+                await self.fail("no_answer", f"the cascade did not answer within {self.answer_timeout_s:g} s")
 
     async def _service_upstream(self, frame: Frame, direction: FrameDirection) -> None:
         """What the services push upstream: only their errors matter here."""
@@ -585,6 +587,23 @@ class CascadeProcessor(ModelProcessor):
         else:
             self.history.remove(reply.message)  # nothing of it was heard
             reply.message = None
+
+
+async def close_client(service: Any) -> None:
+    """Close the HTTP client a service opened for this call (Pipecat's OpenAI services leave theirs open).
+
+    Each call's services build their own ``AsyncOpenAI`` client (a connection
+    pool); left open, every call would leak its connections until the garbage
+    collector closes them, on whatever loop is current then.
+    """
+    client = getattr(service, "_client", None)
+    close = getattr(client, "close", None)
+    if close is None or not asyncio.iscoroutinefunction(close):
+        return
+    try:
+        await close()
+    except Exception as exc:  # noqa: BLE001 - a client already closed, a connection already gone
+        logger.debug("closing {}'s client: {!r}", service, exc)
 
 
 def _b64(audio: bytes) -> str:
