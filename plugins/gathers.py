@@ -97,6 +97,15 @@ _PROBLEM_WORDS = re.compile(
 )
 
 
+# "I'd like to report an incident" says what the caller wants, not what is wrong.
+_JUST_REPORTING = re.compile(
+    r"(?:hi|hello|hallo|guten tag|yes|ja)?[, ]*(?:i'?d like to|i would like to|i want to|i need to|i'?m calling to|"
+    r"ich möchte|ich will|ich würde gerne|wir möchten)\s+(?:report|melden|open|raise)?\s*"
+    r"(?:an?|eine?n?|a new)?\s*(?:incident|problem|issue|outage|störung|problem melden|störung melden|fehler melden)\s*(?:report|melden)?",
+    re.IGNORECASE,
+)
+
+
 def _describes(text: str) -> bool:
     """Whether a line can describe something: not a bare name, number, e-mail address or phone number."""
     if extract.bare_name(text) is not None or extract.email(text) is not None:
@@ -113,7 +122,7 @@ class IncidentDescription(Gather):
 
     def extract(self, text: str, ctx: GatherContext) -> str | None:
         text = text.strip()
-        if len(text.split()) < 2 or extract.gives_no_value(text) or not _describes(text):
+        if len(text.split()) < 2 or extract.gives_no_value(text) or not _describes(text) or _JUST_REPORTING.fullmatch(text.strip(" .!")):
             return None
         sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
         about_problem = [s for s in sentences if _PROBLEM_WORDS.search(s) or extract.mentions_problem(s)]
@@ -142,7 +151,7 @@ class AffectedServices(Gather):
         found = extract.services(text, ctx.known_services)
         if found:
             return found
-        if ctx.asked and text.strip() and not extract.gives_no_value(text) and _describes(text):
+        if ctx.asked and text.strip() and not extract.gives_no_value(text) and _describes(text) and not extract.mentions_problem(text):
             parts = [p.strip(" .") for p in re.split(r",|\band\b", text) if p.strip(" .")]
             return parts or None
         return None

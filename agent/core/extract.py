@@ -419,15 +419,15 @@ def _name_tokens(fragment: str, *, strict: bool = True) -> str | None:
 def bare_name(text: str) -> str | None:
     """The name when a whole line is just a name ('Jane Doe', 'Weber, Thomas Weber'); else None."""
     text = _FILLERS.sub("", text).strip(" .,!")
-    if not text or gives_no_value(text) or re.search(r"\d|@", text):
+    if not text or gives_no_value(text) or re.search(r"\d|@", text) or mentions_problem(text):
         return None
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    candidates = [parts[-1], *parts[:-1]] if len(parts) > 1 else parts
-    for part in candidates:
+    names = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
         found = _name_tokens(part, strict=False)
-        if found and len(found.split()) == len(part.split()) <= 3:
-            return found
-    return None
+        if not found or len(found.split()) != len(part.split()) or len(part.split()) > 3:
+            return None  # every part must be a name: "Weber, Thomas Weber"
+        names.append(found)
+    return max(names, key=lambda n: len(n.split())) if names else None
 
 
 def person_name(text: str, *, loose: bool) -> str | None:
@@ -473,6 +473,9 @@ def _token_present(token: str, spoken: list[str]) -> bool:
     return any(fuzz.ratio(token, s) >= 85 for s in spoken)
 
 
+_ARTICLES = frozenset("a an the this that some something it ein eine einen einem".split())
+
+
 def services(text: str, known: dict[str, list[str]]) -> list[str]:
     """Known services a line names: ``known`` maps each service to its aliases.
 
@@ -480,7 +483,10 @@ def services(text: str, known: dict[str, list[str]]) -> list[str]:
     'checkout is down' names 'Checkout API' and 'paymnts' names 'Payments'.
     """
     tokens = words(text)
-    spoken = [stem(t) for t in tokens] + [a + b for a, b in zip(tokens, tokens[1:])]  # "log in" is "login"
+    # A word followed by an article is a verb, not a service: "report an incident" names no "Reporting".
+    named = [t for t, after in zip(tokens, [*tokens[1:], ""]) if after not in _ARTICLES]
+    # "log in" is "login", "check out" is "checkout"
+    spoken = [stem(t) for t in named] + [a + b for a, b in zip(tokens, tokens[1:]) if len(b) <= 3 and b not in _ARTICLES]
     found: list[str] = []
     for service, aliases in known.items():
         for name in [service, *aliases]:
@@ -500,7 +506,8 @@ _PROBLEM_STEMS = (
 )
 _PROBLEM_PHRASES = re.compile(
     r"\b(?:not working|doesn'?t work|isn'?t working|can'?t|cannot|won'?t|not loading|not responding|went wrong|"
-    r"stopped|no longer|nothing works|funktioniert nicht|geht nicht|nicht mehr|kommen nicht|klappt nicht|5\d\d)\b",
+    r"stopped|no longer|nothing works|funktioniert nicht|geht nicht|nicht mehr|kommen nicht|klappt nicht|5\d\d|"
+    r"(?:werden|wird|sind|ist|kommt|kommen|lässt sich|lassen sich) (?:\w+ ){0,5}nicht(?: mehr)? \w+)\b",
     re.IGNORECASE,
 )
 

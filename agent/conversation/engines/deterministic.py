@@ -138,7 +138,7 @@ class DeterministicEngine:
             for name in ("incident", "affected_services"):
                 self.ctx.call.fields.pop(name, None)
 
-        progressed = await self._extract_all(text)
+        progressed = await self._extract_all(text, about=match.intent if match and state.asking in (_ASK_INTENT, None) else None)
         asked = self.ctx.gather(state.asking or "")
         if not progressed and asked is not None and not asked.required and (
             _DECLINE.search(text) or extract.yes_no(text) is False
@@ -157,6 +157,9 @@ class DeterministicEngine:
             return out + told + [self.messages.anything_else]
 
         if not progressed and not out:
+            if frustrated and not state.offered_human:  # saying the same again is not understood either: offer a person
+                self._count(state.no_match)
+                return await self._after_turn(frustrated)
             return await self._no_match()
         return out + told + await self._after_turn(frustrated)
 
@@ -225,12 +228,16 @@ class DeterministicEngine:
             return True, [self.messages.sorry]
         return False, []
 
-    async def _extract_all(self, text: str) -> bool:
-        """Take every field this line carries; the field just asked for is read loosely."""
+    async def _extract_all(self, text: str, about: str | None = None) -> bool:
+        """Take every field this line carries; the field just asked for is read loosely.
+
+        ``about``: the intent this first line asked for; the line then tells what
+        the call is about, so the description reads it loosely too.
+        """
         updates: dict[str, object] = {}
         values: dict[str, Any] = {}
         for gather in self.ctx.gathers:
-            asked = self.state.asking == gather.name
+            asked = self.state.asking == gather.name or (gather.name == "incident" and about not in (None, HUMAN))
             value = gather.extract(text, self.ctx.gather_context(asked=asked))
             if value is not None:
                 values[gather.name] = value
