@@ -149,7 +149,7 @@ async def until(condition, timeout: float = 5.0, what: str = "") -> None:
 @contextlib.asynccontextmanager
 async def gemini_call(
     server: FakeGeminiLiveServer, *, echo_marks: bool = True, answer_timeout_s: float | None = None,
-    connect_timeout_s: float | None = None, **options: Any,
+    connect_timeout_s: float | None = None, early: Any = None, **options: Any,
 ):
     session = NodeSession.build(NODE_ID, NODE, Call(caller_number="+4915112345678"), REGISTRY, region="DE", timezone=FLOW.timezone)
     tools = ToolBox(session)
@@ -172,6 +172,7 @@ async def gemini_call(
     model = backend.processor(ModelRequest(
         call_id="CA" + "0" * 32, node=NODE, session=session, tools=tools, instructions=INSTRUCTIONS, settings=settings,
         options=GeminiLiveOptions(**options), on_decision=on_decision, on_failure=on_failure,
+        preconnected=early(backend) if early is not None else None,
     ))
     if answer_timeout_s is not None:
         model._config.answer_timeout_s = answer_timeout_s
@@ -408,6 +409,46 @@ async def test_keys_and_new_instructions_reach_the_model() -> None:
     assert server.session.texts[1] == "I keyed in on my phone: 4711"
     assert server.session.system_instruction == "Facts: the API is down."
     assert "(keys 4711)" in [f.text for f in call.out.of(TranscriptionFrame)]
+
+
+@pytest.mark.anyio
+async def test_the_early_connection_is_used_and_one_lost_before_its_setup_is_replaced() -> None:
+    async with FakeGeminiLiveServer(FakeModel(["Hello."])) as server:
+        async with gemini_call(server, early=lambda backend: backend.connect_early(GeminiLiveOptions())) as call:
+            await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the greeting")
+        assert len(server.handshakes) == 1, "the connection opened while Twilio set up the stream is the session's"
+
+        async def lost_early(backend: GeminiLiveBackend) -> Any:
+            conn = await backend.connect_early(GeminiLiveOptions())
+            await server.drop()  # gone before the stream arrived
+            return conn
+
+        async with gemini_call(server, early=lambda backend: asyncio.ensure_future(lost_early(backend))) as call:
+            await until(lambda: len(call.out.of(LLMFullResponseEndFrame)) == 1, what="the greeting on a new connection")
+        assert len(server.handshakes) == 3 and call.failures == []
+
+
+MALFORMED = [
+    b"not json", "[]", "3", '{"serverContent": []}', '{"serverContent": {"modelTurn": {"parts": "x"}}}',
+    '{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000"}}]}}}',
+    '{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/mp3", "data": "AAAA"}}]}}}',
+    '{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "***"}}]}}}',
+    '{"toolCall": {"functionCalls": [{"name": "route_call"}]}}', '{"toolCall": {"functionCalls": "x"}}',
+    '{"toolCallCancellation": {"ids": 5}}', '{"serverContent": {"inputTranscription": {"text": 7}}}',
+    '{"somethingNew": {}}', "{" * 5000 + "}" * 5000, "x" * (2 * 1024 * 1024),
+]
+
+
+@pytest.mark.anyio
+async def test_malformed_messages_are_skipped_and_only_a_stream_of_garbage_fails_over() -> None:
+    async with FakeGeminiLiveServer(FakeModel(["Hello."])) as server, gemini_call(server) as call:
+        await until(lambda: call.out.of(LLMFullResponseEndFrame), what="the greeting")
+        for raw in MALFORMED:
+            await call.model.receive(raw)
+        assert call.failures == [], "each one skipped; the call goes on"
+        for _ in range(25):
+            await call.model.receive(b"\x00garbage")
+        await failed_once(call, "garbage")
 
 
 # -- fail-over --------------------------------------------------------------------------------------

@@ -277,23 +277,42 @@ class GeminiLink:
         self.conn: RealtimeConnection | None = None
         self.failed = False
         self.closing = False
+        self._setup_sent = False
 
     @property
     def usable(self) -> bool:
         return self.conn is not None and not self.failed
 
     async def open(self, instructions: str | None) -> None:
-        """Connect (or take the early connection), send ``setup``, wait for ``setupComplete``; raises if refused."""
-        conn: RealtimeConnection | None = None
-        if self._preconnected is not None:
+        """Connect (or take the early connection), send ``setup``, wait for ``setupComplete``; raises if refused.
+
+        An early connection that failed, or was closed before its setup, is
+        replaced by a new one, once; a refusal of the setup itself is final.
+        """
+        early, self._preconnected = self._preconnected, None
+        if early is not None:
             try:
-                conn = await self._preconnected
-            except Exception as exc:  # the early attempt failed: one more, now
+                self.conn = await early
+                await self._set_up(instructions)
+                return
+            except (ConnectionError, json.JSONDecodeError):
+                raise  # the server answered the setup: another connection gets the same answer
+            except Exception as exc:  # the early socket failed or went away: one more, now
+                if getattr(exc, "rcvd", None) is not None and self._setup_sent:
+                    raise  # the server closed the session on its setup (a close frame with a code): final
                 logger.info("the early Gemini connection failed ({}); connecting again", type(exc).__name__)
-        if conn is None:
-            conn = await RealtimeConnection.open(self._config.endpoint)
-        self.conn = conn
+                if self.conn is not None:
+                    await self.conn.close()
+                    self.conn = None
+        self.conn = await RealtimeConnection.open(self._config.endpoint)
+        await self._set_up(instructions)
+
+    async def _set_up(self, instructions: str | None) -> None:
+        conn = self.conn
+        assert conn is not None
+        self._setup_sent = False
         await conn.send(self._config.setup(instructions))
+        self._setup_sent = True
         first = json.loads(await conn.recv())
         if not isinstance(first, dict) or "setupComplete" not in first:
             raise ConnectionError(f"no setupComplete in the first message ({str(first)[:120]})")
