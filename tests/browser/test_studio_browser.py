@@ -59,7 +59,8 @@ def graph_nodes(page) -> list[str]:
 
 
 def click_graph_node(page, node_id: str) -> None:
-    """A real mouse click where Cytoscape drew the node."""
+    """A real mouse click where Cytoscape drew the node (once the view stopped moving)."""
+    page.wait_for_function("!studio.graph.cy.animated()")
     x, y = page.evaluate(
         """(id) => { const n = studio.graph.cy.getElementById(id); const p = n.renderedPosition();
                      const r = studio.graph.cy.container().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }""",
@@ -111,6 +112,17 @@ def test_selecting_a_node_shows_its_form(page, shots) -> None:
     assert field(page, "timezone").input_value() == "Europe/Berlin"
     assert field(page, "during").input_value() == "agent"
     shots(page, "hours-form")
+    # Clicking a branch arrow opens its node at that branch.
+    page.wait_for_function("!studio.graph.cy.animated()")
+    x, y = page.evaluate(
+        """() => { const e = studio.graph.cy.edges().filter(e => e.source().id() === 'screen' && e.target().id() === 'blocked_goodbye');
+                   const p = e.renderedMidpoint(); const r = studio.graph.cy.container().getBoundingClientRect();
+                   return [r.left + p.x, r.top + p.y]; }"""
+    )
+    page.mouse.click(x, y)
+    assert page.locator("#node-form h2 code").inner_text() == "screen"
+    assert page.evaluate("document.activeElement.dataset.inputPath") == '["blocked"]'
+    shots(page, "branch-clicked")
 
 
 def test_an_invalid_value_shows_the_validators_message_on_its_field_until_fixed(page, flow: Path, shots) -> None:

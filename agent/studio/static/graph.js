@@ -82,11 +82,12 @@ function elements(graph, problemNodes) {
       target = MISSING + target;
     }
     const key = `${edge.source}\u0001${target}`;
-    if (!grouped.has(key)) grouped.set(key, { source: edge.source, target, labels: [], dangling: edge.dangling });
+    if (!grouped.has(key)) grouped.set(key, { source: edge.source, target, labels: [], paths: [], dangling: edge.dangling });
     grouped.get(key).labels.push(edge.label);
+    grouped.get(key).paths.push(edge.path);
   }
   for (const [key, edge] of grouped) {
-    out.push({ group: 'edges', data: { id: `e:${key}`, source: edge.source, target: edge.target, label: edge.labels.join('\n') }, classes: edge.dangling ? 'dangling' : '' });
+    out.push({ group: 'edges', data: { id: `e:${key}`, source: edge.source, target: edge.target, label: edge.labels.join('\n'), paths: edge.paths }, classes: edge.dangling ? 'dangling' : '' });
   }
   if (ends) out.push({ group: 'nodes', data: { id: END_ID, label: 'end' }, classes: 'end' });
   return out;
@@ -99,6 +100,8 @@ export class FlowGraph {
       const id = event.target.id();
       if (!id.startsWith('\u0000')) onSelect(id);
     });
+    // A branch arrow opens its node's form at the branch's field.
+    this.cy.on('tap', 'edge', (event) => onSelect(event.target.data('source'), event.target.data('paths')[0]));
     this.shape = '';
   }
 

@@ -60,7 +60,7 @@ document.querySelector('.tabs').addEventListener('keydown', (e) => {
 });
 
 // --- graph and node list --------------------------------------------------------------------------
-const graph = new FlowGraph($('graph'), (id) => selectNode(id));
+const graph = new FlowGraph($('graph'), (id, field) => selectNode(id, field ? { focusField: field } : {}));
 studio.graph = graph;
 
 function renderLegend() {
