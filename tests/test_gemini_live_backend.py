@@ -524,6 +524,13 @@ def test_without_a_key_flow_validate_says_which_setting_to_set() -> None:
     assert backend.problems(GeminiLiveOptions(), NODE) != [] and "VOICE_AGENT_GEMINI_API_KEY" in backend.env_vars()
 
 
+def test_a_thinking_model_is_refused_because_it_would_not_wait_for_our_tools() -> None:
+    backend = GeminiLiveBackend(Settings(_env_file=None, gemini_api_key=KEY))
+    assert backend.problems(GeminiLiveOptions(), NODE) == []
+    [problem] = backend.problems(GeminiLiveOptions(model="gemini-3.8-live-extended-thinking"), NODE)
+    assert "without thinking" in problem
+
+
 def test_options_refuse_a_base_url_that_is_not_a_websocket() -> None:
     with pytest.raises(ValueError, match="WebSocket URL"):
         GeminiLiveOptions(base_url="https://generativelanguage.googleapis.com")

@@ -10,8 +10,9 @@ Why not Pipecat's ``GeminiLiveLLMService`` (pipecat 1.14,
 ``pipecat/services/google/gemini_live/llm.py``), wrapped: it cannot keep this
 project's rules. A refused connection is raised inside its connection task
 (``_connection_task_handler``, the ``async with ...live.connect`` is outside
-any ``try``), so no error reaches the pipeline and the call goes deaf instead
-of failing over; a lost one is reconnected up to three times with the
+any ``try``), where Pipecat's task manager only logs it
+(``utils/asyncio/task_manager.py``), so no error reaches the pipeline and the
+call goes deaf instead of failing over; a lost one is reconnected up to three times with the
 context replayed (``_handle_connection_error``, ``MAX_CONSECUTIVE_FAILURES``)
 instead of handing the call to the deterministic mode at once; new
 instructions (the facts, which arrive after the greeting) are stored and
@@ -42,7 +43,9 @@ converters), over the project's one WebSocket client
 * what the model is told to say (greeting, hand-over line, re-prompt) and the
   caller's keys go as ``realtimeInput.text`` (the SDK warns against mixing
   ``clientContent`` into a realtime conversation, ``live.py``
-  ``send_client_content``); new instructions as ``contextUpdate``;
+  ``send_client_content``); the one ``clientContent`` is the barge-in note
+  below, which the model must take in without answering (``turnComplete:
+  false``, which realtime text cannot say); new instructions as ``contextUpdate``;
 * ``toolCall`` -> ``FunctionCallInProgressFrame`` for the tool handlers;
   their ``FunctionCallResultFrame`` -> ``toolResponse`` (the model answers it
   by itself: there is no ``response.create``); a chosen branch's hand-over
@@ -779,6 +782,14 @@ class GeminiLiveBackend(ModelBackend):
         missing = settings.missing("api_key")
         if missing:
             found.append(f"Gemini Live needs a key ({missing}); set it in the environment or .env")
+        assert isinstance(options, GeminiLiveOptions)
+        version = model_version(options.model)
+        if "thinking" in options.model and version is not None and version >= (3, 8):
+            # Pipecat's _supports_blocking_tools: Live thinking models run every function call NON_BLOCKING.
+            found.append(
+                f"`model: {options.model}` runs tools without waiting for their answers (a Live thinking model), so a "
+                "refused detail or a chosen branch would reach it too late; choose a Live model without thinking"
+            )
         if urlsplit(settings.base_url).scheme not in ("ws", "wss"):
             found.append(f"{settings.env_var('base_url')} must be a WebSocket URL, got {settings.base_url!r}; write it as wss://host")
         return found
