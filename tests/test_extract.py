@@ -311,3 +311,44 @@ def test_mentions_problem_forgives_typos_and_speaks_german() -> None:
     assert extract.mentions_problem("our paymnts keep faling")
     assert extract.mentions_problem("die App ist abgestürzt")
     assert not extract.mentions_problem("my name is Jane Doe")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("gestern", date(2026, 3, 10)),
+        ("vorgestern Abend", date(2026, 3, 9)),
+        ("seit heute Morgen", TODAY),  # "heute Morgen" is this morning, not tomorrow
+        ("morgen früh", date(2026, 3, 12)),
+        ("letzten Montag", date(2026, 3, 9)),
+        ("am vierten März", date(2026, 3, 4)),
+        ("am 4. März", date(2026, 3, 4)),
+        ("einundzwanzigster Juni", date(2026, 6, 21)),
+    ],
+)
+def test_spoken_date_in_german(text: str, expected: date) -> None:
+    assert extract.spoken_date(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("it started at 10:30", "10:30"),
+        ("half past two", "02:30"),
+        ("quarter to four in the afternoon", "15:45"),
+        ("at two thirty pm", "14:30"),
+        ("um vierzehn Uhr dreißig", "14:30"),
+        ("um halb drei", "02:30"),  # German "half three" is 2:30
+        ("viertel nach drei", "03:15"),
+        ("viertel vor vier", "03:45"),
+        ("seit 9.15 Uhr", "09:15"),
+        ("we have one problem", None),
+    ],
+)
+def test_spoken_time_english_and_german(text: str, expected: str | None) -> None:
+    assert extract.spoken_time(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [("zweiundvierzig", 42), ("fünf", 5), ("drei hundert", 300), ("forty two", 42)])
+def test_number_in_german_and_english_words(text: str, expected: int) -> None:
+    assert extract.number(text) == expected

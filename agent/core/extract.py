@@ -83,7 +83,7 @@ _UNITS = {
     "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
     "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
 }
-_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "hundert": 100, "tausend": 1000, "millionen": 1_000_000}
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are aren't as at be because been before being
@@ -282,6 +282,8 @@ def number(text: str) -> int | float | None:
             current += int(DIGIT_WORDS[token])
         elif token in _UNITS:
             current += _UNITS[token]
+        elif token not in ("ein", "o", "oh") and _number_word(token) is not None:  # German: "zweiundvierzig", "fünf"
+            current += int(_number_word(token) or 0)
         elif token in _SCALES:
             current = max(current, 1) * _SCALES[token]
             if _SCALES[token] >= 1000:
@@ -321,10 +323,56 @@ def _ordinal_digits(text: str) -> str:
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
+_GERMAN_WEEKDAYS = ["montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag"]
+_GERMAN_MONTHS = {
+    "januar": "january", "jänner": "january", "februar": "february", "märz": "march", "maerz": "march", "mai": "may",
+    "juni": "june", "juli": "july", "oktober": "october", "dezember": "december",
+}
+_GERMAN_ORDINALS = {
+    "ersten": 1, "erster": 1, "zweiten": 2, "zweiter": 2, "dritten": 3, "dritter": 3, "vierten": 4, "vierter": 4,
+    "fünften": 5, "fünfter": 5, "sechsten": 6, "sechster": 6, "siebten": 7, "siebter": 7, "achten": 8, "achter": 8,
+    "neunten": 9, "neunter": 9, "zehnten": 10, "zehnter": 10, "elften": 11, "zwölften": 12, "dreizehnten": 13,
+    "vierzehnten": 14, "fünfzehnten": 15, "sechzehnten": 16, "siebzehnten": 17, "achtzehnten": 18, "neunzehnten": 19,
+    "zwanzigsten": 20, "zwanzigster": 20, "dreißigsten": 30, "dreißigster": 30,
+}
+_GERMAN_ORDINAL = re.compile(
+    r"\b(?:(ein|zwei|drei|vier|fünf|sechs|sieben|acht|neun)und)?(" + "|".join(sorted(_GERMAN_ORDINALS, key=len, reverse=True)) + r")\b"
+)
+
+
+def _german_date_words(lowered: str) -> str:
+    """'am vierten März' -> 'am 4 march', '21. Juni' -> '21. june': German months and ordinals for the parser."""
+    def ordinal(match: re.Match[str]) -> str:
+        units = {"ein": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9}
+        return str(units.get(match.group(1) or "", 0) + _GERMAN_ORDINALS[match.group(2)])
+    lowered = _GERMAN_ORDINAL.sub(ordinal, lowered)
+    for german, english in _GERMAN_MONTHS.items():
+        lowered = re.sub(rf"\b{german}\b", english, lowered)
+    return lowered
+
+
 def spoken_date(text: str, today: date | None = None) -> date | None:
-    """A date from 'today', 'yesterday', 'last monday', '2026-03-04' or 'March 4th'."""
+    """A date from 'today', 'yesterday', 'last monday', '2026-03-04' or 'March 4th'; in German too
+    ('gestern', 'vorgestern', 'letzten Montag', 'am vierten März', '4. März')."""
     today = today or date.today()
     lowered = text.lower()
+    if "vorgestern" in lowered:
+        return today - timedelta(days=2)
+    if "gestern" in lowered:
+        return today - timedelta(days=1)
+    if re.search(r"\b(?:heute|heut)\b", lowered):
+        return today  # "heute Morgen" is this morning, not tomorrow
+    if "übermorgen" in lowered:
+        return today + timedelta(days=2)
+    if re.search(r"\bmorgen\b", lowered) and not re.search(r"\b(?:guten|am|jeden)\s+morgen\b", lowered):
+        return today + timedelta(days=1)
+    for index, day in enumerate(_GERMAN_WEEKDAYS):
+        if day in lowered:
+            back = (today.weekday() - index) % 7 or 7
+            return today - timedelta(days=back)
+    german = _german_date_words(lowered)
+    if german != lowered:
+        text = lowered = german
     if "day before yesterday" in lowered:
         return today - timedelta(days=2)
     if "yesterday" in lowered:
@@ -521,3 +569,71 @@ def mentions_problem(text: str) -> bool:
             if token.startswith(known) or (len(token) >= 5 and OSA.distance(token[: len(known) + 1], known) <= 1 and token[0] == known[0]):
                 return True
     return False
+
+
+_CLOCK = re.compile(r"\b([01]?\d|2[0-3])[:.h]([0-5]\d)\b")
+_HOUR_WORDS = {**{w: int(d) for w, d in DIGIT_WORDS.items() if w not in ("oh", "o", "nil", "zero")},
+               **{w: int(d) for w, d in GERMAN_DIGIT_WORDS.items() if w != "null"}, "ein": 1,
+               "ten": 10, "eleven": 11, "twelve": 12, "zehn": 10, "elf": 11, "zwölf": 12, "zwoelf": 12,
+               "dreizehn": 13, "vierzehn": 14, "fünfzehn": 15, "sechzehn": 16, "siebzehn": 17, "achtzehn": 18,
+               "neunzehn": 19, "zwanzig": 20, "einundzwanzig": 21, "zweiundzwanzig": 22, "dreiundzwanzig": 23,
+               "noon": 12, "midnight": 0, "mittag": 12, "mitternacht": 0}
+
+
+def _hour(token: str) -> int | None:
+    if token.isdigit() and int(token) <= 24:
+        return int(token) % 24
+    return _HOUR_WORDS.get(token)
+
+
+def spoken_time(text: str) -> str | None:
+    """A time of day as 'HH:MM' from '10:30', 'half past two', 'quarter to four', 'two thirty pm',
+    'um vierzehn Uhr dreißig', 'halb drei' (2:30), 'viertel nach drei', 'viertel vor vier'; None if there is none."""
+    lowered = text.lower().replace("’", "'")
+    pm = re.search(r"\b(?:p\.?m\.?|in the (?:afternoon|evening)|at night|abends|nachmittags)\b", lowered) is not None
+    am = re.search(r"\b(?:a\.?m\.?|in the morning|morgens|früh|vormittags)\b", lowered) is not None
+
+    def result(hour: int, minute: int) -> str:
+        if pm and hour < 12:
+            hour += 12
+        if am and hour == 12:
+            hour = 0
+        return f"{hour % 24:02d}:{minute:02d}"
+
+    clock = _CLOCK.search(lowered)
+    if clock:
+        return result(int(clock.group(1)), int(clock.group(2)))
+    tokens = words(lowered)
+    for index, token in enumerate(tokens):
+        after = tokens[index + 1] if index + 1 < len(tokens) else ""
+        hour_after = _hour(after) if after else None
+        if token in ("half", "halb") and hour_after is None and index + 2 < len(tokens) and after == "past":
+            hour = _hour(tokens[index + 2])
+            if hour is not None:
+                return result(hour, 30)  # "half past two"
+        if token == "halb" and hour_after is not None:
+            return result((hour_after - 1) % 24, 30)  # "halb drei" is 2:30
+        if token in ("quarter", "viertel") and after in ("past", "after", "nach") and index + 2 < len(tokens):
+            hour = _hour(tokens[index + 2])
+            if hour is not None:
+                return result(hour, 15)
+        if token in ("quarter", "viertel") and after in ("to", "before", "vor") and index + 2 < len(tokens):
+            hour = _hour(tokens[index + 2])
+            if hour is not None:
+                return result((hour - 1) % 24, 45)
+        hour = _hour(token)
+        if hour is None:
+            continue
+        if after in ("uhr", "o'clock", "oclock"):
+            minute_word = tokens[index + 2] if index + 2 < len(tokens) else ""
+            minutes = number(minute_word) if minute_word else None
+            german_minutes = int(_number_word(minute_word) or 0) if minute_word and minute_word not in ("am", "pm") else 0
+            minute = int(minutes) if isinstance(minutes, int) and minutes < 60 else german_minutes if german_minutes < 60 else 0
+            return result(hour, minute)
+        if after in ("am", "pm", "a.m.", "p.m.") or (index > 0 and tokens[index - 1] in ("at", "um") and token not in ("one",)):
+            minute_word = after if after not in ("am", "pm") else ""
+            minute = number(minute_word) if minute_word and _number_word(minute_word) else 0
+            if minute_word and index + 2 < len(tokens) and tokens[index + 2] in DIGIT_WORDS:
+                minute = (minute or 0) + int(DIGIT_WORDS[tokens[index + 2]])  # "two forty five"
+            return result(hour, int(minute) if isinstance(minute, int) and minute < 60 else 0)
+    return None
