@@ -56,6 +56,8 @@ def test_the_page_carries_its_token_and_the_flow_is_drawn_with_every_node(client
     page = client.get("/")
     assert page.status_code == 200
     assert client.app.state.studio.token in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]  # no inline or foreign script runs
+    assert page.headers["x-frame-options"] == "DENY"  # no other site frames it to trick a click
     s = state(client)
     assert [n["id"] for n in s["graph"]["nodes"]] == list(load_flow(flow).nodes)
     assert s["problems"] == [] and s["valid"]

@@ -36,6 +36,16 @@ from agent.studio.rehearsal import Chat, Chats, Rehearsal
 STATIC = Path(__file__).parent / "static"
 TOKEN_HEADER = "X-Studio-Token"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+# The page runs only its own scripts, talks only to this server and is never framed by another site.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 class Edited(BaseModel):
@@ -154,7 +164,7 @@ def studio_router(studio: Studio) -> APIRouter:
     def page() -> HTMLResponse:
         body = (STATIC / "index.html").read_text(encoding="utf-8")
         body = body.replace("{{TOKEN}}", html.escape(studio.token)).replace("{{FILE}}", html.escape(studio.doc.path.name))
-        return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(body, headers={"Cache-Control": "no-store", **PAGE_HEADERS})
 
     @router.get("/api/flow")
     def read_flow() -> dict[str, Any]:

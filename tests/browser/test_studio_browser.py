@@ -289,3 +289,39 @@ def test_a_plugin_sources_own_options_are_edited_in_the_page(page, flow: Path, s
     assert flow.read_text() == before.replace(
         "          path: ../facts/acme.yaml\n", "          path: ../facts/acme.yaml\n          name: acme facts\n"
     )
+
+
+def test_renaming_and_deleting_nodes_keep_the_graph_and_the_problems_in_step(page, flow: Path, shots) -> None:
+    click_graph_node(page, "voicemail")
+    page.fill("#node-id", "closed")
+    page.press("#node-id", "Enter")
+    settled(page)
+    edges = page.evaluate("studio.graph.cy.edges().map(e => [e.source().id(), e.target().id(), e.data('label')])")
+    assert ["hours", "closed", "outside"] in edges and ["page_oncall", "closed", "no_answer"] in edges
+    assert page.locator("#status").inner_text() == "valid (11 nodes)"
+    shots(page, "renamed")
+    click_graph_node(page, "inquiry_message")
+    page.click("#node-delete")
+    settled(page)
+    assert page.locator("#status").inner_text() == "1 problem"
+    dangling = page.evaluate("studio.graph.cy.edges('.dangling').map(e => [e.source().id(), e.data('label')])")
+    assert dangling == [["agent", "intent inquiry"]]
+    shots(page, "deleted")
+    page.click("#tab-problems")
+    problem = page.locator("#problems button")
+    assert problem.inner_text().endswith(
+        "node `agent`: branch `intent inquiry` points to `inquiry_message`, which is not a node. Fix: use one of the node ids "
+        "(screen, blocked_goodbye, greeting, hours, agent, alert, page_oncall, known_goodbye, closed, thanks_goodbye) or leave it "
+        "empty to end the call there"
+    )
+    problem.click()  # opens the node at the field
+    assert page.evaluate("document.activeElement.dataset.inputPath") == '["intents","inquiry"]'
+    page.keyboard.press("Control+A")
+    page.keyboard.type("known_goodbye")
+    settled(page)
+    assert page.locator("#status").inner_text() == "valid (10 nodes)"
+    page.keyboard.press("Control+S")
+    page.locator("#message").get_by_text("Saved hotline.yaml.").wait_for()
+    text = flow.read_text()
+    assert "  closed:\n    type: voicemail\n" in text and "inquiry_message" not in text
+    assert cli("flow", "validate", str(flow)).returncode == 0
