@@ -397,6 +397,11 @@ class GeminiLiveProcessor(ModelProcessor):
     def decision(self) -> Decision | None:
         return self.handover.decision
 
+    @property
+    def _ready(self) -> bool:
+        """The session is set up and not failed: messages may be sent."""
+        return self._started and self.connection.usable
+
     async def fail(self, kind: str, reason: str) -> None:
         await self.connection.fail(kind, reason)
 
@@ -414,7 +419,7 @@ class GeminiLiveProcessor(ModelProcessor):
             await self._caller_audio(frame)
             return
         if isinstance(frame, InputAudioRawFrame):  # PCM from another transport
-            if self.connection.usable and self._started:
+            if self._ready:
                 pcm = np.frombuffer(frame.audio, dtype="<i2")
                 rate = frame.sample_rate
                 if rate == mulaw.SAMPLE_RATE:
@@ -450,7 +455,7 @@ class GeminiLiveProcessor(ModelProcessor):
             self.connection.closing = True
 
     async def _caller_audio(self, frame: CallerAudioFrame) -> None:
-        if not (self.connection.usable and self._started):
+        if not self._ready:
             return
         samples = mulaw.decode(frame.mulaw or base64.b64decode(frame.payload))
         await self.connection.send_text(audio_message(self._up.process(samples).tobytes()))
@@ -680,12 +685,12 @@ class GeminiLiveProcessor(ModelProcessor):
         if turn is None:
             return
         turn.cut = True
-        if self.connection.usable:
+        if self._ready:
             await self.connection.send(heard_note("".join(turn.words), cut.heard_ms, cut.sent_ms))
 
     async def _tool_answered(self, frame: FunctionCallResultFrame) -> None:
         name = self._calls.pop(frame.tool_call_id, None)
-        if name is None or not self.connection.usable:
+        if name is None or not self._ready:
             return  # cancelled by the server (the caller spoke), or never asked
         result = dict(frame.result) if isinstance(frame.result, dict) else {"result": frame.result}
         handover = self.handover
@@ -703,7 +708,7 @@ class GeminiLiveProcessor(ModelProcessor):
         handover.decision = frame.decision
         if not frame.now:
             return  # the line rides in the answer to the tool call that decided it
-        if not self.connection.usable:
+        if not self._ready:
             await handover.deliver(heard=False)
             return
         if self._turn is not None:
@@ -712,13 +717,13 @@ class GeminiLiveProcessor(ModelProcessor):
         await self._say_text(f"{NOTE}{SAY_LEAD}{frame.decision.say}")
 
     async def _keyed(self, digits: str) -> None:
-        if not self.connection.usable:
+        if not self._ready:
             return
         await self.push_frame(TranscriptionFrame(text=f"(keys {digits})", user_id="caller", timestamp=str(time.time())))
         await self._say_text(f"I keyed in on my phone: {digits}")
 
     async def _reprompt(self) -> None:
-        if not self.connection.usable or self._turn is not None or self.handover.decision is not None:
+        if not self._ready or self._turn is not None or self.handover.decision is not None:
             return
         await self._say_text(f"{NOTE}{REPROMPT}")
 
@@ -727,7 +732,7 @@ class GeminiLiveProcessor(ModelProcessor):
         if not self._started:
             self._instructions = instructions
             return
-        if self.connection.usable:
+        if self._ready:
             await self.connection.send(context_update(instructions))
 
 
