@@ -18,6 +18,7 @@ from rapidfuzz import fuzz
 from agent.core import extract
 from agent.conversation.session import NodeSession
 from agent.core.gathers import Gather
+from agent.conversation.counters import INTENT_QUESTION, FieldCounters
 from agent.conversation.matching import IntentMatcher
 from agent.conversation.tools import OTHER, ToolBox
 
@@ -43,7 +44,7 @@ _DECLINE = re.compile(
     r"weiß (ich )?nicht|weiss (ich )?nicht|keine ahnung|hab(e)? ich (gerade )?(nicht|keine)|nicht zur hand|überspringen|lieber nicht)\b",
     re.IGNORECASE,
 )
-_ASK_INTENT = "__intent__"
+_ASK_INTENT = INTENT_QUESTION
 
 
 class DialogueState(BaseModel):
@@ -74,6 +75,7 @@ class DeterministicEngine:
         self.tools = tools or ToolBox(ctx)
         self.matcher = IntentMatcher(list(ctx.intents.values()))
         self.state = state or DialogueState()
+        self.counters = FieldCounters(ctx.node.max_no_match, ctx.node.max_no_input, self.state.no_match, self.state.no_input)
         self.messages = ctx.messages
 
     @property
@@ -158,27 +160,22 @@ class DeterministicEngine:
 
         if not progressed and not out:
             if frustrated and not state.offered_human:  # saying the same again is not understood either: offer a person
-                self._count(state.no_match)
+                self.counters.miss(state.asking, "no_match")
                 return await self._after_turn(frustrated)
             return await self._no_match()
         return out + told + await self._after_turn(frustrated)
 
     # -- steps ---------------------------------------------------------------------------------
-    def _count(self, counters: dict[str, int]) -> int:
-        """Count one more miss for the question now open; returns that question's total."""
-        key = self.state.asking or _ASK_INTENT
-        counters[key] = counters.get(key, 0) + 1
-        return counters[key]
-
     def _silence(self) -> list[str]:
         self.state.silent_turns += 1
         node = self.ctx.node
-        if self._count(self.state.no_input) > node.max_no_input or self.state.silent_turns * node.silence_reprompt_s >= node.silence_end_s:
+        past_limit = self.counters.miss(self.state.asking, "no_input")
+        if past_limit or self.state.silent_turns * node.silence_reprompt_s >= node.silence_end_s:
             return self._fallback("no_input")
         return [self.messages.no_input, *self._reprompt()]
 
     async def _no_match(self) -> list[str]:
-        if self._count(self.state.no_match) > self.ctx.node.max_no_match:
+        if self.counters.miss(self.state.asking, "no_match"):
             if self.state.asking in (_ASK_INTENT, None) and self.ctx.call.intent is None:
                 await self.tools.call("route_call", {"intent": OTHER, "summary": self._summary()})
                 return [self.ctx.decision.say]
