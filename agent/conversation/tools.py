@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from agent.conversation.counters import INTENT_QUESTION, FieldCounters
 from agent.conversation.session import NodeSession, Decision, SpeakableFact
 from agent.core.extract import services as match_services
 from agent.core.facts import MaintenanceWindow, OpenIncident, ServiceState, StatusPageEntry
@@ -59,10 +60,17 @@ def _too_long(value: Any) -> str | None:
 
 
 class ToolBox:
-    """The four tools bound to one AI node of one call."""
+    """The four tools bound to one AI node of one call.
 
-    def __init__(self, ctx: NodeSession) -> None:
+    ``counters`` count per field how often the model saved a value that did
+    not fit (no-match) and how often the caller said nothing while a field was
+    open (no-input, see :meth:`note_no_input`); past the node's limits the call
+    goes to the fallback branch, as the deterministic engine's does.
+    """
+
+    def __init__(self, ctx: NodeSession, counters: FieldCounters | None = None) -> None:
         self.ctx = ctx
+        self.counters = counters or FieldCounters(ctx.node.max_no_match, ctx.node.max_no_input)
 
     # -- schemas -----------------------------------------------------------------
     def schemas(self) -> list[dict[str, Any]]:
@@ -177,9 +185,26 @@ class ToolBox:
         result: dict[str, Any] = {"saved": saved, "missing": [g.name for g in self.ctx.missing()]}
         if invalid:
             result["invalid"] = invalid
+            past_limit = [key for key in invalid if key not in saved and self.counters.miss(key, "no_match")]
+            if past_limit and self.ctx.decision is None:
+                self.ctx.fallback("no_intent")
+                result["handed_on"] = (
+                    f"{', '.join(past_limit)} could not be understood after {self.ctx.node.max_no_match + 1} tries; "
+                    "the call goes to the fallback branch: say goodbye briefly"
+                )
         if unknown:
             result["error"] = f"unknown fields {unknown}; the fields are {[g.name for g in self.ctx.gathers]}"
         return result
+
+    def note_no_input(self) -> bool:
+        """Count a silence against the question now open (the first missing field, else the intent question).
+
+        True once that question is past ``max_no_input``: the caller's silence
+        should then end the node on its fallback branch, as in the deterministic engine.
+        """
+        missing = self.ctx.missing()
+        question = missing[0].name if missing else (INTENT_QUESTION if self.ctx.call.intent is None else None)
+        return self.counters.miss(question, "no_input")
 
     def route_call(self, args: dict[str, Any]) -> dict[str, Any]:
         intent = args.get("intent")
