@@ -53,6 +53,7 @@ class Edited(BaseModel):
 
     data: dict[str, Any]
     renames: list[tuple[str, str]] = Field(default_factory=list, max_length=1000)
+    base: str | None = Field(None, max_length=1_000_000, description="An imported flow's text that replaces the file's.")
 
 
 class SaveRequest(Edited):
@@ -103,7 +104,7 @@ class Studio:
     # -- reading ------------------------------------------------------------------
     def text_of(self, edited: Edited) -> str:
         try:
-            return self.doc.render(edited.data, [tuple(r) for r in edited.renames])
+            return self.doc.render(edited.data, [tuple(r) for r in edited.renames], edited.base)
         except DocumentError as exc:
             raise HTTPException(400, str(exc)) from None
 
@@ -256,7 +257,7 @@ def studio_router(studio: Studio) -> APIRouter:
             raise HTTPException(422, f"could not convert this call flow: {exc!r}") from None
         data = to_json(YAML(typ="rt").load(text))
         _, checks = studio.checked(text)
-        return {"data": data, "warnings": warnings, "graph": flow_graph(data), **checks}
+        return {"data": data, "yaml": text, "warnings": warnings, "graph": flow_graph(data), **checks}
 
     return router
 

@@ -166,11 +166,16 @@ class FlowDocument:
         """The file as the page edits it: plain JSON, keys in the file's order."""
         return to_json(_yaml_for(self.text).load(self.text))
 
-    def render(self, data: dict[str, Any], renames: list[tuple[str, str]] = ()) -> str:
-        """The file's text with ``data`` (the page's whole flow) merged in; renames applied first."""
-        yaml = _yaml_for(self.text)
+    def render(self, data: dict[str, Any], renames: list[tuple[str, str]] = (), base: str | None = None) -> str:
+        """The file's text with ``data`` (the page's whole flow) merged in; renames applied first.
+
+        ``base``: another text to merge into instead of the file's (a flow imported in the page replaces the file's
+        whole content, its own comments and order included).
+        """
+        base = self.text if base is None else base
+        yaml = _yaml_for(base)
         try:
-            current = yaml.load(self.text)
+            current = yaml.load(base)
         except Exception as exc:  # noqa: BLE001 - the file on disk is no YAML any more: the page's data stands alone
             raise DocumentError(f"the file cannot be read as YAML ({exc})") from None
         if not isinstance(current, CommentedMap):

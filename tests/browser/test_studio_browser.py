@@ -325,3 +325,35 @@ def test_renaming_and_deleting_nodes_keep_the_graph_and_the_problems_in_step(pag
     text = flow.read_text()
     assert "  closed:\n    type: voicemail\n" in text and "inquiry_message" not in text
     assert cli("flow", "validate", str(flow)).returncode == 0
+
+
+def test_the_graph_downloads_as_mermaid_svg_and_png(page, flow: Path, tmp_path: Path) -> None:
+    page.click(".menu summary")
+    downloads = {}
+    for button, name in (("#export-mermaid", "mmd"), ("#export-svg", "svg"), ("#export-png", "png")):
+        with page.expect_download() as info:
+            page.click(button)
+        path = tmp_path / info.value.suggested_filename
+        info.value.save_as(path)
+        downloads[name] = path
+    assert downloads["mmd"].name == "hotline.mmd"
+    assert downloads["mmd"].read_text() == cli("flow", "show", str(flow)).stdout
+    svg = downloads["svg"].read_text()
+    assert svg.startswith("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+    assert all(f">{node}" in svg for node in load_flow(flow).nodes)  # every node's label is in the drawing
+    assert downloads["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_ilert_call_flow_imported_in_the_page_is_drawn_and_saved_to_the_opened_file(page, flow: Path, shots) -> None:
+    export = Path(__file__).parents[1] / "fixtures" / "ilert" / "call-flow.json"
+    page.click(".menu summary")
+    page.set_input_files("#import-ilert", str(export))
+    page.locator("#message").get_by_text("Imported call-flow.json; save to write it to hotline.yaml.").wait_for()
+    settled(page)
+    imported = page.evaluate("Object.keys(studio.state.data.nodes)")
+    assert graph_nodes(page) == imported and "screen" not in imported
+    shots(page, "imported")
+    assert page.locator("#status").inner_text() == f"valid ({len(imported)} nodes)"
+    page.click("#save")
+    page.locator("#message").get_by_text("Saved hotline.yaml.").wait_for()
+    assert flow.read_text() == cli("flow", "import-ilert", str(export)).stdout  # what the command line would write

@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   data: null, version: null, schema: null, branchFields: {}, nodeTypes: [], problems: [], graph: null,
-  renames: [], selected: null, dirty: false, valid: true, checking: null, checkSeq: 0,
+  renames: [], base: null, selected: null, dirty: false, valid: true, checking: null, checkSeq: 0,
 };
 
 const studio = { state };
@@ -103,7 +103,7 @@ function redraw() {
 
 // --- checks as you type -------------------------------------------------------------------------
 function edited() {
-  return { data: state.data, renames: state.renames };
+  return { data: state.data, renames: state.renames, base: state.base };
 }
 
 let timer = null;
@@ -329,6 +329,7 @@ async function save(force = false) {
     const answer = await post('/api/save', { ...edited(), force, version: state.version });
     state.version = answer.version;
     state.renames = [];
+    state.base = null;
     state.dirty = false;
     state.problems = answer.problems;
     state.valid = answer.valid;
@@ -375,8 +376,10 @@ $('import-ilert').addEventListener('change', async (e) => {
   try {
     const answer = await post('/api/import-ilert', { json_text: await file.text() });
     state.data = answer.data;
+    state.base = answer.yaml;  // the imported text replaces the file's, comments and order included
     state.renames = [];
     state.selected = null;
+    e.target.closest('details').open = false;
     changed();
     renderFlowForm();
     renderNodeForm();
