@@ -344,3 +344,18 @@ def test_keys_pressed_in_a_chat_take_the_ivr_branch_and_numeric_keys_round_trip(
         saved = client.post("/api/save", json={"data": s["data"], "version": s["version"]}, headers=token(client))
         assert saved.status_code == 200, saved.text
     assert flow.read_text() == IVR.replace("      2: support\n", "      2: sales\n      3: support\n")
+
+
+def test_odd_edits_get_problems_not_errors(client: TestClient) -> None:
+    """Whatever the page sends while someone types, the answer is the checks' problems, never a crash."""
+    for data in [
+        {}, {"nodes": []}, {"nodes": {"a": 5}}, {"start": 3, "nodes": {"a": {"type": "nope"}}},
+        {"nodes": {"a": {"type": "ivr_menu", "options": [1]}}}, {"nodes": {"a": {"type": "ai_agent", "intents": "x"}}},
+    ]:
+        answer = client.post("/api/check", json={"data": data}, headers=token(client))
+        assert answer.status_code == 200, (data, answer.text)
+        assert answer.json()["problems"] and not answer.json()["valid"]
+    s = state(client)
+    late = client.post("/api/rehearse", json={"data": s["data"], "script": "new_outage", "at": "tomorrow"}, headers=token(client))
+    assert late.status_code == 422
+    assert "is not an ISO 8601 time; write e.g. 2026-11-25T10:00:00+01:00" in late.text

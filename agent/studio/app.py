@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from agent.core.registry import Registry, default_registry
 from agent.core.settings import Settings
@@ -27,7 +27,7 @@ from agent.flow.mermaid import to_mermaid
 from agent.flow.models import NODE_TYPES, Flow
 from agent.flow.yamlfile import FileError
 from agent.simulation.scripts import DEFAULT_FLOW, CallerScript, load_script
-from agent.simulation.simulator import CallerTurn
+from agent.simulation.simulator import CallerTurn, at_time
 from agent.studio.document import DocumentError, FlowDocument, to_json
 from agent.studio.graph import branch_fields, flow_graph
 from agent.studio.problems import check_text
@@ -65,6 +65,15 @@ class CallSetup(Edited):
     at: str | None = Field(None, max_length=64)
     caller_number: str | None = Field(None, max_length=64)
     answer_calls: bool = True
+
+    @field_validator("at")
+    @classmethod
+    def _iso_time(cls, value: str | None) -> str | None:
+        try:
+            at_time(value)
+        except ValueError:
+            raise ValueError(f"the time of the call {value!r} is not an ISO 8601 time; write e.g. 2026-11-25T10:00:00+01:00") from None
+        return value
 
 
 class ScriptRun(CallSetup):

@@ -18,6 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from agent.flow.yamlfile import plain
+from agent.studio.graph import branch_paths
 
 
 class DocumentError(ValueError):
@@ -103,8 +104,6 @@ def rename_node(data: CommentedMap, old_id: str, new_id: str) -> None:
 
 def _retarget(nodes: CommentedMap, old_id: str, new_id: str) -> None:
     """Every branch that named ``old_id`` names ``new_id`` (branches are the nodes' string values naming a node)."""
-    from agent.studio.graph import branch_paths
-
     for nid, raw in nodes.items():
         for path in branch_paths(raw):
             parent = raw

@@ -83,7 +83,8 @@ class Rehearsal:
     settings: Settings
     base_dir: Path
 
-    def _start(self, flow: Flow, caller: Caller, caller_number: str | None, at: str | None, answer_calls: bool):
+    def start_call(self, flow: Flow, caller: Caller, caller_number: str | None, at: str | None, answer_calls: bool):
+        """A call watched for the page, and the walk that runs it (to await)."""
         call = Call(caller_number=caller_number, now=at_time(at))
         watch = CallWatch(call)
         options = WalkOptions(
@@ -93,7 +94,7 @@ class Rehearsal:
 
     async def scripted(self, flow: Flow, script: CallerScript, *, at: str | None = None, caller_number: str | None = None) -> dict[str, Any]:
         """One whole call with the script's turns; the page's time and number win over the script's."""
-        watch, running = self._start(
+        watch, running = self.start_call(
             flow, ScriptedCaller(script.caller_turns()), caller_number or script.caller_number, at or script.at, script.answer_calls,
         )
         outcome = await running
@@ -121,7 +122,7 @@ class Chat:
 
     def __init__(self, rehearsal: Rehearsal, flow: Flow, *, at: str | None, caller_number: str | None, answer_calls: bool) -> None:
         self.caller = PageCaller()
-        self.watch, running = rehearsal._start(flow, self.caller, caller_number, at, answer_calls)
+        self.watch, running = rehearsal.start_call(flow, self.caller, caller_number, at, answer_calls)
         self.task = asyncio.ensure_future(running)
         self.seen = 0
         self.touched = time.monotonic()

@@ -25,7 +25,7 @@ function message(text, kind = 'error') {
 function errorText(error) {
   if (error instanceof ApiError) {
     const d = error.detail;
-    if (d && typeof d === 'object' && Array.isArray(d)) return d.map((x) => x.msg || JSON.stringify(x)).join('; ');
+    if (d && typeof d === 'object' && Array.isArray(d)) return d.map((x) => (x.msg || JSON.stringify(x)).replace(/^Value error, /, '')).join('; ');
     return error.message;
   }
   return String(error);
