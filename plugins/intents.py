@@ -171,10 +171,10 @@ BUILTIN_INTENTS = [
         keywords=[
             "help", "how do i", "how to", "how can i", "configure", "configuration", "setup", "set up", "install",
             "password", "log in", "login", "account", "support", "settings", "integration", "documentation", "guide",
-            "explain", "walk me through", "where do i", "where can i", "find", "change", "add", "user", "permissions",
+            "explain", "walk me through", "where do i", "where can i", "permissions",
             "rights", "token", "api key", "two factor", "locked", "is there a way", "is it possible", "understand",
             "hilfe", "helfen", "einrichten", "einrichtung", "konfiguration", "passwort", "anmelden", "einstellungen",
-            "wie kann ich", "wie lege ich", "wie richte ich", "wo finde ich", "anleitung", "benutzer", "gesperrt",
+            "wie kann ich", "wie lege ich", "wie richte ich", "wo finde ich", "anleitung", "gesperrt",
             "rechte", "vergessen", "komme nicht weiter", "wie man", "weiß nicht wie", "what settings",
         ],
     ),
