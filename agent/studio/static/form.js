@@ -226,7 +226,10 @@ function keyValues(ctx, parent, key, valueSchema, path, { extraOf = null } = {})
       row.append(el('div', { class: 'field-error', 'data-error-for': JSON.stringify(entryPath) }));
       wrap.append(row);
     }
-    const newKey = el('input', { class: 'kv-new', 'aria-label': `new ${extraOf ? 'option' : one(key)} name`, placeholder: extraOf ? 'option name' : `new ${one(key)}`, autocomplete: 'off' });
+    const newKey = el('input', {
+      class: 'kv-new', 'aria-label': `new ${extraOf ? 'option' : one(key)} name`, placeholder: extraOf ? 'option name' : `new ${one(key)}`,
+      autocomplete: 'off', list: !extraOf && ctx.suggest ? ctx.suggest([...path, '*key']) : null,
+    });
     const add = () => {
       const k = newKey.value.trim();
       if (!k) return;

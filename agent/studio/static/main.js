@@ -14,12 +14,17 @@ const state = {
 const studio = { state };
 window.studio = studio;  // for the browser tests and the curious
 
-function message(text, kind = 'error') {
+function message(text, kind = 'error', items = []) {
   const box = $('message');
   if (!text) { box.hidden = true; box.textContent = ''; return; }
   box.hidden = false;
   box.className = `message ${kind}`;
   box.textContent = text;
+  if (items.length) {
+    const list = document.createElement('ul');
+    list.append(...items.map((item) => Object.assign(document.createElement('li'), { textContent: item })));
+    box.append(list);
+  }
 }
 
 function errorText(error) {
@@ -167,6 +172,7 @@ function suggest(path) {
   if (last === 'type' && parent === 'on_call') return 'dl-directories';
   if (last === 'fallback_plugin') return 'dl-fallbacks';
   if (last === 'name' && path[0] === 'gathers' && path.length === 3) return 'dl-gathers';
+  if (last === '*key' && path.length === 2 && path[0] === 'intents') return 'dl-intents';
   return null;
 }
 
@@ -383,7 +389,7 @@ $('import-ilert').addEventListener('change', async (e) => {
     changed();
     renderFlowForm();
     renderNodeForm();
-    message(`Imported ${file.name}; save to write it to ${$('file-name').textContent}.${answer.warnings.length ? ` Not carried over: ${answer.warnings.join(' ')}` : ''}`, 'info');
+    message(`Imported ${file.name}; save to write it to ${$('file-name').textContent}.${answer.warnings.length ? ' Not carried over:' : ''}`, 'info', answer.warnings);
   } catch (err) { message(errorText(err)); }
   e.target.value = '';
 });
