@@ -17,9 +17,13 @@ class CallerName(Gather):
     description = "The caller's full name."
 
     def extract(self, text: str, ctx: GatherContext) -> str | None:
-        if extract.email(text) and ctx.asked and extract.bare_name(text.split(",")[0]) is None:
+        address = extract.email(text)
+        if address and ctx.asked and extract.bare_name(text.split(",")[0]) is None:
             return None  # an e-mail address said for a name is the e-mail address
-        return extract.person_name(text, loose=ctx.asked)
+        found = extract.person_name(text, loose=ctx.asked)
+        if found and address and not ctx.asked and all(part.lower() in address for part in found.split()):
+            return None  # "it's L Ray at globex dot com": the words are the address, not a name
+        return found
 
     def claims(self, text: str, ctx: GatherContext) -> str | None:
         return extract.bare_name(text)

@@ -52,9 +52,9 @@ BUILTIN_INTENTS = [
             "incident", "broken", "error", "errors", "failing", "fails", "failure", "failed", "bug", "problem", "issue",
             "wrong", "corrupt", "corrupted", "stuck", "crash", "crashes", "exception", "timeout", "slow", "latency",
             "stopped", "stopped working", "not working", "broke", "missing", "duplicate", "twice", "incorrect",
-            "declined", "throwing", "went wrong", "something went wrong", "not being", "never arrive", "late", "empty",
+            "declined", "throwing", "blank", "went wrong", "something went wrong", "not being", "never arrive", "late", "empty",
             "störung", "fehler", "fehlermeldung", "kaputt", "abgestürzt", "stürzt ab", "fehlgeschlagen", "schlägt fehl",
-            "falsch", "doppelt", "funktioniert nicht", "geht nicht", "hängt", "fehlen", "langsam",
+            "falsch", "doppelt", "funktioniert nicht", "geht nicht", "hängt", "fehlen", "langsam", "leer",
         ],
     ),
     Intent(
@@ -175,7 +175,8 @@ BUILTIN_INTENTS = [
             "rights", "token", "api key", "two factor", "locked", "is there a way", "is it possible", "understand",
             "hilfe", "helfen", "einrichten", "einrichtung", "konfiguration", "passwort", "anmelden", "einstellungen",
             "wie kann ich", "wie lege ich", "wie richte ich", "wo finde ich", "anleitung", "gesperrt",
-            "rechte", "vergessen", "komme nicht weiter", "wie man", "weiß nicht wie", "what settings",
+            "rechte", "vergessen", "komme nicht weiter", "wie man", "weiß nicht wie", "what settings", "show me",
+            "where is", "how do", "wie verbinde", "wo ist", "wo kann ich", "connect my",
         ],
     ),
     Intent(
@@ -213,7 +214,8 @@ BUILTIN_INTENTS = [
             "frage", "rechnung", "vertrag", "kündigen", "kündigung", "kündigungsfrist", "preis", "preise", "kosten",
             "kostet", "tarif", "angebot", "lizenzen", "statusseite", "wartung", "gespeichert", "datenschutz",
             "auftragsverarbeitungsvertrag", "öffnungszeiten", "abgebucht", "informationen", "what's your", "what is your",
-            "whats your", "do you offer", "do you have a", "haben sie einen", "wie lange",
+            "whats your", "do you offer", "do you have a", "haben sie einen", "wie lange", "is your company",
+            "certified", "zertifiziert", "certification",
         ],
     ),
     Intent(

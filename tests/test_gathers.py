@@ -315,3 +315,11 @@ def test_a_custom_id_is_not_read_out_of_a_phone_number_unasked() -> None:
     assert gather.extract("you can call me on 030 98765432", ctx(region="DE")) is None
     assert gather.extract("it's AC-20931", ctx(region="DE")) == "AC-20931"
     assert gather.extract("four four seven one two", ctx(asked=True)) == "44712"  # asked: spoken digits count
+
+
+def test_a_number_word_or_keine_is_no_name_and_an_address_is_no_name_unasked() -> None:
+    assert CallerName().claims("thirteen", ctx()) is None
+    assert CallerName().extract("keine", ctx(asked=True)) is None
+    assert CallerName().extract("it's L RAY at globex dot com", ctx()) is None  # the words are the address
+    assert CallerName().extract("ich bin die Anna von der Buchhaltung", ctx(asked=True)) == "Anna"
+    assert CallerName().extract("it's the sign in", ctx()) is None

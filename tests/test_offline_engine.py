@@ -138,3 +138,10 @@ def test_an_email_given_for_the_services_is_the_email_not_a_service():
     assert said[-2] == "Which of our services are affected?"
     assert "affected_services" not in call.fields
     assert said[-1] == "I have jane dot doe at initech dot com as your e-mail. Is that right?"
+
+
+def test_what_a_caller_says_while_asking_for_a_person_is_kept_for_the_person():
+    call, outcome = simulate(HOTLINE, ["this is Jane Doe, the login page is down, put me through to a real person"])
+    assert outcome.intent == "talk_to_human" and outcome.branch == "page_oncall"
+    assert outcome.fields["caller_name"] == "Jane Doe"
+    assert outcome.fields["affected_services"] == ["Login"]

@@ -92,7 +92,8 @@ def _stem(word: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    return [re.sub(r"'(s|ve|re|ll|d|m)$", "", w) for w in words(_digits(text.lower()).translate(_FOLD))]
+    # hyphens part words ("PDF-Rechnungen", "ISO-zertifiziert"), in examples and caller lines alike
+    return [re.sub(r"'(s|ve|re|ll|d|m)$", "", w) for w in words(_digits(text.lower().replace("-", " ")).translate(_FOLD))]
 
 
 _STOP = frozenset(w.translate(_FOLD) for w in STOPWORDS | _GERMAN_STOPWORDS | _FILLER) - _KEEP
@@ -171,7 +172,7 @@ class IntentMatcher:
                 if sure == 1.0 and weight >= _SIGN and term in self._keyword_terms[name]:
                     signs.add(name)
         for name in self.intents:
-            phrases = sum(1.2 for phrase in self._phrases[name] if phrase.search(spoken_text))
+            phrases = sum(1.4 for phrase in self._phrases[name] if phrase.search(spoken_text))
             out[name] += phrases
             if phrases:
                 signs.add(name)

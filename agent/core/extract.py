@@ -100,7 +100,7 @@ STOPWORDS = frozenset(
 _NOT_NAMES = STOPWORDS | frozenset(
     """ja nein nee genau danke bitte warum wieso was wer wie hallo guten tag moment sorry pardon nothing else
     hang hold wait second repeat already told rather say hurry why firma von vom bei der die das den und oder
-    ist sind ich wir sie es mein meine hier am apparat the""".split()
+    ist sind ich wir sie es mein meine hier am apparat the name's kein keine keinen nichts none nothing""".split()
 ) | frozenset(
     """calling call urgent down broken here from at the company team customer customers problem issue
     outage help need want trying working work sorry speaking phoning ringing about regarding re having
@@ -411,7 +411,7 @@ def choice(text: str, choices: list[str], *, loose: bool) -> str | None:
 
 
 _NAME_LEADS = re.compile(
-    r"\b(?:my name is|my name's|name is|this is|i am|i'm|im|it's|its|call me|speaking is|"
+    r"\b(?:my name is|my name's|name is|name's|the name is|this is|i am|i'm|im|it's|its|call me|speaking is|"
     r"ich heiße|ich heisse|mein name ist|mein name|hier ist|hier spricht|ich bin|am apparat ist)\s+(.+)",
     re.IGNORECASE,
 )
@@ -423,7 +423,7 @@ _NO_VALUE = re.compile(
     r"\b(?:that'?s (?:all|it|everything)|nothing else|no,? thanks?|no thank you|i'?m good|all good|"
     r"(?:hang|hold) on|(?:one|a|just a) (?:second|moment|sec)|wait a|pardon|(?:can|could) you repeat|repeat that|"
     r"say that again|come again|already (?:told|said|gave)|why do you need|rather not|don'?t (?:have|know)|"
-    r"not sure|no idea|same as before|hurry up|"
+    r"not sure|no idea|same as before|hurry up|keine ahnung|"
     r"das war'?s|das ist alles|nichts weiter|nein danke|moment|augenblick|wie bitte|noch ?mal|wiederholen|"
     r"warum brauchen|wieso brauchen|möchte ich nicht|will ich nicht|weiß ich nicht|weiss ich nicht|weiß nicht|"
     r"hab(?:e)? ich (?:gerade )?(?:nicht|keine)|nicht zur hand)\b",
@@ -444,13 +444,14 @@ def gives_no_value(text: str) -> bool:
     if len(tokens) <= 3 and yes_no(text) is not None:
         return True
     if len(tokens) <= 8 and (_NO_VALUE.search(text) or _ASKS_BACK.search(text.strip())):
-        return True
+        return not (len(tokens) > 3 and mentions_problem(_NO_VALUE.sub(" ", text)))  # "I already said, payments are failing"
     return False
 
 
 def _name_tokens(fragment: str, *, strict: bool = True) -> str | None:
     kept: list[str] = []
-    for raw in re.split(r"\s+", fragment.strip()):
+    fragment = re.sub(r"^(?:der|die)\s+(?=[A-ZÀ-Ýa-zß])", "", fragment.strip(), flags=re.IGNORECASE)  # German: "ich bin die Anna"
+    for raw in re.split(r"\s+", fragment):
         token = raw.strip(".,!?;:\"")
         if not token or not re.fullmatch(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'\-]*", token):
             break
@@ -467,8 +468,8 @@ def _name_tokens(fragment: str, *, strict: bool = True) -> str | None:
 def bare_name(text: str) -> str | None:
     """The name when a whole line is just a name ('Jane Doe', 'Weber, Thomas Weber'); else None."""
     text = _FILLERS.sub("", text).strip(" .,!")
-    if not text or gives_no_value(text) or re.search(r"\d|@", text) or mentions_problem(text):
-        return None
+    if not text or gives_no_value(text) or re.search(r"\d|@", text) or mentions_problem(text) or number(text) is not None:
+        return None  # "thirteen" is a number, not a name
     names = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         found = _name_tokens(part, strict=False)
@@ -550,11 +551,11 @@ _PROBLEM_STEMS = (
     "leaked", "stuck", "timeout", "timing", "unavailable", "offline", "problem", "issue", "wrong", "missing", "lost",
     "compromised", "suspicious", "unreachable", "slow", "outage", "empty", "duplicate", "twice", "declined", "spins",
     "kaputt", "fehler", "fehlermeldung", "ausgefallen", "ausfall", "störung", "hängt", "langsam", "abgestürzt",
-    "fehlgeschlagen", "gehackt", "erreichbar", "falsch", "doppelt", "fehlen", "fehlt", "verbucht", "keine", "geht",
+    "fehlgeschlagen", "gehackt", "erreichbar", "falsch", "doppelt", "fehlen", "fehlt", "verbucht", "leer", "blank",
 )
 _PROBLEM_PHRASES = re.compile(
     r"\b(?:not working|doesn'?t work|isn'?t working|can'?t|cannot|won'?t|not loading|not responding|went wrong|"
-    r"stopped|no longer|nothing works|funktioniert nicht|geht nicht|nicht mehr|kommen nicht|klappt nicht|5\d\d|"
+    r"stopped|no longer|nothing works|funktioniert nicht|geht nicht|nicht mehr|kommen nicht|klappt nicht|5\d\d|keine \w+ mehr|"
     r"(?:werden|wird|sind|ist|kommt|kommen|lässt sich|lassen sich) (?:\w+ ){0,5}nicht(?: mehr)? \w+)\b",
     re.IGNORECASE,
 )

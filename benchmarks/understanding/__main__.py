@@ -56,12 +56,15 @@ def _intents(half: str, show_mistakes: bool) -> float:
 def _slots(half: str, show_mistakes: bool) -> None:
     rig = engine.SlotRig(engine.builtin_registry())
     turns = data.slot_turns(half)
-    scores = report.slot_scores(turns, rig.run(turns))
+    started = time.perf_counter()
+    kept = rig.run(turns)
+    per_turn_ms = (time.perf_counter() - started) / max(len(turns), 1) * 1000
+    scores = report.slot_scores(turns, kept)
     ok, total = scores["reask"]
     print(f"\n## Slot turns, {half} half ({len(turns)} turns)\n")
     print(f"precision {scores['precision']:.1%} ({scores['right']} right, {scores['wrong']} wrong values kept); "
           f"recall {scores['recall']:.1%} ({scores['missed']} expected values not kept); "
-          f"re-asked when nothing fits: {ok}/{total}")
+          f"re-asked when nothing fits: {ok}/{total}  ({per_turn_ms:.1f} ms a whole engine turn)")
     if show_mistakes:
         print("\nmistakes:")
         for line in scores["mistakes"]:
@@ -70,11 +73,11 @@ def _slots(half: str, show_mistakes: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.understanding", description=__doc__.splitlines()[0])
-    parser.add_argument("--half", choices=["heldout", "dev"], default="heldout")
-    parser.add_argument("--mistakes", action="store_true", help="list each mistake (dev only: tuning never looks at held-out)")
+    parser.add_argument("--half", choices=["heldout", "dev", "probe"], default="heldout")
+    parser.add_argument("--mistakes", action="store_true", help="list each mistake (dev and probe only: tuning never looks at held-out)")
     args = parser.parse_args(argv)
-    if args.mistakes and args.half != "dev":
-        parser.error("--mistakes is for the dev half only; held-out mistakes are not for tuning")
+    if args.mistakes and args.half == "heldout":
+        parser.error("--mistakes is for dev and probe only; held-out mistakes are not for tuning")
     _intents(args.half, args.mistakes)
     _slots(args.half, args.mistakes)
     return 0

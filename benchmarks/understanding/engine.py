@@ -19,7 +19,9 @@ from agent.flow.models import AiAgentNode
 from agent.simulation.simulator import at_time
 from benchmarks.understanding.data import OFF_TOPIC, SlotTurn, Utterance
 
-HOTLINE = Path(__file__).resolve().parents[2] / "examples" / "flows" / "hotline.yaml"
+FLOWS = Path(__file__).resolve().parents[2] / "examples" / "flows"
+HOTLINE = FLOWS / "hotline.yaml"
+HOTLINES = {"en": HOTLINE, "de": FLOWS / "hotline_de.yaml"}  # a German caller calls the German hotline (German service names)
 CALLER = "+4915112345678"  # a German mobile: numbers without a country code are German ones
 AT = "2026-11-25T10:00:00+01:00"  # inside the hotline's support hours
 
@@ -43,9 +45,19 @@ def predict_intents(items: list[Utterance], intents: list[Intent]) -> list[str]:
 
 
 class SlotRig:
-    """A fresh hotline call per turn, the agent having just asked ``turn.asking``; what the engine keeps."""
+    """Fresh example-hotline calls, one per turn, in the turn's language: what the engine keeps after one line."""
 
-    def __init__(self, registry: Registry, flow_path: Path = HOTLINE) -> None:
+    def __init__(self, registry: Registry) -> None:
+        self.rigs = {lang: _FlowRig(registry, path) for lang, path in HOTLINES.items()}
+
+    def run(self, turns: list[SlotTurn]) -> list[dict[str, Any]]:
+        return [asyncio.run(self.rigs.get(t.lang, self.rigs["en"]).turn(t)) for t in turns]
+
+
+class _FlowRig:
+    """A fresh call of one flow per turn, the agent having just asked ``turn.asking``."""
+
+    def __init__(self, registry: Registry, flow_path: Path) -> None:
         self.registry = registry
         self.flow = load_flow(flow_path, registry)
         self.node_id = next(iter(self.flow.ai_nodes()))
@@ -57,7 +69,7 @@ class SlotRig:
         probe = Call(caller_number=CALLER, now=at_time(AT))
         self.facts = asyncio.run(fetch_facts(sources, probe, deadline_of(node.enrichment, Settings()))).facts
 
-    async def _turn(self, turn: SlotTurn) -> dict[str, Any]:
+    async def turn(self, turn: SlotTurn) -> dict[str, Any]:
         call = Call(caller_number=CALLER, now=at_time(AT))
         call.facts = list(self.facts)
         session = NodeSession.build(self.node_id, self.node, call, self.registry, region="US", timezone=self.flow.timezone)
@@ -70,9 +82,6 @@ class SlotRig:
         for name, value in engine.state.confirming:  # read back before it is kept: still a value taken
             kept.setdefault(name, value)
         return kept
-
-    def run(self, turns: list[SlotTurn]) -> list[dict[str, Any]]:
-        return [asyncio.run(self._turn(t)) for t in turns]
 
 
 def same_value(field: str, expected: Any, got: Any) -> bool:

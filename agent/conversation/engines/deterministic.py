@@ -122,6 +122,9 @@ class DeterministicEngine:
 
         match = self.matcher.match(text)
         if match and match.intent == HUMAN:
+            await self._extract_all(text)  # what the caller said on the way is kept for the person
+            if self.done:
+                return [self.ctx.decision.say] if self.ctx.decision and self.ctx.decision.say else []
             return await self._to_human("caller_request")
 
         out: list[str] = []
