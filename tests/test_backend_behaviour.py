@@ -33,6 +33,7 @@ from agent.testing.fake_realtime import AZURE_PATH, FakeModel, FakeRealtimeServe
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import OPENAI_REALTIME, Harness, ModelFake, run_live_call, speak
 from tests.conftest import HOTLINE
+from tests.test_cascade_backend import CASCADE
 from tests.test_gemini_live_backend import GEMINI_LIVE
 
 AZURE_KEY = "azure-test-key"
@@ -46,7 +47,7 @@ AZURE = ModelFake(
     model=lambda fake: {"backend": "openai_realtime", "azure_endpoint": fake.endpoint, "deployment": AZURE_DEPLOYMENT},
 )
 
-BACKENDS: list[ModelFake] = [OPENAI_REALTIME, AZURE, GEMINI_LIVE]
+BACKENDS: list[ModelFake] = [OPENAI_REALTIME, AZURE, GEMINI_LIVE, CASCADE]
 
 GREETING = "Hello, I'm ACME's on-call assistant. What's going on?"  # examples/flows/hotline.yaml
 ON_CALL = "+4930901820"  # who the example hotline dials

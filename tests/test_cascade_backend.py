@@ -23,6 +23,7 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
+from agent.conversation.realtime_client import SAY_LEAD
 from agent.conversation.session import Decision, NodeSession
 from agent.conversation.tools import ToolBox
 from agent.core.call import Call
@@ -36,11 +37,25 @@ from agent.media.processors.tool_handlers import ToolHandlers
 from agent.media.processors.twilio_output import TwilioMediaOutput
 from agent.media.processors.twilio_sender import TwilioMediaSender
 from agent.testing.fake_openai_http import Call as ToolCall, ChatScript, FakeOpenAIHttp, When
+from agent.testing.live import ModelFake
 from agent.testing.settings import agent_settings
 from agent.testing.voice import spoken
 from tests.conftest import HOTLINE
 
 REGISTRY = load_registry()
+
+#: The cascade in the backend behaviour suite (tests/test_backend_behaviour.py): OpenAI-compatible STT, LLM and TTS, all the local fake.
+CASCADE = ModelFake(
+    "cascade",
+    serve=lambda model: FakeOpenAIHttp(model=model),
+    settings=lambda fake: {"openai_base_url": fake.base_url},
+    model=lambda fake: {"backend": "cascade"},
+    spoken=lambda fake: list(fake.spoken),
+    heard=lambda fake: fake.heard(),
+    typed=lambda fake: fake.typed(),
+    break_now=lambda fake: fake.break_now(),
+    refuse=lambda fake: fake.refuse(),
+)
 GREETING = "Hello, on-call hotline, what is going on?"
 NODE = {
     "type": "ai_agent",
@@ -115,6 +130,7 @@ class CascadeCall:
 
     def __init__(self, fake: FakeOpenAIHttp, node: dict[str, Any] | None = None, **options: Any) -> None:
         self.fake = fake
+        fake.script.rules.insert(0, When(system="Greet the caller with exactly these words", say=GREETING))
         settings = agent_settings(HOTLINE, openai_base_url=fake.base_url, openai_api_key="sk-test")
         call = Call(caller_number="+4915112345678")
         self.session = NodeSession.build("agent", AiAgentNode.model_validate(node or NODE), call, REGISTRY)
@@ -254,21 +270,37 @@ async def test_a_gather_is_filled_through_a_tool_call_and_its_answer_reaches_the
 async def test_a_decision_says_the_hand_over_line_then_redirects_once_it_was_heard() -> None:
     script = ChatScript([
         When(user="human", tool=ToolCall("route_call", {"intent": "talk_to_human", "summary": "wants a person"})),
+        When(system="Say this to the caller", say="Alright, connecting you now."),
     ], otherwise="This should not be asked.")
     async with FakeOpenAIHttp(script) as fake, CascadeCall(fake) as call:
         await call.until(lambda: call.bot_said() == [GREETING])
         await call.say("I want to talk to a human")
         await call.until(lambda: call.decisions, what="the decision")
         line = call.session.decision.say
-        assert line, "the node's hand-over line"
-        assert fake.sent("/v1/audio/speech")[-1].body["input"] == line, "the hand-over line goes to the TTS as written"
-        assert call.bot_said()[-1] == line
-        assert call.heard_ms() >= 300 * (len(GREETING.split()) + len(line.split())) - 40, "all of the line was played first"
+        asked = fake.chats[-1]["messages"][0]
+        assert asked["role"] == "system" and asked["content"].endswith(f"\n\n{SAY_LEAD}{line}"), "the model says the node's line, in the call's language"
+        assert call.bot_said()[-1] == "Alright, connecting you now."
+        assert call.heard_ms() >= 300 * (len(GREETING.split()) + 4) - 40, "all of the line was played first"
         [decision] = call.decisions
         assert (decision.exit, decision.target, decision.say) == ("intent", "page_oncall", ""), "the line was heard: not said again"
-        assert len(fake.chats) == 1, "after a decision the LLM is not asked again"
+        assert len(fake.chats) == 3, "the greeting, the tool call, the line: after it the LLM is not asked again"
         await asyncio.sleep(0.3)
         assert len(call.decisions) == 1 and call.failures == []
+
+
+@pytest.mark.anyio
+async def test_a_hand_over_line_the_llm_does_not_say_is_said_as_written() -> None:
+    script = ChatScript([
+        When(user="human", tool=ToolCall("route_call", {"intent": "talk_to_human", "summary": "wants a person"})),
+        When(system="Say this to the caller", say=""),
+    ])
+    async with FakeOpenAIHttp(script) as fake, CascadeCall(fake) as call:
+        await call.until(lambda: call.bot_said() == [GREETING])
+        await call.say("I want to talk to a human")
+        await call.until(lambda: call.decisions, what="the decision")
+        line = call.session.decision.say
+        assert " ".join(r.body["input"] for r in fake.sent("/v1/audio/speech")[1:]) == line, "said as written"
+        assert call.decisions[0].say == ""
 
 
 @pytest.mark.anyio
@@ -318,27 +350,27 @@ async def test_silence_re_prompts_and_new_instructions_reach_the_next_inference(
         await call.send(SilenceFrame(seconds=8))
         await call.until(lambda: "Are you still there?" in call.bot_said(), what="the re-prompt")
         messages = fake.chats[-1]["messages"]
-        assert messages[0] == {"role": "system", "content": "Facts: the checkout is down."}
-        assert messages[-1] == {"role": "system", "content": REPROMPT}
+        assert messages[0] == {"role": "system", "content": f"Facts: the checkout is down.\n\n{REPROMPT}"}, "the facts, and the re-prompt"
+        assert [m["role"] for m in messages[1:]] == ["assistant"], "the re-prompt is no message of the conversation"
 
 
 @pytest.mark.anyio
 async def test_an_llm_that_fails_calls_on_failure_once() -> None:
     async with FakeOpenAIHttp(ChatScript()) as fake, CascadeCall(fake) as call:
-        fake.fail("/v1/chat/completions", 500, times=5)  # more than the SDK's retries
         await call.until(lambda: call.bot_said() == [GREETING])
+        fake.fail("/v1/chat/completions", 500, times=5)  # more than the SDK's retries
         await call.say("My printer is on fire")
         await call.until(lambda: call.failures, timeout=15, what="the fail-over")
         await asyncio.sleep(0.5)
-        assert [kind for kind, _ in call.failures] == ["llm_error"]
-        assert all(r.path == "/v1/chat/completions" for r in fake.requests[-2:])
+        assert [kind for kind, _ in call.failures] == ["llm_error"], "reported once"
+        assert len(fake.chats) == 1 + 3, "the greeting, then the caller's turn: tried by the SDK three times"
 
 
 @pytest.mark.anyio
 async def test_an_llm_that_never_answers_fails_over_after_the_answer_timeout() -> None:
     async with FakeOpenAIHttp(ChatScript()) as fake, CascadeCall(fake, answer_timeout_s=1.5) as call:
-        fake.stall.add("/v1/chat/completions")
         await call.until(lambda: call.bot_said() == [GREETING])
+        fake.stall.add("/v1/chat/completions")
         await call.say("My printer is on fire")
         stopped = next(i for i, f in enumerate(call.spy.seen) if isinstance(f, UserStoppedSpeakingFrame))
         assert stopped >= 0

@@ -35,7 +35,10 @@ The fake cannot hear: each transcription request takes the next line queued
 with :meth:`FakeOpenAIHttp.caller_said` (an empty transcript when none is
 queued). What the "model" answers is a :class:`ChatScript`: rules matched on
 the messages it received (the last user message, a tool result), first
-match wins. The speech is a tone whose length follows the words (``ms_per_word``),
+match wins; or, for the backend behaviour suite, the realtime fake's
+:class:`~agent.testing.fake_realtime.FakeModel` (``model=``): one script
+entry per chat completion (``Say`` is the text, ``ToolCall`` a tool call,
+``Fail`` a 500). The speech is a tone whose length follows the words (``ms_per_word``),
 sent faster than real time. Every request is kept in ``requests`` so a test
 asserts what was SENT: paths, headers, models, the tools declared, the
 messages (the assistant text after a barge-in, the tool results).
@@ -65,6 +68,9 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
+from agent.testing.fake_realtime import Fail, FakeModel, Say, ToolCall, Turn
+from agent.testing.voice import spoken
+
 SPEECH_RATE = 24000  # pcm: 24 kHz, 16-bit, mono
 
 
@@ -84,7 +90,7 @@ class When:
 
     user: str | None = None
     tool_result: str | None = None
-    system: str | None = None  # the latest system message contains this (a one-off instruction: a re-prompt)
+    system: str | None = None  # a system message contains this (an instruction for one response: a re-prompt)
     say: str = ""
     tool: Call | tuple[Call, ...] = ()
     once: bool = True  # used once, then skipped
@@ -100,7 +106,7 @@ class When:
             names = {c["id"]: c["function"]["name"] for m in messages if m.get("role") == "assistant" for c in m.get("tool_calls") or []}
             return names.get(last.get("tool_call_id")) == self.tool_result
         if self.system is not None:
-            return last.get("role") == "system" and self.system.lower() in str(last.get("content", "")).lower()
+            return any(m.get("role") == "system" and self.system.lower() in _text(m).lower() for m in messages)
         if self.user is not None:
             return last.get("role") == "user" and self.user.lower() in _text(last).lower()
         return False
@@ -144,9 +150,14 @@ class Request:
 class FakeOpenAIHttp:
     """The fake server (``async with`` starts and stops it); see the module's doc."""
 
-    def __init__(self, script: ChatScript | None = None, *, ms_per_word: int = 300, speedup: float = 10.0,
+    def __init__(self, script: ChatScript | None = None, *, model: FakeModel | None = None, ms_per_word: int = 300, speedup: float = 10.0,
                  chunk_ms: int = 100, first_token_ms: int = 20, ms_per_token: int = 5, require_auth: bool = True) -> None:
         self.script = script or ChatScript()
+        self.model = model
+        self.spoken: list[str] = []  # the bot's lines as the "model" produced them (model mode)
+        self.heard_lines: list[str] = []  # the transcripts given out
+        self.broken = False  # every request fails (the service is down)
+        self.problems: list[str] = []  # what the real API would refuse, or a script the requests did not allow
         self.ms_per_word = ms_per_word
         self.speedup = speedup  # audio is sent this much faster than it plays
         self.chunk_ms = chunk_ms
@@ -185,7 +196,50 @@ class FakeOpenAIHttp:
 
     def caller_said(self, *lines: str) -> None:
         """Queue the transcripts of the next transcription requests."""
-        self.transcripts.extend(lines)
+        if self.model is not None:
+            self.model.caller_said(*lines)
+        else:
+            self.transcripts.extend(lines)
+
+    def _next_transcript(self) -> str:
+        if self.model is not None:
+            line = self.model.next_heard()
+        else:
+            line = self.transcripts.popleft() if self.transcripts else ""
+        if line:
+            self.heard_lines.append(line)
+        return line
+
+    @staticmethod
+    def caller_voice(ms: int) -> bytes:
+        """Speech-like caller audio (8 kHz mu-law) for :func:`agent.testing.live.speak`: the cascade's VAD hears voices, not tones."""
+        return spoken(ms)
+
+    async def break_now(self) -> None:
+        """The service goes down mid-call: every request from now on fails with a 500."""
+        self.broken = True
+
+    def refuse(self) -> None:
+        """The service is down from the start."""
+        self.broken = True
+
+    def heard(self) -> list[str]:
+        """Replies the caller cut off, as the LLM was last sent them: assistant messages that are the start of a line it said."""
+        if not self.chats:
+            return []
+        said = [line.split() for line in self.spoken]
+        cut = []
+        for message in self.chats[-1].get("messages") or []:
+            words = _text(message).split() if message.get("role") == "assistant" else []
+            if words and any(len(words) < len(line) and line[: len(words)] == words for line in said):
+                cut.append(" ".join(words))
+        return cut
+
+    def typed(self) -> list[str]:
+        """The caller's turns the LLM got that were no transcript (keyed-in digits), as it was last sent them."""
+        if not self.chats:
+            return []
+        return [_text(m) for m in self.chats[-1].get("messages") or [] if m.get("role") == "user" and _text(m) not in self.heard_lines]
 
     def fail(self, path: str, status: int = 500, times: int = 1) -> None:
         """Answer the next ``times`` requests to ``path`` (e.g. ``/v1/chat/completions``) with an error."""
@@ -212,6 +266,8 @@ class FakeOpenAIHttp:
     async def _refused(self, request: web.Request) -> web.Response | None:
         if self.require_auth and not request.headers.get("Authorization", "").startswith("Bearer "):
             return _error(401, "You didn't provide an API key.", "invalid_request_error")
+        if self.broken:
+            return _error(500, "The server had an error while processing your request.", "server_error")
         queued = self.failures.get(request.path)
         if queued:
             status = queued.popleft()
@@ -230,7 +286,7 @@ class FakeOpenAIHttp:
             return refused
         if not isinstance(form.get("file"), (bytes, bytearray)) or "model" not in form:
             return _error(400, "file and model are required", "invalid_request_error")
-        return web.json_response({"text": self.transcripts.popleft() if self.transcripts else ""})
+        return web.json_response({"text": self._next_transcript()})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -240,10 +296,21 @@ class FakeOpenAIHttp:
         if not body.get("stream"):
             return _error(400, "this fake answers streaming requests only", "invalid_request_error")
         declared = {t["function"]["name"] for t in body.get("tools") or [] if t.get("type") == "function"}
-        text, calls = self.script.answer(body.get("messages") or [])
+        refused = tool_messages_problem(body.get("messages") or [])
+        if refused:
+            self.problems.append(refused)
+            return _error(400, refused, "invalid_request_error")
+        if self.model is not None:
+            answer = await self._decide(body)
+            if answer is None:
+                return _error(500, "The server had an error while processing your request.", "server_error")
+            text, calls = answer
+        else:
+            text, calls = self.script.answer(body.get("messages") or [])
         unknown = [c.name for c in calls if c.name not in declared]
         if unknown:
-            return _error(400, f"the script calls tools the request did not declare: {unknown}", "invalid_request_error")
+            self.problems.append(f"the script calls tools the request did not declare: {unknown}")
+            return _error(500, "The server had an error while processing your request.", "server_error")
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
         chunk_id, created, model = f"chatcmpl-{uuid.uuid4().hex[:20]}", int(time.time()), body.get("model", "")
@@ -282,7 +349,7 @@ class FakeOpenAIHttp:
             return refused
         if body.get("response_format") != "pcm":
             return _error(400, "this fake speaks pcm only", "invalid_request_error")
-        audio = speech_audio(str(body.get("input", "")), self.ms_per_word)
+        audio = speech_audio(str(body.get("input", "")), self.model.ms_per_word if self.model is not None else self.ms_per_word)
         response = web.StreamResponse(headers={"Content-Type": "audio/pcm"})
         await response.prepare(request)
         step = SPEECH_RATE * 2 * self.chunk_ms // 1000
@@ -294,6 +361,61 @@ class FakeOpenAIHttp:
         except ConnectionError:  # the client stopped listening (a barge-in cancelled the synthesis)
             pass
         return response
+
+
+    def _turn(self, trigger: str, messages: list[dict[str, Any]], body: dict[str, Any] | None = None) -> Turn:
+        last = messages[-1] if messages else {}
+        users = [m for m in messages if m.get("role") == "user"]
+        names = {c["id"]: c["function"]["name"] for m in messages if m.get("role") == "assistant" for c in m.get("tool_calls") or []}
+        return Turn(
+            index=len(self.model.turns) if self.model is not None else 0, trigger=trigger,
+            user_text=_text(users[-1]) if users else None,
+            tool_output=_text(last) if last.get("role") == "tool" else None,
+            tool_name=names.get(last.get("tool_call_id")) if last.get("role") == "tool" else None,
+            items=messages, session={"tools": (body or {}).get("tools") or []}, response={},
+            instructions="\n".join(_text(m) for m in messages if m.get("role") == "system") or None,
+        )
+
+    async def _decide(self, body: dict[str, Any]) -> tuple[str, tuple[Call, ...]] | None:
+        """The FakeModel's next response as chat: its ``Say`` texts and ``ToolCall``\ s (None: a ``Fail``)."""
+        messages = body.get("messages") or []
+        last = messages[-1] if messages else {}
+        trigger = {"tool": "tool_output", "user": "user"}.get(last.get("role", ""), "instructions")
+        actions = await self.model.decide(self._turn(trigger, messages, body))  # type: ignore[union-attr]
+        if any(isinstance(a, Fail) for a in actions):
+            return None
+        text = " ".join(a.text for a in actions if isinstance(a, Say))
+        calls = tuple(
+            Call(a.name, a.arguments if isinstance(a.arguments, dict) else json.loads(a.arguments or "{}"))
+            for a in actions if isinstance(a, ToolCall)
+        )
+        if text:
+            self.spoken.append(text)
+        return text, calls
+
+
+def tool_messages_problem(messages: list[dict[str, Any]]) -> str | None:
+    """Why OpenAI would refuse these messages' tool calls and answers (400), or None.
+
+    Chat completions require every assistant ``tool_calls`` entry to be
+    answered by a ``tool`` message with its ``tool_call_id`` right after that
+    assistant message, and every ``tool`` message to answer such a call
+    (the API's error: "An assistant message with 'tool_calls' must be followed
+    by tool messages responding to each 'tool_call_id'").
+    """
+    open_calls: set[str] = set()
+    for message in messages:
+        role = message.get("role")
+        if role == "tool":
+            if message.get("tool_call_id") not in open_calls:
+                return f"a tool message answers no open tool call ({message.get('tool_call_id')!r})"
+            open_calls.discard(message["tool_call_id"])
+            continue
+        if open_calls:
+            return f"tool calls {sorted(open_calls)} are not answered before the next {role} message"
+        if role == "assistant":
+            open_calls = {c["id"] for c in message.get("tool_calls") or []}
+    return None
 
 
 def speech_audio(text: str, ms_per_word: int) -> bytes:

@@ -203,9 +203,15 @@ def twilio_rest(request: httpx.Request) -> httpx.Response:
 
 
 async def speak(call: FakeTwilioCall, fake: FakeRealtimeServer, line: str, ms: int = 1200) -> None:
-    """The caller says ``line`` (the fake model will 'hear' it) and pauses."""
+    """The caller says ``line`` (the fake model will 'hear' it) and pauses.
+
+    The audio is a tone, which fakes with an energy VAD take for speech; a fake
+    whose backend listens with a real voice detector (the cascade's Silero)
+    gives its own speech-like audio (``caller_voice(ms)``).
+    """
     fake.caller_said(line)
-    await call.say(ms)
+    voice = getattr(fake, "caller_voice", None)
+    await call.say(ms, audio=voice(ms) if voice is not None else None)
     await call.silence(700)
 
 

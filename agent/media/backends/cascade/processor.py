@@ -84,6 +84,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
 from pipecat.services.settings import LLMSettings
 
+from agent.conversation.realtime_client import SAY_LEAD
 from agent.conversation.session import Decision
 from agent.core.events import call_event
 from agent.media import mulaw
@@ -104,7 +105,8 @@ from agent.media.frames import (
 from agent.media.processors.realtime import MAX_TRANSCRIPT_CHARS, REPROMPT, WATCHDOG_TICK_S, HandOver
 
 PREROLL_MS = 480  # audio before the detector's start that goes to the STT with the turn
-KEYED = "I keyed in on my phone: {digits}"
+KEYED = "I keyed in on my phone: {digits}"  # as realtime.py's _keyed
+GREET = "Greet the caller with exactly these words: {greeting}"  # as RealtimeConfig.greet (agent/conversation/realtime_client.py)
 ENDING = "Thank you."  # the hand-over line when a decision brings none
 
 
@@ -130,6 +132,7 @@ class Reply:
     calls: dict[str, FunctionCallInProgressFrame] = field(default_factory=dict)  # tool_call_id -> the call
     results: dict[str, Any] = field(default_factory=dict)  # tool_call_id -> its answer
     ended: bool = False  # the LLM's response is over (all its text and calls known)
+    line: str | None = None  # a fixed line this reply is to say (greeting, hand-over line): said as written if the LLM says nothing
     handover: bool = False  # the hand-over line
     voiced: bool = False  # it has something for the TTS
     requested: list[str] = field(default_factory=list)  # sentences sent to the TTS, in order
@@ -289,8 +292,8 @@ class CascadeProcessor(ModelProcessor):
         await self._speak.queue_frame(self._instructions_update(self._instructions))
         self._started = True
         self._watchdog = self.create_task(self._watch(), "cascade-watchdog")
-        if self._greeting:
-            await self._say(self._greeting)
+        if self._greeting:  # as the realtime path greets: the model says the node's words (they open the history)
+            await self._infer(GREET.format(greeting=self._greeting), line=self._greeting)
 
     async def _close(self) -> None:
         self.closing = True
@@ -384,21 +387,29 @@ class CascadeProcessor(ModelProcessor):
     def _busy(self) -> bool:
         return bool(self._asked) or self._generating is not None or self._tools_pending is not None
 
-    async def _infer(self, extra: str | None = None) -> None:
-        """One inference over the history (the instructions are the LLM service's; ``extra``: a one-off system message)."""
+    async def _infer(self, extra: str | None = None, *, line: str | None = None) -> None:
+        """One inference over the history (the instructions are the LLM service's; ``extra``: one-off instructions added to them)."""
         if self.failed or self.closing:
             return
         if self._busy():
             self._rerun = True
             return
-        messages = [*self.history, *([{"role": "system", "content": extra}] if extra else [])]
-        reply = Reply()
+        reply = Reply(line=line, handover=line is not None)
         self._asked.append(reply)
         self._awaiting_since = self._awaiting_since or time.monotonic()
-        await self._speak.queue_frame(LLMContextFrame(context=LLMContext(messages=[dict(m) for m in messages], tools=self._tools)))
+        if extra:  # for this inference only, after the node's instructions (the realtime path's response instructions)
+            await self._speak.queue_frame(self._instructions_update(f"{self._instructions}\n\n{extra}"))
+        await self._speak.queue_frame(LLMContextFrame(context=LLMContext(messages=[dict(m) for m in self.history], tools=self._tools)))
+        if extra:
+            await self._speak.queue_frame(self._instructions_update(self._instructions))
+
+    async def _handover_line(self, text: str) -> None:
+        """The hand-over line, as the realtime path has it said: by the model, in the language of the conversation."""
+        self.handover.line_asked = True
+        await self._infer(f"{SAY_LEAD}{text}", line=text)
 
     async def _say(self, text: str, *, handover: bool = False) -> None:
-        """A fixed line, straight to the TTS (the greeting, the hand-over line); it joins the history as said."""
+        """A fixed line straight to the TTS (one the LLM was asked to say and did not); it joins the history as said."""
         reply = Reply(message={"role": "assistant", "content": text}, ended=True, handover=handover, voiced=True)
         self.history.append(reply.message)  # type: ignore[arg-type]
         self._by_item[reply.item_id] = reply
@@ -446,9 +457,11 @@ class CascadeProcessor(ModelProcessor):
         if text or reply.calls:
             reply.message = message
             self.history.append(message)
-        if not reply.voiced and not reply.calls:
-            self._awaiting_since = None  # an empty answer: nothing to wait for
         await self.push_frame(LLMFullResponseEndFrame())
+        if reply.line is not None and not text:
+            await self._say(reply.line, handover=reply.handover)  # the model said nothing: the line as written
+        elif not reply.voiced and not reply.calls:
+            self._awaiting_since = None  # an empty answer: nothing to wait for
         if reply.calls:
             self._tools_pending = reply
             for call in reply.calls.values():
@@ -481,15 +494,18 @@ class CascadeProcessor(ModelProcessor):
         if reply is None or set(reply.results) != set(reply.calls):
             return
         self._tools_pending = None
+        # Right after the assistant message that made the calls, as chat completions require (the caller may have
+        # said something meanwhile: that comes after).
+        at = next((i + 1 for i, m in enumerate(self.history) if m is reply.message), len(self.history))
+        answers = [{"role": "tool", "tool_call_id": key, "content": json.dumps(reply.results[key])} for key in reply.calls]
+        self.history[at:at] = answers
         for key in reply.calls:
-            self.history.append({"role": "tool", "tool_call_id": key, "content": json.dumps(reply.results[key])})
             self._calls.pop(key, None)
         self._rerun = False
         if self.handover.decision is None:
             await self._infer()
         elif not self.handover.line_asked:
-            self.handover.line_asked = True
-            await self._say(self.handover.decision.say or ENDING, handover=True)
+            await self._handover_line(self.handover.decision.say or ENDING)
 
     async def _decided(self, frame: CallDecidedFrame) -> None:
         if self.handover.decision is not None:
@@ -500,10 +516,9 @@ class CascadeProcessor(ModelProcessor):
         if self.failed or not self._started:
             await self.handover.deliver(heard=False)
             return
-        self.handover.line_asked = True
         self._tools_pending = None
-        await self._stop_speaking(keep_playing=True)
-        await self._say(frame.decision.say or ENDING, handover=True)
+        await self._stop_speaking()  # the reply in progress (what Twilio already has plays on)
+        await self._handover_line(frame.decision.say or ENDING)
 
     # -- the bot's voice -------------------------------------------------------------------------
     async def _tts_request(self, tts: Any, context_id: str, text: str) -> None:
@@ -559,7 +574,7 @@ class CascadeProcessor(ModelProcessor):
             await self._stop_speaking()
             await self.broadcast_interruption()
 
-    async def _stop_speaking(self, *, keep_playing: bool = False) -> None:
+    async def _stop_speaking(self) -> None:
         """Stop the LLM's response and the TTS (what was already sent to Twilio plays on unless transport out is interrupted)."""
         interrupted = self._generating
         if interrupted is not None:

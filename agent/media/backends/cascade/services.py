@@ -17,11 +17,13 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pipecat.services.openai.tts import OpenAITTSService
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.media import mulaw
 
 OPENAI_TTS_RATE = 24000  # /audio/speech response_format=pcm: 24 kHz 16-bit mono (platform.openai.com/docs/guides/text-to-speech)
+TTS_CHUNK_S = 0.1  # audio handed on per read of a TTS's HTTP stream
 NO_KEY = "none"  # the openai SDK refuses to start without a key; a self-hosted server ignores it
 
 
@@ -48,7 +50,7 @@ LLM_VENDORS: dict[str, Vendor] = {
     "google": Vendor("pipecat.services.google.llm:GoogleLLMService", "google"),
 }
 TTS_VENDORS: dict[str, Vendor] = {
-    "openai": Vendor("pipecat.services.openai.tts:OpenAITTSService", None, url_arg="base_url"),
+    "openai": Vendor("agent.media.backends.cascade.services:OpenAITTS", None, url_arg="base_url"),
     "cartesia": Vendor("pipecat.services.cartesia.tts:CartesiaTTSService", "cartesia", url_arg="url"),
     "elevenlabs": Vendor("pipecat.services.elevenlabs.tts:ElevenLabsTTSService", "elevenlabs", url_arg="url"),
     "deepgram": Vendor("pipecat.services.deepgram.tts:DeepgramTTSService", "deepgram", url_arg="base_url"),
@@ -88,6 +90,20 @@ def service_class(stage: Literal["stt", "llm", "tts"], kind: str) -> type:
         raise UnavailableService(
             f"{stage} type {kind!r} needs Pipecat's {extra!r} extra: pip install 'pipecat-ai[{extra}]' ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+class OpenAITTS(OpenAITTSService):
+    """Pipecat's OpenAI TTS, passing audio on every ``TTS_CHUNK_S`` instead of every 0.5 s.
+
+    ``TTSService.chunk_size`` is half a second of audio, and the service reads
+    the HTTP stream in chunks of that size: the caller would wait for the
+    first 0.5 s of speech to be downloaded before hearing any of it, and
+    transport out could tell what was heard only to the half second.
+    """
+
+    @property
+    def chunk_size(self) -> int:
+        return int(self.sample_rate * TTS_CHUNK_S) * 2
 
 
 def _language(code: str | None) -> Any:
