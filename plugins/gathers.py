@@ -110,6 +110,10 @@ _JUST_REPORTING = re.compile(
 )
 
 
+# A line with "I" or "we" in it talks about the caller ("all of them I think"), it does not name a service.
+_SAYS_ABOUT_ITSELF = re.compile(r"\b(?:i|i'm|we|we're|ich|wir)\b", re.IGNORECASE)
+
+
 def _describes(text: str) -> bool:
     """Whether a line can describe something: not a bare name, number, e-mail address or phone number."""
     if extract.bare_name(text) is not None or extract.email(text) is not None:
@@ -151,11 +155,16 @@ class AffectedServices(Gather):
 
     def extract(self, text: str, ctx: GatherContext) -> list[str] | None:
         if extract.email(text) or extract.phone_number(text, ctx.region):
-            return None  # an address or a number is not a service, even one called "e-mail"
+            # an address or a number is not a service, even one called "e-mail"; a service named beside it is
+            rest = re.sub(r"\b(?:e-?mail|mail|address|adresse|number|nummer|phone)\b", " ", text, flags=re.IGNORECASE)
+            return extract.services(rest, ctx.known_services) or None
         found = extract.services(text, ctx.known_services)
         if found:
             return found
-        if ctx.asked and text.strip() and not extract.gives_no_value(text) and _describes(text) and not extract.mentions_problem(text):
+        if (
+            ctx.asked and text.strip() and not extract.gives_no_value(text) and _describes(text)
+            and not extract.mentions_problem(text) and not _SAYS_ABOUT_ITSELF.search(text)
+        ):
             parts = [p.strip(" .") for p in re.split(r",|\band\b", text) if p.strip(" .")]
             return parts or None
         return None

@@ -323,3 +323,11 @@ def test_a_number_word_or_keine_is_no_name_and_an_address_is_no_name_unasked() -
     assert CallerName().extract("it's L RAY at globex dot com", ctx()) is None  # the words are the address
     assert CallerName().extract("ich bin die Anna von der Buchhaltung", ctx(asked=True)) == "Anna"
     assert CallerName().extract("it's the sign in", ctx()) is None
+
+
+def test_a_name_with_its_company_and_a_service_beside_a_number() -> None:
+    assert CallerName().claims("Mark Evans from Globex", ctx()) == "Mark Evans"
+    assert CallerName().claims("Mark Evans von Globex", ctx()) == "Mark Evans"
+    line = "the checkout is throwing errors, call me on plus four nine one five one four four four five five six six seven"
+    assert AffectedServices().extract(line, ctx(known_services=KNOWN, region="DE")) == ["Checkout API"]
+    assert AffectedServices().extract("all of them I think", ctx(known_services=KNOWN, asked=True)) is None

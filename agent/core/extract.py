@@ -411,7 +411,7 @@ def choice(text: str, choices: list[str], *, loose: bool) -> str | None:
 
 
 _NAME_LEADS = re.compile(
-    r"\b(?:my name is|my name's|name is|name's|the name is|this is|i am|i'm|im|it's|its|call me|speaking is|"
+    r"\b(?:my name is|my name's|name is|name's|the name is|this is|it is|i am|i'm|im|it's|its|call me|speaking is|"
     r"ich heiße|ich heisse|mein name ist|mein name|hier ist|hier spricht|ich bin|am apparat ist)\s+(.+)",
     re.IGNORECASE,
 )
@@ -468,6 +468,7 @@ def _name_tokens(fragment: str, *, strict: bool = True) -> str | None:
 def bare_name(text: str) -> str | None:
     """The name when a whole line is just a name ('Jane Doe', 'Weber, Thomas Weber'); else None."""
     text = _FILLERS.sub("", text).strip(" .,!")
+    text = re.sub(r"\s+(?:from|von|vom|bei|with)\s+[\w&.\- ]{1,40}$", "", text, flags=re.IGNORECASE)  # "Mark Evans from Globex"
     if not text or gives_no_value(text) or re.search(r"\d|@", text) or mentions_problem(text) or number(text) is not None:
         return None  # "thirteen" is a number, not a name
     names = []
