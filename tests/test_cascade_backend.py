@@ -386,3 +386,61 @@ async def test_a_speech_to_text_server_that_fails_calls_on_failure() -> None:
         await call.say("My printer is on fire")
         await call.until(lambda: call.failures, timeout=15, what="the fail-over")
         assert [kind for kind, _ in call.failures] == ["stt_error"]
+
+
+# -- configuration: what flow validate says, which services a node gets -------------------------
+
+def backend(**settings: Any) -> CascadeBackend:
+    return CascadeBackend(agent_settings(HOTLINE, **settings))
+
+
+def node() -> AiAgentNode:
+    return AiAgentNode.model_validate(NODE)
+
+
+def test_options_refuse_unknown_keys() -> None:
+    with pytest.raises(ValueError, match="api_key"):
+        CascadeOptions.model_validate({"llm": {"base_url": "http://vllm:8000/v1", "api_key": "secret"}})
+
+
+def test_a_vendor_whose_extra_is_missing_is_named_with_its_pip_extra() -> None:
+    try:
+        import anthropic  # noqa: F401
+        pytest.skip("anthropic is installed here")
+    except ImportError:
+        pass
+    problems = backend().problems(CascadeOptions.model_validate({"llm": {"type": "anthropic"}}), node())
+    assert any("pip install 'pipecat-ai[anthropic]'" in p for p in problems), problems
+
+
+def test_a_vendor_without_its_key_names_the_setting_and_a_self_hosted_server_needs_none() -> None:
+    problems = backend().problems(CascadeOptions.model_validate({"tts": {"type": "cartesia", "voice": "a-voice-id"}}), node())
+    assert problems == ["no key for the tts service (cartesia); set VOICE_AGENT_CASCADE_TTS_API_KEY (environment or .env)"]
+    assert backend(cascade_tts_api_key="ck").problems(CascadeOptions.model_validate({"tts": {"type": "cartesia", "voice": "v"}}), node()) == []
+    local = {"stt": {"base_url": "http://whisper:8000/v1"}, "llm": {"base_url": "http://vllm:8000/v1"}, "tts": {"base_url": "http://kokoro:8880/v1"}}
+    assert backend().problems(CascadeOptions.model_validate(local), node()) == []
+
+
+def test_a_voice_pipecats_openai_tts_would_refuse_is_reported() -> None:
+    [problem] = backend().problems(CascadeOptions.model_validate({"tts": {"voice": "af_heart"}}), node())
+    assert "'af_heart' is not one of OpenAI's" in problem and "alloy" in problem
+
+
+def test_each_stage_talks_to_its_own_server_with_its_model_voice_and_key() -> None:
+    settings = agent_settings(HOTLINE, openai_api_key="sk-openai", cascade_llm_api_key="vllm-key", cascade_tts_api_key="ck")
+    chosen = CascadeOptions.model_validate({
+        "stt": {"base_url": "http://whisper.internal:8000/v1", "model": "Systran/faster-whisper-small", "language": "de"},
+        "llm": {"base_url": "http://vllm.internal:8000/v1", "model": "meta-llama/Llama-3.1-8B-Instruct"},
+        "tts": {"type": "cartesia", "voice": "a-voice-id", "model": "sonic-2"},
+    })
+    session = NodeSession.build("agent", node(), Call(caller_number="+4915112345678"), REGISTRY)
+    processor = CascadeBackend(settings).processor(ModelRequest(
+        call_id="CA1", node=session.node, session=session, tools=ToolBox(session), instructions="Be brief.", settings=settings,
+        options=chosen, on_decision=None, on_failure=None,  # type: ignore[arg-type]
+    ))
+    stt, llm, tts = processor._stt, processor._llm, processor._tts
+    assert str(stt._client.base_url) == "http://whisper.internal:8000/v1/" and stt._settings.model == "Systran/faster-whisper-small"
+    assert stt._settings.language == "de" and stt._client.api_key == "sk-openai", "type openai falls back to OpenAI's key"
+    assert str(llm._client.base_url) == "http://vllm.internal:8000/v1/" and llm._client.api_key == "vllm-key"
+    assert llm._settings.model == "meta-llama/Llama-3.1-8B-Instruct"
+    assert type(tts).__name__ == "CartesiaTTSService" and tts._settings.voice == "a-voice-id" and tts._settings.model == "sonic-2"

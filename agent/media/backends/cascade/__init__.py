@@ -27,14 +27,13 @@ from pydantic_settings import SettingsConfigDict
 from agent.core.settings import PluginSettings
 from agent.media.backends.base import BackendOptions, ModelBackend, ModelProcessor, ModelRequest
 from agent.media.backends.cascade.processor import CascadeProcessor
-from agent.media.backends.cascade.services import ServiceOptions, UnavailableService, build, service_class
+from agent.media.backends.cascade.services import OPENAI_VOICES, ServiceOptions, UnavailableService, build, service_class
 from agent.media.backends.cascade.turns import TurnDetector
 from agent.media.vad import SileroModel
 
 if TYPE_CHECKING:
     from agent.flow.models import AiAgentNode
 
-OPENAI_API = "https://api.openai.com/v1"
 DEFAULT_LLM = "gpt-4.1-mini"
 DEFAULT_TTS = "gpt-4o-mini-tts"
 
@@ -70,9 +69,6 @@ class CascadeBackend(ModelBackend):
     Options: ClassVar[type[BackendOptions]] = CascadeOptions
     settings_classes = (CascadeSettings,)
     settings_fields = ("openai_api_key", "openai_base_url", "openai_transcription_model")
-    limits: ClassVar[dict[str, str]] = {
-        "language_switch": "fixed lines (greeting, hand-over) are spoken as written, not in a language the caller switched to",
-    }
 
     def key(self, stage: Stage, options: ServiceOptions) -> str | None:
         """The stage's key: its cascade setting, else OpenAI's for type openai."""
@@ -91,18 +87,22 @@ class CascadeBackend(ModelBackend):
             except UnavailableService as exc:
                 found.append(f"{exc}; or choose another `{stage}.type`")
                 continue
-            url = service.base_url or (self.settings.openai_base_url if service.type == "openai" else None)
+            variable = CascadeSettings.env_var(f"{stage}_api_key")
             try:
                 key = self.key(stage, service)  # type: ignore[arg-type]
-            except ValueError as exc:
-                found.append(f"{exc}; correct {CascadeSettings.env_var(f'{stage}_api_key')}")
+            except ValueError as exc:  # a setting that does not parse
+                found.append(f"{exc}; correct {variable}")
                 continue
-            if key is None and (service.type != "openai" or (url or "").rstrip("/") == OPENAI_API):
-                found.append(
-                    f"no key for the {stage} service ({service.type}); set {CascadeSettings.env_var(f'{stage}_api_key')}"
-                    + (" or VOICE_AGENT_OPENAI_API_KEY" if service.type == "openai" else "")
-                    + (f", or give `{stage}.base_url` of a server of your own" if service.type == "openai" else "")
-                )
+            # OpenAI's own API without a key is no problem here: live calls then use the deterministic mode
+            # (VOICE_AGENT_ENGINE=auto), as on openai_realtime; a self-hosted server may need no key at all.
+            if key is None and service.type not in ("openai", "ollama"):
+                found.append(f"no key for the {stage} service ({service.type}); set {variable} (environment or .env)")
+        voice = options.tts.voice or node.voice
+        if options.tts.type == "openai" and voice not in OPENAI_VOICES:
+            found.append(
+                f"voice {voice!r} is not one of OpenAI's ({', '.join(sorted(OPENAI_VOICES))}), the only names Pipecat's OpenAI TTS "
+                "sends; choose one of them (Kokoro-FastAPI and speaches map them to their own voices)"
+            )
         return found
 
     def processor(self, request: ModelRequest) -> ModelProcessor:

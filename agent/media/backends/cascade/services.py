@@ -17,12 +17,13 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pipecat.services.openai.tts import OpenAITTSService
+from pipecat.services.openai.tts import VALID_VOICES, OpenAITTSService
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.media import mulaw
 
 OPENAI_TTS_RATE = 24000  # /audio/speech response_format=pcm: 24 kHz 16-bit mono (platform.openai.com/docs/guides/text-to-speech)
+OPENAI_VOICES = frozenset(VALID_VOICES)  # what Pipecat's OpenAI TTS accepts (any other voice: an error per sentence)
 TTS_CHUNK_S = 0.1  # audio handed on per read of a TTS's HTTP stream
 NO_KEY = "none"  # the openai SDK refuses to start without a key; a self-hosted server ignores it
 
