@@ -13,9 +13,16 @@ pipelines of Pipecat's own services::
   segmented STT services want: no queue hop per frame while the caller is
   silent. ``UserStarted/StoppedSpeakingFrame`` go on for the supervisor.
 * **The context** is ours (an ``LLMContext`` built per inference from the
-  system message and the history), not Pipecat's aggregator pair: those run
+  history; the node's instructions are the LLM service's system instruction,
+  updated when the facts arrive), not Pipecat's aggregator pair: those run
   their own turn-taking and truncate by wall clock, where a call here is cut
   by what Twilio reports played (:class:`PlaybackCutFrame`).
+* **Fixed lines** are said by the model, as on the realtime path (the
+  greeting "with exactly these words", the hand-over line "in the language
+  you are speaking"): the instruction joins the system instruction for that
+  one inference; should the model say nothing, the TTS says the line as
+  written. A hand-over line heard to its end (``BotStoppedSpeakingFrame``
+  after its last audio) calls ``on_decision``, once.
 * **Tools.** The tool schemas go to the LLM as Pipecat ``FunctionSchema``\\ s
   (so every LLM vendor's adapter converts them); a catch-all Pipecat function
   handler bridges each call to the call's :class:`ToolHandlers` (one place
@@ -31,9 +38,12 @@ pipelines of Pipecat's own services::
   message keeps that much: whole sentences by their TTS audio, and of the
   sentence being played the share of its words that its audio heard so far
   is of its audio (HTTP TTS services give no word timestamps).
-* **Fail-over.** An ``ErrorFrame`` from any service (HTTP error, refused
-  connection), or no reply within ``answer_timeout_s`` of the caller's turn
-  (or of being asked to speak), calls ``on_failure`` once.
+* **The bot's audio** (24 kHz from OpenAI's TTS) becomes 8 kHz mu-law in
+  :class:`~agent.media.backends.cascade.audio.ToMulaw` (no buffering) and
+  goes out as ``BotAudioFrame``\ s, one reply item per TTS context.
+* **Fail-over.** An ``ErrorFrame`` from any service (HTTP error after the
+  SDK's retries, refused connection), or no reply within ``answer_timeout_s``
+  of the caller's turn (or of being asked to speak), calls ``on_failure`` once.
 """
 
 from __future__ import annotations
@@ -197,7 +207,7 @@ class CascadeProcessor(ModelProcessor):
         llm_settings = getattr(type(llm), "Settings", LLMSettings)  # the service's own settings (a delta: only what is given changes)
         self._instructions_update = lambda text: LLMUpdateSettingsFrame(delta=llm_settings(system_instruction=text))
         self._instructions = instructions
-        self.history: list[dict[str, Any]] = []  # the conversation the LLM sees (after the system message)
+        self.history: list[dict[str, Any]] = []  # the conversation the LLM sees (chat messages, after its system instruction)
         self._tools = function_schemas(tools)
         self._greeting = greeting
         self._preroll: deque[bytes] = deque(maxlen=PREROLL_MS // mulaw.FRAME_MS)
@@ -476,7 +486,10 @@ class CascadeProcessor(ModelProcessor):
     async def _bridge(self, params: Any) -> None:
         """The Pipecat function handler of every tool: the call's ToolHandlers answer it (see the module's doc)."""
         future = self._calls.setdefault(params.tool_call_id, asyncio.get_running_loop().create_future())
-        result = await future
+        try:
+            result = await future
+        finally:
+            self._calls.pop(params.tool_call_id, None)
         await params.result_callback(result, properties=FunctionCallResultProperties(run_llm=False))
 
     async def _tool_answered(self, frame: FunctionCallResultFrame) -> None:
@@ -499,8 +512,6 @@ class CascadeProcessor(ModelProcessor):
         at = next((i + 1 for i, m in enumerate(self.history) if m is reply.message), len(self.history))
         answers = [{"role": "tool", "tool_call_id": key, "content": json.dumps(reply.results[key])} for key in reply.calls]
         self.history[at:at] = answers
-        for key in reply.calls:
-            self._calls.pop(key, None)
         self._rerun = False
         if self.handover.decision is None:
             await self._infer()
