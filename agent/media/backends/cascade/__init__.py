@@ -85,7 +85,7 @@ class CascadeBackend(ModelBackend):
             try:
                 service_class(stage, service.type)  # type: ignore[arg-type]
             except UnavailableService as exc:
-                found.append(f"{exc}; or choose another `{stage}.type`")
+                found.append(str(exc))
                 continue
             variable = CascadeSettings.env_var(f"{stage}_api_key")
             try:

@@ -74,7 +74,7 @@ class ServiceOptions(BaseModel):
 
 
 class UnavailableService(RuntimeError):
-    """A configured service's package is not installed (the message names the pip extra)."""
+    """A configured service is unknown or its package not installed: "what is wrong; what to do" (the pip extra)."""
 
 
 def service_class(stage: Literal["stt", "llm", "tts"], kind: str) -> type:
@@ -82,14 +82,15 @@ def service_class(stage: Literal["stt", "llm", "tts"], kind: str) -> type:
     vendors = VENDORS[stage]
     vendor = vendors.get(kind)
     if vendor is None:
-        raise UnavailableService(f"unknown {stage} type {kind!r}; the cascade knows {', '.join(sorted(vendors))}")
+        raise UnavailableService(f"unknown {stage} type {kind!r}; choose one of {', '.join(sorted(vendors))}")
     module, _, name = vendor.target.partition(":")
     try:
         return getattr(importlib.import_module(module), name)
     except Exception as exc:  # noqa: BLE001 - Pipecat raises its own Exception naming the missing SDK
         extra = vendor.extra or "openai"
         raise UnavailableService(
-            f"{stage} type {kind!r} needs Pipecat's {extra!r} extra: pip install 'pipecat-ai[{extra}]' ({type(exc).__name__}: {exc})"
+            f"{stage} type {kind!r} is not installed ({type(exc).__name__}: {exc}); "
+            f"pip install 'pipecat-ai[{extra}]', or choose another `{stage}.type`"
         ) from exc
 
 
