@@ -179,6 +179,20 @@ def test_a_renamed_node_keeps_its_place_and_comments_and_every_branch_follows(cl
     assert validate(flow).exit_code == 0
 
 
+def test_a_node_can_take_the_id_of_a_node_deleted_in_the_same_edit(client: TestClient, flow: Path) -> None:
+    s = state(client)
+    nodes = s["data"]["nodes"]
+    del nodes["known_goodbye"]
+    nodes["known_goodbye"] = nodes.pop("inquiry_message")  # renamed in the page after the delete
+    nodes["agent"]["intents"]["inquiry"] = "known_goodbye"
+    answer = client.post(
+        "/api/save", json={"data": s["data"], "renames": [["inquiry_message", "known_goodbye"]], "version": s["version"]},
+        headers=token(client),
+    )
+    assert answer.status_code == 200, answer.text
+    assert "  known_goodbye:\n    type: audio_message\n    text: This line is for urgent" in flow.read_text()
+
+
 def test_a_file_changed_on_disk_is_not_overwritten(client: TestClient, flow: Path) -> None:
     s = state(client)
     flow.write_text(flow.read_text() + "# edited elsewhere\n")

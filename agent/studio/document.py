@@ -102,6 +102,16 @@ def rename_node(data: CommentedMap, old_id: str, new_id: str) -> None:
     _retarget(nodes, old_id, new_id)
 
 
+def _drop_deleted_nodes(current: CommentedMap, data: dict[str, Any], renames: list[tuple[str, str]]) -> None:
+    """Nodes the page deleted go before renames apply, so a node may take a deleted node's id."""
+    nodes, kept = current.get("nodes"), data.get("nodes")
+    if isinstance(nodes, CommentedMap) and isinstance(kept, dict):
+        renamed = {old for old, _ in renames}
+        for nid in list(nodes):
+            if str(nid) not in kept and nid not in renamed:
+                del nodes[nid]
+
+
 def _retarget(nodes: CommentedMap, old_id: str, new_id: str) -> None:
     """Every branch that named ``old_id`` names ``new_id`` (branches are the nodes' string values naming a node)."""
     for nid, raw in nodes.items():
@@ -179,7 +189,11 @@ class FlowDocument:
             raise DocumentError(f"the file cannot be read as YAML ({exc})") from None
         if not isinstance(current, CommentedMap):
             current = CommentedMap()
+        _drop_deleted_nodes(current, data, renames)
         for old_id, new_id in renames:
+            nodes = current.get("nodes")
+            if isinstance(nodes, CommentedMap) and new_id in nodes and old_id in nodes:
+                del nodes[new_id]  # the page renames only onto a free id: the node of that id was deleted first
             rename_node(current, old_id, new_id)
         merged = merge(current, data)
         out = io.StringIO()
