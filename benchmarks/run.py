@@ -28,19 +28,33 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ACCOUNT, TOKEN, around_the_clock, free_port, proc_sample, system_busy
+from benchmarks.common import ACCOUNT, TOKEN, around_the_clock, free_port, proc_sample, system_busy, with_model
+from benchmarks.stages import stage_breakdown
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-CONFIGS = ("relay", "plain", "plain+silero", "ours")
+CONFIGS = ("relay", "plain", "plain+silero", "ours", "ours-cascade", "plain-cascade")
+CASCADES = ("ours-cascade", "plain-cascade")  # served by benchmarks.fake_cascade instead of the fake realtime model
+
+
+def _base(config: str) -> str:
+    """The configuration without its variant: ``ours-cascade@200`` (the cascade's turn_end_ms at 200) is ``ours-cascade``."""
+    return config.split("@", 1)[0]
 
 
 # -------------------------------------------------------------------- processes
 
 
-def _start_fake(args: argparse.Namespace) -> tuple[subprocess.Popen, str, str]:
-    proc = subprocess.Popen(
-        [
+def _start_fake(
+    args: argparse.Namespace, config: str = "ours", events: Path | None = None
+) -> tuple[subprocess.Popen, str, str]:
+    if _base(config) in CASCADES:
+        cmd = [PY, "-m", "benchmarks.fake_cascade", "--stt-ms", str(args.stt_ms), "--llm-ms", str(args.llm_ms),
+               "--tts-ms", str(args.tts_ms), "--ms-per-token", str(args.ms_per_token)]
+        if events is not None:
+            cmd += ["--events", str(events)]
+    else:
+        cmd = [
             PY,
             "-m",
             "benchmarks.fake_model",
@@ -52,7 +66,9 @@ def _start_fake(args: argparse.Namespace) -> tuple[subprocess.Popen, str, str]:
             str(args.reply_ms),
             "--greeting-ms",
             str(args.greeting_ms),
-        ],
+        ]
+    proc = subprocess.Popen(
+        cmd,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -61,7 +77,7 @@ def _start_fake(args: argparse.Namespace) -> tuple[subprocess.Popen, str, str]:
     line = proc.stdout.readline().split()
     if not line or line[0] != "READY":
         proc.kill()
-        raise RuntimeError("the fake model did not start")
+        raise RuntimeError(f"the fake ({cmd[2]}) did not start")
     return proc, line[1], line[2]
 
 
@@ -83,6 +99,8 @@ def _start_server(
             "--silence-ms",
             str(args.silence_ms),
         ]
+    elif config == "plain-cascade":
+        cmd = [PY, "-m", "benchmarks.plain_cascade", "--port", str(port), "--base-url", model_url]
     elif config.startswith("plain"):
         cmd = [
             PY,
@@ -97,7 +115,7 @@ def _start_server(
         ]
         if config == "plain+silero":
             cmd.append("--silero")
-    elif config == "ours":
+    elif config == "ours" or _base(config) == "ours-cascade":
         cmd = (
             [PY, "-m", "agent.cli.main", "serve"]
             if not Path(PY).with_name("voice-agent").exists()
@@ -118,6 +136,12 @@ def _start_server(
                 "VOICE_AGENT_VAD_SILENCE_MS": str(args.silence_ms),
             }
         )
+        if _base(config) == "ours-cascade":  # the AI node's model: block names the cascade and the fake's three endpoints
+            model: dict[str, Any] = {"backend": "cascade", **{s: {"base_url": model_url} for s in ("stt", "llm", "tts")}}
+            if "@" in config:  # ours-cascade@200: the model block's turn_end_ms
+                model["turn_end_ms"] = int(config.split("@", 1)[1])
+            flow = with_model(Path(args.flow), model, log.parent)
+            env.update({"VOICE_AGENT_FLOW": str(flow), "VOICE_AGENT_OPENAI_BASE_URL": model_url})
     else:
         raise ValueError(
             f"unknown configuration {config!r}; choose from {', '.join(CONFIGS)}"
@@ -136,7 +160,7 @@ def _start_server(
         try:
             with urllib.request.urlopen(base + health, timeout=1) as r:
                 if r.status == 200:
-                    return proc, base, config == "ours"
+                    return proc, base, config == "ours" or _base(config) == "ours-cascade"
         except OSError:
             time.sleep(0.2)
     proc.kill()
@@ -281,7 +305,8 @@ def measure(
 ) -> dict[str, Any]:
     fake = server = None
     try:
-        fake, model_url, rest_url = _start_fake(args)
+        events = logdir / f"{config}-{calls}.events.jsonl"
+        fake, model_url, rest_url = _start_fake(args, config, events)
         server, base, webhook = _start_server(
             config, model_url, rest_url, args, logdir / f"{config}.log"
         )
@@ -324,7 +349,11 @@ def measure(
     rss_load = [
         s[2] for s in sampler.samples["server"] if all_up <= s[0] <= first_down
     ] or [s[2] for s in sampler.samples["server"]]
-    expected = (args.latency_ms + args.silence_ms) / 1000
+    expected = (
+        (args.stt_ms + args.llm_ms + args.tts_ms) / 1000  # the fake services' own delays; turn-end detection is the server's
+        if _base(config) in CASCADES
+        else (args.latency_ms + args.silence_ms) / 1000
+    )
     turns = [t for r in recs for t in r["turns"]]
     replies = [t["reply_s"] for t in turns]
     added = [
@@ -374,6 +403,9 @@ def measure(
         "errors": len(errors),
         "error_examples": errors[:3],
     }
+    if _base(config) in CASCADES and calls == 1 and events.exists():  # one call: each request belongs to its turn
+        cell["stages"] = stage_breakdown(recs, events)
+        print(f"# {config} stages (median ms per turn): {cell['stages']}", file=sys.stderr)
     cell["rt_held"] = bool(
         not errors
         and cell["bot_on_time_pct"] is not None
@@ -498,7 +530,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--configs",
         default="relay,plain,ours",
-        help=f"comma-separated, of {', '.join(CONFIGS)}",
+        help=f"comma-separated, of {', '.join(CONFIGS)}; ours-cascade@MS sets the cascade's turn_end_ms",
     )
     p.add_argument(
         "--flow",
@@ -517,6 +549,10 @@ def main(argv: list[str] | None = None) -> None:
         default=500,
         help="server VAD silence that ends a turn",
     )
+    p.add_argument("--stt-ms", type=int, default=100, help="cascade fakes: transcription answered this long after the request")
+    p.add_argument("--llm-ms", type=int, default=100, help="cascade fakes: first chat chunk this long after the request")
+    p.add_argument("--tts-ms", type=int, default=100, help="cascade fakes: first speech bytes this long after the request")
+    p.add_argument("--ms-per-token", type=int, default=0, help="cascade fakes: between the chat stream's words")
     p.add_argument(
         "--reply-ms", type=int, default=1500, help="audio length of each fake answer"
     )
@@ -585,16 +621,16 @@ def main(argv: list[str] | None = None) -> None:
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     counts = [int(n) for n in args.calls.split(",")]
     for c in configs:
-        if c not in CONFIGS:
+        if c not in CONFIGS and not (_base(c) == "ours-cascade" and c.split("@", 1)[1].isdigit()):
             p.error(f"unknown configuration {c!r}; choose from {', '.join(CONFIGS)}")
     logdir = Path(args.logs or tempfile.mkdtemp(prefix="voice-bench-"))
     logdir.mkdir(parents=True, exist_ok=True)
     args.flow = str(around_the_clock(Path(args.flow).resolve(), logdir))  # the AI node answers at any hour
     print(f"# {machine()}; code {revision()}; logs in {logdir}", file=sys.stderr)
     cells: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for run in range(args.runs):
-        for config in configs:
-            for n in counts:
+    for run in range(args.runs):  # configurations interleaved at each N: the shared machine's noise hits them alike
+        for n in counts:
+            for config in configs:
                 t0 = time.time()
                 try:
                     cell = measure(config, n, args, logdir)
@@ -613,7 +649,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = [combine(cells[(c, n)]) for c in configs for n in counts if (c, n) in cells]
     print(
         f"Machine: {machine()}. Code: {revision()}. {args.runs} run(s), {args.seconds:g} s calls, medians over runs; "
-        f"fake model: {args.silence_ms} ms VAD silence + {args.latency_ms} ms answer latency."
+        f"fake model: {args.silence_ms} ms VAD silence + {args.latency_ms} ms answer latency"
+        + (f"; cascade fakes: STT {args.stt_ms} + LLM {args.llm_ms} + TTS {args.tts_ms} ms" if {_base(c) for c in configs} & set(CASCADES) else "")
+        + "."
     )
     print(table(rows))
     if args.json:
