@@ -444,3 +444,22 @@ def test_each_stage_talks_to_its_own_server_with_its_model_voice_and_key() -> No
     assert str(llm._client.base_url) == "http://vllm.internal:8000/v1/" and llm._client.api_key == "vllm-key"
     assert llm._settings.model == "meta-llama/Llama-3.1-8B-Instruct"
     assert type(tts).__name__ == "CartesiaTTSService" and tts._settings.voice == "a-voice-id" and tts._settings.model == "sonic-2"
+
+
+@pytest.mark.anyio
+async def test_more_words_before_the_answer_is_heard_are_answered_together() -> None:
+    script = ChatScript([
+        When(user="scanner", say="I will note the printer and the scanner."),
+        When(user="printer", say="I will note the printer."),
+    ])
+    async with FakeOpenAIHttp(script, first_token_ms=2500) as fake, CascadeCall(fake, answer_timeout_s=10) as call:
+        await call.until(lambda: call.bot_said() == [GREETING], timeout=15)
+        await call.say("My printer is broken")
+        await fake.wait_for("/v1/chat/completions", count=2)
+        await call.say("and the scanner too")  # while the answer to the first words is still being thought of
+        await call.until(lambda: "I will note the printer and the scanner." in call.bot_said(), timeout=15, what="one answer to both")
+        assert "I will note the printer." not in call.bot_said(), "the answer to half of what was said is dropped"
+        assert [m for m in fake.chats[-1]["messages"] if m["role"] == "user"] == [
+            {"role": "user", "content": "My printer is broken"}, {"role": "user", "content": "and the scanner too"},
+        ]
+        assert call.failures == []

@@ -320,7 +320,7 @@ class CascadeProcessor(ModelProcessor):
         while not self.closing and not self.failed:
             await asyncio.sleep(WATCHDOG_TICK_S)
             since = self._awaiting_since
-            if since is not None and time.monotonic() - since > self.answer_timeout_s:
+            if since is not None and not self.handover.delivered and time.monotonic() - since > self.answer_timeout_s:
                 await self.fail("no_answer", f"the cascade did not answer within {self.answer_timeout_s:g} s")
 
     async def _service_upstream(self, frame: Frame, direction: FrameDirection) -> None:
@@ -348,7 +348,8 @@ class CascadeProcessor(ModelProcessor):
         elif turn is Turn.STOPPED:
             await self._listen.queue_frame(VADUserStoppedSpeakingFrame())
             await self.push_frame(UserStoppedSpeakingFrame())
-            self._awaiting_since = time.monotonic()  # the caller's turn is over: an answer is due
+            if self.handover.decision is None:
+                self._awaiting_since = time.monotonic()  # the caller's turn is over: an answer is due
         else:
             self._preroll.append(audio)
 
