@@ -58,6 +58,8 @@ def test_the_page_carries_its_token_and_the_flow_is_drawn_with_every_node(client
     assert client.app.state.studio.token in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]  # no inline or foreign script runs
     assert page.headers["x-frame-options"] == "DENY"  # no other site frames it to trick a click
+    for module in ("/static/main.js", "/static/vendor/cytoscape/cytoscape.esm.min.mjs"):  # ES modules need a JS type
+        assert client.get(module).headers["content-type"].startswith("text/javascript"), module
     s = state(client)
     assert [n["id"] for n in s["graph"]["nodes"]] == list(load_flow(flow).nodes)
     assert s["problems"] == [] and s["valid"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import mimetypes
 import secrets
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ from agent.studio.problems import check_text
 from agent.studio.rehearsal import Chat, Chats, Rehearsal
 
 STATIC = Path(__file__).parent / "static"
+# Browsers run ES modules only when served as JavaScript; not every system's MIME table knows `.mjs`.
+mimetypes.add_type("text/javascript", ".mjs")
+mimetypes.add_type("text/javascript", ".js")
 TOKEN_HEADER = "X-Studio-Token"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 # The page runs only its own scripts, talks only to this server and is never framed by another site.

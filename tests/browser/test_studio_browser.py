@@ -139,11 +139,18 @@ def test_an_invalid_value_shows_the_validators_message_on_its_field_until_fixed(
     copy.write_text(flow.read_text().replace("timezone: Europe/Berlin\n    hours:", "timezone: Europe/Berln\n    hours:"))
     assert "node `hours`: unknown time zone `Europe/Berln`; did you mean `Europe/Berlin`? Fix: use `Europe/Berlin`" in cli("flow", "validate", str(copy)).stderr
     shots(page, "invalid-timezone")
+    before = flow.read_text()
+    page.keyboard.press("Control+S")  # refused: the flow does not validate
+    page.locator("#message").get_by_text("not saved: the flow does not validate (save anyway to keep it as it is).").wait_for()
+    assert page.locator("#save-anyway").is_visible() and flow.read_text() == before
+    shots(page, "save-refused")
+    page.click("#tab-node")
     field(page, "timezone").fill("Europe/Berlin")
     page.locator("#status").get_by_text("valid (11 nodes)").wait_for()
     assert error.inner_text() == ""
     assert field(page, "timezone").get_attribute("aria-invalid") is None
     assert not page.evaluate("studio.graph.cy.getElementById('hours').hasClass('problem')")
+    assert not page.locator("#save-anyway").is_visible()
     shots(page, "fixed")
 
 

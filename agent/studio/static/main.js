@@ -127,6 +127,7 @@ async function check() {
     state.problems = answer.problems;
     state.valid = answer.valid;
     state.graph = answer.graph;
+    if (answer.valid) $('save-anyway').hidden = true;
     $('yaml').textContent = answer.yaml;
     redraw();
   }).catch((e) => message(errorText(e)));
