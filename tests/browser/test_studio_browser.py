@@ -11,6 +11,7 @@ from the keyboard alone.
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,13 +61,22 @@ def graph_nodes(page) -> list[str]:
 
 def click_graph_node(page, node_id: str) -> None:
     """A real mouse click where Cytoscape drew the node (once the view stopped moving)."""
-    page.wait_for_function("!studio.graph.cy.animated()")
+    still(page)
     x, y = page.evaluate(
         """(id) => { const n = studio.graph.cy.getElementById(id); const p = n.renderedPosition();
                      const r = studio.graph.cy.container().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }""",
         node_id,
     )
     page.mouse.click(x, y)
+
+
+def still(page) -> None:
+    """Wait until the graph's view stops moving (polled from here: the page's CSP forbids the eval that
+    Playwright's wait_for_function polls with, and the page must work under its CSP)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while page.evaluate("studio.graph.cy.animated()"):
+        assert time.monotonic() < deadline, "the graph kept moving"
+        time.sleep(0.03)
 
 
 def settled(page) -> None:
@@ -113,7 +123,7 @@ def test_selecting_a_node_shows_its_form(page, shots) -> None:
     assert field(page, "during").input_value() == "agent"
     shots(page, "hours-form")
     # Clicking a branch arrow opens its node at that branch.
-    page.wait_for_function("!studio.graph.cy.animated()")
+    still(page)
     x, y = page.evaluate(
         """() => { const e = studio.graph.cy.edges().filter(e => e.source().id() === 'screen' && e.target().id() === 'blocked_goodbye');
                    const p = e.renderedMidpoint(); const r = studio.graph.cy.container().getBoundingClientRect();
