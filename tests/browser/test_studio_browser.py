@@ -39,11 +39,13 @@ def page(browser, flow: Path):
         page.set_default_timeout(TIMEOUT_MS)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        expected = "the server responded with a status of 422"  # a refused save: the page shows why
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" and expected not in m.text else None)
         page.goto(served.url)
         page.wait_for_selector("body[data-ready=true]")
         yield page
         context.close()
-        assert errors == [], errors  # no script error on the page during the test
+        assert errors == [], errors  # no script error, refused resource or CSP violation on the page during the test
 
 
 def cli(*args: str):
