@@ -381,7 +381,8 @@ class CascadeProcessor(ModelProcessor):
             return
         await self.push_frame(TranscriptionFrame(text=f"(keys {digits})", user_id="caller", timestamp=str(time.time())))
         self.history.append({"role": "user", "content": KEYED.format(digits=digits)})
-        await self._infer()
+        if self.handover.decision is None:
+            await self._infer()
 
     async def _instruct(self, instructions: str) -> None:
         """New instructions (the facts): the LLM service's system instruction, from its next inference on."""
@@ -398,14 +399,14 @@ class CascadeProcessor(ModelProcessor):
     def _busy(self) -> bool:
         return bool(self._asked) or self._generating is not None or self._tools_pending is not None
 
-    async def _infer(self, extra: str | None = None, *, line: str | None = None) -> None:
+    async def _infer(self, extra: str | None = None, *, line: str | None = None, handover: bool = False) -> None:
         """One inference over the history (the instructions are the LLM service's; ``extra``: one-off instructions added to them)."""
         if self.failed or self.closing:
             return
         if self._busy():
             self._rerun = True
             return
-        reply = Reply(line=line, handover=line is not None)
+        reply = Reply(line=line, handover=handover)
         self._asked.append(reply)
         self._awaiting_since = self._awaiting_since or time.monotonic()
         if extra:  # for this inference only, after the node's instructions (the realtime path's response instructions)
@@ -417,7 +418,7 @@ class CascadeProcessor(ModelProcessor):
     async def _handover_line(self, text: str) -> None:
         """The hand-over line, as the realtime path has it said: by the model, in the language of the conversation."""
         self.handover.line_asked = True
-        await self._infer(f"{SAY_LEAD}{text}", line=text)
+        await self._infer(f"{SAY_LEAD}{text}", line=text, handover=True)
 
     async def _say(self, text: str, *, handover: bool = False) -> None:
         """A fixed line straight to the TTS (one the LLM was asked to say and did not); it joins the history as said."""
