@@ -179,7 +179,10 @@ def test_a_node_and_a_branch_added_in_the_page_save_to_a_valid_file_with_its_com
     assert "no_message" in page.evaluate("studio.state.graph.unreachable")
     shots(page, "unreachable")
     click_graph_node(page, "voicemail")
-    field(page, "not_left").fill("no_message")
+    page.select_option("#connect-branch", label="not_left")  # Connect a branch: not_left -> no_message
+    page.fill("#connect-target", "no_message")
+    page.click("#connect")
+    assert field(page, "not_left").input_value() == "no_message"
     page.locator("#status").get_by_text("valid (12 nodes)").wait_for()
     assert ["voicemail", "no_message", "not_left"] in page.evaluate(
         "studio.graph.cy.edges().map(e => [e.source().id(), e.target().id(), e.data('label')])"

@@ -234,6 +234,12 @@ function renderNodeForm() {
     <h2>Node <code></code></h2>
     <label class="field"><span class="label">id</span> <input id="node-id" autocomplete="off"></label>
     <label class="field"><span class="label">type</span> <select id="node-type"></select></label>
+    <fieldset class="connect"><legend>Connect a branch</legend>
+      <label>branch <select id="connect-branch"></select></label>
+      <label id="connect-name-label" hidden>name <input id="connect-name" autocomplete="off"></label>
+      <label>to <input id="connect-target" list="node-ids" autocomplete="off" placeholder="node id (empty: end the call)"></label>
+      <button type="button" id="connect">Connect</button>
+    </fieldset>
     <button type="button" id="node-delete" class="danger">Delete node</button>
     <div class="field-error" data-error-for="[]"></div>`;
   head.querySelector('code').textContent = id;
@@ -249,6 +255,7 @@ function renderNodeForm() {
   typeSelect.value = String(node.type ?? '');
   typeSelect.addEventListener('change', () => { node.type = typeSelect.value; changed(); renderNodeForm(); });
   head.querySelector('#node-delete').addEventListener('click', () => deleteNode(id));
+  wireConnect(head, id, node);
   const fields = document.createElement('div');
   fields.className = 'fields';
   const def = state.schema.properties.nodes.additionalProperties.discriminator.mapping[node.type];
@@ -256,6 +263,48 @@ function renderNodeForm() {
   else fields.textContent = `Unknown node type ${node.type}: choose one of the types above.`;
   box.replaceChildren(head, fields);
   showErrors(box, state.problems.filter((p) => p.node === id));
+}
+
+// Connect one of the node's branches (a field that names a node) to a node, from the top of its form.
+const NEW_ENTRY = { intents: 'a new intent', options: 'a new key' };
+
+function branchSlots(node) {
+  const slots = [];
+  for (const f of state.branchFields[node.type] || []) {
+    if (f in NEW_ENTRY) {
+      for (const k of Object.keys(node[f] || {})) slots.push({ path: [f, k], label: `${f === 'intents' ? 'intent' : 'key'} ${k}` });
+      slots.push({ path: [f, null], label: NEW_ENTRY[f] });
+    } else slots.push({ path: [f], label: f });
+  }
+  return slots;
+}
+
+function wireConnect(head, id, node) {
+  const box = head.querySelector('.connect');
+  const select = head.querySelector('#connect-branch');
+  const slots = branchSlots(node);
+  if (!slots.length) { box.hidden = true; return; }
+  select.replaceChildren(...slots.map((slot, i) => Object.assign(document.createElement('option'), { value: String(i), textContent: slot.label })));
+  const named = () => slots[Number(select.value)].path[1] === null;
+  select.addEventListener('change', () => { head.querySelector('#connect-name-label').hidden = !named(); });
+  head.querySelector('#connect').addEventListener('click', () => {
+    const slot = slots[Number(select.value)];
+    const target = head.querySelector('#connect-target').value.trim() || null;
+    const [field, key] = slot.path;
+    let path = slot.path;
+    if (key === null) {
+      const name = head.querySelector('#connect-name').value.trim();
+      if (!name) { message(`Give the ${field === 'intents' ? 'intent' : 'key'} a name first.`); head.querySelector('#connect-name').focus(); return; }
+      if (!node[field] || typeof node[field] !== 'object') node[field] = {};
+      node[field][name] = target;
+      path = [field, name];
+    } else if (key !== undefined) node[field][key] = target;
+    else node[field] = target;
+    message(null);
+    changed();
+    renderNodeForm();
+    focusField($('node-form'), path);
+  });
 }
 
 function renameNode(oldId, newId, input) {
