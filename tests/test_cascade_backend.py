@@ -463,3 +463,21 @@ async def test_more_words_before_the_answer_is_heard_are_answered_together() -> 
             {"role": "user", "content": "My printer is broken"}, {"role": "user", "content": "and the scanner too"},
         ]
         assert call.failures == []
+
+
+@pytest.mark.anyio
+async def test_the_barge_in_detectors_frame_stops_the_bot_too() -> None:
+    from pipecat.frames.frames import VADUserStartedSpeakingFrame
+
+    long = "Let me explain what we know so far about the outage in the data centre and what happens next."
+    async with FakeOpenAIHttp(ChatScript([When(user="printer", say=long)])) as fake, CascadeCall(fake) as call:
+        call.line.speed = 1.0
+        await call.until(lambda: call.bot_said() == [GREETING])
+        await call.until(lambda: not call.line._marks, timeout=15, what="the greeting played")
+        await call.say("My printer is on fire")
+        await call.until(lambda: call.line.played_ms() > 300 * len(GREETING.split()) + 1200, timeout=15, what="the reply playing")
+        await call.send(VADUserStartedSpeakingFrame())  # what the local barge-in VAD pushes while the bot is heard
+        await call.until(lambda: call.line.events("clear"), what="Twilio cleared")
+        await call.until(lambda: call.model.history[-1]["content"] != long, what="the reply cut in the context")
+        kept = call.model.history[-1]["content"].split()
+        assert 2 <= len(kept) < len(long.split()) and long.split()[: len(kept)] == kept, kept
