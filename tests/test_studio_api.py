@@ -147,7 +147,7 @@ def test_a_new_node_and_branch_are_saved_with_every_comment_and_key_order_kept(c
     assert "    left: thanks_goodbye\n    not_left: no_message\n" in after
     unchanged = before.replace("    not_left: thanks_goodbye\n", "    not_left: no_message\n")
     assert after.startswith(unchanged)  # everything but the new branch, as it was; the new node after it
-    assert after[len(unchanged):].lstrip("\n").startswith("  no_message:\n    type: hangup\n")
+    assert after[len(unchanged):] == "\n  no_message:\n    type: hangup\n    text: No message was recorded. Please call again. Goodbye.\n"
 
 
 def test_an_invalid_flow_is_saved_only_when_forced(client: TestClient, flow: Path) -> None:

@@ -112,6 +112,24 @@ def _drop_deleted_nodes(current: CommentedMap, data: dict[str, Any], renames: li
                 del nodes[nid]
 
 
+def _space_new_nodes(data: Any, existing: list[Any], text: str) -> None:
+    """New nodes get the blank line before them that the file puts between its nodes."""
+    nodes = data.get("nodes") if isinstance(data, CommentedMap) else None
+    if not isinstance(nodes, CommentedMap) or len(existing) < 2 or existing[-1] not in nodes:
+        return
+    lines = text.splitlines()
+    try:
+        at = nodes.lc.key(existing[-1])[0]  # 0-based line of the last node the file had
+    except (KeyError, TypeError):  # renamed in this edit: no line of its own
+        return
+    if not (0 < at < len(lines) and lines[at - 1].strip() == ""):
+        return
+    indent = len(lines[at]) - len(lines[at].lstrip())
+    for nid in nodes:
+        if nid not in existing:
+            nodes.yaml_set_comment_before_after_key(nid, before="\n", indent=indent)
+
+
 def _retarget(nodes: CommentedMap, old_id: str, new_id: str) -> None:
     """Every branch that named ``old_id`` names ``new_id`` (branches are the nodes' string values naming a node)."""
     for nid, raw in nodes.items():
@@ -195,7 +213,9 @@ class FlowDocument:
             if isinstance(nodes, CommentedMap) and new_id in nodes and old_id in nodes:
                 del nodes[new_id]  # the page renames only onto a free id: the node of that id was deleted first
             rename_node(current, old_id, new_id)
+        existing = list(current["nodes"]) if isinstance(current.get("nodes"), CommentedMap) else []
         merged = merge(current, data)
+        _space_new_nodes(merged, existing, base)
         out = io.StringIO()
         yaml.dump(merged, out)
         return out.getvalue()
