@@ -283,6 +283,55 @@ def top_functions(path: Path, n: int = 15) -> str:
     )
 
 
+#: Where a server's time goes, by the innermost frame of a sample that names one of these (first match in this order).
+PROFILE_CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
+    ("VAD (Silero)", ("silero", "agent/media/vad.py", "cascade/turns.py", "vad_analyzer")),
+    ("turn-end model (smart turn)", ("smart_turn",)),
+    ("resampling", ("soxr", "resampl", "cascade/audio.py")),
+    ("mu-law", ("mulaw", "ulaw")),
+    ("HTTP client (openai, httpx)", ("/openai/", "/httpx/", "/httpcore/", "/h11/", "/anyio/", "ssl.py")),
+    ("WebSocket, ASGI", ("/websockets/", "/uvicorn/", "/starlette/", "/fastapi/")),
+    ("json, base64", ("json/", "base64")),
+]
+
+
+#: Leaves of a thread that waits (the event loop's select, an idle executor thread): not busy.
+IDLE_LEAVES = ("select (selectors.py", "_worker (concurrent/futures/thread.py", "wait (threading.py")
+
+
+def profile_categories(path: Path) -> str:
+    """Share of a py-spy raw profile's busy samples per category (``PROFILE_CATEGORIES``; else Pipecat, our code, asyncio)."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = stack.split(";")[::-1]  # innermost first
+        if any(key in frames[0] for key in IDLE_LEAVES):
+            continue
+        name = next(
+            (cat for frame in frames for cat, keys in PROFILE_CATEGORIES if any(k in frame for k in keys)), None
+        )
+        if name is None:
+            for frame in frames:
+                if "pipecat/" in frame:
+                    name = "Pipecat (frames, aggregation, services)"
+                elif "agent/" in frame or "benchmarks/" in frame:
+                    name = "our code"
+                elif "asyncio/" in frame:
+                    name = "asyncio"
+                if name:
+                    break
+        name = name or "other"
+        counts[name] = counts.get(name, 0) + int(count)
+        total += int(count)
+    rows = sorted(counts.items(), key=lambda kv: -kv[1])
+    return f"py-spy {path.name}: {total} busy samples by category\n" + "\n".join(
+        f"{100 * c / total:5.1f}%  {name}" for name, c in rows
+    )
+
+
 # -------------------------------------------------------------------- one cell
 
 
@@ -337,6 +386,7 @@ def measure(
         if spy is not None:
             spy.wait()
             print(top_functions(logdir / f"{config}-{calls}.pyspy"), file=sys.stderr)
+            print(profile_categories(logdir / f"{config}-{calls}.pyspy"), file=sys.stderr)
         cpu1, _ = proc_sample(server.pid)
     finally:
         _stop(server)
