@@ -481,3 +481,15 @@ async def test_the_barge_in_detectors_frame_stops_the_bot_too() -> None:
         await call.until(lambda: call.model.history[-1]["content"] != long, what="the reply cut in the context")
         kept = call.model.history[-1]["content"].split()
         assert 2 <= len(kept) < len(long.split()) and long.split()[: len(kept)] == kept, kept
+
+
+def test_what_was_heard_is_whole_sentences_by_their_audio_and_a_share_of_the_one_playing() -> None:
+    from agent.media.backends.cascade.processor import Reply
+
+    reply = Reply(requested=["One two three four.", "Five six seven eight."], audio_ms=3000)
+    reply.spoken, reply.spoken_ms = [("One two three four.", 1000)], 1000  # the second sentence's audio: 2000 ms so far
+    assert reply.heard_text(0) == ""
+    assert reply.heard_text(500) == "One two"
+    assert reply.heard_text(1000) == "One two three four."
+    assert reply.heard_text(2000) == "One two three four. Five six"
+    assert reply.heard_text(5000) == "One two three four. Five six seven eight."

@@ -151,6 +151,11 @@ class Reply:
     spoken_ms: int = 0  # audio of the sentences in ``spoken``
     done_speaking: bool = False  # the TTS finished it
 
+    def spoken_text(self) -> str:
+        """What it has to say, whitespace collapsed: the LLM's text, or the line."""
+        text = "".join(self.text) if self.text else (self.message or {}).get("content") or self.line or ""
+        return " ".join(text.split())
+
     def heard_text(self, heard_ms: int) -> str:
         """What the caller heard of it after ``heard_ms``: whole sentences by their audio, the one in play by its share."""
         words: list[str] = []
@@ -540,6 +545,12 @@ class CascadeProcessor(ModelProcessor):
         if reply is None:
             if not self._unvoiced:
                 return
+            sentence = " ".join(text.split())
+            # The oldest reply whose text has this sentence: one the TTS found nothing to say in is passed over
+            # (none has it, e.g. a text transform changed it: the oldest).
+            match = next((i for i, r in enumerate(self._unvoiced) if sentence in r.spoken_text()), 0)
+            for _ in range(match):
+                self._unvoiced.popleft()
             reply = self._by_context[context_id] = self._unvoiced.popleft()
         reply.requested.append(text.strip())
 
