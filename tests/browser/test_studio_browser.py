@@ -61,15 +61,25 @@ def graph_nodes(page) -> list[str]:
     return page.evaluate("studio.graph.cy.nodes().filter(n => !n.id().startsWith('\\u0000')).map(n => n.id())")
 
 
-def click_graph_node(page, node_id: str) -> None:
-    """A real mouse click where Cytoscape drew the node (once the view stopped moving)."""
+def click_graph_node(page, node_id: str, *, shift: bool = False) -> None:
+    """A real mouse click where Cytoscape drew the node (once the view stopped moving; zoomed out to it if it is
+    out of view, as a user would)."""
     still(page)
+    page.evaluate(
+        """(id) => { const cy = studio.graph.cy; const b = cy.getElementById(id).renderedBoundingBox();
+                     if (b.x1 < 0 || b.y1 < 0 || b.x2 > cy.width() || b.y2 > cy.height()) cy.fit(undefined, 20); }""",
+        node_id,
+    )
     x, y = page.evaluate(
         """(id) => { const n = studio.graph.cy.getElementById(id); const p = n.renderedPosition();
                      const r = studio.graph.cy.container().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }""",
         node_id,
     )
+    if shift:
+        page.keyboard.down("Shift")
     page.mouse.click(x, y)
+    if shift:
+        page.keyboard.up("Shift")
 
 
 def still(page) -> None:
@@ -179,8 +189,10 @@ def test_a_node_and_a_branch_added_in_the_page_save_to_a_valid_file_with_its_com
     assert "no_message" in page.evaluate("studio.state.graph.unreachable")
     shots(page, "unreachable")
     click_graph_node(page, "voicemail")
-    page.select_option("#connect-branch", label="not_left")  # Connect a branch: not_left -> no_message
-    page.fill("#connect-target", "no_message")
+    click_graph_node(page, "no_message", shift=True)  # Shift+click: connect a branch of voicemail to no_message
+    assert page.locator("#connect-target").input_value() == "no_message"
+    assert page.evaluate("document.activeElement.id") == "connect-branch"
+    page.select_option("#connect-branch", label="not_left")
     page.click("#connect")
     assert field(page, "not_left").input_value() == "no_message"
     page.locator("#status").get_by_text("valid (12 nodes)").wait_for()

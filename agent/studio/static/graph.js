@@ -94,11 +94,15 @@ function elements(graph, problemNodes) {
 }
 
 export class FlowGraph {
-  constructor(container, onSelect) {
+  constructor(container, onSelect, onConnect) {
     this.cy = cytoscape({ container, style: style(), boxSelectionEnabled: false, autounselectify: false });
+    this.selected = null;
     this.cy.on('tap', 'node', (event) => {
       const id = event.target.id();
-      if (!id.startsWith('\u0000')) onSelect(id);
+      if (id.startsWith('\u0000')) return;
+      // Shift+click on another node: connect a branch of the selected node to it.
+      if (event.originalEvent && event.originalEvent.shiftKey && this.selected && this.selected !== id) onConnect(this.selected, id);
+      else onSelect(id);
     });
     // A branch arrow opens its node's form at the branch's field.
     this.cy.on('tap', 'edge', (event) => onSelect(event.target.data('source'), event.target.data('paths')[0]));
@@ -127,11 +131,15 @@ export class FlowGraph {
   }
 
   select(id) {
+    this.selected = id;
     this.cy.$(':selected').unselect();
     const node = this.cy.getElementById(id);
     if (node.nonempty()) {
       node.select();
-      this.cy.animate({ center: { eles: node } }, { duration: 150 });
+      const b = node.renderedBoundingBox();
+      if (b.x1 < 0 || b.y1 < 0 || b.x2 > this.cy.width() || b.y2 > this.cy.height()) {
+        this.cy.animate({ center: { eles: node } }, { duration: 150 });  // brought into view only when out of it
+      }
     }
   }
 

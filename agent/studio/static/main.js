@@ -65,7 +65,17 @@ document.querySelector('.tabs').addEventListener('keydown', (e) => {
 });
 
 // --- graph and node list --------------------------------------------------------------------------
-const graph = new FlowGraph($('graph'), (id, field) => selectNode(id, field ? { focusField: field } : {}));
+const graph = new FlowGraph($('graph'), (id, field) => selectNode(id, field ? { focusField: field } : {}), connectTo);
+
+function connectTo(source, target) {
+  selectNode(source);
+  const box = $('node-form').querySelector('.connect');
+  if (!box || box.hidden) { message(`${source} has no branches to connect.`); graph.select(source); return; }
+  $('connect-target').value = target;
+  graph.select(source);
+  $('connect-branch').focus();
+  message(`Choose which branch of ${source} leads to ${target}, then Connect.`, 'info');
+}
 studio.graph = graph;
 
 function renderLegend() {
