@@ -230,6 +230,7 @@ def test_a_rehearsed_script_is_the_call_voice_agent_simulate_prints(client: Test
     assert steps[0]["entered"] == ["screen", "greeting", "hours", "agent"]  # up to the first thing the caller answers
     assert rehearsed["expect"] == []  # the script's expect block holds
     assert any(e["kind"] == "fields" and "caller_name" in e["saved"] for e in rehearsed["events"])
+    assert {"kind": "decided", "intent": "system_outage", "branch": "alert"} in rehearsed["events"]
 
 
 def test_the_pages_clock_and_number_win_over_the_scripts(client: TestClient) -> None:
@@ -375,3 +376,11 @@ def test_odd_edits_get_problems_not_errors(client: TestClient) -> None:
     late = client.post("/api/rehearse", json={"data": s["data"], "script": "new_outage", "at": "tomorrow"}, headers=token(client))
     assert late.status_code == 422
     assert "is not an ISO 8601 time; write e.g. 2026-11-25T10:00:00+01:00" in late.text
+
+
+def test_a_rehearsal_shows_the_facts_the_agent_used(client: TestClient, flow: Path) -> None:
+    s = state(client)
+    told = client.post("/api/rehearse", json={"data": s["data"], "script": "known_incident"}, headers=token(client)).json()
+    facts = [fact for e in told["events"] if e["kind"] == "facts" for fact in e["used"]]
+    assert facts and facts == told["outcome"]["facts_used"]
+    assert told["outcome"]["branch"] == "known_goodbye" and told["expect"] == []

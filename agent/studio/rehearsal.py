@@ -41,6 +41,7 @@ class CallWatch:
     _fields: dict[str, Any] = field(default_factory=dict)
     _facts: int = 0
     _passed: int = 0
+    _decided: tuple[str | None, str | None] = (None, None)
 
     def line(self, speaker: str, text: str) -> None:
         self.events.append({"kind": "line", "speaker": speaker, "text": text})
@@ -52,11 +53,15 @@ class CallWatch:
         self.events.append({"kind": "step", "entered": list(entered), "nodes": list(call.nodes), "ended": step.ended})
 
     def _learnt(self) -> None:
-        """Fields saved and facts used since the last event (what the agent's tools did)."""
+        """Fields saved, the decision and facts used since the last event (what the agent's tools did)."""
         saved = {k: v for k, v in self.call.fields.items() if self._fields.get(k) != v}
         if saved:
             self.events.append({"kind": "fields", "saved": _jsonable(saved)})
             self._fields = dict(self.call.fields)
+        decided = (self.call.intent, self.call.branch)
+        if decided != self._decided and any(decided):
+            self.events.append({"kind": "decided", "intent": decided[0], "branch": decided[1]})
+            self._decided = decided
         if len(self.call.facts_used) > self._facts:
             self.events.append({"kind": "facts", "used": list(self.call.facts_used[self._facts:])})
             self._facts = len(self.call.facts_used)

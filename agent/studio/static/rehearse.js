@@ -80,6 +80,9 @@ export class Rehearsal {
       } else if (event.kind === 'fields') {
         li.className = 'line tool';
         li.textContent = `saved: ${Object.entries(event.saved).map(([k, v]) => `${k} = ${Array.isArray(v) ? v.join(', ') : v}`).join('; ')}`;
+      } else if (event.kind === 'decided') {
+        li.className = 'line tool';
+        li.textContent = `decided: ${[event.intent && `intent ${event.intent}`, event.branch && `branch ${event.branch}`].filter(Boolean).join(', ')}`;
       } else if (event.kind === 'facts') {
         li.className = 'line tool';
         li.textContent = `facts used: ${event.used.join('; ')}`;
