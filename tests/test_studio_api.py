@@ -384,3 +384,17 @@ def test_a_rehearsal_shows_the_facts_the_agent_used(client: TestClient, flow: Pa
     facts = [fact for e in told["events"] if e["kind"] == "facts" for fact in e["used"]]
     assert facts and facts == told["outcome"]["facts_used"]
     assert told["outcome"]["branch"] == "known_goodbye" and told["expect"] == []
+
+
+def test_a_file_that_is_no_yaml_opens_with_its_problem_and_is_never_overwritten(tmp_path: Path) -> None:
+    flow = tmp_path / "broken.yaml"
+    flow.write_text("name: Broken\nstart: a\nnodes:\n  a: {type: hangup\n")
+    with TestClient(create_studio_app(flow, scripts={}), base_url="http://127.0.0.1:8765") as client:
+        s = state(client)
+        assert s["data"] == {} and not s["valid"]
+        assert s["problems"][0]["message"].startswith("not valid YAML")
+        assert s["yaml"] == flow.read_text()
+        data = {"name": "Fixed", "start": "a", "nodes": {"a": {"type": "hangup"}}}
+        answer = client.post("/api/save", json={"data": data, "version": s["version"], "force": True}, headers=token(client))
+        assert answer.status_code == 400 and "cannot be read as YAML" in answer.json()["detail"]
+    assert flow.read_text() == "name: Broken\nstart: a\nnodes:\n  a: {type: hangup\n"

@@ -126,7 +126,10 @@ class Studio:
         return flow, {"problems": problems, "valid": flow is not None}
 
     def state(self) -> dict[str, Any]:
-        data = self.doc.data()
+        try:
+            data = self.doc.data()
+        except Exception:  # noqa: BLE001 - not YAML (the checks below say where): nothing to edit until it is fixed
+            data = {}
         _, checks = self.checked(self.doc.text)
         schema = Flow.model_json_schema()
         return {
@@ -182,10 +185,7 @@ def studio_router(studio: Studio) -> APIRouter:
 
     @router.get("/api/flow")
     def read_flow() -> dict[str, Any]:
-        try:
-            return studio.state()
-        except Exception as exc:  # noqa: BLE001 - a file the round-trip loader cannot read: say so on the page
-            raise HTTPException(400, f"{studio.doc.path.name} cannot be opened: {exc}") from None
+        return studio.state()
 
     @router.post("/api/check")
     def check(edited: Edited, request: Request) -> dict[str, Any]:

@@ -469,6 +469,9 @@ async function load() {
     renderLegend();
     renderFlowForm();
     redraw();
+    if (!Object.keys(s.data).length && s.problems.length) {
+      message(`${s.file} cannot be read: ${s.problems[0].message}. Fix: ${s.problems[0].fix}. Then reload this page.`);
+    }
     document.body.dataset.ready = 'true';
   } catch (e) {
     message(errorText(e));
