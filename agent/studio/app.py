@@ -9,7 +9,6 @@ the simulator print reaches the page.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import mimetypes
@@ -258,7 +257,8 @@ def studio_router(studio: Studio) -> APIRouter:
         _require_token(studio, request)
         from ruamel.yaml import YAML
 
-        from agent.flow.ilert_import import IlertImportError, import_ilert as convert
+        from agent.flow.ilert_import import IlertImportError
+        from agent.flow.ilert_import import import_ilert as convert
 
         try:
             text, warnings = convert(json.loads(body.json_text))

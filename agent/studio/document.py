@@ -132,7 +132,7 @@ def _space_new_nodes(data: Any, existing: list[Any], text: str) -> None:
 
 def _retarget(nodes: CommentedMap, old_id: str, new_id: str) -> None:
     """Every branch that named ``old_id`` names ``new_id`` (branches are the nodes' string values naming a node)."""
-    for nid, raw in nodes.items():
+    for raw in nodes.values():
         for path in branch_paths(raw):
             parent = raw
             for part in path[:-1]:

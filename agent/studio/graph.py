@@ -15,8 +15,6 @@ from agent.flow.loader import _NODE_ADAPTER, _NODE_CLASSES, _branch_path, _reach
 from agent.flow.yamlfile import plain
 
 
-
-
 def node_branches(raw: Any) -> dict[str, Any]:
     """Outcome -> target id for a raw node, validated when it can be, else read field by field."""
     if not isinstance(raw, dict):

@@ -80,7 +80,7 @@ def place(problem: FileProblem, data: Any) -> dict[str, Any]:
         missing = _MISSING.search(problem.message)
         if missing:
             field = [*field, missing.group("key")]
-        if field or not path[:2] == ["nodes", named.group("node")]:
+        if field or path[:2] != ["nodes", named.group("node")]:
             path = ["nodes", named.group("node"), *field]
     elif named and named.group("top") and not path:
         path = _dotted_path(named.group("top"))

@@ -21,7 +21,14 @@ from agent.core.settings import Settings
 from agent.flow.actions import Step
 from agent.flow.models import Flow
 from agent.simulation.scripts import CallerScript, mismatches
-from agent.simulation.simulator import Caller, CallerTurn, ScriptedCaller, WalkOptions, at_time, walk
+from agent.simulation.simulator import (
+    Caller,
+    CallerTurn,
+    ScriptedCaller,
+    WalkOptions,
+    at_time,
+    walk,
+)
 
 MAX_CHATS = 8  # chats kept at once; the oldest is hung up to make room
 CHAT_IDLE_S = 15 * 60
