@@ -391,3 +391,18 @@ def test_an_ilert_call_flow_imported_in_the_page_is_drawn_and_saved_to_the_opene
     page.click("#save")
     page.locator("#message").get_by_text("Saved hotline.yaml.").wait_for()
     assert flow.read_text() == cli("flow", "import-ilert", str(export)).stdout  # what the command line would write
+
+
+def test_undo_brings_back_a_deleted_node(page, flow: Path) -> None:
+    before = flow.read_text()
+    click_graph_node(page, "inquiry_message")
+    page.click("#node-delete")
+    settled(page)
+    assert "inquiry_message" not in graph_nodes(page)
+    page.click("#undo")
+    settled(page)
+    assert "inquiry_message" in graph_nodes(page)
+    assert page.locator("#status").inner_text() == "valid (11 nodes)"
+    page.keyboard.press("Control+S")
+    page.locator("#message").get_by_text("Saved hotline.yaml.").wait_for()
+    assert flow.read_text() == before

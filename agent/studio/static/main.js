@@ -130,7 +130,33 @@ function changed() {
 }
 studio.changed = changed;
 
+// Undo: the flow as it was at each check (one a pause in typing), back to when the page loaded or saved.
+const history = [];
+function remember() {
+  const snapshot = JSON.stringify({ data: state.data, renames: state.renames, base: state.base });
+  if (history[history.length - 1] !== snapshot) history.push(snapshot);
+  if (history.length > 200) history.shift();
+  $('undo').disabled = history.length < 2;
+}
+
+function undo() {
+  if (history.length < 2) return;
+  history.pop();
+  const previous = JSON.parse(history[history.length - 1]);
+  Object.assign(state, previous);
+  if (state.selected && !(state.selected in (state.data.nodes || {}))) state.selected = null;
+  state.dirty = true;
+  renderFlowForm();
+  renderNodeForm();
+  $('undo').disabled = history.length < 2;
+  message('Undone.', 'info');
+  check();
+}
+studio.undo = undo;
+$('undo').addEventListener('click', undo);
+
 async function check() {
+  remember();
   const seq = ++state.checkSeq;
   const run = post('/api/check', edited()).then((answer) => {
     if (seq !== state.checkSeq) return;  // a later edit's check is on its way
@@ -396,6 +422,8 @@ async function save(force = false) {
     state.version = answer.version;
     state.renames = [];
     state.base = null;
+    history.length = 0;
+    remember();
     state.dirty = false;
     state.problems = answer.problems;
     state.valid = answer.valid;
@@ -418,6 +446,8 @@ $('save-anyway').addEventListener('click', () => save(true));
 document.addEventListener('keydown', (e) => {
   if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 's') { e.preventDefault(); save(false); }
   if (e.altKey && e.key.toLowerCase() === 'n') { e.preventDefault(); openAddForm(); }
+  const typing = e.target.closest && e.target.closest('input, textarea, select');
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'z' && !e.shiftKey && !typing) { e.preventDefault(); undo(); }
 });
 window.addEventListener('beforeunload', (e) => { if (state.dirty) { e.preventDefault(); e.returnValue = ''; } });
 
@@ -465,6 +495,7 @@ async function load() {
     $('yaml').textContent = s.yaml;
     $('add-type').replaceChildren(...s.node_types.map((t) => Object.assign(document.createElement('option'), { value: t, textContent: t })));
     studio.rehearsal = new Rehearsal({ state, graph, edited, message, errorText, scripts: s.scripts });
+    remember();
     pluginDatalists(s.plugins);
     renderLegend();
     renderFlowForm();
