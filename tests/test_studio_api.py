@@ -351,6 +351,7 @@ def test_keys_pressed_in_a_chat_take_the_ivr_branch_and_numeric_keys_round_trip(
         assert {(e["source"], e["label"], e["target"]) for e in s["graph"]["edges"]} >= {("menu", "key 1", "sales"), ("menu", "key 2", "support")}
         started = client.post("/api/chat", json={"data": s["data"]}, headers=token(client)).json()
         assert ("agent", "Press 1 for sales, 2 for support.") in [(e.get("speaker"), e.get("text")) for e in started["events"]]
+        assert [e["waits_for"] for e in started["events"] if e["kind"] == "step"] == ["keys"]
         pressed = client.post(f"/api/chat/{started['chat']}", json={"dtmf": "2"}, headers=token(client)).json()
         assert pressed["ended"] and pressed["outcome"]["nodes"] == ["menu", "support"]
         assert ("caller", "(keys 2)") in [(e.get("speaker"), e.get("text")) for e in pressed["events"]]

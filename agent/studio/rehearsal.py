@@ -18,7 +18,7 @@ from typing import Any
 from agent.core.call import Call, Outcome
 from agent.core.registry import Registry
 from agent.core.settings import Settings
-from agent.flow.actions import Step
+from agent.flow.actions import AskKeys, Listen, Record, Step
 from agent.flow.models import Flow
 from agent.simulation.scripts import CallerScript, mismatches
 from agent.simulation.simulator import (
@@ -33,6 +33,8 @@ from agent.simulation.simulator import (
 MAX_CHATS = 8  # chats kept at once; the oldest is hung up to make room
 CHAT_IDLE_S = 15 * 60
 TURN_TIMEOUT_S = 30.0
+# What the caller is asked for while the call waits (the page says it beside the controls).
+WAITS_FOR = {AskKeys: "keys", Listen: "speech or keys", Record: "a message after the tone"}
 
 
 @dataclass
@@ -57,7 +59,10 @@ class CallWatch:
     def step(self, call: Call, step: Step) -> None:
         self._learnt()
         entered, self._passed = call.nodes[self._passed:], len(call.nodes)
-        self.events.append({"kind": "step", "entered": list(entered), "nodes": list(call.nodes), "ended": step.ended})
+        self.events.append({
+            "kind": "step", "entered": list(entered), "nodes": list(call.nodes), "ended": step.ended,
+            "waits_for": WAITS_FOR.get(type(step.waiting)) if step.waiting is not None else None,
+        })
 
     def _learnt(self) -> None:
         """Fields saved, the decision and facts used since the last event (what the agent's tools did)."""

@@ -283,6 +283,7 @@ def test_the_main_actions_work_from_the_keyboard_alone(page, flow: Path, shots) 
     press_until_focused(page, "#r-start")
     page.keyboard.press("Enter")
     page.locator(".transcript .agent").get_by_text("What's going on?").wait_for()
+    assert page.locator("#r-waits").inner_text() == "The call waits for speech or keys."
     assert page.evaluate("document.activeElement.id") == "r-say"
     page.keyboard.type("put me through to a person please")
     page.keyboard.press("Enter")

@@ -65,6 +65,7 @@ export class Rehearsal {
     for (const event of events) {
       const li = document.createElement('li');
       if (event.kind === 'step') {
+        $('r-waits').textContent = event.waits_for ? `The call waits for ${event.waits_for}.` : '';
         this.path = event.nodes;
         this.showPath();
         if (!event.entered.length) continue;
