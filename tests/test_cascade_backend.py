@@ -13,11 +13,15 @@ import asyncio
 import base64
 import json
 import time
-from dataclasses import replace
 from typing import Any
 
 import pytest
-from pipecat.frames.frames import Frame, TranscriptionFrame, TTSTextFrame, UserStoppedSpeakingFrame
+from pipecat.frames.frames import (
+    Frame,
+    TranscriptionFrame,
+    TTSTextFrame,
+    UserStoppedSpeakingFrame,
+)
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
@@ -32,11 +36,17 @@ from agent.flow.models import AiAgentNode
 from agent.media import mulaw
 from agent.media.backends.base import ModelRequest
 from agent.media.backends.cascade import CascadeBackend, CascadeOptions
-from agent.media.frames import CallerAudioFrame, KeypadEntryFrame, SilenceFrame, TwilioMarkFrame
+from agent.media.frames import (
+    CallerAudioFrame,
+    KeypadEntryFrame,
+    SilenceFrame,
+    TwilioMarkFrame,
+)
 from agent.media.processors.tool_handlers import ToolHandlers
 from agent.media.processors.twilio_output import TwilioMediaOutput
 from agent.media.processors.twilio_sender import TwilioMediaSender
-from agent.testing.fake_openai_http import Call as ToolCall, ChatScript, FakeOpenAIHttp, When
+from agent.testing.fake_openai_http import Call as ToolCall
+from agent.testing.fake_openai_http import ChatScript, FakeOpenAIHttp, When
 from agent.testing.live import ModelFake
 from agent.testing.settings import agent_settings
 from agent.testing.voice import spoken

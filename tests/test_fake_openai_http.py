@@ -18,7 +18,13 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from agent.testing.fake_openai_http import SPEECH_RATE, Call, ChatScript, FakeOpenAIHttp, When
+from agent.testing.fake_openai_http import (
+    SPEECH_RATE,
+    Call,
+    ChatScript,
+    FakeOpenAIHttp,
+    When,
+)
 
 TOOLS = [{"type": "function", "function": {
     "name": "record_details", "description": "Save details.",

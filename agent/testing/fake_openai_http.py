@@ -377,7 +377,7 @@ class FakeOpenAIHttp:
         )
 
     async def _decide(self, body: dict[str, Any]) -> tuple[str, tuple[Call, ...]] | None:
-        """The FakeModel's next response as chat: its ``Say`` texts and ``ToolCall``\ s (None: a ``Fail``)."""
+        """The FakeModel's next response as chat: its ``Say`` texts and ``ToolCall`` actions (None: a ``Fail``)."""
         messages = body.get("messages") or []
         last = messages[-1] if messages else {}
         trigger = {"tool": "tool_output", "user": "user"}.get(last.get("role", ""), "instructions")

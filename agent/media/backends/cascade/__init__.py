@@ -25,9 +25,20 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from agent.core.settings import PluginSettings
-from agent.media.backends.base import BackendOptions, ModelBackend, ModelProcessor, ModelRequest
+from agent.media.backends.base import (
+    BackendOptions,
+    ModelBackend,
+    ModelProcessor,
+    ModelRequest,
+)
 from agent.media.backends.cascade.processor import CascadeProcessor
-from agent.media.backends.cascade.services import OPENAI_VOICES, ServiceOptions, UnavailableService, build, service_class
+from agent.media.backends.cascade.services import (
+    OPENAI_VOICES,
+    ServiceOptions,
+    UnavailableService,
+    build,
+    service_class,
+)
 from agent.media.backends.cascade.turns import TurnDetector
 from agent.media.vad import SileroModel
 

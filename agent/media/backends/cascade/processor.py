@@ -23,7 +23,7 @@ pipelines of Pipecat's own services::
   one inference; should the model say nothing, the TTS says the line as
   written. A hand-over line heard to its end (``BotStoppedSpeakingFrame``
   after its last audio) calls ``on_decision``, once.
-* **Tools.** The tool schemas go to the LLM as Pipecat ``FunctionSchema``\\ s
+* **Tools.** The tool schemas go to the LLM as Pipecat ``FunctionSchema`` objects
   (so every LLM vendor's adapter converts them); a catch-all Pipecat function
   handler bridges each call to the call's :class:`ToolHandlers` (one place
   runs tools, on every backend): a ``FunctionCallInProgressFrame`` goes
@@ -40,7 +40,7 @@ pipelines of Pipecat's own services::
   is of its audio (HTTP TTS services give no word timestamps).
 * **The bot's audio** (24 kHz from OpenAI's TTS) becomes 8 kHz mu-law in
   :class:`~agent.media.backends.cascade.audio.ToMulaw` (no buffering) and
-  goes out as ``BotAudioFrame``\ s, one reply item per TTS context.
+  goes out in ``BotAudioFrame`` frames, one reply item per TTS context.
 * **Fail-over.** An ``ErrorFrame`` from any service (HTTP error after the
   SDK's retries, refused connection), or no reply within ``answer_timeout_s``
   of the caller's turn (or of being asked to speak), calls ``on_failure`` once.
@@ -91,7 +91,11 @@ from pipecat.frames.frames import (
 )
 from pipecat.pipeline.pipeline import Pipeline, PipelineSink, PipelineSource
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
+from pipecat.processors.frame_processor import (
+    FrameDirection,
+    FrameProcessor,
+    FrameProcessorSetup,
+)
 from pipecat.services.settings import LLMSettings
 
 from agent.conversation.realtime_client import SAY_LEAD
@@ -112,7 +116,12 @@ from agent.media.frames import (
     SilenceFrame,
     TwilioStopFrame,
 )
-from agent.media.processors.realtime import MAX_TRANSCRIPT_CHARS, REPROMPT, WATCHDOG_TICK_S, HandOver
+from agent.media.processors.realtime import (
+    MAX_TRANSCRIPT_CHARS,
+    REPROMPT,
+    WATCHDOG_TICK_S,
+    HandOver,
+)
 
 PREROLL_MS = 480  # audio before the detector's start that goes to the STT with the turn
 KEYED = "I keyed in on my phone: {digits}"  # as realtime.py's _keyed

@@ -86,7 +86,7 @@ def service_class(stage: Literal["stt", "llm", "tts"], kind: str) -> type:
     module, _, name = vendor.target.partition(":")
     try:
         return getattr(importlib.import_module(module), name)
-    except Exception as exc:  # noqa: BLE001 - Pipecat raises its own Exception naming the missing SDK
+    except Exception as exc:  # Pipecat raises its own Exception naming the missing SDK
         extra = vendor.extra or "openai"
         raise UnavailableService(
             f"{stage} type {kind!r} is not installed ({type(exc).__name__}: {exc}); "
