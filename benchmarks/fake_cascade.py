@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 from typing import IO, Any
@@ -88,8 +89,7 @@ class BenchOpenAIHttp(FakeOpenAIHttp):
                 self.events.flush()
 
 
-async def main(args: argparse.Namespace) -> None:
-    events = open(args.events, "a") if args.events else None
+async def main(args: argparse.Namespace, events: IO[str] | None) -> None:
     fake = BenchOpenAIHttp(
         delays_ms={
             "/v1/audio/transcriptions": args.stt_ms,
@@ -110,8 +110,6 @@ async def main(args: argparse.Namespace) -> None:
         finally:
             trim.cancel()
             rest.close()
-            if events is not None:
-                events.close()
 
 
 if __name__ == "__main__":
@@ -122,7 +120,9 @@ if __name__ == "__main__":
     p.add_argument("--ms-per-token", type=int, default=0, help="between the chat stream's words")
     p.add_argument("--ms-per-word", type=int, default=300, help="speech audio per word")
     p.add_argument("--events", help="append one JSON line per request (monotonic times) here")
-    try:
-        asyncio.run(main(p.parse_args()))
-    except KeyboardInterrupt:
-        pass
+    a = p.parse_args()
+    with open(a.events, "a", buffering=1) if a.events else contextlib.nullcontext() as log:  # line-buffered: SIGTERM ends it
+        try:
+            asyncio.run(main(a, log))
+        except KeyboardInterrupt:
+            pass

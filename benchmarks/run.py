@@ -2,8 +2,9 @@
 
     python -m benchmarks.run --calls 5,10,25,50,100 --runs 3 --seconds 20 --configs relay,plain,ours
 
-For each run, configuration and N, in fresh processes: the fake model
-(``benchmarks.fake_model``), the server under test, a one-call warm-up, an
+For each run, N and configuration (configurations interleaved), in fresh
+processes: the fake model (``benchmarks.fake_model``; ``benchmarks.fake_cascade``
+for the cascades), the server under test, a one-call warm-up, an
 idle sample of the server, then ``benchmarks.loadgen`` with N calls while the
 server's (and the others') CPU and RSS are sampled from ``/proc``. Cells are
 the median over the runs. See ``benchmarks/README.md`` for what each column
@@ -28,7 +29,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ACCOUNT, TOKEN, around_the_clock, free_port, proc_sample, system_busy, with_model
+from benchmarks.common import (
+    ACCOUNT,
+    TOKEN,
+    around_the_clock,
+    free_port,
+    proc_sample,
+    system_busy,
+    with_model,
+)
 from benchmarks.stages import stage_breakdown
 
 ROOT = Path(__file__).resolve().parent.parent
