@@ -126,7 +126,7 @@ def _start_server(
             cmd.append("--silero")
     elif config == "ours" or _base(config) == "ours-cascade":
         cmd = (
-            [PY, "-m", "agent.cli.main", "serve"]
+            [PY, "-c", "from agent.cli.main import main; main()", "serve"]  # agent.cli.main has no __main__ block
             if not Path(PY).with_name("voice-agent").exists()
             else [str(Path(PY).with_name("voice-agent")), "serve"]
         )
