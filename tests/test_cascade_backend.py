@@ -503,3 +503,15 @@ def test_what_was_heard_is_whole_sentences_by_their_audio_and_a_share_of_the_one
     assert reply.heard_text(1000) == "One two three four."
     assert reply.heard_text(2000) == "One two three four. Five six"
     assert reply.heard_text(5000) == "One two three four. Five six seven eight."
+
+
+def test_every_openai_compatible_service_shares_the_processes_one_tls_context():
+    """A TLS context per service and call cost ~80 ms of the event loop at every call's start (benchmarks/README.md)."""
+    from agent.core.http_client import ssl_context
+    from agent.media.backends.cascade.services import ServiceOptions, build
+
+    for stage, kind in (("stt", "openai"), ("llm", "openai"), ("llm", "ollama"), ("tts", "openai")):
+        service = build(stage, ServiceOptions(type=kind, base_url="https://models.example.test/v1"), key="k",
+                        default_url="https://api.openai.com/v1", default_model=None, voice="alloy")
+        pool = service._client._client._transport._pool
+        assert pool._ssl_context is ssl_context(), f"{stage} {kind} builds its own TLS context"

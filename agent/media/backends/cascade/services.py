@@ -17,9 +17,13 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import httpx
+from pipecat.services.ollama.llm import OLLamaLLMService
+from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.openai.tts import VALID_VOICES, OpenAITTSService
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.core.http_client import http_client
 from agent.media import mulaw
 
 OPENAI_TTS_RATE = 24000  # /audio/speech response_format=pcm: 24 kHz 16-bit mono (platform.openai.com/docs/guides/text-to-speech)
@@ -44,8 +48,8 @@ STT_VENDORS: dict[str, Vendor] = {
     "azure": Vendor("pipecat.services.azure.stt:AzureSTTService", "azure"),
 }
 LLM_VENDORS: dict[str, Vendor] = {
-    "openai": Vendor("pipecat.services.openai.llm:OpenAILLMService", None, url_arg="base_url"),
-    "ollama": Vendor("pipecat.services.ollama.llm:OLLamaLLMService", None, url_arg="base_url"),
+    "openai": Vendor("agent.media.backends.cascade.services:OpenAILLM", None, url_arg="base_url"),
+    "ollama": Vendor("agent.media.backends.cascade.services:OllamaLLM", None, url_arg="base_url"),
     "azure": Vendor("pipecat.services.azure.llm:AzureLLMService", "azure", url_arg="endpoint"),
     "anthropic": Vendor("pipecat.services.anthropic.llm:AnthropicLLMService", "anthropic"),
     "google": Vendor("pipecat.services.google.llm:GoogleLLMService", "google"),
@@ -108,6 +112,32 @@ class OpenAITTS(OpenAITTSService):
         return int(self.sample_rate * TTS_CHUNK_S) * 2
 
 
+class SharedTLSClient:
+    """An OpenAI-compatible LLM service whose HTTP client is on the process's one TLS context.
+
+    Pipecat's ``create_client`` builds an ``httpx`` client per service, and so
+    an SSL context per call: ~80 ms of CA-bundle loading on the event loop at
+    every call's start (63 % of the server's samples while calls were starting,
+    benchmarks/README.md). Limits as Pipecat's own.
+    """
+
+    def create_client(self, api_key=None, base_url=None, organization=None, project=None, default_headers=None, **kwargs):
+        from openai import AsyncOpenAI
+
+        return AsyncOpenAI(
+            api_key=api_key, base_url=base_url, organization=organization, project=project, default_headers=default_headers,
+            http_client=http_client(limits=httpx.Limits(max_keepalive_connections=100, max_connections=1000, keepalive_expiry=None)),
+        )
+
+
+class OpenAILLM(SharedTLSClient, OpenAILLMService):
+    """Pipecat's OpenAI LLM service on the shared TLS context."""
+
+
+class OllamaLLM(SharedTLSClient, OLLamaLLMService):
+    """Pipecat's Ollama LLM service (OpenAI-compatible) on the shared TLS context."""
+
+
 def _language(code: str | None) -> Any:
     if not code:
         return None
@@ -153,6 +183,8 @@ def build(stage: Literal["stt", "llm", "tts"], options: ServiceOptions, *, key: 
             kwargs["sample_rate"] = mulaw.SAMPLE_RATE  # Twilio's 8 kHz, sent as it came (a WAV of it)
     if stage == "tts" and options.type == "openai":
         kwargs["sample_rate"] = OPENAI_TTS_RATE
+    if options.type == "openai" and stage != "llm" and "http_client" in _all_params(cls):
+        kwargs["http_client"] = http_client()  # the shared TLS context (see SharedTLSClient); closed with the call
     return cls(**kwargs)
 
 
