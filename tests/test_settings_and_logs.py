@@ -5,7 +5,21 @@ from loguru import logger
 from pydantic import ValidationError
 
 from agent.core.logs import forget_pii, redact, remember_pii, setup_logging
+from agent.core.registry import default_registry
 from agent.core.settings import Settings
+from agent.flow.loader import load_flow
+from agent.media.backends.choice import live_model_wanted
+from tests.conftest import HOTLINE
+
+
+def answered_by_model(settings: Settings, flow_text: str | None = None, tmp_path=None) -> bool:
+    """Whether the server would answer the hotline's AI node with its model (VOICE_AGENT_ENGINE and the backend's keys)."""
+    path = HOTLINE
+    if flow_text is not None:
+        path = tmp_path / "flow.yaml"
+        path.write_text(flow_text)
+    registry = default_registry()
+    return live_model_wanted(load_flow(path, registry, settings), registry, settings)
 
 
 def test_settings_read_the_environment_and_dotenv(tmp_path, monkeypatch):
@@ -16,17 +30,17 @@ def test_settings_read_the_environment_and_dotenv(tmp_path, monkeypatch):
     settings = Settings()
     assert settings.openai_realtime_url == "ws://127.0.0.1:9/v1/realtime"
     assert settings.default_region == "GB"
-    assert settings.use_openai()
+    assert answered_by_model(settings)
     assert "sk-secret-value" not in repr(settings) and "sk-secret-value" not in str(settings.model_dump())
 
 
 def test_deterministic_engine_without_a_key(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("VOICE_AGENT_OPENAI_API_KEY", raising=False)
-    assert not Settings().use_openai()
+    assert not answered_by_model(Settings())
     monkeypatch.setenv("VOICE_AGENT_ENGINE", "deterministic")
     monkeypatch.setenv("VOICE_AGENT_OPENAI_API_KEY", "sk-x")
-    assert not Settings().use_openai()
+    assert not answered_by_model(Settings())
 
 
 def test_the_engines_old_name_offline_still_means_the_deterministic_engine(monkeypatch, tmp_path):
@@ -34,7 +48,41 @@ def test_the_engines_old_name_offline_still_means_the_deterministic_engine(monke
     monkeypatch.setenv("VOICE_AGENT_ENGINE", "offline")
     monkeypatch.setenv("VOICE_AGENT_OPENAI_API_KEY", "sk-x")
     settings = Settings()
-    assert settings.engine == "deterministic" and not settings.use_openai()
+    assert settings.engine == "deterministic" and not answered_by_model(settings)
+
+
+def _with_model(block: str) -> str:
+    """The example hotline with its AI node on the model ``block`` (YAML lines under ``model:``)."""
+    text = HOTLINE.read_text()
+    anchor = "    type: ai_agent\n"
+    assert anchor in text
+    text = text.replace("path: ../facts/acme.yaml", f"path: {HOTLINE.parent.parent / 'facts' / 'acme.yaml'}")
+    return text.replace(anchor, anchor + "    model:\n" + "".join(f"      {line}\n" for line in block.splitlines()), 1)
+
+
+def test_auto_answers_with_the_model_whose_keys_are_set_not_only_openais(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in ("VOICE_AGENT_OPENAI_API_KEY", "VOICE_AGENT_AZURE_OPENAI_API_KEY", "VOICE_AGENT_ENGINE"):
+        monkeypatch.delenv(name, raising=False)
+    azure = _with_model("backend: openai_realtime\nazure_endpoint: https://acme.openai.azure.com\ndeployment: gpt-realtime")
+    monkeypatch.setenv("VOICE_AGENT_AZURE_OPENAI_API_KEY", "azure-key")  # without it the flow does not load (flow validate)
+    assert answered_by_model(Settings(), azure, tmp_path), "an Azure key alone is enough for an Azure node"
+    monkeypatch.setenv("VOICE_AGENT_ENGINE", "deterministic")
+    assert not answered_by_model(Settings(), azure, tmp_path)
+
+
+def test_auto_answers_a_fully_self_hosted_cascade_without_any_key(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in ("VOICE_AGENT_OPENAI_API_KEY", "VOICE_AGENT_ENGINE"):
+        monkeypatch.delenv(name, raising=False)
+    own = _with_model(
+        "backend: cascade\nstt: {base_url: http://whisper.internal:8000/v1}\n"
+        "llm: {base_url: http://vllm.internal:8000/v1}\ntts: {base_url: http://kokoro.internal:8880/v1}"
+    )
+    assert answered_by_model(Settings(), own, tmp_path)
+    openais = _with_model("backend: cascade")  # OpenAI's own API by default: needs its key
+    assert not answered_by_model(Settings(), openais, tmp_path)
+    assert answered_by_model(Settings(openai_api_key="sk-x"), openais, tmp_path)
 
 
 def test_an_unknown_engine_is_refused_with_the_names_that_work(monkeypatch, tmp_path):

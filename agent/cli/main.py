@@ -228,7 +228,13 @@ def serve(
         application = create_app(settings)
     except (FileError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    mode = "OpenAI Realtime" if settings.use_openai() else "deterministic engine over Twilio speech recognition"
+    live = application.state.live
+    if live.realtime:
+        from agent.media.backends.choice import backends_in_use
+
+        mode = "AI nodes on " + ", ".join(backends_in_use(live.flow, live.registry, settings))
+    else:
+        mode = "deterministic engine over Twilio speech recognition"
     typer.echo(f"Answering with {settings.flow} ({mode}); voice webhook: {settings.public_base_url}/twilio/voice")
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", proxy_headers=True)
 

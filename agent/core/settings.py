@@ -67,8 +67,9 @@ class Settings(BaseSettings):
     # Engines
     engine: Literal["openai", "deterministic", "auto"] = Field(
         "auto",
-        description="'openai', 'deterministic' (no key, no network; 'offline' is the old name), "
-        "or 'auto' (openai when an API key is set, else deterministic).",
+        description="'openai' (AI nodes talk through their model backend), 'deterministic' (no key, no network; "
+        "'offline' is the old name), or 'auto' (the models when every AI node's backend is ready: its keys set, "
+        "or a server of your own; else deterministic).",
     )
     openai_api_key: SecretStr | None = None
     openai_realtime_url: str = "wss://api.openai.com/v1/realtime"
@@ -159,14 +160,6 @@ class Settings(BaseSettings):
     def _old_engine_name(cls, value: Any) -> Any:
         """'offline' was the deterministic engine's first name; flows and .env files written with it keep working."""
         return "deterministic" if value == "offline" else value
-
-    def use_openai(self) -> bool:
-        """Whether live calls should use the realtime model."""
-        if self.engine == "openai":
-            return True
-        if self.engine == "deterministic":
-            return False
-        return self.openai_api_key is not None
 
 
 class PluginSettings(BaseSettings):

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agent.flow.loader import load_flow
+from agent.flow.models import Flow
 from agent.live.runner import LiveFlow
 from agent.live.tokens import TokenCodec
 from agent.live.twilio_rest import TwilioRest
@@ -35,10 +36,12 @@ def token_codec(settings: Settings) -> TokenCodec:
 
 def build_live_flow(
     settings: Settings, registry: Registry, public_url: str, *, realtime: bool, shared: SharedState, rest: TwilioRest | None = None,
+    flow: Flow | None = None,
 ) -> LiveFlow:
+    """The live flow of ``settings.flow`` (``flow``: that file, already loaded)."""
     path = Path(settings.flow)
     return LiveFlow(
-        flow=load_flow(path, registry, settings), registry=registry, settings=settings, base_dir=path.resolve().parent,
+        flow=flow or load_flow(path, registry, settings), registry=registry, settings=settings, base_dir=path.resolve().parent,
         codec=token_codec(settings), public_url=public_url.rstrip("/"), realtime=realtime, rest=rest, shared=shared,
     )
 
@@ -64,7 +67,10 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
     ALERT_LEDGER.use(state)  # one outage, one alert: across replicas when they share state
     rest = TwilioRest(settings)  # one connection pool for every call's redirects and recordings
     early = None
-    if media is None and settings.use_openai():
+    flow = load_flow(Path(settings.flow), registry, settings)
+    from agent.media.backends.choice import live_model_wanted  # Pipecat: imported only by a server
+
+    if media is None and live_model_wanted(flow, registry, settings):
         from pipelines.twilio_realtime import EarlyStart, media_handler
 
         early = EarlyStart()  # the model connection opens while Twilio sets up the stream
@@ -80,7 +86,7 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
             from agent.media.vad import SileroModel
 
             SileroModel.shared()  # loaded now, never on the event loop during a call
-    live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None, rest=rest, shared=state)
+    live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None, rest=rest, shared=state, flow=flow)
     if early is not None:
         live.on_stream = functools.partial(early.begin, live)
     live.on_outcome = lambda outcome: metrics.flow_outcomes.labels(outcome.end_reason or "unknown").inc()

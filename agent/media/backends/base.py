@@ -120,6 +120,15 @@ class ModelBackend:
         """
         return []
 
+    def ready(self, options: BackendOptions) -> bool:
+        """Whether calls can use this model as configured: its keys are set, or it points at a server of your own.
+
+        With ``VOICE_AGENT_ENGINE=auto`` the server answers AI nodes with their
+        model only when every node's backend is ready, else in the deterministic
+        mode (``openai`` and ``deterministic`` decide outright). Default: ready.
+        """
+        return True
+
     def connect_early(self, options: BackendOptions) -> asyncio.Future[Any] | None:
         """Start connecting while Twilio opens the media stream (None: nothing to start)."""
         return None

@@ -10,7 +10,7 @@ from agent.media.backends.base import BackendOptions, ModelBackend
 if TYPE_CHECKING:
     from agent.core.registry import Registry
     from agent.core.settings import Settings
-    from agent.flow.models import AiAgentNode
+    from agent.flow.models import AiAgentNode, Flow
 
 MAX_CACHED = 32  # backends kept (one per registry, settings and name: a server has a handful)
 
@@ -48,3 +48,28 @@ def model_of(node: AiAgentNode, registry: Registry, settings: Settings) -> Chose
     backend = backend_named(name, registry, settings)
     options = backend.Options.model_validate(node.model.options if node.model is not None else {})
     return ChosenModel(backend, options)
+
+
+def live_model_wanted(flow: Flow, registry: Registry, settings: Settings) -> bool:
+    """Whether live calls talk to the AI nodes' models (``VOICE_AGENT_ENGINE``), else the deterministic mode.
+
+    ``openai``/``deterministic`` decide outright; ``auto`` picks the models when
+    the flow has AI nodes and every node's backend is :meth:`ModelBackend.ready`
+    (keys set, or servers of your own): an Azure-only or fully self-hosted
+    deployment needs no OpenAI key to be answered by its model.
+    """
+    if settings.engine != "auto":
+        return settings.engine == "openai"
+    nodes = list(flow.ai_nodes().values())
+    if not nodes:
+        return False
+    try:
+        return all((chosen := model_of(node, registry, settings)).backend.ready(chosen.options) for node in nodes)
+    except (KeyError, ValueError):  # an unknown backend or bad options: flow validate says which
+        return False
+
+
+def backends_in_use(flow: Flow, registry: Registry, settings: Settings) -> list[str]:
+    """The backend names of the flow's AI nodes, in node order, each once (for the server's start-up line)."""
+    names = [node.model.backend if node.model is not None else settings.model_backend for node in flow.ai_nodes().values()]
+    return list(dict.fromkeys(names))

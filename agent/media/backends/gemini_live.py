@@ -778,6 +778,15 @@ class GeminiLiveBackend(ModelBackend):
         key = settings.secret("api_key")
         return RealtimeEndpoint(live_url(options.base_url or settings.base_url, settings.api_version), {"x-goog-api-key": key} if key else {})
 
+    def ready(self, options: BackendOptions) -> bool:
+        """A Gemini key, or a Live API server of your own (a base URL that is not Google's)."""
+        assert isinstance(options, GeminiLiveOptions)
+        try:
+            settings = self._settings()
+        except ValueError:
+            return False
+        return settings.secret("api_key") is not None or (options.base_url or settings.base_url) != DEFAULT_BASE_URL
+
     def problems(self, options: BackendOptions, node: AiAgentNode) -> list[str]:
         try:
             settings = self._settings()

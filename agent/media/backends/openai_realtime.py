@@ -111,6 +111,13 @@ class OpenAIRealtimeBackend(ModelBackend):
         """The session's model: Azure's deployment, else the option or the setting."""
         return options.deployment or options.model or self.settings.openai_realtime_model
 
+    def ready(self, options: BackendOptions) -> bool:
+        """An Azure key for Azure; else OpenAI's key, or a URL of a compatible server of your own (which may need none)."""
+        assert isinstance(options, OpenAIRealtimeOptions)
+        if options.azure:
+            return self.settings.plugin_settings(AzureOpenAISettings).secret("api_key") is not None
+        return self.settings.openai_api_key is not None or not _is_openai(options.url or self.settings.openai_realtime_url)
+
     def problems(self, options: BackendOptions, node: AiAgentNode) -> list[str]:
         assert isinstance(options, OpenAIRealtimeOptions)
         if not options.azure:
@@ -150,3 +157,8 @@ class OpenAIRealtimeBackend(ModelBackend):
             config, on_decision=request.on_decision, on_failure=request.on_failure, call_id=request.call_id,
             preconnected=request.preconnected,
         )
+
+
+def _is_openai(url: str) -> bool:
+    """Whether ``url`` is OpenAI's own API (which needs a key), not a compatible server of your own."""
+    return (urlsplit(url).hostname or "").endswith("openai.com")

@@ -88,6 +88,21 @@ class CascadeBackend(ModelBackend):
             return self.settings.openai_api_key.get_secret_value()
         return own
 
+    def ready(self, options: BackendOptions) -> bool:
+        """Every stage has its key, or is an OpenAI-compatible server of your own (a base URL that is not OpenAI's)."""
+        assert isinstance(options, CascadeOptions)
+        for stage in ("stt", "llm", "tts"):
+            service: ServiceOptions = getattr(options, stage)
+            try:
+                key = self.key(stage, service)  # type: ignore[arg-type]
+            except ValueError:
+                return False
+            own_server = service.type in ("openai", "ollama") and not (service.base_url or self.settings.openai_base_url).startswith(
+                "https://api.openai.com")
+            if key is None and not own_server:
+                return False
+        return True
+
     def problems(self, options: BackendOptions, node: AiAgentNode) -> list[str]:
         assert isinstance(options, CascadeOptions)
         found: list[str] = []
