@@ -231,6 +231,12 @@ def test_a_rehearsed_script_is_the_call_voice_agent_simulate_prints(client: Test
     assert rehearsed["expect"] == []  # the script's expect block holds
     assert any(e["kind"] == "fields" and "caller_name" in e["saved"] for e in rehearsed["events"])
     assert {"kind": "decided", "intent": "system_outage", "branch": "alert"} in rehearsed["events"]
+    tools = [e for e in rehearsed["events"] if e["kind"] == "tool"]
+    assert any(t["name"] == "record_details" and "caller_name" in t["arguments"] for t in tools)
+    routed = [t for t in tools if t["name"] == "route_call"]
+    assert routed and routed[-1]["arguments"]["intent"] == "system_outage" and "error" not in routed[-1]["result"]
+    first_tool = rehearsed["events"].index(tools[0])
+    assert any(e["kind"] == "line" and e["speaker"] == "caller" for e in rehearsed["events"][:first_tool]), "tools follow what was said"
 
 
 def test_the_pages_clock_and_number_win_over_the_scripts(client: TestClient) -> None:

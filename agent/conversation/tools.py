@@ -16,6 +16,7 @@ from loguru import logger
 
 from agent.conversation.counters import INTENT_QUESTION, FieldCounters
 from agent.conversation.session import NodeSession, Decision, SpeakableFact
+from agent.core.call import MAX_TOOL_USES, ToolUse
 from agent.core.extract import services as match_services
 from agent.core.facts import MaintenanceWindow, OpenIncident, ServiceState, StatusPageEntry
 from agent.core.gathers import InvalidValue
@@ -131,7 +132,14 @@ class ToolBox:
 
     # -- dispatch ----------------------------------------------------------------
     async def call(self, name: str, arguments: dict[str, Any] | str | None) -> dict[str, Any]:
-        """Run one tool call; always answers a dict, with ``error`` when refused."""
+        """Run one tool call; always answers a dict, with ``error`` when refused (kept in ``call.tools_used``)."""
+        result = await self._run(name, arguments)
+        used = self.ctx.call.tools_used
+        if len(used) < MAX_TOOL_USES:
+            used.append(ToolUse(name=str(name)[:MAX_SERVICE], arguments=arguments if isinstance(arguments, dict) else {"raw": str(arguments)[:MAX_SERVICE]}, result=result))
+        return result
+
+    async def _run(self, name: str, arguments: dict[str, Any] | str | None) -> dict[str, Any]:
         handlers = {
             "record_details": self.record_details,
             "route_call": self.route_call,

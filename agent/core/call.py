@@ -109,6 +109,17 @@ class OpenedAlert(BaseModel):
     alert: Alert
 
 
+class ToolUse(BaseModel):
+    """One tool call of an AI node, as answered: what rehearsals show (never sealed into a token or written)."""
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+MAX_TOOL_USES = 500  # kept per call and process: a long call cannot grow this without limit
+
+
 class Decided(BaseModel):
     """How an AI node ended, as the model (or the deterministic engine) decided it.
 
@@ -154,6 +165,7 @@ class Call(BaseModel):
     facts: SkipValidation[list[Fact]] = Field(default_factory=list, exclude=True)
     lines: Any = Field(None, exclude=True)  # the AgentMessages of ``language`` (agent.flow.i18n), set by the AI node
     outcome: Outcome | None = Field(None, exclude=True)
+    tools_used: list[ToolUse] = Field(default_factory=list, exclude=True)  # this request's tool calls, for watchers
 
     @field_validator("fields", "summary", "caller_number", mode="before")
     @classmethod

@@ -49,6 +49,7 @@ class CallWatch:
     events: list[dict[str, Any]] = field(default_factory=list)
     _fields: dict[str, Any] = field(default_factory=dict)
     _facts: int = 0
+    _tools: int = 0
     _passed: int = 0
     _decided: tuple[str | None, str | None] = (None, None)
 
@@ -65,7 +66,10 @@ class CallWatch:
         })
 
     def _learnt(self) -> None:
-        """Fields saved, the decision and facts used since the last event (what the agent's tools did)."""
+        """Tool calls, fields saved, the decision and facts used since the last event (what the agent's tools did)."""
+        for use in self.call.tools_used[self._tools:]:
+            self.events.append({"kind": "tool", "name": use.name, "arguments": _jsonable(use.arguments), "result": _jsonable(use.result)})
+        self._tools = len(self.call.tools_used)
         saved = {k: v for k, v in self.call.fields.items() if self._fields.get(k) != v}
         if saved:
             self.events.append({"kind": "fields", "saved": _jsonable(saved)})

@@ -78,6 +78,10 @@ export class Rehearsal {
         li.innerHTML = '<b></b> <span></span>';
         li.querySelector('b').textContent = `${who}:`;
         li.querySelector('span').textContent = event.text || '(silence)';
+      } else if (event.kind === 'tool') {
+        li.className = 'line tool';
+        const refused = event.result && event.result.error ? ` → refused: ${event.result.error}` : '';
+        li.textContent = `tool ${event.name}(${JSON.stringify(event.arguments)})${refused}`;
       } else if (event.kind === 'fields') {
         li.className = 'line tool';
         li.textContent = `saved: ${Object.entries(event.saved).map(([k, v]) => `${k} = ${Array.isArray(v) ? v.join(', ') : v}`).join('; ')}`;
