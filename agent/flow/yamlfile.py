@@ -148,7 +148,7 @@ def read_yaml(
     except RecursionError:
         report.add(None, "not valid YAML: nested too deeply", f"keep the nesting under {MAX_YAML_DEPTH} levels")
         return None
-    except (ValueError, TypeError, OverflowError) as exc:  # a typed scalar that does not convert, e.g. 2026-13-45
+    except (ValueError, TypeError, OverflowError, IndexError) as exc:  # a typed scalar that does not convert: 2026-13-45, +_ (ruamel)
         report.add(
             None, f"not valid YAML: a value cannot be read ({type(exc).__name__}: {exc})",
             "quote dates, times and other values that should stay text",

@@ -12,7 +12,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -145,6 +145,8 @@ def write(name: str, text: str | bytes) -> Path:
 
 @cases(450)
 @given(flow_texts)
+@example("+_")  # ruamel.yaml's int constructor raised IndexError on it (found by this test)
+@example("start: -0x")
 def test_a_flow_file_is_a_flow_or_file_problems(text: str) -> None:
     path = write("flow.yaml", text)
     flow, problems = check_flow(path, REGISTRY)  # load_flow is check_flow + raise FileError (tested below)
