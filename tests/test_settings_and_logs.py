@@ -80,6 +80,9 @@ def test_auto_answers_a_fully_self_hosted_cascade_without_any_key(monkeypatch, t
         "llm: {base_url: http://vllm.internal:8000/v1}\ntts: {base_url: http://kokoro.internal:8880/v1}"
     )
     assert answered_by_model(Settings(), own, tmp_path)
+    ollama = _with_model("backend: cascade\nstt: {base_url: http://whisper.internal:8000/v1}\nllm: {type: ollama}\n"
+                         "tts: {base_url: http://kokoro.internal:8880/v1}")
+    assert answered_by_model(Settings(), ollama, tmp_path), "Ollama without base_url: Pipecat's localhost default"
     openais = _with_model("backend: cascade")  # OpenAI's own API by default: needs its key
     assert not answered_by_model(Settings(), openais, tmp_path)
     assert answered_by_model(Settings(openai_api_key="sk-x"), openais, tmp_path)

@@ -97,8 +97,8 @@ class CascadeBackend(ModelBackend):
                 key = self.key(stage, service)  # type: ignore[arg-type]
             except ValueError:
                 return False
-            own_server = service.type in ("openai", "ollama") and not (service.base_url or self.settings.openai_base_url).startswith(
-                "https://api.openai.com")
+            own_server = service.type == "ollama" or (  # Ollama is always a server of your own (default localhost:11434)
+                service.type == "openai" and not (service.base_url or self.settings.openai_base_url).startswith("https://api.openai.com"))
             if key is None and not own_server:
                 return False
         return True
