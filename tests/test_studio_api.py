@@ -83,6 +83,9 @@ def test_every_write_needs_the_pages_token(client: TestClient, flow: Path) -> No
     ]:
         assert client.post(path, json=body).status_code == 403, path
         assert client.post(path, json=body, headers={TOKEN_HEADER: "guess"}).status_code == 403, path
+        # Refused before the body is read: a forged request learns nothing of what the API expects.
+        assert client.post(path, json={"nonsense": 1}).status_code == 403, path
+    assert client.post("/api/chat/c1", json={}).status_code == 403
     assert flow.read_text() == before
 
 

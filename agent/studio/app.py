@@ -16,7 +16,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, field_validator
@@ -176,6 +176,12 @@ def _require_token(studio: Studio, request: Request) -> None:
 def studio_router(studio: Studio) -> APIRouter:
     router = APIRouter()
 
+    def token_checked(request: Request) -> None:
+        """Every POST: the page's CSRF token, checked before the body is read (a forged request learns nothing)."""
+        _require_token(studio, request)
+
+    writes = [Depends(token_checked)]
+
     @router.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:
         body = (STATIC / "index.html").read_text(encoding="utf-8")
@@ -186,16 +192,14 @@ def studio_router(studio: Studio) -> APIRouter:
     def read_flow() -> dict[str, Any]:
         return studio.state()
 
-    @router.post("/api/check")
-    def check(edited: Edited, request: Request) -> dict[str, Any]:
-        _require_token(studio, request)
+    @router.post("/api/check", dependencies=writes)
+    def check(edited: Edited) -> dict[str, Any]:
         text = studio.text_of(edited)
         _, checks = studio.checked(text)
         return {**checks, "graph": flow_graph(edited.data), "yaml": text}
 
-    @router.post("/api/save")
-    def save(body: SaveRequest, request: Request) -> JSONResponse:
-        _require_token(studio, request)
+    @router.post("/api/save", dependencies=writes)
+    def save(body: SaveRequest) -> JSONResponse:
         if body.version != studio.doc.version:
             raise HTTPException(409, "the file was saved from another page or changed since this page loaded it; reload the page")
         text = studio.text_of(body)
@@ -213,17 +217,15 @@ def studio_router(studio: Studio) -> APIRouter:
             raise HTTPException(500, f"cannot write {studio.doc.path.name}: {exc.strerror or exc}") from None
         return JSONResponse({"saved": True, "version": studio.doc.version, "file": studio.doc.path.name, **checks})
 
-    @router.post("/api/mermaid", response_class=PlainTextResponse)
-    def mermaid(edited: Edited, request: Request) -> PlainTextResponse:
-        _require_token(studio, request)
+    @router.post("/api/mermaid", response_class=PlainTextResponse, dependencies=writes)
+    def mermaid(edited: Edited) -> PlainTextResponse:
         flow, checks = studio.checked(studio.text_of(edited))
         if flow is None:
             raise HTTPException(422, {"message": "the flow does not validate; fix its problems to export it", **checks})
         return PlainTextResponse(to_mermaid(flow), media_type="text/plain; charset=utf-8")
 
-    @router.post("/api/rehearse")
-    async def rehearse(body: ScriptRun, request: Request) -> dict[str, Any]:
-        _require_token(studio, request)
+    @router.post("/api/rehearse", dependencies=writes)
+    async def rehearse(body: ScriptRun) -> dict[str, Any]:
         path = studio.scripts.get(body.script)
         if path is None:
             raise HTTPException(404, f"no caller script `{body.script}`; choose one of: {', '.join(studio.scripts)}")
@@ -235,26 +237,23 @@ def studio_router(studio: Studio) -> APIRouter:
         result = await studio.rehearsal.scripted(flow, script, at=body.at, caller_number=body.caller_number)
         return {"script": body.script, **result}
 
-    @router.post("/api/chat")
-    async def chat_start(body: CallSetup, request: Request) -> dict[str, Any]:
-        _require_token(studio, request)
+    @router.post("/api/chat", dependencies=writes)
+    async def chat_start(body: CallSetup) -> dict[str, Any]:
         flow = studio.flow_for_call(body)
         chat = Chat(studio.rehearsal, flow, at=body.at, caller_number=body.caller_number, answer_calls=body.answer_calls)
         cid = studio.chats.add(chat)
         return {"chat": cid, **await chat.begin()}
 
-    @router.post("/api/chat/{cid}")
-    async def chat_turn(cid: str, body: ChatTurn, request: Request) -> dict[str, Any]:
-        _require_token(studio, request)
+    @router.post("/api/chat/{cid}", dependencies=writes)
+    async def chat_turn(cid: str, body: ChatTurn) -> dict[str, Any]:
         chat = studio.chats.get(cid)
         if chat is None:
             raise HTTPException(404, "this call is over or unknown; start another")
         turn = None if body.hang_up else CallerTurn(text=body.text, dtmf=body.dtmf)
         return {"chat": cid, **await chat.turn(turn)}
 
-    @router.post("/api/import-ilert")
-    def import_ilert(body: IlertImport, request: Request) -> dict[str, Any]:
-        _require_token(studio, request)
+    @router.post("/api/import-ilert", dependencies=writes)
+    def import_ilert(body: IlertImport) -> dict[str, Any]:
         from ruamel.yaml import YAML
 
         from agent.flow.ilert_import import IlertImportError
