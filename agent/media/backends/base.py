@@ -37,11 +37,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    Frame,
+    FunctionCallResultFrame,
+    InputAudioRawFrame,
+    StartFrame,
+    VADUserStartedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pydantic import BaseModel, ConfigDict
+
+from agent.core.events import call_event
+from agent.media.frames import (
+    CallDecidedFrame,
+    CallerAudioFrame,
+    KeypadEntryFrame,
+    ModelInstructionsFrame,
+    PlaybackCutFrame,
+    SilenceFrame,
+    TwilioStopFrame,
+)
 
 from agent.core.settings import ENV_PREFIX, PluginSettings
 
@@ -74,19 +96,135 @@ class ModelRequest:
     preconnected: asyncio.Future[Any] | None = None  # what :meth:`ModelBackend.connect_early` started, if anything
 
 
+class HandOver:
+    """The branch the conversation chose and its hand-over line: said once, heard, then ``on_decision``, once."""
+
+    def __init__(self, on_decision: Callable[[Decision], Awaitable[None]], call_id: str | None = None) -> None:
+        self._on_decision = on_decision
+        self._call_id = call_id
+        self.decision: Decision | None = None
+        self.line_asked = False
+        self.awaiting_playback = False  # the line was spoken: deliver once the caller has heard it all
+        self.delivered = False
+
+    async def deliver(self, *, heard: bool) -> None:
+        """``on_decision``, once; a hand-over line the caller ``heard`` is not handed on to be said again."""
+        if self.decision is None or self.delivered:
+            return
+        self.delivered = True
+        self.awaiting_playback = False
+        decision = self.decision
+        call_event(self._call_id, "decided", exit=decision.exit, branch=decision.target, reason=decision.reason, line_heard=heard)
+        await self._on_decision(replace(decision, say="") if heard else decision)
+
+
 class ModelProcessor(FrameProcessor):
-    """The model's place in the pipeline (see the module's doc for the frames in and out)."""
+    """The model's place in the pipeline: the frame contract of the module's doc, dispatched to one hook per frame.
+
+    A backend's processor sets ``handover`` (a :class:`HandOver`) and implements
+    the hooks; caller audio (50 frames a second) takes the audio lane: straight
+    from ``queue_frame`` to :meth:`_caller_audio`, without Pipecat's per-frame hooks.
+    """
 
     #: Seconds the model may take to start answering before the call fails over.
     answer_timeout_s: float = 6.0
+    handover: HandOver
+    _bot_heard: bool = False  # between transport out's BotStarted- and BotStoppedSpeakingFrame
 
     @property
     def decision(self) -> Decision | None:
         """The branch the conversation chose (delivered or not); None until then."""
-        raise NotImplementedError
+        return self.handover.decision
 
     async def fail(self, kind: str, reason: str) -> None:
         """The call cannot go on with the model (e.g. it stalled): report ``on_failure`` once."""
+        raise NotImplementedError
+
+    async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM, callback=None) -> None:
+        if frame.__class__ is CallerAudioFrame and callback is None:
+            await self._caller_audio(frame)
+            return
+        await super().queue_frame(frame, direction, callback)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, CallerAudioFrame):
+            await self._caller_audio(frame)
+            return  # nothing after the model needs the caller's audio
+        if isinstance(frame, InputAudioRawFrame):  # PCM from another transport
+            await self._pcm_audio(frame)
+            return
+        if isinstance(frame, (EndFrame, CancelFrame)):
+            await self._close()
+        await self.push_frame(frame, direction)
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_heard = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_heard = False
+            if self.handover.awaiting_playback:
+                await self.handover.deliver(heard=True)
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            await self._barge_in()
+        elif isinstance(frame, PlaybackCutFrame):
+            await self._cut(frame)
+        elif isinstance(frame, FunctionCallResultFrame) and direction == FrameDirection.UPSTREAM:
+            await self._tool_answered(frame)
+        elif isinstance(frame, CallDecidedFrame):
+            await self._decided(frame)
+        elif isinstance(frame, KeypadEntryFrame):
+            await self._keyed(frame.digits)
+        elif isinstance(frame, SilenceFrame):
+            await self._reprompt()
+        elif isinstance(frame, ModelInstructionsFrame):
+            await self._instruct(frame.instructions)
+        elif isinstance(frame, StartFrame):
+            await self._start(frame)
+        elif isinstance(frame, TwilioStopFrame):
+            self._stream_ending()
+
+    # -- the hooks a backend implements (one per frame of the contract) ---------------------------------
+    async def _caller_audio(self, frame: CallerAudioFrame) -> None:
+        """The caller's 8 kHz mu-law, as Twilio sent it."""
+        raise NotImplementedError
+
+    async def _pcm_audio(self, frame: InputAudioRawFrame) -> None:
+        """PCM caller audio from another transport."""
+        raise NotImplementedError
+
+    async def _start(self, frame: StartFrame) -> None:
+        """The pipeline started: connect, greet."""
+        raise NotImplementedError
+
+    async def _close(self) -> None:
+        """The pipeline ends: let go of the model."""
+        raise NotImplementedError
+
+    def _stream_ending(self) -> None:
+        """Twilio ended the stream: what fails from now on is no failure."""
+        raise NotImplementedError
+
+    async def _barge_in(self) -> None:
+        """The caller speaks: stop the bot at once if it is heard."""
+        raise NotImplementedError
+
+    async def _cut(self, cut: PlaybackCutFrame) -> None:
+        """Keep only what the caller heard of the bot's reply in the model's context."""
+        raise NotImplementedError
+
+    async def _tool_answered(self, frame: FunctionCallResultFrame) -> None:
+        raise NotImplementedError
+
+    async def _decided(self, frame: CallDecidedFrame) -> None:
+        """A branch was chosen: have its hand-over line said (``handover``)."""
+        raise NotImplementedError
+
+    async def _keyed(self, digits: str) -> None:
+        raise NotImplementedError
+
+    async def _reprompt(self) -> None:
+        raise NotImplementedError
+
+    async def _instruct(self, instructions: str) -> None:
         raise NotImplementedError
 
 

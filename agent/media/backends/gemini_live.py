@@ -77,11 +77,6 @@ from urllib.parse import urlsplit
 import numpy as np
 from loguru import logger
 from pipecat.frames.frames import (
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
-    CancelFrame,
-    EndFrame,
-    Frame,
     FunctionCallInProgressFrame,
     FunctionCallResultFrame,
     InputAudioRawFrame,
@@ -92,30 +87,23 @@ from pipecat.frames.frames import (
     TTSTextFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
-    VADUserStartedSpeakingFrame,
 )
-from pipecat.processors.frame_processor import FrameDirection
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from agent.conversation.realtime_client import SAY_LEAD, RealtimeConnection, RealtimeEndpoint
-from agent.conversation.session import Decision
 from agent.core.events import call_event
 from agent.core.settings import PluginSettings
 from agent.media import mulaw
-from agent.media.backends.base import BackendOptions, ModelBackend, ModelProcessor, ModelRequest
+from agent.media.backends.base import BackendOptions, HandOver, ModelBackend, ModelProcessor, ModelRequest
 from agent.media.frames import (
     BotAudioEndFrame,
     BotAudioFrame,
     CallDecidedFrame,
     CallerAudioFrame,
-    KeypadEntryFrame,
-    ModelInstructionsFrame,
     PlaybackCutFrame,
-    SilenceFrame,
-    TwilioStopFrame,
 )
-from agent.media.processors.realtime import MAX_TRANSCRIPT_CHARS, REPROMPT, WATCHDOG_TICK_S, HandOver
+from agent.media.processors.realtime import MAX_TRANSCRIPT_CHARS, REPROMPT, WATCHDOG_TICK_S
 from agent.media.resample import Downsampler, Upsampler
 
 if TYPE_CHECKING:
@@ -394,10 +382,6 @@ class GeminiLiveProcessor(ModelProcessor):
         self._watchdog: asyncio.Task[None] | None = None
 
     @property
-    def decision(self) -> Decision | None:
-        return self.handover.decision
-
-    @property
     def _ready(self) -> bool:
         """The session is set up and not failed: messages may be sent."""
         return self._started and self.connection.usable
@@ -405,54 +389,20 @@ class GeminiLiveProcessor(ModelProcessor):
     async def fail(self, kind: str, reason: str) -> None:
         await self.connection.fail(kind, reason)
 
-    # -- pipeline side ---------------------------------------------------------------------------
-    async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM, callback=None) -> None:
-        """Caller audio takes the audio lane: resampled and sent at once, without Pipecat's per-frame hooks."""
-        if frame.__class__ is CallerAudioFrame and callback is None:
-            await self._caller_audio(frame)
-            return
-        await super().queue_frame(frame, direction, callback)
+    # -- the frame hooks (ModelProcessor dispatches the frames) ----------------------------------------
+    async def _pcm_audio(self, frame: InputAudioRawFrame) -> None:
+        if self._ready:
+            pcm = np.frombuffer(frame.audio, dtype="<i2")
+            rate = frame.sample_rate
+            if rate == mulaw.SAMPLE_RATE:
+                pcm, rate = self._up.process(pcm), INPUT_RATE
+            await self.connection.send_text(audio_message(pcm.tobytes(), rate))
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if isinstance(frame, CallerAudioFrame):
-            await self._caller_audio(frame)
-            return
-        if isinstance(frame, InputAudioRawFrame):  # PCM from another transport
-            if self._ready:
-                pcm = np.frombuffer(frame.audio, dtype="<i2")
-                rate = frame.sample_rate
-                if rate == mulaw.SAMPLE_RATE:
-                    pcm, rate = self._up.process(pcm), INPUT_RATE
-                await self.connection.send_text(audio_message(pcm.tobytes(), rate))
-            return
-        if isinstance(frame, (EndFrame, CancelFrame)):
-            await self._close()
-        await self.push_frame(frame, direction)
-        if isinstance(frame, BotStartedSpeakingFrame):
-            self._bot_heard = True
-        elif isinstance(frame, BotStoppedSpeakingFrame):
-            self._bot_heard = False
-            if self.handover.awaiting_playback:
-                await self.handover.deliver(heard=True)
-        elif isinstance(frame, VADUserStartedSpeakingFrame):
-            await self._barge_in()
-        elif isinstance(frame, PlaybackCutFrame):
-            await self._cut(frame)
-        elif isinstance(frame, FunctionCallResultFrame) and direction == FrameDirection.UPSTREAM:
-            await self._tool_answered(frame)
-        elif isinstance(frame, CallDecidedFrame):
-            await self._decided(frame)
-        elif isinstance(frame, KeypadEntryFrame):
-            await self._keyed(frame.digits)
-        elif isinstance(frame, SilenceFrame):
-            await self._reprompt()
-        elif isinstance(frame, ModelInstructionsFrame):
-            await self._instruct(frame.instructions)
-        elif isinstance(frame, StartFrame):
-            self._watchdog = self.create_task(self._connect_and_watch(), "gemini-connect")
-        elif isinstance(frame, TwilioStopFrame):
-            self.connection.closing = True
+    async def _start(self, frame: StartFrame) -> None:
+        self._watchdog = self.create_task(self._connect_and_watch(), "gemini-connect")
+
+    def _stream_ending(self) -> None:
+        self.connection.closing = True
 
     async def _caller_audio(self, frame: CallerAudioFrame) -> None:
         if not self._ready:

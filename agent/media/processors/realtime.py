@@ -28,7 +28,9 @@ nothing else; its neighbours do the rest (``pipelines/twilio_realtime.py``):
 
 Its parts, each with one job: :class:`ModelLink` (the session's socket and its
 failure), :class:`Responses` (what the model was asked and is answering),
-:class:`HandOver` (the chosen branch and its last line).
+and, shared by every backend (``agent/media/backends/base.py``),
+:class:`HandOver` (the chosen branch and its last line) and the frame
+dispatch of :class:`ModelProcessor`.
 """
 
 from __future__ import annotations
@@ -37,16 +39,11 @@ import asyncio
 import base64
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from loguru import logger
 from pipecat.frames.frames import (
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
-    CancelFrame,
-    EndFrame,
-    Frame,
     FunctionCallInProgressFrame,
     FunctionCallResultFrame,
     InputAudioRawFrame,
@@ -57,9 +54,7 @@ from pipecat.frames.frames import (
     TTSTextFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
-    VADUserStartedSpeakingFrame,
 )
-from pipecat.processors.frame_processor import FrameDirection
 
 from agent.conversation.realtime_client import (  # noqa: F401  (SAY_LEAD, prepare_realtime, RealtimeConfig: the names importers use)
     BENIGN_ERRORS,
@@ -78,17 +73,13 @@ from agent.conversation.realtime_client import (  # noqa: F401  (SAY_LEAD, prepa
 from agent.conversation.session import Decision
 from agent.core.events import call_event
 from agent.media import mulaw
-from agent.media.backends.base import ModelProcessor
+from agent.media.backends.base import HandOver, ModelProcessor
 from agent.media.frames import (
     BotAudioEndFrame,
     BotAudioFrame,
     CallDecidedFrame,
     CallerAudioFrame,
-    KeypadEntryFrame,
-    ModelInstructionsFrame,
     PlaybackCutFrame,
-    SilenceFrame,
-    TwilioStopFrame,
 )
 
 WATCHDOG_TICK_S = 0.5  # the answer timeout is seconds long; fewer wake-ups per call
@@ -185,28 +176,6 @@ class Responses:
         return self.awaiting_since is not None and time.monotonic() - self.awaiting_since > timeout_s
 
 
-class HandOver:
-    """The branch the conversation chose and its hand-over line: said once, heard, then ``on_decision``, once."""
-
-    def __init__(self, on_decision: Callable[[Decision], Awaitable[None]], call_id: str | None = None) -> None:
-        self._on_decision = on_decision
-        self._call_id = call_id
-        self.decision: Decision | None = None
-        self.line_asked = False
-        self.awaiting_playback = False  # the line was spoken: deliver once the caller has heard it all
-        self.delivered = False
-
-    async def deliver(self, *, heard: bool) -> None:
-        """``on_decision``, once; a hand-over line the caller ``heard`` is not handed on to be said again."""
-        if self.decision is None or self.delivered:
-            return
-        self.delivered = True
-        self.awaiting_playback = False
-        decision = self.decision
-        call_event(self._call_id, "decided", exit=decision.exit, branch=decision.target, reason=decision.reason, line_heard=heard)
-        await self._on_decision(replace(decision, say="") if heard else decision)
-
-
 class OpenAIRealtimeProcessor(ModelProcessor):
     """The realtime model between the VAD and the tool handlers (see the module's doc); the ``openai_realtime`` backend's processor."""
 
@@ -235,11 +204,6 @@ class OpenAIRealtimeProcessor(ModelProcessor):
         self._watchdog: asyncio.Task[None] | None = None
 
     @property
-    def decision(self) -> Decision | None:
-        """The branch the conversation chose, once a tool or a hand-over rule decided (delivered or not)."""
-        return self.handover.decision
-
-    @property
     def bad_events(self) -> int:
         """Server events skipped as malformed so far."""
         return self._events.bad_events
@@ -248,52 +212,20 @@ class OpenAIRealtimeProcessor(ModelProcessor):
         """The call cannot go on with the model (e.g. it stalled): report it, once."""
         await self.connection.fail(kind, reason)
 
-    # -- pipeline side ---------------------------------------------------------------------------
-    async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM, callback=None) -> None:
-        """Caller audio (50 frames a second) takes the audio lane: appended at once, without Pipecat's per-frame hooks."""
-        if frame.__class__ is CallerAudioFrame and callback is None:
-            if self.connection.usable:
-                await self.connection.append_audio(frame.payload)
-            return
-        await super().queue_frame(frame, direction, callback)
+    # -- the frame hooks (ModelProcessor dispatches the frames) ----------------------------------------
+    async def _caller_audio(self, frame: CallerAudioFrame) -> None:
+        if self.connection.usable:
+            await self.connection.append_audio(frame.payload)
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if isinstance(frame, CallerAudioFrame):
-            if self.connection.usable:
-                await self.connection.append_audio(frame.payload)
-            return  # nothing after the model needs the caller's audio
-        if isinstance(frame, InputAudioRawFrame):  # PCM from another transport
-            if self.connection.usable:
-                await self.connection.append_audio(base64.b64encode(mulaw.encode(frame.audio)).decode())
-            return
-        if isinstance(frame, (EndFrame, CancelFrame)):
-            await self._close()
-        await self.push_frame(frame, direction)
-        if isinstance(frame, BotStartedSpeakingFrame):
-            self._bot_heard = True
-        elif isinstance(frame, BotStoppedSpeakingFrame):
-            self._bot_heard = False
-            if self.handover.awaiting_playback:
-                await self.handover.deliver(heard=True)
-        elif isinstance(frame, VADUserStartedSpeakingFrame):
-            await self._barge_in()
-        elif isinstance(frame, PlaybackCutFrame):
-            await self._truncate(frame)
-        elif isinstance(frame, FunctionCallResultFrame) and direction == FrameDirection.UPSTREAM:
-            await self._tool_answered(frame)
-        elif isinstance(frame, CallDecidedFrame):
-            await self._decided(frame)
-        elif isinstance(frame, KeypadEntryFrame):
-            await self._keyed(frame.digits)
-        elif isinstance(frame, SilenceFrame):
-            await self._reprompt()
-        elif isinstance(frame, ModelInstructionsFrame):
-            await self._instruct(frame.instructions)
-        elif isinstance(frame, StartFrame):
-            self._watchdog = self.create_task(self._connect_and_watch(), "realtime-connect")
-        elif isinstance(frame, TwilioStopFrame):
-            self.connection.closing = True
+    async def _pcm_audio(self, frame: InputAudioRawFrame) -> None:
+        if self.connection.usable:
+            await self.connection.append_audio(base64.b64encode(mulaw.encode(frame.audio)).decode())
+
+    async def _start(self, frame: StartFrame) -> None:
+        self._watchdog = self.create_task(self._connect_and_watch(), "realtime-connect")
+
+    def _stream_ending(self) -> None:
+        self.connection.closing = True
 
     # -- connection ------------------------------------------------------------------------------
     async def _connect_and_watch(self) -> None:
@@ -467,7 +399,7 @@ class OpenAIRealtimeProcessor(ModelProcessor):
         if self._bot_heard and self.handover.decision is None:
             await self.broadcast_interruption()
 
-    async def _truncate(self, cut: PlaybackCutFrame) -> None:
+    async def _cut(self, cut: PlaybackCutFrame) -> None:
         """Transport out cut the bot off: the model's item is cut at what the caller heard."""
         call_event(self._call_id, "barge_in", heard_ms=cut.heard_ms, sent_ms=cut.sent_ms)
         if not self.connection.usable:

@@ -61,10 +61,7 @@ from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import (
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
     CancelFrame,
-    EndFrame,
     ErrorFrame,
     Frame,
     FunctionCallInProgressFrame,
@@ -102,7 +99,7 @@ from agent.conversation.realtime_client import SAY_LEAD
 from agent.conversation.session import Decision
 from agent.core.events import call_event
 from agent.media import mulaw
-from agent.media.backends.base import ModelProcessor
+from agent.media.backends.base import HandOver, ModelProcessor
 from agent.media.backends.cascade.audio import ToMulaw, mulaw_ms
 from agent.media.backends.cascade.turns import Turn, TurnDetector
 from agent.media.frames import (
@@ -110,18 +107,9 @@ from agent.media.frames import (
     BotAudioFrame,
     CallDecidedFrame,
     CallerAudioFrame,
-    KeypadEntryFrame,
-    ModelInstructionsFrame,
     PlaybackCutFrame,
-    SilenceFrame,
-    TwilioStopFrame,
 )
-from agent.media.processors.realtime import (
-    MAX_TRANSCRIPT_CHARS,
-    REPROMPT,
-    WATCHDOG_TICK_S,
-    HandOver,
-)
+from agent.media.processors.realtime import MAX_TRANSCRIPT_CHARS, REPROMPT, WATCHDOG_TICK_S
 
 PREROLL_MS = 480  # audio before the detector's start that goes to the STT with the turn
 KEYED = "I keyed in on my phone: {digits}"  # as realtime.py's _keyed
@@ -241,10 +229,6 @@ class CascadeProcessor(ModelProcessor):
         self.closing = False
         self._watchdog: asyncio.Task[None] | None = None
 
-    @property
-    def decision(self) -> Decision | None:
-        return self.handover.decision
-
     async def fail(self, kind: str, reason: str) -> None:
         """Report the model gone, once (never while the stream is ending)."""
         if self.failed or self.closing:
@@ -267,48 +251,15 @@ class CascadeProcessor(ModelProcessor):
         for service in (self._stt, self._llm, self._tts):
             await close_client(service)
 
-    async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM, callback=None) -> None:
-        """Caller audio (50 frames a second) takes the audio lane: to the turn detector at once, without Pipecat's per-frame hooks."""
-        if frame.__class__ is CallerAudioFrame and callback is None:
-            await self._hear(frame.mulaw)
-            return
-        await super().queue_frame(frame, direction, callback)
+    # -- the frame hooks (ModelProcessor dispatches the frames) ----------------------------------------
+    async def _caller_audio(self, frame: CallerAudioFrame) -> None:
+        await self._hear(frame.mulaw)
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if isinstance(frame, CallerAudioFrame):
-            await self._hear(frame.mulaw)
-            return
-        if isinstance(frame, InputAudioRawFrame):  # PCM from another transport
-            await self._hear(mulaw.encode(frame.audio))
-            return
-        if isinstance(frame, (EndFrame, CancelFrame)):
-            await self._close()
-        await self.push_frame(frame, direction)
-        if isinstance(frame, BotStartedSpeakingFrame):
-            self._bot_heard = True
-        elif isinstance(frame, BotStoppedSpeakingFrame):
-            self._bot_heard = False
-            if self.handover.awaiting_playback:
-                await self.handover.deliver(heard=True)
-        elif isinstance(frame, VADUserStartedSpeakingFrame):
-            await self._barge_in()
-        elif isinstance(frame, PlaybackCutFrame):
-            self._truncate(frame)
-        elif isinstance(frame, FunctionCallResultFrame) and direction == FrameDirection.UPSTREAM:
-            await self._tool_answered(frame)
-        elif isinstance(frame, CallDecidedFrame):
-            await self._decided(frame)
-        elif isinstance(frame, KeypadEntryFrame):
-            await self._keyed(frame.digits)
-        elif isinstance(frame, SilenceFrame):
-            await self._reprompt()
-        elif isinstance(frame, ModelInstructionsFrame):
-            await self._instruct(frame.instructions)
-        elif isinstance(frame, StartFrame):
-            await self._start(frame)
-        elif isinstance(frame, TwilioStopFrame):
-            self.closing = True
+    async def _pcm_audio(self, frame: InputAudioRawFrame) -> None:
+        await self._hear(mulaw.encode(frame.audio))
+
+    def _stream_ending(self) -> None:
+        self.closing = True
 
     async def _start(self, frame: StartFrame) -> None:
         await self._listen.queue_frame(frame)
@@ -621,7 +572,7 @@ class CascadeProcessor(ModelProcessor):
         self._unvoiced.clear()
         await self._speak.queue_frame(InterruptionFrame())
 
-    def _truncate(self, cut: PlaybackCutFrame) -> None:
+    async def _cut(self, cut: PlaybackCutFrame) -> None:
         """Transport out cut the bot off: the reply's message keeps what the caller heard."""
         call_event(self._call_id, "barge_in", heard_ms=cut.heard_ms, sent_ms=cut.sent_ms)
         reply = self._by_item.get(cut.item_id)
