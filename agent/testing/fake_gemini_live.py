@@ -81,15 +81,16 @@ import itertools
 import json
 import time
 from collections import deque
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from agent.testing.fake_realtime import Fail, FakeModel, Say, ToolCall, Turn
+from agent.testing.ws_server import LocalWebSocketServer
 
 __all__ = ["FakeGeminiLiveServer", "FakeGeminiSession", "pcm_tone"]
 
@@ -163,60 +164,33 @@ class FakeGeminiSession:
         return self._turn_task is not None and not self._turn_task.done()
 
 
-class FakeGeminiLiveServer:
+class FakeGeminiLiveServer(LocalWebSocketServer[FakeGeminiSession]):
     """A local Gemini Live API with a scripted model; see the module doc."""
 
     def __init__(
         self, model: FakeModel | None = None, *, api_version: str = "v1beta",
         reply_delay_ms: int = 150, audio_speedup: float = 5.0, chunk_ms: int = 40,
     ) -> None:
+        super().__init__()
         self.model = model if model is not None else FakeModel()
         self.spoken: list[str] = []
         self.path = f"/ws/google.ai.generativelanguage.{api_version}.GenerativeService.BidiGenerateContent"
         self.reply_delay_ms = reply_delay_ms
         self.audio_speedup = audio_speedup
         self.chunk_ms = chunk_ms
-        self.sessions: list[FakeGeminiSession] = []
         self.received: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
         self.handshakes: list[tuple[str, Headers, int]] = []
         self.problems: list[str] = []
-        self.port: int | None = None
-        self._server: Server | None = None
         self._refuse: tuple[int, int | None] | None = None
         self._close_after_setup: tuple[int, str] | None = None
         self._stalled = False
         self._ids = itertools.count(1)
 
-    # -- lifecycle ------------------------------------------------------------
-    async def start(self) -> Self:
-        self._server = await serve(self._handle, "127.0.0.1", 0, process_request=self._process_request, max_size=16 * 2**20, compression=None)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     @property
     def url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("the server is not started")
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def session(self) -> FakeGeminiSession:
-        if not self.sessions:
-            raise LookupError("no client has connected")
-        return self.sessions[-1]
+        """The Live API's base URL (``ws://127.0.0.1:<port>``); clients add the BidiGenerateContent path."""
+        return self.root.replace("http://", "ws://", 1)
 
     # -- test helpers ---------------------------------------------------------
     def caller_said(self, *lines: str) -> None:

@@ -157,16 +157,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from agent.media import mulaw
+from agent.testing.ws_server import LocalWebSocketServer
 
 __all__ = [
     "PCM",
@@ -612,7 +613,7 @@ class FakeSession:
 AZURE_PATH = "/openai/v1/realtime"
 
 
-class FakeRealtimeServer:
+class FakeRealtimeServer(LocalWebSocketServer[FakeSession]):
     """A local OpenAI Realtime (GA) server with a scripted model; see the module doc."""
 
     def __init__(
@@ -629,6 +630,7 @@ class FakeRealtimeServer:
         seed: int | None = None,
         auth: Literal["bearer", "api-key"] = "bearer",
     ) -> None:
+        super().__init__()
         self.model = model if model is not None else FakeModel()
         self.auth = auth
         self.vad_silence_ms = vad_silence_ms
@@ -638,65 +640,21 @@ class FakeRealtimeServer:
         self.path = path
         self.require_auth = require_auth
         self.reject_beta_header = reject_beta_header
-        self.sessions: list[FakeSession] = []
         self.received: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
         self.handshakes: list[Handshake] = []
         self.problems: list[str] = []
-        self.port: int | None = None
         self._rng = random.Random(seed)
-        self._server: Server | None = None
         self._refuse_status: int | None = None
         self._refuse_times: int | None = None
         self._drop_after: int | None = None
         self._drop_type: str | None = None
         self._stalled = False
 
-    # -- lifecycle ------------------------------------------------------------
-
-    async def start(self) -> Self:
-        self._server = await serve(
-            self._handle,
-            "127.0.0.1",
-            0,
-            process_request=self._process_request,
-            max_size=16 * 2**20,
-            compression=None,
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("the server is not started")
-        return f"ws://127.0.0.1:{self.port}{self.path}"
-
     @property
     def endpoint(self) -> str:
         """The server's root as an Azure resource URL (``https://<resource>.openai.azure.com`` stands for it)."""
-        if self.port is None:
-            raise RuntimeError("the server is not started")
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def session(self) -> FakeSession:
-        """The latest session (raises if nobody connected)."""
-        if not self.sessions:
-            raise LookupError("no client has connected")
-        return self.sessions[-1]
+        return self.root
 
     # -- test helpers ---------------------------------------------------------
 
