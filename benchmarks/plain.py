@@ -36,6 +36,28 @@ from pipecat.workers.runner import WorkerRunner
 from benchmarks.common import MEDIA_PATH
 
 
+async def run_stock_bot(transport: FastAPIWebsocketTransport, pipeline: Pipeline) -> None:
+    """Run one call's pipeline the way Pipecat's Twilio examples do: 8 kHz, the LLM run when the client connects."""
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
+        enable_rtvi=False,
+        idle_timeout_secs=None,
+    )
+
+    @transport.event_handler("on_client_connected")
+    async def _connected(transport, client) -> None:
+        await worker.queue_frames([LLMRunFrame()])
+
+    @transport.event_handler("on_client_disconnected")
+    async def _gone(transport, client) -> None:
+        await worker.cancel()
+
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    await runner.run()
+
+
 def create_app(model_url: str, silence_ms: int = 500, silero: bool = False) -> FastAPI:
     app = FastAPI()
     if silero:
@@ -87,29 +109,7 @@ def create_app(model_url: str, silence_ms: int = 500, silero: bool = False) -> F
             )
         else:
             pair = LLMContextAggregatorPair(context)
-        pipeline = Pipeline(
-            [transport.input(), pair.user(), llm, transport.output(), pair.assistant()]
-        )
-        worker = PipelineWorker(
-            pipeline,
-            params=PipelineParams(
-                audio_in_sample_rate=8000, audio_out_sample_rate=8000
-            ),
-            enable_rtvi=False,
-            idle_timeout_secs=None,
-        )
-
-        @transport.event_handler("on_client_connected")
-        async def _connected(transport, client) -> None:
-            await worker.queue_frames([LLMRunFrame()])
-
-        @transport.event_handler("on_client_disconnected")
-        async def _gone(transport, client) -> None:
-            await worker.cancel()
-
-        runner = WorkerRunner(handle_sigint=False)
-        await runner.add_workers(worker)
-        await runner.run()
+        await run_stock_bot(transport, Pipeline([transport.input(), pair.user(), llm, transport.output(), pair.assistant()]))
 
     @app.get("/healthz")
     async def healthz() -> dict:

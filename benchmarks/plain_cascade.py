@@ -22,9 +22,7 @@ import sys
 import uvicorn
 from fastapi import FastAPI, WebSocket
 from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.frames.frames import LLMRunFrame
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
@@ -39,9 +37,9 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
-from pipecat.workers.runner import WorkerRunner
 
 from benchmarks.common import MEDIA_PATH
+from benchmarks.plain import run_stock_bot
 
 OPENAI_TTS_RATE = 24000  # /audio/speech response_format=pcm (platform.openai.com/docs/guides/text-to-speech)
 
@@ -71,25 +69,7 @@ def create_app(base_url: str) -> FastAPI:
         tts = OpenAITTSService(api_key="sk-test", base_url=base_url, sample_rate=OPENAI_TTS_RATE)
         context = LLMContext([{"role": "user", "content": "Greet the caller."}])
         pair = LLMContextAggregatorPair(context, user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer()))
-        pipeline = Pipeline([transport.input(), stt, pair.user(), llm, tts, transport.output(), pair.assistant()])
-        worker = PipelineWorker(
-            pipeline,
-            params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
-            enable_rtvi=False,
-            idle_timeout_secs=None,
-        )
-
-        @transport.event_handler("on_client_connected")
-        async def _connected(transport, client) -> None:
-            await worker.queue_frames([LLMRunFrame()])
-
-        @transport.event_handler("on_client_disconnected")
-        async def _gone(transport, client) -> None:
-            await worker.cancel()
-
-        runner = WorkerRunner(handle_sigint=False)
-        await runner.add_workers(worker)
-        await runner.run()
+        await run_stock_bot(transport, Pipeline([transport.input(), stt, pair.user(), llm, tts, transport.output(), pair.assistant()]))
 
     @app.get("/healthz")
     async def healthz() -> dict:
