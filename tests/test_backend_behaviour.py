@@ -35,6 +35,7 @@ from agent.testing.live import OPENAI_REALTIME, Harness, ModelFake, run_live_cal
 from tests.conftest import HOTLINE
 from tests.test_cascade_backend import CASCADE
 from tests.test_gemini_live_backend import GEMINI_LIVE
+from tests.test_live_realtime import QUICK_FLOW  # a node with 1 s silence timers
 
 AZURE_KEY = "azure-test-key"
 AZURE_DEPLOYMENT = "gpt-realtime-eu"
@@ -95,12 +96,17 @@ def test_greets_gathers_and_routes_the_caller_with_a_briefing(backend: ModelFake
     assert not fake.problems
 
 
-def test_a_tools_decision_moves_the_call_on_after_the_model_said_the_hand_over_line(backend: ModelFake) -> None:
-    model = FakeModel([
+def put_through() -> FakeModel:
+    """A model that greets, routes the caller to a person and says the hand-over line."""
+    return FakeModel([
         Say(GREETING),
         ToolCall("route_call", {"intent": "talk_to_human", "summary": "caller wants a person", "details_declined": True}),
         Say("I'm connecting you now."),
     ])
+
+
+def test_a_tools_decision_moves_the_call_on_after_the_model_said_the_hand_over_line(backend: ModelFake) -> None:
+    model = put_through()
 
     async def caller(call: FakeTwilioCall, harness: Harness) -> None:
         await greeted(call)
@@ -150,22 +156,6 @@ def test_keyed_in_digits_reach_the_model_and_the_engineer(backend: ModelFake) ->
     record, harness, fake = asyncio.run(run_live_call(model, caller, flow=HOTLINE, backend=backend))
     assert backend.typed(fake) == ["I keyed in on my phone: 01712345678"]
     assert "Call back on +49 171 2345678." in record.whispers[0]
-
-
-QUICK_FLOW = """
-name: Quick timers
-start: agent
-nodes:
-  agent:
-    type: ai_agent
-    greeting: Hello, what's going on?
-    intents: {incident: human, talk_to_human: human}
-    gathers: [caller_name, contact_number]
-    fallback: human
-    silence_reprompt_s: 1
-    max_no_input: 1
-  human: {type: route_call, targets: [{type: number, number: "+4930555000"}]}
-"""
 
 
 def test_a_silent_caller_is_reprompted_then_handed_to_a_person(backend: ModelFake, tmp_path) -> None:
@@ -222,11 +212,7 @@ def test_a_model_refused_from_the_start_hands_the_call_to_the_deterministic_mode
     (AZURE, AZURE_PATH, {"model": [AZURE_DEPLOYMENT]}, "api-key", AZURE_KEY),
 ], ids=lambda value: value.name if isinstance(value, ModelFake) else None)
 def test_each_dialect_sends_its_path_query_and_key(dialect: ModelFake, path: str, query: dict, key_header: str, key: str) -> None:
-    model = FakeModel([
-        Say(GREETING),
-        ToolCall("route_call", {"intent": "talk_to_human", "summary": "caller wants a person", "details_declined": True}),
-        Say("I'm connecting you now."),
-    ])
+    model = put_through()
 
     async def caller(call: FakeTwilioCall, harness: Harness) -> None:
         await greeted(call)
