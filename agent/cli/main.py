@@ -22,7 +22,7 @@ from agent.flow.loader import load_flow  # noqa: E402
 from agent.core.logs import setup_logging
 from agent.core.registry import default_registry  # noqa: E402
 from agent.simulation.scripts import CallerScript, ScriptedCaller, load_script, mismatches  # noqa: E402
-from agent.core.settings import Settings  # noqa: E402
+from agent.core.settings import Settings, engine_named  # noqa: E402
 from agent.simulation.simulator import CallerTurn, walk_file  # noqa: E402
 from agent.flow.yamlfile import FileError  # noqa: E402
 
@@ -89,7 +89,7 @@ def simulate(
     ),
 ) -> None:
     """Run a whole call through a flow with a scripted caller; no key, no network."""
-    engine = "deterministic" if engine == "offline" else engine
+    engine = engine_named(engine)
     if engine not in ("deterministic", "openai"):
         raise _fail(f"unknown engine {engine!r}. Fix: use --engine deterministic or --engine openai")
     settings = Settings()

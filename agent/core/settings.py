@@ -158,8 +158,12 @@ class Settings(BaseSettings):
     @field_validator("engine", mode="before")
     @classmethod
     def _old_engine_name(cls, value: Any) -> Any:
-        """'offline' was the deterministic engine's first name; flows and .env files written with it keep working."""
-        return "deterministic" if value == "offline" else value
+        return engine_named(value)
+
+
+def engine_named(value: Any) -> Any:
+    """'offline' was the deterministic engine's first name: .env files and commands written with it keep working."""
+    return "deterministic" if value == "offline" else value
 
 
 class PluginSettings(BaseSettings):
