@@ -39,6 +39,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -274,3 +275,8 @@ class ModelBackend:
     def processor(self, request: ModelRequest) -> ModelProcessor:
         """The model processor of one call."""
         raise NotImplementedError
+
+
+def openai_hosted(url: str) -> bool:
+    """Whether ``url`` is OpenAI's own API (which needs a key), not a compatible server of your own."""
+    return (urlsplit(url).hostname or "").endswith("openai.com")

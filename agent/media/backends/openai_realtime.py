@@ -25,7 +25,7 @@ from pydantic_settings import SettingsConfigDict
 
 from agent.conversation.realtime_client import RealtimeConfig, RealtimeConnection, RealtimeEndpoint
 from agent.core.settings import PluginSettings
-from agent.media.backends.base import BackendOptions, ModelBackend, ModelProcessor, ModelRequest
+from agent.media.backends.base import BackendOptions, ModelBackend, ModelProcessor, ModelRequest, openai_hosted
 from agent.media.processors.realtime import OpenAIRealtimeProcessor
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class OpenAIRealtimeBackend(ModelBackend):
         assert isinstance(options, OpenAIRealtimeOptions)
         if options.azure:
             return self.settings.plugin_settings(AzureOpenAISettings).secret("api_key") is not None
-        return self.settings.openai_api_key is not None or not _is_openai(options.url or self.settings.openai_realtime_url)
+        return self.settings.openai_api_key is not None or not openai_hosted(options.url or self.settings.openai_realtime_url)
 
     def problems(self, options: BackendOptions, node: AiAgentNode) -> list[str]:
         assert isinstance(options, OpenAIRealtimeOptions)
@@ -157,8 +157,3 @@ class OpenAIRealtimeBackend(ModelBackend):
             config, on_decision=request.on_decision, on_failure=request.on_failure, call_id=request.call_id,
             preconnected=request.preconnected,
         )
-
-
-def _is_openai(url: str) -> bool:
-    """Whether ``url`` is OpenAI's own API (which needs a key), not a compatible server of your own."""
-    return (urlsplit(url).hostname or "").endswith("openai.com")

@@ -30,6 +30,7 @@ from agent.media.backends.base import (
     ModelBackend,
     ModelProcessor,
     ModelRequest,
+    openai_hosted,
 )
 from agent.media.backends.cascade.processor import CascadeProcessor
 from agent.media.backends.cascade.services import (
@@ -98,7 +99,7 @@ class CascadeBackend(ModelBackend):
             except ValueError:
                 return False
             own_server = service.type == "ollama" or (  # Ollama is always a server of your own (default localhost:11434)
-                service.type == "openai" and not (service.base_url or self.settings.openai_base_url).startswith("https://api.openai.com"))
+                service.type == "openai" and not openai_hosted(service.base_url or self.settings.openai_base_url))
             if key is None and not own_server:
                 return False
         return True
