@@ -35,13 +35,12 @@ def token_codec(settings: Settings) -> TokenCodec:
 
 
 def build_live_flow(
-    settings: Settings, registry: Registry, public_url: str, *, realtime: bool, shared: SharedState, rest: TwilioRest | None = None,
-    flow: Flow | None = None,
+    settings: Settings, registry: Registry, flow: Flow, public_url: str, *, realtime: bool, shared: SharedState,
+    rest: TwilioRest | None = None,
 ) -> LiveFlow:
-    """The live flow of ``settings.flow`` (``flow``: that file, already loaded)."""
-    path = Path(settings.flow)
+    """The live flow of ``flow`` (``settings.flow``, loaded)."""
     return LiveFlow(
-        flow=flow or load_flow(path, registry, settings), registry=registry, settings=settings, base_dir=path.resolve().parent,
+        flow=flow, registry=registry, settings=settings, base_dir=Path(settings.flow).resolve().parent,
         codec=token_codec(settings), public_url=public_url.rstrip("/"), realtime=realtime, rest=rest, shared=shared,
     )
 
@@ -86,7 +85,7 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
             from agent.media.vad import SileroModel
 
             SileroModel.shared()  # loaded now, never on the event loop during a call
-    live = build_live_flow(settings, registry, settings.public_base_url, realtime=media is not None, rest=rest, shared=state, flow=flow)
+    live = build_live_flow(settings, registry, flow, settings.public_base_url, realtime=media is not None, rest=rest, shared=state)
     if early is not None:
         live.on_stream = functools.partial(early.begin, live)
     live.on_outcome = lambda outcome: metrics.flow_outcomes.labels(outcome.end_reason or "unknown").inc()
