@@ -73,13 +73,16 @@ def _slots(half: str, show_mistakes: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.understanding", description=__doc__.splitlines()[0])
-    parser.add_argument("--half", choices=["heldout", "dev", "probe"], default="heldout")
+    parser.add_argument("--half", choices=data.halves(), default="heldout", help="probe, probe2: fresh batches written after held-out was first read")
     parser.add_argument("--mistakes", action="store_true", help="list each mistake (dev and probe only: tuning never looks at held-out)")
     args = parser.parse_args(argv)
     if args.mistakes and args.half == "heldout":
         parser.error("--mistakes is for dev and probe only; held-out mistakes are not for tuning")
     _intents(args.half, args.mistakes)
-    _slots(args.half, args.mistakes)
+    if args.half in data.halves("slots"):
+        _slots(args.half, args.mistakes)
+    else:
+        print(f"\n(no slot turns in the {args.half} batch)")
     return 0
 
 

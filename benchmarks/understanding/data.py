@@ -28,6 +28,11 @@ class SlotTurn:
     expect: dict = field(default_factory=dict)  # field -> value; empty: nothing is kept, the question is asked again
 
 
+def halves(name: str = "intents") -> list[str]:
+    """The halves a set has on disk (``dev``, ``heldout``, ``probe``, ``probe2``...), never ``all``, the unsplit source."""
+    return sorted(p.name.split(".")[1] for p in DATA.glob(f"{name}.*.jsonl") if p.name.split(".")[1] != "all")
+
+
 def _rows(name: str, half: str) -> list[dict]:
     path = DATA / f"{name}.{half}.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
