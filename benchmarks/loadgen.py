@@ -11,7 +11,9 @@ Twilio and connects to the ``<Connect><Stream>`` URL of the TwiML with its
 
 The caller: waits for the greeting to finish playing, then repeats — a
 ``--pause-ms`` pause, ``--speech-ms`` of speech-like audio
-(``agent.testing.voice.spoken``: voiced syllables, not a tone), wait for the
+(``agent.testing.voice.spoken``: voiced syllables, not a tone; with
+``--hesitate-ms``, that long a pause after the first 40 % of it, as a caller
+who stops to think mid-sentence; bot audio in that pause is an overlap), wait for the
 reply to start, wait for it to finish playing and ``--quiet-ms`` more — until the call's
 ``--seconds`` are up; then it hangs up. Calls start spread over ``--ramp``
 seconds.
@@ -139,6 +141,8 @@ async def one_call(
         return rec
     t_end = call.started_at + args.seconds
     speech_frames = len(speech) // FRAME_BYTES
+    cut = speech_frames * 2 // 5 * FRAME_BYTES  # the hesitation comes after 40 % of the turn, on a frame boundary
+    hesitation_frames = round(args.hesitate_ms / (FRAME_S * 1000))
     windows: list[tuple[float, float]] = []  # reply windows: (from, to) in loop time
     window_from = call.started_at
     try:
@@ -148,7 +152,7 @@ async def one_call(
             await call.wait_until_quiet(
                 ms=args.quiet_ms, drain=True, timeout=args.reply_timeout + 10
             )
-            turn_s = (args.pause_ms + args.speech_ms) / 1000 + 2.5
+            turn_s = (args.pause_ms + args.speech_ms + args.hesitate_ms) / 1000 + 2.5
             if loop.time() + turn_s > t_end:
                 break
             await call.silence(args.pause_ms)
@@ -156,8 +160,13 @@ async def one_call(
             speech_start = loop.time()
             seen = len(call.arrivals)
             windows.append((window_from, speech_start))
-            await call.say(audio=speech)
-            last = first_frame + speech_frames - 1
+            if hesitation_frames:
+                await call.say(audio=speech[:cut])
+                await call.silence(args.hesitate_ms)
+                await call.say(audio=speech[cut:])
+            else:
+                await call.say(audio=speech)
+            last = first_frame + speech_frames + hesitation_frames - 1
             speech_end = (
                 call.sent_frame_times[last]
                 if last < len(call.sent_frame_times)
@@ -285,6 +294,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--speech-ms", type=int, default=1500)
     p.add_argument("--pause-ms", type=int, default=400)
+    p.add_argument("--hesitate-ms", type=int, default=0, help="a pause this long inside each caller turn (after 40 %% of it)")
     p.add_argument(
         "--quiet-ms",
         type=int,

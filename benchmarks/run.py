@@ -59,7 +59,7 @@ def _start_fake(
 ) -> tuple[subprocess.Popen, str, str]:
     if _base(config) in CASCADES:
         cmd = [PY, "-m", "benchmarks.fake_cascade", "--stt-ms", str(args.stt_ms), "--llm-ms", str(args.llm_ms),
-               "--tts-ms", str(args.tts_ms), "--ms-per-token", str(args.ms_per_token)]
+               "--tts-ms", str(args.tts_ms), "--ms-per-token", str(args.ms_per_token), "--utterance-ms", str(args.speech_ms)]
         if events is not None:
             cmd += ["--events", str(events)]
     else:
@@ -212,6 +212,8 @@ def _loadgen(
         str(args.speech_ms),
         "--pause-ms",
         str(args.pause_ms),
+        "--hesitate-ms",
+        str(args.hesitate_ms),
         "--quiet-ms",
         str(args.quiet_ms),
         "--out",
@@ -629,6 +631,12 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         default=400,
         help="caller's pause after the bot finished",
+    )
+    p.add_argument(
+        "--hesitate-ms",
+        type=int,
+        default=0,
+        help="a pause this long inside each caller turn, after 40%% of it (0: none)",
     )
     p.add_argument(
         "--quiet-ms",

@@ -201,7 +201,8 @@ class FakeOpenAIHttp:
         else:
             self.transcripts.extend(lines)
 
-    def _next_transcript(self) -> str:
+    def _next_transcript(self, audio: bytes) -> str:
+        """The transcript of the next transcription request (``audio``: its uploaded file; this fake answers from its queue)."""
         if self.model is not None:
             line = self.model.next_heard()
         else:
@@ -286,7 +287,7 @@ class FakeOpenAIHttp:
             return refused
         if not isinstance(form.get("file"), (bytes, bytearray)) or "model" not in form:
             return _error(400, "file and model are required", "invalid_request_error")
-        return web.json_response({"text": self._next_transcript()})
+        return web.json_response({"text": self._next_transcript(bytes(form["file"]))})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
