@@ -86,7 +86,7 @@ async def measure(frames: int, repeat: int) -> float:
     processors = [
         source, BargeInDetector(SileroModel.shared().detector()), model, ToolHandlers(ToolBox(ctx)),
         TwilioMediaOutput(TwilioMediaSender(nothing, "MZ1")), KeypadCollector(),
-        CallSupervisor(reprompt_after_s=1000, max_reprompts=1, max_duration_s=10_000), TranscriptKeeper(ctx.call),
+        CallSupervisor(reprompt_after_s=1000, max_duration_s=10_000), TranscriptKeeper(ctx.call),
     ]
     worker = PipelineWorker(
         Pipeline(processors), params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000, enable_metrics=False),

@@ -7,7 +7,8 @@
                                          openai_realtime: audio/pcmu both ways); its events as frames;
                                          barge-in; hand-over line; fail-over
       -> ToolHandlers                    FunctionCallInProgressFrame -> ToolBox -> FunctionCallResultFrame,
-                                         CallDecidedFrame; HandOverFrame -> the fallback's decision
+                                         CallDecidedFrame; SilenceFrame counted per question (no-input),
+                                         past max_no_input and HandOverFrame -> the fallback's decision
       -> TwilioMediaOutput (transport out) BotAudioFrame -> media + marks on the socket; clear on
                                          interruption; BotStarted/StoppedSpeakingFrame, PlaybackCutFrame
     side processors (what they push upstream reaches the model):
@@ -244,7 +245,7 @@ class RealtimeCall:
             options=chosen.options, on_decision=self._decided, on_failure=self._failed, preconnected=connection,
         ))
         self.supervisor = CallSupervisor(
-            reprompt_after_s=node.silence_reprompt_s, max_reprompts=node.max_no_input,
+            reprompt_after_s=node.silence_reprompt_s,
             max_duration_s=live.time_left(state, node), silence_end_s=node.silence_end_s,
             answer_timeout_s=self.model.answer_timeout_s, on_no_answer=self._no_answer, call_id=state.call_id,
         )

@@ -204,15 +204,19 @@ class ToolBox:
             result["error"] = f"unknown fields {unknown}; the fields are {[g.name for g in self.ctx.gathers]}"
         return result
 
+    def open_question(self) -> str:
+        """The question a silence counts against: the first missing field, else the intent question."""
+        missing = self.ctx.missing()
+        return missing[0].name if missing else INTENT_QUESTION
+
     def note_no_input(self) -> bool:
-        """Count a silence against the question now open (the first missing field, else the intent question).
+        """Count a silence against the question now open (:meth:`open_question`).
 
         True once that question is past ``max_no_input``: the caller's silence
-        should then end the node on its fallback branch, as in the deterministic engine.
+        then ends the node on its fallback branch, as in the deterministic engine
+        (the realtime path's tool handlers call this at each re-prompt time).
         """
-        missing = self.ctx.missing()
-        question = missing[0].name if missing else (INTENT_QUESTION if self.ctx.call.intent is None else None)
-        return self.counters.miss(question, "no_input")
+        return self.counters.miss(self.open_question(), "no_input")
 
     def route_call(self, args: dict[str, Any]) -> dict[str, Any]:
         intent = args.get("intent")

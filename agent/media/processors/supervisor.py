@@ -5,13 +5,16 @@ The bot counts as speaking while the caller hears it (transport out's
 audio until Twilio echoes the mark sent after its last audio): audio reaches
 Twilio faster than it plays, so a timer that started when the audio was
 *sent* would fire while the caller is still listening. The caller counts as speaking between the model's
-``speech_started`` and ``speech_stopped``. When nobody has spoken for the
-node's re-prompt time the model is asked to re-prompt (a :class:`SilenceFrame`
-upstream); after the allowed
-re-prompts, once nobody has spoken for ``silence_end_s`` in all since the
+``speech_started`` and ``speech_stopped``. Each time nobody has spoken for the
+node's re-prompt time a :class:`SilenceFrame` goes upstream: the tool handlers
+count it against the question open (past the node's ``max_no_input`` the call
+takes the fallback branch, as in the deterministic engine), else the model
+re-prompts. Once nobody has spoken for ``silence_end_s`` in all since the
 caller's last words (the bot's re-prompts do not count as silence, nor reset
 it), or at the node's maximum duration, the call is handed over (a
-:class:`HandOverFrame` upstream).
+:class:`HandOverFrame` upstream). A ``CallDecidedFrame`` with ``now`` (from the
+tool handlers, downstream) means the call was handed over: no more timers but
+the model's answer.
 A model that says nothing within ``answer_timeout_s`` of being asked to
 (a re-prompt or the hand-over line) is reported through ``on_no_answer``:
 it has stalled, and the call must go on without it.
@@ -39,14 +42,14 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.core.events import call_event
-from agent.media.frames import HandOverFrame, SilenceFrame
+from agent.media.frames import CallDecidedFrame, HandOverFrame, SilenceFrame
 
 TICK_S = 0.5  # timers here are seconds long; fewer wake-ups per call
 
 
 class CallSupervisor(FrameProcessor):
     def __init__(
-        self, *, reprompt_after_s: float, max_reprompts: int, max_duration_s: float, silence_end_s: float | None = None,
+        self, *, reprompt_after_s: float, max_duration_s: float, silence_end_s: float | None = None,
         answer_timeout_s: float | None = None, on_no_answer: Callable[[str], Awaitable[None]] | None = None,
         call_id: str | None = None, **kwargs,
     ) -> None:
@@ -56,7 +59,6 @@ class CallSupervisor(FrameProcessor):
         self._on_no_answer = on_no_answer
         self._asked_at: float | None = None  # when the model was last asked to speak, until it does
         self._reprompt_after = reprompt_after_s
-        self._max_reprompts = max_reprompts
         self._max_duration = max_duration_s
         self._silence_end = silence_end_s
         self._silence_total = 0.0  # silence since the caller's last words, before the current quiet stretch
@@ -65,7 +67,6 @@ class CallSupervisor(FrameProcessor):
         self._bot_heard = False
         self._quiet_since = time.monotonic()
         self._started = time.monotonic()
-        self._reprompts = 0
         self._handed_over = False
         self._timer: asyncio.Task[None] | None = None
         self.speaker = "nobody"
@@ -81,12 +82,13 @@ class CallSupervisor(FrameProcessor):
         elif isinstance(frame, UserStartedSpeakingFrame):
             self._asked_at = None  # the model's VAD spoke up: it is alive
             self._caller_speaking = True
-            self._reprompts = 0
             self._silence_total = 0.0
             await self._update()
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self._caller_speaking = False
             await self._update()
+        elif isinstance(frame, CallDecidedFrame) and frame.now:
+            self._handed_over = True  # the tool handlers ended the conversation (the caller's silence)
         elif isinstance(frame, StartFrame):
             self._started = self._quiet_since = self._nobody_since = time.monotonic()
             self._timer = self.create_task(self._watch(), "silence-watchdog")
@@ -128,13 +130,8 @@ class CallSupervisor(FrameProcessor):
                 await self._hand_over("no_input")
             elif self.speaker == "nobody" and now - self._quiet_since >= self._reprompt_after:
                 self._quiet_since = now
-                if self._reprompts >= self._max_reprompts:
-                    await self._hand_over("no_input")
-                else:
-                    self._reprompts += 1
-                    self._asked_at = self._asked_at or now
-                    call_event(self._call_id, "reprompt", silent_s=round(self._silence(now), 1), reprompts=self._reprompts)
-                    await self.push_frame(SilenceFrame(seconds=self._reprompt_after), FrameDirection.UPSTREAM)
+                self._asked_at = self._asked_at or now  # to re-prompt, or to say the hand-over line
+                await self.push_frame(SilenceFrame(seconds=self._reprompt_after), FrameDirection.UPSTREAM)
 
     def _silence(self, now: float) -> float:
         """Seconds nobody has spoken since the caller's last words."""

@@ -4,9 +4,15 @@
 upstream as a ``FunctionCallResultFrame`` (and a copy downstream, for whoever
 keeps the call's state). When a tool chose a branch (``route_call``,
 ``end_call``), a :class:`CallDecidedFrame` goes upstream before the result.
-A :class:`HandOverFrame` (silence, time limit; from the supervisor,
-upstream) asks the node's fallback what to do and becomes a
-:class:`CallDecidedFrame` with ``now=True``, once.
+A :class:`SilenceFrame` (the supervisor, upstream, at each re-prompt time)
+counts one no-input against the question open (``ToolBox.note_no_input``:
+per field, like the deterministic engine, never reset by the caller's other
+words); within the node's ``max_no_input`` it goes on to the model, which
+re-prompts, and past it the call takes the fallback branch with reason
+``no_input``. That, and a :class:`HandOverFrame` (the supervisor: silence in
+all, time limit), ask the node's fallback what to do and become a
+:class:`CallDecidedFrame` with ``now=True``, once: upstream for the model to
+say its line, and downstream for the supervisor (no more re-prompts).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.conversation.tools import ToolBox
 from agent.core.events import call_event
-from agent.media.frames import BotAudioFrame, CallDecidedFrame, HandOverFrame
+from agent.media.frames import BotAudioFrame, CallDecidedFrame, HandOverFrame, SilenceFrame
 
 
 def tool_outcome(result: dict[str, Any]) -> dict[str, Any]:
@@ -45,13 +51,35 @@ class ToolHandlers(FrameProcessor):
             await self.push_frame(frame, direction)
             await self._run(frame)
             return
+        if isinstance(frame, SilenceFrame):
+            await self._silence(frame, direction)
+            return
         if isinstance(frame, HandOverFrame):
             await self.push_frame(frame, direction)
-            if self._tools.ctx.decision is None:
-                decision = self._tools.ctx.fallback(frame.reason)  # type: ignore[arg-type]
-                await self.push_frame(CallDecidedFrame(decision=decision, now=True), FrameDirection.UPSTREAM)
+            await self._fall_back(frame.reason)
             return
         await self.push_frame(frame, direction)
+
+    async def _silence(self, frame: SilenceFrame, direction: FrameDirection) -> None:
+        """One silence while a question is open: re-prompt, or the fallback once the question is past ``max_no_input``."""
+        if self._tools.ctx.decision is not None:  # handed on already: not counted (nor re-prompted by the model)
+            await self.push_frame(frame, direction)
+            return
+        question = self._tools.open_question()
+        if self._tools.note_no_input():
+            call_event(self._call_id, "hand_over", reason="no_input", question=question)
+            await self._fall_back("no_input")
+            return
+        call_event(self._call_id, "reprompt", question=question, no_input=self._tools.counters.count(question, "no_input"))
+        await self.push_frame(frame, direction)
+
+    async def _fall_back(self, reason: str) -> None:
+        """The node's fallback decides, once; the model says its line at once and the supervisor stops its timers."""
+        if self._tools.ctx.decision is not None:
+            return
+        decision = self._tools.ctx.fallback(reason)  # type: ignore[arg-type]
+        for direction in (FrameDirection.UPSTREAM, FrameDirection.DOWNSTREAM):
+            await self.push_frame(CallDecidedFrame(decision=decision, now=True), direction)
 
     async def _run(self, frame: FunctionCallInProgressFrame) -> None:
         name = str(frame.function_name)
