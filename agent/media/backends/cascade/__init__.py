@@ -13,15 +13,17 @@ Ollama, Kokoro-FastAPI), or another vendor Pipecat ships, where installed::
 Keys are settings (:class:`CascadeSettings`, ``VOICE_AGENT_CASCADE_STT_API_KEY``
 etc.; ``type: openai`` falls back to ``VOICE_AGENT_OPENAI_API_KEY``), never
 options. What the processor does is in :mod:`.processor`; building the
-services in :mod:`.services`; the caller's turns in :mod:`.turns`; the bot's
-audio in :mod:`.audio`.
+services in :mod:`.services`; the caller's turns in :mod:`.turns` (and when
+their words read finished, in :mod:`.turn_end`); the bot's audio in
+:mod:`.audio`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
+from pipecat.services.stt_service import SegmentedSTTService
 from pydantic_settings import SettingsConfigDict
 
 from agent.core.settings import PluginSettings
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
 
 DEFAULT_LLM = "gpt-4.1-mini"
 DEFAULT_TTS = "gpt-4o-mini-tts"
+MIN_PAUSE_MS = 100  # shorter is a gap between syllables: an STT request each
 
 
 class CascadeSettings(PluginSettings):
@@ -68,7 +71,20 @@ class CascadeOptions(BackendOptions):
     llm: ServiceOptions = Field(default_factory=ServiceOptions, description="The LLM (streaming chat completions with tools).")
     tts: ServiceOptions = Field(default_factory=ServiceOptions, description="Text to speech.")
     answer_timeout_s: float = Field(6.0, gt=0, le=60, description="No reply within this after the caller's turn: fail over.")
-    turn_end_ms: int = Field(640, ge=200, le=3000, description="Silence that ends the caller's turn.")
+    turn_end_ms: int = Field(640, ge=200, le=3000, description="Silence that always ends the caller's turn.")
+    pause_ms: int = Field(
+        200, ge=0, le=3000,
+        description="Silence inside a turn after which the words so far are transcribed and answered at once if they read "
+                    "finished (end with . ? ! and no dangling word like 'and', 'the', 'my'); 100 to less than turn_end_ms; 0: off. "
+                    "Costs an STT request per pause.",
+    )
+
+    @model_validator(mode="after")
+    def _pause_before_turn_end(self) -> CascadeOptions:
+        if self.pause_ms and not MIN_PAUSE_MS <= self.pause_ms < self.turn_end_ms:
+            raise ValueError(f"pause_ms ({self.pause_ms}) must be from {MIN_PAUSE_MS} to less than turn_end_ms "
+                             f"({self.turn_end_ms}), or 0 to turn the early end of turn off")
+        return self
 
 
 Stage = Literal["stt", "llm", "tts"]
@@ -146,7 +162,8 @@ class CascadeBackend(ModelBackend):
                     default_model=DEFAULT_TTS if options.tts.type == "openai" else None,
                     voice=session.voice, language=session.language)
         return CascadeProcessor(
-            stt=stt, llm=llm, tts=tts, turns=TurnDetector(SileroModel.shared(), stop_ms=options.turn_end_ms),
+            stt=stt, llm=llm, tts=tts, turns=TurnDetector(SileroModel.shared(), stop_ms=options.turn_end_ms,
+                                                          pause_ms=options.pause_ms if isinstance(stt, SegmentedSTTService) else 0),
             instructions=request.instructions, tools=request.tools.schemas(), greeting=session.greeting,
             on_decision=request.on_decision, on_failure=request.on_failure, call_id=request.call_id,
             answer_timeout_s=options.answer_timeout_s,

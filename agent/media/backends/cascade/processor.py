@@ -12,6 +12,15 @@ pipelines of Pipecat's own services::
   service, framed by ``VADUserStarted/StoppedSpeakingFrame`` as Pipecat's
   segmented STT services want: no queue hop per frame while the caller is
   silent. ``UserStarted/StoppedSpeakingFrame`` go on for the supervisor.
+* **Early end of turn.** At a short pause inside a turn (``pause_ms``) the
+  words so far go to a segmented STT as a segment of their own; the turn's
+  segments are transcribed in order and joined, and the LLM gets them as
+  soon as all are transcribed and the text reads finished
+  (:func:`~.turn_end.reads_finished`), else at the turn's end (full
+  silence). Speech after the pause opens the next segment (the STT's 1 s
+  pre-roll keeps its first words); an answer the caller has not heard a
+  sound of yet is dropped, out of the history too, and the next words join
+  the turn's user message. An answer already heard is a barge-in.
 * **The context** is ours (an ``LLMContext`` built per inference from the
   history; the node's instructions are the LLM service's system instruction,
   updated when the facts arrive), not Pipecat's aggregator pair: those run
@@ -94,6 +103,7 @@ from pipecat.processors.frame_processor import (
     FrameProcessorSetup,
 )
 from pipecat.services.settings import LLMSettings
+from pipecat.services.stt_service import SegmentedSTTService
 
 from agent.conversation.realtime_client import SAY_LEAD
 from agent.conversation.session import Decision
@@ -101,6 +111,7 @@ from agent.core.events import call_event
 from agent.media import mulaw
 from agent.media.backends.base import HandOver, ModelProcessor
 from agent.media.backends.cascade.audio import ToMulaw, mulaw_ms
+from agent.media.backends.cascade.turn_end import reads_finished
 from agent.media.backends.cascade.turns import Turn, TurnDetector
 from agent.media.frames import (
     BotAudioEndFrame,
@@ -147,6 +158,8 @@ class Reply:
     audio_ms: int = 0  # audio sent for this reply
     spoken_ms: int = 0  # audio of the sentences in ``spoken``
     done_speaking: bool = False  # the TTS finished it
+    turn: int = 0  # the caller's turn it answers (the latest when it was asked for)
+    dropped: bool = False  # the caller went on before hearing any of it
 
     def spoken_text(self) -> str:
         """What it has to say, whitespace collapsed: the LLM's text, or the line."""
@@ -168,6 +181,24 @@ class Reply:
                 break
             start += length
         return " ".join(words)
+
+
+@dataclass(eq=False)
+class CallerTurn:
+    """One turn of the caller's: its segments sent to the STT, their transcripts, how much of it the LLM has."""
+
+    number: int
+    texts: list[str] = field(default_factory=list)  # the segments' transcripts, in order (empty ones left out)
+    pending: int = 0  # segments sent to the STT, not transcribed yet
+    open: bool = True  # a segment is being recorded: the caller speaks
+    stopped: bool = False  # full silence: the turn is over
+    handed: int = 0  # how many of ``texts`` the LLM has
+    message: dict[str, Any] | None = None  # its user message in the history
+    timestamp: str = ""  # of its latest transcript
+
+    def answered(self) -> bool:
+        """All it said is with the LLM (nothing left to transcribe or hand over)."""
+        return self.handed > 0 and not self.pending and not self.open and self.handed == len(self.texts)
 
 
 class ReplyTap(FrameProcessor):
@@ -202,6 +233,9 @@ class CascadeProcessor(ModelProcessor):
         self.handover = HandOver(on_decision, call_id)
         self._turns = turns
         self._stt, self._llm, self._tts = stt, llm, tts
+        self._segmented = isinstance(stt, SegmentedSTTService)  # one transcript per segment sent: turns are followed by segment
+        self._turn: CallerTurn | None = None  # the caller's latest turn
+        self._segments: deque[CallerTurn] = deque()  # the turn of each segment the STT has not transcribed yet, in order
         self._listen = Pipeline([stt], source=PipelineSource(self._service_upstream), sink=PipelineSink(self._transcribed))
         self._speak = Pipeline([llm, ReplyTap(self), tts], source=PipelineSource(self._service_upstream), sink=PipelineSink(self._voiced))
         llm.register_function(None, self._bridge)
@@ -300,23 +334,101 @@ class CascadeProcessor(ModelProcessor):
 
     # -- the caller ------------------------------------------------------------------------------
     async def _hear(self, audio: bytes) -> None:
-        turn = self._turns.feed(audio)
-        if turn is Turn.STARTED:
+        event = self._turns.feed(audio)
+        if event is Turn.STARTED:
+            self._turn = CallerTurn(number=self._turn.number + 1 if self._turn else 1)
             await self._listen.queue_frame(VADUserStartedSpeakingFrame())
             pcm = mulaw.decode(b"".join(self._preroll) + audio).tobytes()
             self._preroll.clear()
             await self._listen.queue_frame(InputAudioRawFrame(audio=pcm, sample_rate=mulaw.SAMPLE_RATE, num_channels=1))
             await self.push_frame(UserStartedSpeakingFrame())
             await self._barge_in()
-        elif self._turns.speaking:
+        elif self._turns.speaking:  # in a pause too: the STT keeps the last second of it, the next segment's pre-roll
             await self._listen.queue_frame(InputAudioRawFrame(audio=mulaw.decode(audio).tobytes(), sample_rate=mulaw.SAMPLE_RATE, num_channels=1))
-        elif turn is Turn.STOPPED:
-            await self._listen.queue_frame(VADUserStoppedSpeakingFrame())
-            await self.push_frame(UserStoppedSpeakingFrame())
-            if self.handover.decision is None:
-                self._awaiting_since = time.monotonic()  # the caller's turn is over: an answer is due
+            if event is Turn.PAUSED:
+                await self._segment_ends()
+            elif event is Turn.RESUMED:
+                await self._resumed()
+        elif event is Turn.STOPPED:
+            await self._turn_ends()
         else:
             self._preroll.append(audio)
+
+    async def _segment_ends(self) -> None:
+        """The caller went quiet: what they said since the turn's start (or its last pause) goes to the STT."""
+        await self._listen.queue_frame(VADUserStoppedSpeakingFrame())
+        await self.push_frame(UserStoppedSpeakingFrame())
+        turn = self._turn
+        if turn is not None and turn.open:
+            turn.open = False
+            if self._segmented:
+                turn.pending += 1
+                self._segments.append(turn)
+
+    async def _resumed(self) -> None:
+        """Speech after a pause: the turn's next segment; an answer to its start that the caller has not heard goes."""
+        await self._listen.queue_frame(VADUserStartedSpeakingFrame())
+        turn = self._turn
+        if turn is not None:
+            turn.open = True
+        await self.push_frame(UserStartedSpeakingFrame())
+        if turn is not None and turn.handed and self.handover.decision is None:
+            await self._drop_unheard(turn)
+        await self._barge_in()
+
+    async def _turn_ends(self) -> None:
+        """Full silence: the turn is over (no segment more if nothing was said since its last pause)."""
+        turn = self._turn
+        if turn is None or turn.open:
+            await self._segment_ends()
+        if turn is None:
+            return
+        turn.stopped = True
+        if self.handover.decision is None and not turn.answered():
+            self._awaiting_since = time.monotonic()  # the caller's turn is over: an answer is due
+        if self._segmented:
+            await self._hand_over(turn)
+
+    async def _hand_over(self, turn: CallerTurn) -> None:
+        """The turn's new words go to the LLM once all are transcribed, the caller is quiet, and they read finished or the turn is over."""
+        if turn.pending or turn.open:
+            return
+        new = " ".join(turn.texts[turn.handed:])
+        if not new:
+            if turn.stopped and not turn.handed and not self._busy():
+                self._awaiting_since = None  # nothing was said: nothing to answer
+            return
+        if not turn.stopped and not reads_finished(" ".join(turn.texts)):
+            return  # wait: for more words, or for the full silence
+        turn.handed = len(turn.texts)
+        await self.push_frame(TranscriptionFrame(text=new[:MAX_TRANSCRIPT_CHARS], user_id="caller", timestamp=turn.timestamp))
+        await self._user_turn(new, turn)
+
+    async def _drop_unheard(self, turn: CallerTurn) -> None:
+        """The caller goes on after their turn went to the LLM early: its answer, not heard yet, goes (out of the history too).
+
+        An answer with a tool call stays (the call happened): its result comes
+        first, then the next inference hears the rest. One with audio sent is
+        heard: a barge-in (:meth:`_barge_in`).
+        """
+        generating = self._generating
+        if self._tools_pending is not None or (generating is not None and generating.calls):
+            return
+        unheard = [r for r in (*self._asked, *self._by_item.values())
+                   if r.turn == turn.number and not r.audio_ms and not r.calls and not r.dropped]
+        if not unheard:
+            return
+        for reply in unheard:
+            reply.dropped = reply.ended = True
+            if reply.message is not None:
+                self.history[:] = [m for m in self.history if m is not reply.message]
+                reply.message = None
+        if generating is not None and generating.dropped:
+            self._generating = None
+        self._rerun = False
+        self._awaiting_since = None  # the caller has the word again
+        call_event(self._call_id, "answer_dropped", replies=len(unheard))
+        await self._stop_speaking()
 
     async def _transcribed(self, frame: Frame, direction: FrameDirection) -> None:
         """What comes out of the STT service: the caller's words (an empty transcript: nothing was said)."""
@@ -326,15 +438,30 @@ class CascadeProcessor(ModelProcessor):
         if not isinstance(frame, TranscriptionFrame):
             return
         text = frame.text.strip()
-        if not text:
+        turn = self._segments.popleft() if self._segments else None
+        if turn is not None:  # a segmented STT: the transcript of the oldest segment sent
+            turn.pending -= 1
+            if text:
+                turn.texts.append(text)
+                turn.timestamp = frame.timestamp
+            await self._hand_over(turn)
+            return
+        if not text:  # a streaming STT's transcript: a turn of its own
             if not self._busy():
                 self._awaiting_since = None
             return
         await self.push_frame(TranscriptionFrame(text=text[:MAX_TRANSCRIPT_CHARS], user_id="caller", timestamp=frame.timestamp))
         await self._user_turn(text)
 
-    async def _user_turn(self, text: str) -> None:
-        self.history.append({"role": "user", "content": text})
+    async def _user_turn(self, text: str, turn: CallerTurn | None = None) -> None:
+        """The caller's words for the LLM: they join the turn's user message if nothing came after it (an unheard answer dropped)."""
+        if turn is not None and turn.message is not None and self.history and self.history[-1] is turn.message:
+            turn.message["content"] = f"{turn.message['content']} {text}"
+        else:
+            message = {"role": "user", "content": text}
+            self.history.append(message)
+            if turn is not None:
+                turn.message = message
         if self.handover.decision is not None:
             return  # the conversation is over; the hand-over line is said whatever the caller adds
         if self._generating is not None and not self._generating.voiced and not self._generating.calls:
@@ -371,7 +498,7 @@ class CascadeProcessor(ModelProcessor):
         if self._busy():
             self._rerun = True
             return
-        reply = Reply(line=line, handover=handover)
+        reply = Reply(line=line, handover=handover, turn=self._turn.number if self._turn else 0)
         self._asked.append(reply)
         self._awaiting_since = self._awaiting_since or time.monotonic()
         if extra:  # for this inference only, after the node's instructions (the realtime path's response instructions)
@@ -387,7 +514,8 @@ class CascadeProcessor(ModelProcessor):
 
     async def _say(self, text: str, *, handover: bool = False) -> None:
         """A fixed line straight to the TTS (one the LLM was asked to say and did not); it joins the history as said."""
-        reply = Reply(message={"role": "assistant", "content": text}, ended=True, handover=handover, voiced=True)
+        reply = Reply(message={"role": "assistant", "content": text}, ended=True, handover=handover, voiced=True,
+                      turn=self._turn.number if self._turn else 0)
         self.history.append(reply.message)  # type: ignore[arg-type]
         self._by_item[reply.item_id] = reply
         self._unvoiced.append(reply)
@@ -518,7 +646,7 @@ class CascadeProcessor(ModelProcessor):
         """What comes out of the TTS: audio for Twilio, the spoken text for the transcript."""
         if isinstance(frame, TTSAudioRawFrame):
             reply = self._by_context.get(frame.context_id or "")
-            if reply is None:
+            if reply is None or reply.dropped:
                 return
             convert = self._resample.get(frame.sample_rate)
             if convert is None:
