@@ -37,6 +37,17 @@ BUILTIN_INTENTS = [
             "records disappeared from the database",
             "the api sometimes returns bad data",
             "users get logged out randomly",
+            # how far it reaches, for some or for every record, still an incident while the service is up
+            "every invoice has the wrong total",
+            "all the records we imported are duplicated",
+            "nothing shows up in the report although the data is there",
+            "some of our customers get an error when they pay",
+            "a few users cannot open their documents",
+            "the search returns no results",
+            "bei einigen Kunden schlagen die Zahlungen fehl",
+            "alle Beträge im Bericht sind falsch",
+            "manche Benutzer werden ständig abgemeldet",
+            "im Bericht steht nichts mehr",
             "ich möchte eine Störung melden",
             "wir bekommen Fehlermeldungen",
             "der Import ist abgestürzt",
@@ -55,6 +66,15 @@ BUILTIN_INTENTS = [
             "declined", "throwing", "blank", "went wrong", "same event", "lassen sich nicht", "lässt sich nicht", "returning nothing", "something went wrong", "not being", "never arrive", "late", "empty",
             "störung", "fehler", "fehlermeldung", "kaputt", "abgestürzt", "stürzt ab", "fehlgeschlagen", "schlägt fehl",
             "falsch", "doppelt", "funktioniert nicht", "geht nicht", "hängt", "fehlen", "langsam", "leer",
+            # only part of it: some users, some records, sometimes
+            "some of", "some users", "some customers", "a few", "sometimes", "intermittent", "einige", "einigen",
+            "manche", "manchen", "teilweise", "manchmal", "nur bei",
+            # the ways things go wrong, beyond "error": dropping, freezing, cut off, gone, status codes
+            "disconnect", "disconnects", "disconnecting", "disconnected", "drops", "dropping", "dropped", "freezes",
+            "frozen", "hangs", "glitch", "lagging", "truncated", "cut off", "zero bytes", "disappeared", "vanished",
+            "losing", "400", "401", "403", "404", "429", "500", "too many requests", "bad request",
+            "bricht ab", "abgebrochen", "verschwinden", "verschwunden", "friert ein", "hängt sich auf", "getrennt",
+            "nullen", "gelöscht", "verloren", "fehlerhaft", "stimmt nicht", "stimmen nicht",
         ],
     ),
     Intent(
@@ -92,11 +112,19 @@ BUILTIN_INTENTS = [
         ],
         keywords=[
             "down", "outage", "offline", "unavailable", "unreachable", "not loading", "not responding", "dead",
-            "went dark", "502", "503", "504", "gateway", "nothing works", "totally", "completely", "everyone",
-            "everybody", "anyone", "nobody", "all customers", "at all", "none of", "times out", "all users", "entire",
-            "whole", "total", "every single", "every page", "every request", "connection refused", "blank screen", "doesn't load", "won't load",
-            "ausgefallen", "ausfall", "totalausfall", "nicht erreichbar", "komplett", "ganze", "alle", "niemand",
-            "nichts", "gar nicht", "überhaupt nicht", "lädt nicht", "tot", "weg",
+            # how far it reaches ("every", "alle", "nichts") is no outage on its own: "every contact is
+            # duplicated" is an incident; only with the service itself, or with people who cannot get in
+            "went dark", "502", "503", "504", "gateway", "nothing works", "nothing loads", "completely down",
+            # reaching every person (not every record): "every user", "alle Kunden"
+            "for everyone", "for everybody", "for anyone", "nobody can", "no one can", "all customers", "all users",
+            "every user", "every customer", "all of our customers", "all our customers", "all our staff",
+            "alle kunden", "alle benutzer", "alle nutzer", "alle kollegen", "alle mitarbeiter", "kein kunde", "unerreichbar",
+            "all our users", "none of our", "times out", "every page", "every request", "connection refused",
+            "blank screen", "doesn't load", "won't load", "can't get in", "total outage", "whole site", "whole platform",
+            "entire site", "entire platform", "entire service", "entire system",
+            "ausgefallen", "ausfall", "totalausfall", "nicht erreichbar", "komplett ausgefallen", "für alle",
+            "bei allen", "niemand kann", "keiner kann", "keiner kommt", "nichts geht", "geht gar nichts", "gar nicht erreichbar",
+            "lädt nicht", "tot", "ganze system", "ganze plattform",
         ],
     ),
     Intent(
@@ -140,6 +168,11 @@ BUILTIN_INTENTS = [
             "fake", "gefälscht", "gefälschten", "geklickt", "password spraying", "isn't any of us", "gehackt", "datenleck", "unbefugt", "gestohlen", "angriff", "angegriffen",
             "angreifer", "schadsoftware", "erpressersoftware", "sicherheitsvorfall", "sicherheitslücke", "verdächtig",
             "nicht von uns", "abgeflossen", "aufgetaucht", "fremden",
+            # malware by name, a secret made public, someone who should no longer get in
+            "trojan", "trojaner", "worm", "spyware", "keylogger", "backdoor", "rootkit", "revoke", "publicly",
+            "public repo", "former employee", "ex employee", "account takeover", "credential stuffing", "identity theft",
+            "ehemaliger mitarbeiter", "ehemalige mitarbeiterin", "noch zugriff", "öffentlich", "viren",
+            "someone got in", "someone got into", "somebody got into", "eingedrungen",
         ],
     ),
     Intent(
@@ -179,6 +212,9 @@ BUILTIN_INTENTS = [
             "rechte", "vergessen", "komme nicht weiter", "wie man", "weiß nicht wie", "what settings", "show me",
             "where is", "how do", "wie verbinde", "wo ist", "wo kann ich", "connect my",
             "wie ändere ich", "wo schalte ich", "wie stelle ich", "wo stelle ich", "wie mache ich", "turn off", "abschalten",
+            # asking how, not saying it is broken: "I can't figure out how", "erklären Sie mir"
+            "figure out", "don't know how", "not sure how", "new to", "erklären", "erklärt",
+            "zeigen sie mir", "wie funktioniert", "how does", "format", "template", "vorlage",
         ],
     ),
     Intent(
@@ -218,6 +254,14 @@ BUILTIN_INTENTS = [
             "auftragsverarbeitungsvertrag", "öffnungszeiten", "abgebucht", "informationen", "what's your", "what is your",
             "whats your", "do you offer", "do you have a", "haben sie einen", "wie lange", "is your company",
             "certified", "zertifiziert", "certification",
+            # paying, where the data lives, compliance papers, the status page, "nothing wrong here"
+            "pay", "payment", "bank transfer", "credit card", "direct debit", "purchase order", "payment method",
+            "überweisung", "lastschrift", "kreditkarte", "zahlungsart", "bezahlen", "billing address", "vat",
+            "rechnungsadresse", "company name", "firmenname", "hosted", "located", "data center", "rechenzentrum",
+            "standort", "iso", "soc", "hipaa", "certificate", "zertifikat", "data protection officer",
+            "datenschutzbeauftragten", "security questionnaire", "vendor review", "renew", "renewal", "verlängerung",
+            "upgrade", "downgrade", "tier", "uptime history", "announcement", "banner", "posted", "status",
+            "works for us", "fine for us", "just wondering", "just curious", "läuft bei uns", "nur eine frage",
         ],
     ),
     Intent(
@@ -257,6 +301,8 @@ BUILTIN_INTENTS = [
             "actual person", "mensch", "menschen", "durchstellen", "stellen sie mich", "verbinden sie mich",
             "bereitschaftsdienst", "vorgesetzten", "mit jemandem", "echten person", "einem mitarbeiter",
             "get me somebody", "get me someone", "on the line", "ans telefon", "holen sie mir",
+            "someone i can talk to", "someone i can speak to", "somebody i can talk to", "jemanden sprechen",
+            "jemanden mit dem", "ich sprechen kann", "ich reden kann",
         ],
     ),
 ]

@@ -25,6 +25,12 @@ from agent.core.extract import DIGIT_WORDS, STOPWORDS, words
 from agent.core.intents import Intent
 
 MIN_SCORE = 1.3
+_SMOOTH = 0.25
+_EXAMPLE, _PHRASE_WORD, _KEYWORD = 1.0, 0.5, 3.0
+_PHRASE = 1.4
+_YIELD = 0.5
+_ROOT = 7  # words that share their first seven letters are forms of one word (shorter roots part 'customer' and 'customise')
+_SIMILAR = 65
 _SIGN = 1.3  # a keyword weighing this much for one intent (used by it alone) is a sure sign of it
 
 _FILLER = frozenset(
@@ -46,6 +52,12 @@ _KEEP = frozenset(("down", "not", "can't", "cannot", "off", "nicht", "ganz", "ni
 # Lines that say the call is not for us, whatever words of an intent they carry.
 _NOT_FOR_US = re.compile(r"\b(wrong number|dialed the wrong|dialled the wrong|falsch verbunden|verwaehlt)\b")
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'"})
+_TEENS = {w: n for n, w in enumerate("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split(), 10)}
+_TENS = {w: n for n, w in zip(range(20, 100, 10), "twenty thirty forty fifty sixty seventy eighty ninety".split())}
+_ONE_TO_NINE = "|".join(w for w, d in DIGIT_WORDS.items() if d != "0")
+_SPOKEN_CODE = re.compile(
+    rf"\b({_ONE_TO_NINE})[\s-]+(hundred|{'|'.join(_TEENS)}|{'|'.join(_TENS)})(?:[\s-]+({_ONE_TO_NINE}))?\b"
+)
 _DIGIT_RUN = re.compile(r"\b(?:(?:" + "|".join(DIGIT_WORDS) + r")\b[\s-]*){2,}")
 
 
@@ -55,16 +67,39 @@ class IntentMatch:
     score: float
 
 
+def _hundreds(match: re.Match[str]) -> str:
+    """'four twenty nine' -> '429', 'five hundred' -> '500': a status code said as a number, not digit by digit."""
+    first, rest, unit = DIGIT_WORDS[match.group(1)], match.group(2), match.group(3)
+    if rest == "hundred":
+        return f"{first}00 "
+    value = _TEENS.get(rest) or _TENS[rest] + (int(DIGIT_WORDS[unit]) if unit else 0)
+    return f"{first}{value:02d} "
+
+
 def _digits(text: str) -> str:
     """'five oh two' -> '502': spoken status codes and numbers as recognisers write them."""
     def joined(match: re.Match[str]) -> str:
         return "".join(DIGIT_WORDS[w] for w in re.split(r"[\s-]+", match.group(0).strip()) if w) + " "
-    return _DIGIT_RUN.sub(joined, text)
+    return _DIGIT_RUN.sub(joined, _SPOKEN_CODE.sub(_hundreds, text))
 
 
 def _dropped_one(short: str, long: str) -> bool:
     """Whether ``short`` is ``long`` with one letter left out ("eror" for "error")."""
     return len(long) == len(short) + 1 and any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+_KEYBOARD = ("qwertzuiop", "asdfghjkl", "yxcvbnm", "qwertyuiop", "zxcvbnm")
+_SOUNDS_ALIKE = {frozenset(p) for p in ("dt", "bp", "gk", "ck", "sz", "fv", "iy", "ae", "ou", "sc", "mn")}
+
+
+def _near(a: str, b: str) -> bool:
+    """Whether one letter typed or heard for another is a likely slip: neighbouring keys, or letters that sound alike."""
+    if frozenset((a, b)) in _SOUNDS_ALIKE:
+        return True
+    for row in _KEYBOARD:
+        if a in row and b in row and abs(row.index(a) - row.index(b)) == 1:
+            return True
+    return False
 
 
 def _slip(spoken: str, known: str) -> bool:
@@ -76,11 +111,24 @@ def _slip(spoken: str, known: str) -> bool:
     """
     if spoken[0] != known[0]:
         return False
+    wrong = [(a, b) for a, b in zip(spoken, known) if a != b] if len(spoken) == len(known) else []
+    if len(wrong) == 1 and not _near(*wrong[0]):
+        return False  # one letter for another is a slip of the finger or the ear, not "passport" for "password"
     if len(spoken) >= 7 and len(known) >= 7:
         return True
     if sorted(spoken) == sorted(known):
         return True
     return spoken[:2] == known[:2] and (_dropped_one(spoken, known) or _dropped_one(known, spoken))
+
+
+def _shared(a: str, b: str) -> int:
+    """How many letters two words share from the start."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _stem(word: str) -> str:
@@ -114,7 +162,7 @@ class IntentMatcher:
         for intent in intents:
             single = [k for k in intent.keywords if len(_tokens(k)) == 1]
             several = [k for k in intent.keywords if len(_tokens(k)) > 1]  # phrases: their words count as an example's
-            texts = [*((e, 1.0) for e in [*intent.examples, intent.label]), *((k, 0.5) for k in several), *((k, 3.0) for k in single)]
+            texts = [*((e, _EXAMPLE) for e in [*intent.examples, intent.label]), *((k, _PHRASE_WORD) for k in several), *((k, _KEYWORD) for k in single)]
             for text, weight in texts:
                 for term in set(_terms(text)):
                     counts[term][intent.name] += weight
@@ -128,9 +176,13 @@ class IntentMatcher:
         for term, per_intent in counts.items():
             total = sum(per_intent.values())
             strength = min(1.6, 1.0 + 0.25 * total)
-            self._weights[term] = {name: strength * count / (total + 0.25) for name, count in per_intent.items()}
+            self._weights[term] = {name: strength * count / (total + _SMOOTH) for name, count in per_intent.items()}
         self._all_terms = sorted(self._weights)
         self._long_terms = [t for t in self._all_terms if len(t) >= 5]
+        self._roots: dict[str, list[str]] = defaultdict(list)
+        for term in self._all_terms:
+            if len(term) >= _ROOT:
+                self._roots[term[:_ROOT]].append(term)
         self._examples = {i.name: [" ".join(_terms(e)) for e in i.examples] for i in intents}
         self._canonical_cache: dict[str, tuple[tuple[str, float], ...]] = {}
 
@@ -145,12 +197,17 @@ class IntentMatcher:
         elif len(term) >= 4:
             # one slip (a swapped, missing, extra or wrong letter) in a word, two in a long one; in a
             # four-letter word only two letters swapped ("dwon"), else "look" would be "lock"
-            slips = 1 if len(term) < 8 else 2
+            slips = 1 if len(term) < 10 else 2  # two slips in an eight-letter word make "passport" "password"
             best = process.extractOne(term, self._all_terms, scorer=OSA.distance, score_cutoff=slips)
+            root = [t for t in self._roots.get(term[:_ROOT], ()) if abs(len(t) - len(term)) <= 4]
             if best and _slip(term, best[0]):
                 found = ((best[0], 0.9),)
-            elif len(term) >= 8:  # a German compound: its known parts (at least five letters each)
-                found = tuple((t, 0.8) for t in self._long_terms if t in term and len(t) <= len(term) - 3)[:3]
+            else:
+                if root:  # another form of a known word: "certificate"/"certification", "konfiguriere"/"Konfiguration"
+                    found = ((max(root, key=lambda t: (_shared(t, term), -len(t))), 0.85),)
+                if len(term) >= 8:  # a German compound: its known parts (at least five letters each)
+                    parts = [t for t in self._long_terms if t in term and len(t) <= len(term) - 3 and t not in dict(found)]
+                    found = (*found, *((t, 0.8) for t in parts))[:3]
         if len(self._canonical_cache) < 20_000:
             self._canonical_cache[term] = found
         return found
@@ -172,14 +229,14 @@ class IntentMatcher:
                 if sure == 1.0 and weight >= _SIGN and term in self._keyword_terms[name]:
                     signs.add(name)
         for name in self.intents:
-            phrases = sum(1.4 for phrase in self._phrases[name] if phrase.search(spoken_text))
+            phrases = sum(_PHRASE for phrase in self._phrases[name] if phrase.search(spoken_text))
             out[name] += phrases
             if phrases:
                 signs.add(name)
             if self._examples[name] and line_terms:
                 best = process.extractOne(line_terms, self._examples[name], scorer=fuzz.token_sort_ratio)
-                if best and best[1] >= 65:
-                    out[name] += (best[1] - 65) / 10
+                if best and best[1] >= _SIMILAR:
+                    out[name] += (best[1] - _SIMILAR) / 10
         return {name: round(score, 3) for name, score in out.items()}, signs
 
     def scores(self, text: str) -> dict[str, float]:
@@ -209,6 +266,13 @@ class IntentMatcher:
         if not ranked:
             return None
         best = ranked[0]
+        if best.intent not in signs:  # nouns alone ("the reports", "export") yield to a sure sign ("how can I")
+            signed = [
+                m for m in ranked
+                if m.intent in signs and m.score >= _YIELD * best.score
+                and self.intents[m.intent].priority >= self.intents[best.intent].priority
+            ]
+            best = signed[0] if signed else best
         for other in ranked[1:]:
             if other.intent in signs and self.intents[other.intent].priority > self.intents[best.intent].priority:
                 best = other
