@@ -17,13 +17,8 @@ class CallerName(Gather):
     description = "The caller's full name."
 
     def extract(self, text: str, ctx: GatherContext) -> str | None:
-        address = extract.email(text)
-        if address and ctx.asked and extract.bare_name(text.split(",")[0]) is None:
-            return None  # an e-mail address said for a name is the e-mail address
-        found = extract.person_name(text, loose=ctx.asked)
-        if found and address and not ctx.asked and all(part.lower() in address for part in found.split()):
-            return None  # "it's L Ray at globex dot com": the words are the address, not a name
-        return found
+        # The words of an e-mail address are no name: "it's anna hyphen lena at web dot de", "L Ray at globex dot com".
+        return extract.person_name(extract.without_email(text), loose=ctx.asked)
 
     def claims(self, text: str, ctx: GatherContext) -> str | None:
         return extract.bare_name(text)
@@ -110,6 +105,17 @@ _JUST_REPORTING = re.compile(
 )
 
 
+# "yes, there is a problem": that something is wrong, not what.
+_VAGUE = re.compile(
+    r"(?:(?:yes|yeah|ja|well|also|hi|hallo)[, ]+)*(?:there is|there's|we have|we've got|i have|es gibt|wir haben|ich habe)\s+"
+    r"(?:a|an|ein|eine|einen)?\s*(?:big |serious |großes |ernstes )?(?:problem|issue|incident|outage|störung|fehler)(?: here| hier)?",
+    re.IGNORECASE,
+)
+
+# The words of the e-mail and phone fields, which name a field, not the "Email delivery" service.
+_FIELD_WORDS = re.compile(r"\b(?:e-?mail|mail|address|adresse|number|nummer|phone)\b", re.IGNORECASE)
+
+
 # A line with "I" or "we" in it talks about the caller ("all of them I think"), it does not name a service.
 _SAYS_ABOUT_ITSELF = re.compile(r"\b(?:i|i'm|we|we're|ich|wir)\b", re.IGNORECASE)
 
@@ -127,13 +133,16 @@ class IncidentDescription(Gather):
     label = "What is wrong"
     question = "Can you describe what's wrong?"
     description = "What is wrong, in the caller's own words."
+    whole_line = True
 
     def extract(self, text: str, ctx: GatherContext) -> str | None:
         text = text.strip()
         if len(text.split()) < 2 or extract.gives_no_value(text) or not _describes(text) or _JUST_REPORTING.fullmatch(text.strip(" .!")):
             return None
+        if _VAGUE.fullmatch(text.strip(" .!")):
+            return None  # "yes, there is a problem" does not say what is wrong
         sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
-        about_problem = [s for s in sentences if _PROBLEM_WORDS.search(s) or extract.mentions_problem(s)]
+        about_problem = [s for s in sentences if _PROBLEM_WORDS.search(extract.PHONE_DIGITS.sub(" ", s)) or extract.mentions_problem(s)]
         if about_problem:
             return " ".join(about_problem)[:500]
         return text[:500] if ctx.asked else None
@@ -156,8 +165,10 @@ class AffectedServices(Gather):
     def extract(self, text: str, ctx: GatherContext) -> list[str] | None:
         if extract.email(text) or extract.phone_number(text, ctx.region):
             # an address or a number is not a service, even one called "e-mail"; a service named beside it is
-            rest = re.sub(r"\b(?:e-?mail|mail|address|adresse|number|nummer|phone)\b", " ", text, flags=re.IGNORECASE)
+            rest = _FIELD_WORDS.sub(" ", extract.without_email(text))
             return extract.services(rest, ctx.known_services) or None
+        if not ctx.asked and not extract.mentions_problem(text):
+            text = _FIELD_WORDS.sub(" ", text)  # "ich habe keine E-Mail" talks about the e-mail field
         found = extract.services(text, ctx.known_services)
         if found:
             return found

@@ -209,19 +209,71 @@ _LOCAL = re.compile(r"[a-z0-9][a-z0-9._%+\-]*")
 _AT_WORDS = ("at", "ät", "et", "@", "at-zeichen", "klammeraffe")
 
 
-def _join_spelt(tokens: list[str]) -> list[str]:
-    """Runs of three or more single letters are one spelt word: ['a', 'n', 'n', 'a'] -> ['anna']."""
-    out: list[str] = []
-    run: list[str] = []
-    for token in [*tokens, ""]:
-        if len(token) == 1 and token.isalpha():
+_SYMBOL_WORDS = {
+    "dot": ".", "period": ".", "point": ".", "punkt": ".", "underscore": "_", "unterstrich": "_",
+    "dash": "-", "hyphen": "-", "minus": "-", "bindestrich": "-",
+}
+
+
+def _spoken_tokens(text: str) -> list[tuple[str, int, int]]:
+    """Lower-case word tokens with their spans in ``text``; runs of three or more single letters are one spelt word.
+
+    'j o h n dot smith' -> [('john', ..), ('dot', ..), ('smith', ..)]: the letters are joined before the symbols.
+    """
+    raw = [(m.group(0).lower().replace("’", "'").strip(",;:!?"), m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    out: list[tuple[str, int, int]] = []
+    run: list[tuple[str, int, int]] = []
+    for token in [*[t for t in raw if t[0]], ("", 0, 0)]:
+        if len(token[0]) == 1 and token[0].isalpha():
             run.append(token)
             continue
-        out.extend(["".join(run)] if len(run) >= 3 else run)
+        if len(run) >= 3:
+            out.append(("".join(t[0] for t in run), run[0][1], run[-1][2]))
+        else:
+            out.extend(run)
         run = []
-        if token:
+        if token[0]:
             out.append(token)
     return out
+
+
+def _joined(tokens: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Words joined by spoken symbols: 'tom', 'dot', 'baker' -> 'tom.baker' (with the span of all three)."""
+    out: list[tuple[str, int, int]] = []
+    glue = False
+    for index, (word, start, end) in enumerate(tokens):
+        symbol = _SYMBOL_WORDS.get(word)
+        if symbol and out and index + 1 < len(tokens) and out[-1][0] not in _AT_WORDS:
+            out[-1] = (out[-1][0] + symbol, out[-1][1], end)
+            glue = True
+            continue
+        if glue and word not in _AT_WORDS:
+            out[-1] = (out[-1][0] + word, out[-1][1], end)
+        else:
+            out.append((word, start, end))
+        glue = False
+    return out
+
+
+def email_span(text: str) -> tuple[str, int, int] | None:
+    """An e-mail address in a line, written or spoken, with where it was said: (address, start, end)."""
+    written = _EMAIL.search(text.lower())
+    if written:
+        address = written.group(0).rstrip(".")
+        return address, written.start(), written.start() + len(address)
+    tokens = _joined(_spoken_tokens(text))
+    for index in range(len(tokens) - 2, 0, -1):
+        if tokens[index][0] not in _AT_WORDS:
+            continue
+        domain = _DOMAIN.fullmatch(tokens[index + 1][0].rstrip("."))
+        local = _LOCAL.fullmatch(tokens[index - 1][0])
+        if domain and local:
+            name, start = local.group(0), tokens[index - 1][1]
+            lead = tokens[index - 2] if index >= 2 else None
+            if lead and len(lead[0]) == 1 and lead[0] not in ("a", "i") and lead[0].isalpha():
+                name, start = lead[0] + name, lead[1]  # 'j doe at ...': an initial said before the name
+            return f"{name}@{domain.group(0)}", start, tokens[index + 1][2]
+    return None
 
 
 def email(text: str) -> str | None:
@@ -229,29 +281,17 @@ def email(text: str) -> str | None:
 
     Spoken in English or German: 'jane dot doe at acme dot com',
     'klaus punkt becker ät gmx punkt de', 's minus mueller at firma punkt de';
-    letters spelt one by one ('a n n a at ...') are joined. Of several 'at's,
-    the one before a domain counts ('call me at tom dot baker at initech dot com').
+    letters spelt one by one ('a n n a at ...', 'j o h n dot s m i t h at ...') are joined.
+    Of several 'at's, the one before a domain counts ('call me at tom dot baker at initech dot com').
     """
-    lowered = " " + text.lower().replace("’", "'") + " "
-    written = _EMAIL.search(lowered)
-    if written:
-        return written.group(0).rstrip(".")
-    lowered = re.sub(r"\s+(?:dot|period|point|punkt)\s+", ".", lowered)
-    lowered = re.sub(r"\s+(?:underscore|unterstrich)\s+", "_", lowered)
-    lowered = re.sub(r"\s+(?:dash|hyphen|minus|bindestrich)\s+", "-", lowered)
-    tokens = _join_spelt([t.strip(",;:!?") for t in lowered.split()])
-    for index in range(len(tokens) - 2, 0, -1):
-        if tokens[index] not in _AT_WORDS:
-            continue
-        domain = _DOMAIN.fullmatch(tokens[index + 1].rstrip("."))
-        local = _LOCAL.fullmatch(tokens[index - 1])
-        if domain and local:
-            name = local.group(0)
-            lead = tokens[index - 2] if index >= 2 else ""
-            if len(lead) == 1 and lead not in ("a", "i") and lead.isalpha():
-                name = lead + name  # 'j doe at ...': an initial said before the name
-            return f"{name}@{domain.group(0)}"
-    return None
+    found = email_span(text)
+    return found[0] if found else None
+
+
+def without_email(text: str) -> str:
+    """The line with its e-mail address taken out, so its words are not read as a name or a service."""
+    found = email_span(text)
+    return text if found is None else text[: found[1]] + " , " + text[found[2]:]
 
 
 def speak_email(address: str, words: tuple[str, str, str, str] = ("at", "dot", "underscore", "dash")) -> str:
@@ -426,9 +466,35 @@ _NO_VALUE = re.compile(
     r"not sure|no idea|same as before|hurry up|keine ahnung|"
     r"das war'?s|das ist alles|nichts weiter|nein danke|moment|augenblick|wie bitte|noch ?mal|wiederholen|"
     r"warum brauchen|wieso brauchen|möchte ich nicht|will ich nicht|weiß ich nicht|weiss ich nicht|weiß nicht|"
-    r"hab(?:e)? ich (?:gerade )?(?:nicht|keine)|nicht zur hand)\b",
+    r"hab(?:e)? ich (?:gerade )?(?:nicht|keine)|nicht zur hand|"
+    # refusals and "it works again"
+    r"prefer not|(?:don'?t|do not) want to (?:say|give|tell|share)|not (?:going|gonna) to (?:say|give|tell)|"
+    r"none of your business|(?:everything'?s|everything is|it'?s|all) (?:fine|working|ok|okay|good) (?:now|again)|works again|"
+    r"(?:nichts|nicht) (?:dazu |mehr )?sagen|keine angabe|nicht angeben|geht sie nichts an|nicht raus|"
+    r"(?:geht|funktioniert|läuft) (?:jetzt |alles )*wieder)\b",
     re.IGNORECASE,
 )
+
+# Where a caller takes back what they just said: "john smith, no wait, john smyth"; "die Kasse, nein, die Anmeldung".
+_CORRECTS = re.compile(
+    r"(?:,\s*|\s)(?:no,? wait|wait,? no|no,? sorry|sorry,? no|no,? i mean|i mean|i meant|or rather|scratch that|"
+    r"correction|actually,? no|nein,? warte|warte,? nein|nein,? ich meine|ich meine|ich meinte|nein,? entschuldigung|"
+    r"entschuldigung,? nein|nein,? moment|moment,? nein|oder besser|korrektur)\b[,.:]?\s*"
+    r"|,\s*(?:no|nein)\s*,\s*",
+    re.IGNORECASE,
+)
+
+
+def after_correction(text: str) -> str:
+    """What a line says after the caller's last correction of themselves, or the whole line.
+
+    "it's oh one seven one ... eight, no sorry, oh one seven one ... nine" -> the second number.
+    A "no" that starts the line ("no, that's all") corrects nothing.
+    """
+    for match in _CORRECTS.finditer(text):
+        if words(text[: match.start()]) and words(text[match.end():]):
+            return after_correction(" " + text[match.end():].strip()).strip()  # "no wait, I mean ...": the last one counts
+    return text
 _ASKS_BACK = re.compile(r"^(?:why|what|who|how|warum|wieso|was|wer|wie)\b|\?\s*$", re.IGNORECASE)
 
 
@@ -453,7 +519,7 @@ def _name_tokens(fragment: str, *, strict: bool = True) -> str | None:
     fragment = re.sub(r"^(?:der|die)\s+(?=[A-ZÀ-Ýa-zß])", "", fragment.strip(), flags=re.IGNORECASE)  # German: "ich bin die Anna"
     for raw in re.split(r"\s+", fragment):
         token = raw.strip(".,!?;:\"")
-        if not token or not re.fullmatch(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'\-]*", token):
+        if not token or not re.fullmatch(r"[A-Za-zÀ-ÖØ-öø-ž][A-Za-zÀ-ÖØ-öø-ž'\-]*", token):
             break
         if token.lower() in _NOT_NAMES:
             break
@@ -490,7 +556,8 @@ def person_name(text: str, *, loose: bool) -> str | None:
     if loose and gives_no_value(text):
         return None
     for lead in _NAME_LEADS.finditer(text):
-        found = _name_tokens(lead.group(1))
+        found = bare_name(lead.group(1)) if "," in lead.group(1) else None  # "name's Bond, James Bond"
+        found = found or _name_tokens(lead.group(1))
         if found:
             return found
     tail = _NAME_TAIL.match(text.strip())
@@ -546,24 +613,32 @@ def services(text: str, known: dict[str, list[str]]) -> list[str]:
     return found
 
 
+# Digits grouped as a phone number is said or written: "0171 555 1234", "+49 (30) 123-456".
+PHONE_DIGITS = re.compile(r"\+?\d[\d\s\-/()]{5,}\d")
+
 # Words that say something is wrong, English and German; misspelt ones count too ("faling", "erors").
 _PROBLEM_STEMS = (
     "down", "broken", "break", "error", "fail", "failing", "failure", "crash", "crashing", "hacked", "breach", "leak",
     "leaked", "stuck", "timeout", "timing", "unavailable", "offline", "problem", "issue", "wrong", "missing", "lost",
     "compromised", "suspicious", "unreachable", "slow", "outage", "empty", "duplicate", "twice", "declined", "spins",
     "kaputt", "fehler", "fehlermeldung", "ausgefallen", "ausfall", "störung", "hängt", "langsam", "abgestürzt",
-    "fehlgeschlagen", "gehackt", "erreichbar", "falsch", "doppelt", "fehlen", "fehlt", "verbucht", "leer", "blank",
+    "fehlgeschlagen", "gehackt", "unerreichbar", "falsch", "doppelt", "fehlen", "fehlt", "verbucht", "leer", "blank",
 )
 _PROBLEM_PHRASES = re.compile(
     r"\b(?:not working|doesn'?t work|isn'?t working|can'?t|cannot|won'?t|not loading|not responding|went wrong|"
     r"stopped|no longer|nothing works|funktioniert nicht|geht nicht|nicht mehr|kommen nicht|klappt nicht|5\d\d|keine \w+ mehr|"
+    r"nicht (?:mehr )?erreichbar|(?:funktioniert|funktionieren|geht|gehen|klappt|läuft|laufen) (?:\w+ ){0,5}nicht|"
     r"(?:werden|wird|sind|ist|kommt|kommen|lässt sich|lassen sich) (?:\w+ ){0,5}nicht(?: mehr)? \w+)\b",
     re.IGNORECASE,
 )
 
 
 def mentions_problem(text: str) -> bool:
-    """Whether a line says something is wrong, even misspelt ('our paymnts keep faling')."""
+    """Whether a line says something is wrong, even misspelt ('our paymnts keep faling').
+
+    A phone number's digits are no error code: the 555 of '0171 555 1234' is not a 5xx.
+    """
+    text = PHONE_DIGITS.sub(" ", text)
     if _PROBLEM_PHRASES.search(text):
         return True
     for token in words(text):

@@ -16,6 +16,10 @@ from typing import Any, ClassVar
 from agent.core import extract
 
 
+# A dash said out in a code ("AC dash 4471", "AC minus 4471").
+_SPOKEN_DASH = re.compile(r"\s*\b(?:dash|hyphen|minus|bindestrich|strich)\b\s*", re.IGNORECASE)
+
+
 class InvalidValue(ValueError):
     """A value a gather cannot accept; the message tells the caller (or model) what is wanted."""
 
@@ -41,6 +45,7 @@ class Gather:
     required: bool = True
     confirm: bool = False
     value_type: str = "string"
+    whole_line: ClassVar[bool] = False  # read from the whole line even when the caller corrected themselves in it (a description)
 
     def json_schema(self) -> dict[str, Any]:
         """The property schema of this field in the ``record_details`` tool."""
@@ -142,17 +147,30 @@ class CustomGather(Gather):
             return extract.spoken_date(text, ctx.today) if ctx.asked else None
         if self.regex:
             candidates = [text, text.upper()]
-            if ctx.asked:  # asked for it: digits may be spoken ("four four seven one two")
-                candidates.append(extract.spoken_digits(text).replace(" ", "").upper())
-            phone = extract.phone_number(text, ctx.region) if not ctx.asked else None
+            if ctx.asked:  # asked for it: digits and dashes may be spoken ("AC dash four four seven one two")
+                spoken = _SPOKEN_DASH.sub("-", extract.spoken_digits(text))
+                candidates.append(spoken.replace(" ", "").upper())
+            phone = extract.phone_number(text, ctx.region)
+            said_digits = len(re.sub(r"\D", "", extract.spoken_digits(text)))
             for candidate in candidates:
                 match = self.regex.search(candidate)
-                if match and not (phone and re.sub(r"\D", "", match.group(0)) in phone):
-                    return match.group(0)  # unasked, digits of a phone number are the phone number
+                if match is None:
+                    continue
+                digits = re.sub(r"\D", "", match.group(0))
+                if phone and digits and (digits in phone or digits.lstrip("0") in phone) and said_digits > len(digits):
+                    return None  # a few digits of a phone number are the phone number
+                if not ctx.asked and not (re.search(r"[^\W\d_]", match.group(0)) or self._named_in(text)):
+                    return None  # unasked, a bare "12345" is no customer ID; "customer ID 12345" or "AC-12345" is
+                return match.group(0)
             return None
         if ctx.asked and extract.gives_no_value(text):
             return None  # "no, that's all" is no value of any field
         return super().extract(text, ctx)
+
+    def _named_in(self, text: str) -> bool:
+        """Whether a line names this field ("my customer ID is ...", "Kundennummer ...") by a word of its label."""
+        label = {w for w in extract.words(self.label) if len(w) >= 2 and w not in extract.STOPWORDS}
+        return bool(label & set(extract.words(text)))
 
     def normalise(self, value: Any, ctx: GatherContext) -> Any:
         if self.choices:

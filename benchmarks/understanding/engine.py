@@ -80,8 +80,17 @@ class _FlowRig:
         await engine.reply(turn.text)
         kept: dict[str, Any] = dict(call.fields)
         for name, value in engine.state.confirming:  # read back before it is kept: still a value taken
-            kept.setdefault(name, value)
+            if not _offered(engine, session, name, value):
+                kept.setdefault(name, value)
         return kept
+
+
+def _offered(engine: DeterministicEngine, session: NodeSession, name: str, value: Any) -> bool:
+    """Whether a value waiting for a yes is the engine's own offer (the caller ID for the next question), not a value the line gave."""
+    gather = session.gather(name)
+    if gather is None or name not in engine.state.optional_asked:
+        return False
+    return value == gather.default(session.gather_context())
 
 
 def same_value(field: str, expected: Any, got: Any) -> bool:

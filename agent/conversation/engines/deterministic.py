@@ -236,9 +236,13 @@ class DeterministicEngine:
         """
         updates: dict[str, object] = {}
         values: dict[str, Any] = {}
+        said = extract.after_correction(text)  # "john smith, no wait, john smyth": what the caller settled on
         for gather in self.ctx.gathers:
             asked = self.state.asking == gather.name or (gather.name == "incident" and about not in (None, HUMAN))
-            value = gather.extract(text, self.ctx.gather_context(asked=asked))
+            context = self.ctx.gather_context(asked=asked)
+            value = gather.extract(said, context) if said != text and not gather.whole_line else None
+            if value is None:
+                value = gather.extract(text, context)
             if value is not None:
                 values[gather.name] = value
         if self.state.asking not in values:
@@ -246,7 +250,7 @@ class DeterministicEngine:
             # (a bare name when asked for the problem).
             for gather in self.ctx.missing(required_only=False):
                 if gather.name not in values and gather.name != self.state.asking:
-                    claimed = gather.claims(text, self.ctx.gather_context())
+                    claimed = gather.claims(said, self.ctx.gather_context())
                     if claimed is not None:
                         values[gather.name] = claimed
                         break
