@@ -29,13 +29,17 @@ import asyncio
 
 import pytest
 
-from agent.testing.fake_realtime import AZURE_PATH, FakeModel, FakeRealtimeServer, Say, ToolCall
+from agent.conversation.realtime_client import SAY_LEAD
+from agent.media.processors.realtime import REPROMPT
+from agent.testing.fake_realtime import AZURE_PATH, FakeModel, FakeRealtimeServer, Say, ToolCall, Turn
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import OPENAI_REALTIME, Harness, ModelFake, run_live_call, speak
 from tests.conftest import HOTLINE
 from tests.test_cascade_backend import CASCADE
 from tests.test_gemini_live_backend import GEMINI_LIVE
+from tests.test_fixed_lines_once import SILENCE_LINE
 from tests.test_live_realtime import QUICK_FLOW  # a node with 1 s silence timers
+from tests.test_realtime_no_input import FLOW as SILENT_FLOW  # 1 s silence timers; the fallback and the intents dial apart
 
 AZURE_KEY = "azure-test-key"
 AZURE_DEPLOYMENT = "gpt-realtime-eu"
@@ -170,6 +174,43 @@ def test_a_silent_caller_is_reprompted_then_handed_to_a_person(backend: ModelFak
     spoken = backend.spoken(fake)
     assert spoken[:2] == ["Hello, what's going on?", "Are you still there?"], "re-prompted once after the silence"
     assert record.dialled == ["+4930555000"], "then handed to the fallback: a person"
+
+
+def answers_what_it_is_asked(*replies: str):
+    """A model that says the line it is asked to say, re-prompts when asked to, and else answers ``replies`` in turn.
+
+    Every backend asks in its own place: the response's instructions (openai_realtime),
+    one inference's system message (cascade), a system note as the user's turn (gemini_live).
+    """
+    left = list(replies)
+
+    def respond(turn: Turn) -> list[Say]:
+        for asked in (turn.instructions or "", turn.user_text or ""):
+            if SAY_LEAD in asked:
+                return [Say(asked.split(SAY_LEAD, 1)[1].strip())]
+            if REPROMPT in asked:
+                return [Say("Are you still there?")]
+        return [Say(left.pop(0) if left else "Okay.")]
+
+    return respond
+
+
+def test_a_silence_counts_against_the_open_question_whatever_the_caller_said_between(backend: ModelFake, tmp_path) -> None:
+    """max_no_input 1: silent on the name (re-prompted), words that are no name, silent again: handed on, no second re-prompt."""
+    path = tmp_path / "silent.yaml"
+    path.write_text(SILENT_FLOW.format(max_no_input=1))
+    model = FakeModel(answers_what_it_is_asked("Hello, what's going on? May I have your name?", "Take your time."))
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await greeted(call)
+        await answered(call)  # silent: re-prompted
+        await speak(call, harness.fake_model, "hmm, hang on")
+        await asyncio.sleep(30)
+
+    record, harness, fake = asyncio.run(run_live_call(model, caller, flow=path, backend=backend))
+    spoken = backend.spoken(fake)
+    assert spoken == ["Hello, what's going on? May I have your name?", "Are you still there?", "Take your time.", SILENCE_LINE]
+    assert record.dialled == ["+4930555000"], "the node's fallback branch (its intents dial +4930111111)"
 
 
 def test_a_model_failing_mid_call_is_carried_on_in_the_deterministic_mode_with_what_was_gathered(backend: ModelFake) -> None:
