@@ -258,7 +258,7 @@ BUILTIN_INTENTS = [
             "pay", "payment", "bank transfer", "credit card", "direct debit", "purchase order", "payment method",
             "überweisung", "lastschrift", "kreditkarte", "zahlungsart", "bezahlen", "billing address", "vat",
             "rechnungsadresse", "company name", "firmenname", "hosted", "located", "data center", "rechenzentrum",
-            "standort", "iso", "soc", "hipaa", "certificate", "zertifikat", "data protection officer",
+            "standort", "in the eu", "in europe", "in der eu", "in deutschland", "in germany", "iso", "soc", "hipaa", "certificate", "zertifikat", "data protection officer",
             "datenschutzbeauftragten", "security questionnaire", "vendor review", "renew", "renewal", "verlängerung",
             "upgrade", "downgrade", "tier", "uptime history", "announcement", "banner", "posted", "status",
             "works for us", "fine for us", "just wondering", "just curious", "läuft bei uns", "nur eine frage",
@@ -295,7 +295,7 @@ BUILTIN_INTENTS = [
         ],
         keywords=[
             # requests, not nouns: "an unauthorised person logged in" asks for nobody
-            "human", "real person", "operator", "representative", "robot", "bot", "a real", "on call", "on-call",
+            "human", "real person", "operator", "representative", "robot", "bot", "on call", "on-call",
             "oncall", "supervisor", "put me through", "put me thru", "transfer me", "connect me", "live agent",
             "callback from", "speak to a", "talk to a", "speak to someone", "talk to someone", "speak with someone",
             "actual person", "mensch", "menschen", "durchstellen", "stellen sie mich", "verbinden sie mich",

@@ -51,6 +51,10 @@ _GERMAN_STOPWORDS = frozenset(
 _KEEP = frozenset(("down", "not", "can't", "cannot", "off", "nicht", "ganz", "nichts", "alle", "kein", "keine", "all"))
 # Lines that say the call is not for us, whatever words of an intent they carry.
 _NOT_FOR_US = re.compile(r"\b(wrong number|dialed the wrong|dialled the wrong|falsch verbunden|verwaehlt)\b")
+# "my ..." at the start of a line, and the words that show a caller speaks to us about our product
+_MY = frozenset(("my", "mein", "meine", "meinen", "meinem", "meiner"))
+_OPENERS = frozenset("hi hello hey um uh so yes yeah well oh ja hallo also ähm aeh aehm naja".split())
+_ADDRESSED = frozenset(("your", "you", "ihr", "ihre", "ihrem", "ihren", "ihrer", "euer", "eure", "euren", "eurem"))
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'"})
 _TEENS = {w: n for n, w in enumerate("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split(), 10)}
 _TENS = {w: n for n, w in zip(range(20, 100, 10), "twenty thirty forty fifty sixty seventy eighty ninety".split())}
@@ -212,6 +216,19 @@ class IntentMatcher:
             self._canonical_cache[term] = found
         return found
 
+    def _private_thing(self, text: str) -> bool:
+        """Whether the line opens on a thing of the caller's own that no intent knows: "my printer is broken", "mein Fernseher".
+
+        Callers of a product speak of "our" or "your" things, or of "my" account,
+        password or invoice, which the intents know; a printer, a car or a washing
+        machine is a call for somebody else, whatever problem words follow.
+        """
+        spoken = [w for w in _tokens(text) if w not in _OPENERS][:3]
+        if len(spoken) < 2 or spoken[0] not in _MY or _ADDRESSED.intersection(_tokens(text)):
+            return False
+        thing = _stem(spoken[1])
+        return thing not in _STOP and not any(sure >= 0.85 for _, sure in self._canonical(thing))
+
     def _score(self, text: str) -> tuple[dict[str, float], set[str]]:
         """Every intent's score, and the intents the line bears a sure sign of (an exact keyword of theirs alone, or a phrase)."""
         spoken_text = " ".join(_tokens(text))
@@ -256,7 +273,7 @@ class IntentMatcher:
         bears a sure sign of it ("the site is down, put me through to an
         engineer": the person; "we were hacked and the site is down": the breach).
         """
-        if _NOT_FOR_US.search(" ".join(_tokens(text))):
+        if _NOT_FOR_US.search(" ".join(_tokens(text))) or self._private_thing(text):
             return None
         scores, signs = self._score(text)
         ranked = sorted(
