@@ -75,6 +75,8 @@ BUILTIN_INTENTS = [
             "losing", "400", "401", "403", "404", "429", "500", "too many requests", "bad request",
             "bricht ab", "abgebrochen", "verschwinden", "verschwunden", "friert ein", "hängt sich auf", "getrennt",
             "nullen", "gelöscht", "verloren", "fehlerhaft", "stimmt nicht", "stimmen nicht",
+            "nothing happens", "just spins", "spinning", "won't display", "doesn't show", "not showing", "logs me out",
+            "logged out", "don't add up", "wrong currency", "already cancelled", "passiert nichts", "wird nicht angezeigt",
         ],
     ),
     Intent(
@@ -121,7 +123,8 @@ BUILTIN_INTENTS = [
             "alle kunden", "alle benutzer", "alle nutzer", "alle kollegen", "alle mitarbeiter", "kein kunde", "unerreichbar",
             "all our users", "none of our", "times out", "every page", "every request", "connection refused",
             "blank screen", "doesn't load", "won't load", "can't get in", "total outage", "whole site", "whole platform",
-            "entire site", "entire platform", "entire service", "entire system",
+            "entire site", "entire platform", "entire service", "entire system", "any of our", "timing out", "seems to be gone",
+            "service unavailable", "can't reach anything",
             "ausgefallen", "ausfall", "totalausfall", "nicht erreichbar", "komplett ausgefallen", "für alle",
             "bei allen", "niemand kann", "keiner kann", "keiner kommt", "nichts geht", "geht gar nichts", "gar nicht erreichbar",
             "lädt nicht", "tot", "ganze system", "ganze plattform",
@@ -173,6 +176,10 @@ BUILTIN_INTENTS = [
             "public repo", "former employee", "ex employee", "account takeover", "credential stuffing", "identity theft",
             "ehemaliger mitarbeiter", "ehemalige mitarbeiterin", "noch zugriff", "öffentlich", "viren",
             "someone got in", "someone got into", "somebody got into", "eingedrungen",
+            # what nobody here did: a code nobody asked for, a download by someone unknown, a defaced page
+            "didn't request", "did not request", "don't know who", "nicht angefordert", "wissen nicht wer", "defaced",
+            "ransom", "lösegeld", "erpressung", "übernommen", "gekapert", "unknown device", "unbekanntes gerät",
+            "still has access", "contractor",
         ],
     ),
     Intent(
@@ -215,6 +222,7 @@ BUILTIN_INTENTS = [
             # asking how, not saying it is broken: "I can't figure out how", "erklären Sie mir"
             "figure out", "don't know how", "not sure how", "new to", "erklären", "erklärt",
             "zeigen sie mir", "wie funktioniert", "how does", "format", "template", "vorlage",
+            "reset", "zurücksetzen",
         ],
     ),
     Intent(
@@ -258,10 +266,16 @@ BUILTIN_INTENTS = [
             "pay", "payment", "bank transfer", "credit card", "direct debit", "purchase order", "payment method",
             "überweisung", "lastschrift", "kreditkarte", "zahlungsart", "bezahlen", "billing address", "vat",
             "rechnungsadresse", "company name", "firmenname", "hosted", "located", "data center", "rechenzentrum",
-            "standort", "in the eu", "in europe", "in der eu", "in deutschland", "in germany", "iso", "soc", "hipaa", "certificate", "zertifikat", "data protection officer",
+            "standort", "in the eu", "in der eu", "in deutschland", "in germany", "iso", "soc", "hipaa", "certificate", "zertifikat", "data protection officer",
             "datenschutzbeauftragten", "security questionnaire", "vendor review", "renew", "renewal", "verlängerung",
-            "upgrade", "downgrade", "tier", "uptime history", "announcement", "banner", "posted", "status",
+            "upgrade", "downgrade", "tier", "uptime history", "announcement", "banner", "status",
             "works for us", "fine for us", "just wondering", "just curious", "läuft bei uns", "nur eine frage",
+            # asking whether there is a problem, or how we guard the data: a question, not a report
+            "is there an outage", "is there a problem", "is there an issue", "is there an incident", "is there a known",
+            "any known", "is it just me", "is it just us", "are you aware", "gibt es gerade", "bekannte störung",
+            "liegt es an uns", "have you had", "do you encrypt", "encryption", "encrypted", "verschlüsseln",
+            "verschlüsselt", "verschlüsselung", "backup", "backups", "bug bounty", "penetration test", "pen test",
+            "auditor", "soc two", "soc 2", "how long do you", "do you keep", "do you store", "aufbewahrt",
         ],
     ),
     Intent(
@@ -303,6 +317,8 @@ BUILTIN_INTENTS = [
             "get me somebody", "get me someone", "on the line", "ans telefon", "holen sie mir",
             "someone i can talk to", "someone i can speak to", "somebody i can talk to", "jemanden sprechen",
             "jemanden mit dem", "ich sprechen kann", "ich reden kann",
+            "agent please", "an agent", "human agent", "on the phone", "am telefon", "on duty", "geben sie mir",
+            "zuständigen", "connect me to",
         ],
     ),
 ]

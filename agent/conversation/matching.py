@@ -29,6 +29,7 @@ _SMOOTH = 0.25
 _EXAMPLE, _PHRASE_WORD, _KEYWORD = 1.0, 0.5, 3.0
 _PHRASE = 1.4
 _YIELD = 0.5
+_OUTWEIGH = 0.5
 _ROOT = 7  # words that share their first seven letters are forms of one word (shorter roots part 'customer' and 'customise')
 _SIMILAR = 65
 _SIGN = 1.3  # a keyword weighing this much for one intent (used by it alone) is a sure sign of it
@@ -55,6 +56,10 @@ _NOT_FOR_US = re.compile(r"\b(wrong number|dialed the wrong|dialled the wrong|fa
 _MY = frozenset(("my", "mein", "meine", "meinen", "meinem", "meiner"))
 _OPENERS = frozenset("hi hello hey um uh so yes yeah well oh ja hallo also ähm aeh aehm naja".split())
 _ADDRESSED = frozenset(("your", "you", "ihr", "ihre", "ihrem", "ihren", "ihrer", "euer", "eure", "euren", "eurem"))
+_APOSTROPHE = {
+    w.replace("'", ""): w
+    for w in "don't doesn't didn't can't won't isn't aren't wasn't weren't couldn't wouldn't haven't hasn't".split()
+}
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'"})
 _TEENS = {w: n for n, w in enumerate("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split(), 10)}
 _TENS = {w: n for n, w in zip(range(20, 100, 10), "twenty thirty forty fifty sixty seventy eighty ninety".split())}
@@ -144,8 +149,10 @@ def _stem(word: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    # hyphens part words ("PDF-Rechnungen", "ISO-zertifiziert"), in examples and caller lines alike
-    return [re.sub(r"'(s|ve|re|ll|d|m)$", "", w) for w in words(_digits(text.lower().replace("-", " ")).translate(_FOLD))]
+    # hyphens part words ("PDF-Rechnungen", "ISO-zertifiziert"), in examples and caller lines alike; a
+    # negation typed or recognised without its apostrophe ("dont", "wont") is the one with it
+    spoken = words(_digits(text.lower().replace("-", " ")).translate(_FOLD))
+    return [re.sub(r"'(s|ve|re|ll|d|m)$", "", _APOSTROPHE.get(w, w)) for w in spoken]
 
 
 _STOP = frozenset(w.translate(_FOLD) for w in STOPWORDS | _GERMAN_STOPWORDS | _FILLER) - _KEEP
@@ -291,6 +298,10 @@ class IntentMatcher:
             ]
             best = signed[0] if signed else best
         for other in ranked[1:]:
-            if other.intent in signs and self.intents[other.intent].priority > self.intents[best.intent].priority:
+            if (
+                other.intent in signs
+                and self.intents[other.intent].priority > self.intents[best.intent].priority
+                and (best.intent not in signs or other.score >= _OUTWEIGH * best.score)
+            ):
                 best = other
         return best
