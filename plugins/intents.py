@@ -124,7 +124,7 @@ BUILTIN_INTENTS = [
             "all our users", "none of our", "times out", "every page", "every request", "connection refused",
             "blank screen", "doesn't load", "won't load", "can't get in", "total outage", "whole site", "whole platform",
             "entire site", "entire platform", "entire service", "entire system", "any of our", "timing out", "seems to be gone",
-            "service unavailable", "can't reach anything",
+            "service unavailable", "reach anything",
             "ausgefallen", "ausfall", "totalausfall", "nicht erreichbar", "komplett ausgefallen", "für alle",
             "bei allen", "niemand kann", "keiner kann", "keiner kommt", "nichts geht", "geht gar nichts", "gar nicht erreichbar",
             "lädt nicht", "tot", "ganze system", "ganze plattform",
@@ -222,7 +222,7 @@ BUILTIN_INTENTS = [
             # asking how, not saying it is broken: "I can't figure out how", "erklären Sie mir"
             "figure out", "don't know how", "not sure how", "new to", "erklären", "erklärt",
             "zeigen sie mir", "wie funktioniert", "how does", "format", "template", "vorlage",
-            "reset", "zurücksetzen",
+            "reset", "zurücksetzen", "remember", "forgot", "forgotten", "weiß nicht mehr",
         ],
     ),
     Intent(

@@ -29,7 +29,6 @@ _SMOOTH = 0.25
 _EXAMPLE, _PHRASE_WORD, _KEYWORD = 1.0, 0.5, 3.0
 _PHRASE = 1.4
 _YIELD = 0.5
-_OUTWEIGH = 0.5
 _ROOT = 7  # words that share their first seven letters are forms of one word (shorter roots part 'customer' and 'customise')
 _SIMILAR = 65
 _SIGN = 1.3  # a keyword weighing this much for one intent (used by it alone) is a sure sign of it
@@ -298,10 +297,6 @@ class IntentMatcher:
             ]
             best = signed[0] if signed else best
         for other in ranked[1:]:
-            if (
-                other.intent in signs
-                and self.intents[other.intent].priority > self.intents[best.intent].priority
-                and (best.intent not in signs or other.score >= _OUTWEIGH * best.score)
-            ):
+            if other.intent in signs and self.intents[other.intent].priority > self.intents[best.intent].priority:
                 best = other
         return best
