@@ -15,6 +15,7 @@ class CallerName(Gather):
     label = "Name"
     question = "May I have your name, please?"
     description = "The caller's full name."
+    reason = "reason_name"
 
     def extract(self, text: str, ctx: GatherContext) -> str | None:
         # The words of an e-mail address are no name: "it's anna hyphen lena at web dot de", "L Ray at globex dot com".
@@ -35,6 +36,7 @@ class ContactNumber(Gather):
     label = "Callback number"
     question = "What's the best number to call you back on?"
     description = "A phone number to call the caller back, ideally with country code."
+    reason = "reason_phone"
     confirm = True
 
     def default(self, ctx: GatherContext) -> str | None:
@@ -67,6 +69,7 @@ class Email(Gather):
     label = "E-mail"
     question = "What's your e-mail address?"
     description = "The caller's e-mail address."
+    reason = "reason_email"
     confirm = True
 
     def extract(self, text: str, ctx: GatherContext) -> str | None:
@@ -133,6 +136,7 @@ class IncidentDescription(Gather):
     label = "What is wrong"
     question = "Can you describe what's wrong?"
     description = "What is wrong, in the caller's own words."
+    reason = "reason_incident"
     whole_line = True
 
     def extract(self, text: str, ctx: GatherContext) -> str | None:
@@ -157,6 +161,7 @@ class AffectedServices(Gather):
     label = "Affected services"
     question = "Which of our services are affected?"
     description = "The services the caller says are affected, named as in the known services when possible."
+    reason = "reason_services"
     value_type = "list"
 
     def json_schema(self) -> dict[str, Any]:

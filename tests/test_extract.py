@@ -352,3 +352,62 @@ def test_spoken_time_english_and_german(text: str, expected: str | None) -> None
 @pytest.mark.parametrize(("text", "expected"), [("zweiundvierzig", 42), ("fünf", 5), ("drei hundert", 300), ("forty two", 42)])
 def test_number_in_german_and_english_words(text: str, expected: int) -> None:
     assert extract.number(text) == expected
+
+
+# -- issue 15, slot precision: corrections, spelt addresses, refusals, phone digits --------------------
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("john smith, no wait, it's john smyth", "it's john smyth"),
+        ("ich heiße Jana Wolf, nein, Jana Wolff", "Jana Wolff"),
+        ("the sign in, no wait, I mean the checkout", "I mean the checkout"),
+        ("null eins sieben eins, nein Entschuldigung, null eins sieben zwei", "null eins sieben zwei"),
+        ("no, that's all", "no, that's all"),  # a "no" that starts the line corrects nothing
+        ("payments are down", "payments are down"),
+    ],
+)
+def test_after_correction_keeps_what_the_caller_settled_on(text: str, expected: str) -> None:
+    assert extract.after_correction(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("j o h n dot s m i t h at example dot com", "john.smith@example.com"),  # letters joined before the dots
+        ("mueller klammeraffe firma punkt de", "mueller@firma.de"),
+        ("my email address is mark at globex dot com, no wait, mark dot evans at globex dot com", "mark.evans@globex.com"),
+    ],
+)
+def test_email_spelt_with_symbols_and_corrected(text: str, expected: str) -> None:
+    assert extract.email(text) == expected
+
+
+def test_without_email_leaves_the_words_around_the_address() -> None:
+    assert extract.without_email("meine E-Mail ist kai at acme punkt de und ich heiße Kai Lorenz").split() == [
+        "meine", "E-Mail", "ist", ",", "und", "ich", "heiße", "Kai", "Lorenz",
+    ]
+    assert extract.without_email("it's anna hyphen lena at web dot de").split() == ["it's", ","]
+    assert extract.without_email("no address here") == "no address here"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["I'd prefer not to say", "ich möchte dazu nichts sagen", "keine Angabe", "das geht Sie nichts an",
+     "nothing, everything's fine now", "sorry what"],
+)
+def test_refusals_and_it_works_again_give_no_value(line: str) -> None:
+    assert extract.gives_no_value(line)
+
+
+def test_a_phone_numbers_digits_are_no_error_code_and_reachable_again_is_no_problem() -> None:
+    assert not extract.mentions_problem("my number is 0171 555 1234 and my name is Jo Baker")
+    assert extract.mentions_problem("it says error 502")
+    assert not extract.mentions_problem("um halb drei bin ich wieder erreichbar")
+    assert extract.mentions_problem("der Server ist nicht erreichbar")
+    assert extract.mentions_problem("die Anmeldung funktioniert seit heute morgen nicht")
+
+
+def test_names_with_letters_beyond_latin_1_and_a_name_repeated_after_a_lead() -> None:
+    assert extract.person_name("Yildiz, Ayşe Yildiz", loose=True) == "Ayşe Yildiz"
+    assert extract.person_name("name's Bond, James Bond", loose=True) == "James Bond"

@@ -331,3 +331,38 @@ def test_a_name_with_its_company_and_a_service_beside_a_number() -> None:
     line = "the checkout is throwing errors, call me on plus four nine one five one four four four five five six six seven"
     assert AffectedServices().extract(line, ctx(known_services=KNOWN, region="DE")) == ["Checkout API"]
     assert AffectedServices().extract("all of them I think", ctx(known_services=KNOWN, asked=True)) is None
+
+
+def test_unasked_a_bare_number_is_no_custom_id_but_a_named_or_prefixed_one_is() -> None:
+    gather = CustomGather("customer_id", label="customer ID", question="?", regex=r"(AC-?)?\d{4,8}")
+    assert gather.extract("12345", ctx(region="DE")) is None
+    assert gather.extract("my customer ID is 12345", ctx(region="DE")) == "12345"
+    assert gather.extract("my number is 0171 555 1234", ctx(region="DE")) is None  # "0171" is part of the phone number
+    assert gather.extract("AC dash four four seven one two", ctx(asked=True)) == "AC-44712"
+    assert gather.extract("AC minus eins zwei drei vier fünf", ctx(asked=True)) == "AC-12345"
+    assert gather.extract("12345678", ctx(asked=True, region="DE")) == "12345678"  # asked: all its digits are the ID
+
+
+def test_an_address_is_no_name_but_a_name_beside_it_is() -> None:
+    assert CallerName().extract("it's anna hyphen lena at web dot de", ctx()) is None
+    assert CallerName().extract("jane at acme dot com", ctx(asked=True)) is None
+    assert CallerName().extract("meine E-Mail ist kai at acme punkt de und ich heiße Kai Lorenz", ctx(asked=True)) == "Kai Lorenz"
+    assert CallerName().extract("Oliver, and you can reach me at oliver at brightsmith dot com", ctx(asked=True)) == "Oliver"
+
+
+def test_the_word_e_mail_names_the_field_not_the_email_service_and_a_vague_problem_is_no_description() -> None:
+    known = {"Email delivery": ["emails", "e-mail"]}
+    assert AffectedServices().extract("ich habe keine E-Mail", ctx(known_services=known)) is None
+    assert AffectedServices().extract("the email notifications stopped", ctx(known_services=known)) == ["Email delivery"]
+    assert IncidentDescription().extract("yes there is a problem", ctx(asked=True)) is None
+    assert IncidentDescription().extract("yes there is a problem with the checkout", ctx(asked=True)) is not None
+
+
+def test_each_kind_of_field_names_its_reason_line() -> None:
+    assert [g.reason for g in (CallerName(), ContactNumber(), Email(), IncidentDescription(), AffectedServices())] == [
+        "reason_name", "reason_phone", "reason_email", "reason_incident", "reason_services",
+    ]
+    assert CustomGather("x", label="x", question="?").reason is None  # free text takes any answer
+    assert CustomGather("x", label="x", question="?", regex=r"\d+").reason == "reason_format"
+    assert CustomGather("x", label="x", question="?", value_type="number").reason == "reason_number"
+    assert CustomGather("x", label="x", question="?", choices=["a", "b"]).reason == "reason_choice"

@@ -145,3 +145,14 @@ def test_what_a_caller_says_while_asking_for_a_person_is_kept_for_the_person():
     assert outcome.intent == "talk_to_human" and outcome.branch == "page_oncall"
     assert outcome.fields["caller_name"] == "Jane Doe"
     assert outcome.fields["affected_services"] == ["Login"]
+
+
+def test_a_caller_correcting_themselves_in_one_line_is_kept_as_corrected():
+    call, outcome = simulate(
+        HOTLINE,
+        ["our card payments are failing", "john smith, no wait, it's john smyth",
+         "no", "oh one seven one two three four five six seven eight, no sorry, oh one seven one two three four five six seven nine",
+         "yes"],
+    )
+    assert outcome.fields["caller_name"] == "John Smyth"
+    assert outcome.fields["contact_number"] == "+491712345679"

@@ -118,6 +118,17 @@ class AgentMessages(ConfigModel):
     ask_email: Spoken = "What's your e-mail address?"
     ask_incident: Spoken = "Can you describe what's wrong?"
     ask_affected_services: Spoken = "Which of our services are affected?"
+    # Why an answer did not fit the field asked, said before the question again (one per kind of field).
+    reason_name: Spoken = "That didn't sound like a name."
+    reason_phone: Spoken = "I need a phone number with the area code."
+    reason_email: Spoken = "That didn't sound like an e-mail address."
+    reason_incident: Spoken = "I need a few words about what is wrong."
+    reason_services: Spoken = "I need the name of the service that is affected."
+    reason_number: Spoken = "I need a number."
+    reason_date: Spoken = "I need a date."
+    reason_yes_no: Spoken = "Please answer yes or no."
+    reason_choice: Spoken = "That isn't one of the options."
+    reason_format: Spoken = "That doesn't look like a valid {label}."
     # How facts are told to the caller.
     fact_incident: Spoken = "There is an open incident: {title}. Status: {status}."
     fact_incident_since: Spoken = "There is an open incident: {title}, which started at {time}, {ago}. Status: {status}."

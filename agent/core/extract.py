@@ -462,7 +462,8 @@ _FILLERS = re.compile(r"\b(?:uh+|um+|er+m?|hm+|äh+m?|öh+m?|ehm)\b[,.]?\s*", re
 _NO_VALUE = re.compile(
     r"\b(?:that'?s (?:all|it|everything)|nothing else|no,? thanks?|no thank you|i'?m good|all good|"
     r"(?:hang|hold) on|(?:one|a|just a) (?:second|moment|sec)|wait a|pardon|(?:can|could) you repeat|repeat that|"
-    r"say that again|come again|already (?:told|said|gave)|why do you need|rather not|don'?t (?:have|know)|"
+    r"say that again|come again|sorry,? what|what was that|excuse me|was haben sie gesagt|"
+    r"already (?:told|said|gave)|why do you need|rather not|don'?t (?:have|know)|"
     r"not sure|no idea|same as before|hurry up|keine ahnung|"
     r"das war'?s|das ist alles|nichts weiter|nein danke|moment|augenblick|wie bitte|noch ?mal|wiederholen|"
     r"warum brauchen|wieso brauchen|möchte ich nicht|will ich nicht|weiß ich nicht|weiss ich nicht|weiß nicht|"

@@ -45,6 +45,7 @@ class Gather:
     required: bool = True
     confirm: bool = False
     value_type: str = "string"
+    reason: str | None = None  # the line (an ``AgentMessages`` key, e.g. "reason_email") saying why an answer did not fit
     whole_line: ClassVar[bool] = False  # read from the whole line even when the caller corrected themselves in it (a description)
 
     def json_schema(self) -> dict[str, Any]:
@@ -91,6 +92,10 @@ class Gather:
         return clone
 
 
+# Why an answer did not fit a flow-declared field, by its kind (plain text takes any answer: no reason).
+_REASONS = {"number": "reason_number", "date": "reason_date", "boolean": "reason_yes_no", "choice": "reason_choice", "regex": "reason_format"}
+
+
 class CustomGather(Gather):
     """A field declared in flow YAML: typed, with optional regex or choices, no code needed."""
 
@@ -115,6 +120,7 @@ class CustomGather(Gather):
         self.regex = re.compile(regex) if regex else None
         self.choices = choices
         self.confirm = confirm
+        self.reason = _REASONS.get("choice" if choices else "regex" if self.regex and value_type == "string" else value_type)
 
     @property
     def name(self) -> str:  # type: ignore[override]

@@ -165,7 +165,7 @@ class DeterministicEngine:
             if frustrated and not state.offered_human:  # saying the same again is not understood either: offer a person
                 self.counters.miss(state.asking, "no_match")
                 return await self._after_turn(frustrated)
-            return await self._no_match()
+            return await self._no_match(text)
         return out + told + await self._after_turn(frustrated)
 
     # -- steps ---------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ class DeterministicEngine:
             return self._fallback("no_input")
         return [self.messages.no_input, *self._reprompt()]
 
-    async def _no_match(self) -> list[str]:
+    async def _no_match(self, text: str) -> list[str]:
         if self.counters.miss(self.state.asking, "no_match"):
             if self.state.asking in (_ASK_INTENT, None) and self.ctx.call.intent is None:
                 await self.tools.call("route_call", {"intent": OTHER, "summary": self._summary()})
@@ -185,7 +185,21 @@ class DeterministicEngine:
             return self._fallback("no_intent")
         if self.state.asking == _ASK_INTENT:
             return [self.messages.off_topic]
-        return [self.messages.no_match, *self._reprompt()]
+        return [self._reason(text) or self.messages.no_match, *self._reprompt()]
+
+    def _reason(self, text: str) -> str | None:
+        """Why a line did not fit the field asked, when it was an answer of the wrong kind.
+
+        Not for a line that gives no value at all (a closer, a refusal, a question
+        back: the plain "didn't understand" fits those), nor while a read-back waits for a yes.
+        """
+        gather = self.ctx.gather(self.state.asking or "")
+        if gather is None or gather.reason is None or extract.gives_no_value(text):
+            return None
+        if self.state.confirming and self.state.confirming[0][0] == gather.name:
+            return None
+        line = getattr(self.messages, gather.reason, None)
+        return line.format(label=gather.label.lower()) if isinstance(line, str) else None
 
     def _note_frustration(self, text: str) -> bool:
         state = self.state
