@@ -77,6 +77,7 @@ BUILTIN_INTENTS = [
             "nullen", "gelöscht", "verloren", "fehlerhaft", "stimmt nicht", "stimmen nicht",
             "nothing happens", "just spins", "spinning", "won't display", "doesn't show", "not showing", "logs me out",
             "logged out", "don't add up", "wrong currency", "already cancelled", "passiert nichts", "wird nicht angezeigt",
+            "didn't run", "did not run", "never ran", "expired", "abgelaufen", "läuft nicht",
         ],
     ),
     Intent(
@@ -118,7 +119,7 @@ BUILTIN_INTENTS = [
             # duplicated" is an incident; only with the service itself, or with people who cannot get in
             "went dark", "502", "503", "504", "gateway", "nothing works", "nothing loads", "completely down",
             # reaching every person (not every record): "every user", "alle Kunden"
-            "for everyone", "for everybody", "for anyone", "nobody can", "no one can", "all customers", "all users",
+            "for everyone", "for everybody", "for anyone", "nobody can", "no one can", "all customers", "all users", "at all",
             "every user", "every customer", "all of our customers", "all our customers", "all our staff",
             "alle kunden", "alle benutzer", "alle nutzer", "alle kollegen", "alle mitarbeiter", "kein kunde", "unerreichbar",
             "all our users", "none of our", "times out", "every page", "every request", "connection refused",
@@ -179,7 +180,8 @@ BUILTIN_INTENTS = [
             # what nobody here did: a code nobody asked for, a download by someone unknown, a defaced page
             "didn't request", "did not request", "don't know who", "nicht angefordert", "wissen nicht wer", "defaced",
             "ransom", "lösegeld", "erpressung", "übernommen", "gekapert", "unknown device", "unbekanntes gerät",
-            "still has access", "contractor",
+            "still has access", "contractor", "wasn't me", "das war ich nicht", "das waren wir nicht", "veröffentlicht",
+            "published online", "im netz",
         ],
     ),
     Intent(
@@ -273,8 +275,10 @@ BUILTIN_INTENTS = [
             # asking whether there is a problem, or how we guard the data: a question, not a report
             "is there an outage", "is there a problem", "is there an issue", "is there an incident", "is there a known",
             "any known", "is it just me", "is it just us", "are you aware", "gibt es gerade", "bekannte störung",
-            "liegt es an uns", "have you had", "do you encrypt", "encryption", "encrypted", "verschlüsseln",
-            "verschlüsselt", "verschlüsselung", "backup", "backups", "bug bounty", "penetration test", "pen test",
+            "liegt es an uns", "gibt es ein problem", "gibt es probleme", "gibt es eine störung", "läuft alles",
+            "funktioniert alles", "everything works", "everything is fine", "how secure", "how safe", "wie sicher",
+            "have you had", "do you encrypt", "encryption", "encrypted", "verschlüsseln",
+            "verschlüsselt", "verschlüsselung", "keep backups", "back up our data", "backup policy", "bug bounty", "penetration test", "pen test",
             "auditor", "soc two", "soc 2", "how long do you", "do you keep", "do you store", "aufbewahrt",
         ],
     ),

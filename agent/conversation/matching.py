@@ -55,6 +55,7 @@ _NOT_FOR_US = re.compile(r"\b(wrong number|dialed the wrong|dialled the wrong|fa
 _MY = frozenset(("my", "mein", "meine", "meinen", "meinem", "meiner"))
 _OPENERS = frozenset("hi hello hey um uh so yes yeah well oh ja hallo also ähm aeh aehm naja".split())
 _ADDRESSED = frozenset(("your", "you", "ihr", "ihre", "ihrem", "ihren", "ihrer", "euer", "eure", "euren", "eurem"))
+_GERMAN_HOW = re.compile(r"\b(wie|wo)\s+(?!ist\b|sind\b|war\b)\w+\s+(?:ich|wir)\b")
 _APOSTROPHE = {
     w.replace("'", ""): w
     for w in "don't doesn't didn't can't won't isn't aren't wasn't weren't couldn't wouldn't haven't hasn't".split()
@@ -147,10 +148,15 @@ def _stem(word: str) -> str:
     return word
 
 
+def _how(match: re.Match[str]) -> str:
+    """'wie exportiere ich' also says 'how do i': a German question puts any verb where English has 'do'."""
+    return f"{match.group(0)} {'how' if match.group(1) == 'wie' else 'where'} do i "
+
+
 def _tokens(text: str) -> list[str]:
     # hyphens part words ("PDF-Rechnungen", "ISO-zertifiziert"), in examples and caller lines alike; a
     # negation typed or recognised without its apostrophe ("dont", "wont") is the one with it
-    spoken = words(_digits(text.lower().replace("-", " ")).translate(_FOLD))
+    spoken = words(_GERMAN_HOW.sub(_how, _digits(text.lower().replace("-", " ")).translate(_FOLD)))
     return [re.sub(r"'(s|ve|re|ll|d|m)$", "", _APOSTROPHE.get(w, w)) for w in spoken]
 
 
