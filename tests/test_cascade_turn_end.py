@@ -14,7 +14,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pipecat.frames.frames import TTSTextFrame, UserStartedSpeakingFrame, UserStoppedSpeakingFrame
+from pipecat.frames.frames import (
+    TTSTextFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
 
 from agent.media import mulaw
 from agent.media.backends.cascade import CascadeOptions
@@ -26,6 +30,7 @@ from agent.testing.voice import spoken
 from tests.test_cascade_backend import GREETING, CascadeCall
 
 TRANSCRIBE = "/v1/audio/transcriptions"
+ANSWER_WORDS = 7  # "I will send someone for the printer." at the fake TTS's 300 ms a word
 SPEECH = "/v1/audio/speech"
 
 
@@ -166,10 +171,10 @@ async def test_a_caller_who_pauses_mid_sentence_gets_one_answer_to_the_whole_sen
         assert fake.chats[-1]["messages"][1:] == [
             {"role": "assistant", "content": GREETING}, {"role": "user", "content": "My name is John Smith."},
         ]
-        first, second = fake.sent(TRANSCRIBE)
-        wav_ms = lambda request: (len(request.body["file"]) - 44) // 16  # noqa: E731 - 16-bit 8 kHz mono
-        assert wav_ms(second) >= 700 + 200 + 500, "the second segment has all of its words (the STT's pre-roll), the pause and the padding"
-        assert [f for f in call.spy.seen if isinstance(f, UserStartedSpeakingFrame)].__len__() == 2, "the turn, and its resumption"
+        second = fake.sent(TRANSCRIBE)[1]
+        wav_ms = (len(second.body["file"]) - 44) // 16  # 16-bit 8 kHz mono after the 44-byte WAV header
+        assert wav_ms >= 700 + 200 + 500, "the second segment has all of its words (the STT's pre-roll), the pause and the padding"
+        assert len([f for f in call.spy.seen if isinstance(f, UserStartedSpeakingFrame)]) == 2, "the turn, and its resumption"
         assert call.failures == []
 
 
@@ -190,7 +195,7 @@ async def test_a_caller_who_goes_on_before_hearing_the_early_answer_hears_none_o
         await call.until(lambda: not call.line._marks, timeout=10, what="the answer played")
         assert "What do you need help with?" not in call.bot_said()
         assert [r.body["input"] for r in fake.sent(SPEECH)][1:] == ["I will send someone for the printer."], "the dropped answer was never synthesized"
-        assert call.heard_ms() - heard_before == 300 * len("I will send someone for the printer.".split()), "only the answer's audio reached the caller"
+        assert call.heard_ms() - heard_before == 300 * ANSWER_WORDS, "only the answer's audio reached the caller"
         assert fake.chats[-1]["messages"][1:] == [
             {"role": "assistant", "content": GREETING}, {"role": "user", "content": "I need help. With the printer in the office."},
         ]
@@ -219,8 +224,8 @@ async def test_an_early_answer_written_but_not_yet_spoken_leaves_the_history_whe
         await call.until(lambda: "I will send someone for the printer." in call.bot_said(), timeout=10, what="the answer to all of it")
         await call.until(lambda: not call.line._marks, timeout=10, what="the answer played")
         assert "What do you need help with?" not in call.bot_said()
-        assert call.heard_ms() - heard_before == 300 * len("I will send someone for the printer.".split()), "none of the dropped answer's audio"
-        assert [m for m in fake.chats[-1]["messages"][1:]] == [
+        assert call.heard_ms() - heard_before == 300 * ANSWER_WORDS, "none of the dropped answer's audio"
+        assert fake.chats[-1]["messages"][1:] == [
             {"role": "assistant", "content": GREETING}, {"role": "user", "content": "I need help. With the printer in the office."},
         ], "the LLM never sees an answer the caller did not hear"
         assert not any(m.get("content") == "What do you need help with?" for m in call.model.history)

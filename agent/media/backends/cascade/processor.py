@@ -120,7 +120,11 @@ from agent.media.frames import (
     CallerAudioFrame,
     PlaybackCutFrame,
 )
-from agent.media.processors.realtime import MAX_TRANSCRIPT_CHARS, REPROMPT, WATCHDOG_TICK_S
+from agent.media.processors.realtime import (
+    MAX_TRANSCRIPT_CHARS,
+    REPROMPT,
+    WATCHDOG_TICK_S,
+)
 
 PREROLL_MS = 480  # audio before the detector's start that goes to the STT with the turn
 KEYED = "I keyed in on my phone: {digits}"  # as realtime.py's _keyed

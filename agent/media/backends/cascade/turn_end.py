@@ -31,23 +31,23 @@ ENDS = (".", "?", "!")
 OPEN_ENDS = ("...", "…", ",", "-", "–", "—", ":", ";")
 CLOSERS = "\"'”’»«)]"  # quotes and brackets after the final mark: "He said 'stop.'"
 
-DANGLING_EN = frozenset("""
-    and or but so because if than that which who whose when where while although though since until unless whether nor
-    the a an to of for with at in on from by about into onto upon as per via without between
-    my our your his their its
-    is are was were am been being
-    um uh uhm erm er hmm mm like
-    mr mrs ms dr prof st
-""".split())
-DANGLING_DE = frozenset("""
-    und oder aber weil dass denn wenn ob sondern sowie als bevor nachdem obwohl damit
-    der die das den dem des ein eine einen einem einer eines
-    mit für zu zum zur von vom bei beim auf an am im in nach aus über unter um gegen ohne durch seit
-    mein meine meinen meinem meiner unser unsere unseren unserem unserer dein deine sein seine ihr ihre
-    ist sind bin bist war waren wird werden
-    ähm äh öh ähh hm also
-    herr frau
-""".split())
+DANGLING_EN = frozenset({
+    "and", "or", "but", "so", "because", "if", "than", "that", "which", "who", "whose", "when", "where", "while", "although", "though", "since", "until", "unless", "whether", "nor",
+    "the", "a", "an", "to", "of", "for", "with", "at", "in", "on", "from", "by", "about", "into", "onto", "upon", "as", "per", "via", "without", "between",
+    "my", "our", "your", "his", "their", "its",
+    "is", "are", "was", "were", "am", "been", "being",
+    "um", "uh", "uhm", "erm", "er", "hmm", "mm", "like",
+    "mr", "mrs", "ms", "dr", "prof", "st",
+})
+DANGLING_DE = frozenset({
+    "und", "oder", "aber", "weil", "dass", "denn", "wenn", "ob", "sondern", "sowie", "als", "bevor", "nachdem", "obwohl", "damit",
+    "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "eines",
+    "mit", "für", "zu", "zum", "zur", "von", "vom", "bei", "beim", "auf", "an", "am", "im", "in", "nach", "aus", "über", "unter", "um", "gegen", "ohne", "durch", "seit",
+    "mein", "meine", "meinen", "meinem", "meiner", "unser", "unsere", "unseren", "unserem", "unserer", "dein", "deine", "sein", "seine", "ihr", "ihre",
+    "ist", "sind", "bin", "bist", "war", "waren", "wird", "werden",
+    "ähm", "äh", "öh", "ähh", "hm", "also",
+    "herr", "frau",
+})
 DANGLING = DANGLING_EN | DANGLING_DE
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
