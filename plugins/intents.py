@@ -77,7 +77,7 @@ BUILTIN_INTENTS = [
             "nullen", "gelöscht", "verloren", "fehlerhaft", "stimmt nicht", "stimmen nicht",
             "nothing happens", "just spins", "spinning", "won't display", "doesn't show", "not showing", "logs me out",
             "logged out", "don't add up", "wrong currency", "already cancelled", "passiert nichts", "wird nicht angezeigt",
-            "didn't run", "did not run", "never ran", "expired", "abgelaufen", "läuft nicht",
+            "didn't run", "did not run", "never ran", "doesn't work", "won't work", "didn't work", "expired", "abgelaufen", "läuft nicht",
         ],
     ),
     Intent(
@@ -124,7 +124,7 @@ BUILTIN_INTENTS = [
             "alle kunden", "alle benutzer", "alle nutzer", "alle kollegen", "alle mitarbeiter", "kein kunde", "unerreichbar",
             "all our users", "none of our", "times out", "every page", "every request", "connection refused",
             "blank screen", "doesn't load", "won't load", "can't get in", "total outage", "whole site", "whole platform",
-            "entire site", "entire platform", "entire service", "entire system", "any of our", "timing out", "seems to be gone",
+            "entire site", "entire platform", "entire service", "entire system", "any of our", "for any of us", "timing out", "seems to be gone",
             "service unavailable", "reach anything",
             "ausgefallen", "ausfall", "totalausfall", "nicht erreichbar", "komplett ausgefallen", "für alle",
             "bei allen", "niemand kann", "keiner kann", "keiner kommt", "nichts geht", "geht gar nichts", "gar nicht erreichbar",
@@ -181,7 +181,7 @@ BUILTIN_INTENTS = [
             "didn't request", "did not request", "don't know who", "nicht angefordert", "wissen nicht wer", "defaced",
             "ransom", "lösegeld", "erpressung", "übernommen", "gekapert", "unknown device", "unbekanntes gerät",
             "still has access", "contractor", "wasn't me", "das war ich nicht", "das waren wir nicht", "veröffentlicht",
-            "published online", "im netz",
+            "published online", "im netz", "for sale", "being sold", "sold online", "zum verkauf", "verkauft",
         ],
     ),
     Intent(
@@ -322,7 +322,8 @@ BUILTIN_INTENTS = [
             "someone i can talk to", "someone i can speak to", "somebody i can talk to", "jemanden sprechen",
             "jemanden mit dem", "ich sprechen kann", "ich reden kann",
             "agent please", "an agent", "human agent", "on the phone", "am telefon", "on duty", "geben sie mir",
-            "zuständigen", "connect me to",
+            "zuständigen", "connect me to", "to a person", "with a person", "mit einer person", "talk to somebody",
+            "speak to somebody", "speak with somebody", "talk to someone", "mit jemandem sprechen",
         ],
     ),
 ]

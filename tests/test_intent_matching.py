@@ -177,3 +177,83 @@ def test_a_request_for_a_person_beats_the_problem_it_comes_with() -> None:
 
 def test_a_security_report_beats_the_outage_it_caused() -> None:
     assert MATCHER.match("we got hacked and now the website is down for everyone").intent == "security_breach"
+
+
+# Issue 15, round 5-6: each test is one kind of failure found on fresh probe lines; the lines here are in no
+# benchmark set and no example, so they show the kind is fixed, not the line.
+def _intent(line: str) -> str | None:
+    match = MATCHER.match(line)
+    return match.intent if match else None
+
+
+def test_how_far_a_problem_reaches_is_no_outage_unless_it_reaches_people() -> None:
+    # every record, or some users: an incident while the service is up
+    assert _intent("every invoice we sent this week has the wrong due date") == "incident"
+    assert _intent("the export repeats every row twice") == "incident"
+    assert _intent("some of our users can't upload pictures") == "incident"
+    assert _intent("bei manchen kunden fehlen die rechnungen") == "incident"
+    # every person: an outage
+    assert _intent("every user gets an error page") == "system_outage"
+    assert _intent("alle kunden bekommen eine fehlerseite") == "system_outage"
+
+
+def test_another_form_of_a_known_word_is_that_word_but_a_different_word_is_not() -> None:
+    assert _intent("can you send us your iso certificate") == "inquiry"  # the vocabulary has "certification"
+    assert _intent("i lost my passport") is None  # one letter off "passwort", but no typing slip makes p into w
+
+
+def test_a_spoken_status_code_is_the_number() -> None:
+    assert _intent("the api answers five hundred on every save") == "incident"
+    assert _intent("we keep getting four oh one from the token endpoint") == "incident"
+
+
+def test_a_negation_without_its_apostrophe_still_negates() -> None:
+    assert _intent("the page doesnt load for anyone") == "system_outage"
+
+
+def test_a_german_how_question_asks_for_help_whatever_its_verb() -> None:
+    assert _intent("wie exportiere ich meine kontakte") == "technical_support"
+    assert _intent("wo ändere ich die sprache") == "technical_support"
+
+
+def test_a_thing_of_the_callers_own_that_no_intent_knows_is_for_somebody_else() -> None:
+    assert _intent("my dishwasher is broken") is None
+    assert _intent("mein kühlschrank geht nicht mehr") is None
+    assert _intent("my car won't start") is None
+    # "my" with a thing of the product is still ours
+    assert _intent("my dashboard shows errors") == "incident"
+    assert _intent("my account is locked and i can't sign in") == "technical_support"
+
+
+def test_asking_whether_there_is_a_problem_is_a_question_not_a_report() -> None:
+    # a status-page question, as a speech recogniser writes it
+    assert _intent("is there an outage at the moment or is it just us") == "inquiry"
+    assert _intent("hi is there a known problem right now everything works here i just saw the banner") == "inquiry"
+    assert _intent("gibt es gerade probleme bei ihnen bei uns läuft alles") == "inquiry"
+
+
+def test_a_question_about_how_we_guard_data_is_a_question_not_a_breach() -> None:
+    assert _intent("do you encrypt the backups") == "inquiry"
+    assert _intent("how secure is our data with you") == "inquiry"
+
+
+def test_something_nobody_here_did_is_a_security_report() -> None:
+    assert _intent("a former employee still logs in every night") == "security_breach"
+    assert _intent("we got a login code by text that we didnt request") == "security_breach"
+    assert _intent("someone defaced our help center") == "security_breach"  # not a request for "someone" to "help"
+
+
+def test_shared_nouns_yield_to_a_sure_sign_of_another_intent() -> None:
+    # "invoices" leans to billing questions; "how can i" is a sure sign of asking for help
+    assert _intent("how can i export the invoices as csv") == "technical_support"
+
+
+def test_a_request_for_a_person_in_other_words() -> None:
+    assert _intent("can you get someone from support on the phone") == "talk_to_human"
+    assert _intent("i'd rather go through this with a person") == "talk_to_human"
+
+
+def test_ways_of_failing_beyond_error_words() -> None:
+    assert _intent("the slack connection keeps dropping") == "incident"
+    assert _intent("the page just spins and nothing happens") == "incident"
+    assert _intent("die synchronisation bricht immer wieder ab") == "incident"

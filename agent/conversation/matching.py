@@ -295,12 +295,8 @@ class IntentMatcher:
         if not ranked:
             return None
         best = ranked[0]
-        if best.intent not in signs:  # nouns alone ("the reports", "export") yield to a sure sign ("how can I")
-            signed = [
-                m for m in ranked
-                if m.intent in signs and m.score >= _YIELD * best.score
-                and self.intents[m.intent].priority >= self.intents[best.intent].priority
-            ]
+        if best.intent not in signs:  # shared words alone ("the reports", "someone") yield to a sure sign ("how can I")
+            signed = [m for m in ranked if m.intent in signs and m.score >= _YIELD * best.score]
             best = signed[0] if signed else best
         for other in ranked[1:]:
             if other.intent in signs and self.intents[other.intent].priority > self.intents[best.intent].priority:
