@@ -230,3 +230,20 @@ async def test_an_early_answer_written_but_not_yet_spoken_leaves_the_history_whe
         ], "the LLM never sees an answer the caller did not hear"
         assert not any(m.get("content") == "What do you need help with?" for m in call.model.history)
         assert call.failures == []
+
+
+@pytest.mark.anyio
+async def test_an_answer_dropped_for_a_sound_that_was_no_words_is_asked_for_again() -> None:
+    script = ChatScript([When(user="help", say="What do you need help with?", once=False)])
+    async with FakeOpenAIHttp(script, first_token_ms=1500) as fake, CascadeCall(fake, answer_timeout_s=10) as call:
+        await greeted(call)
+        fake.caller_said("I need help.", "")  # then a cough: the STT hears no words
+        await call.audio(spoken(700) + silence(300))
+        await fake.wait_for("/v1/chat/completions", count=2)
+        await call.audio(spoken(300) + silence(900))
+        await call.until(lambda: "What do you need help with?" in call.bot_said(), timeout=10, what="the answer")
+        await asyncio.sleep(0.5)
+        assert call.bot_said().count("What do you need help with?") == 1 and len(fake.sent(TRANSCRIBE)) == 2
+        assert len(fake.chats) == 3, "the greeting, the answer dropped when the caller went on, the same answer asked again"
+        assert fake.chats[-1]["messages"][1:] == [{"role": "assistant", "content": GREETING}, {"role": "user", "content": "I need help."}]
+        assert call.failures == []

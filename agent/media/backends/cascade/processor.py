@@ -199,10 +199,11 @@ class CallerTurn:
     handed: int = 0  # how many of ``texts`` the LLM has
     message: dict[str, Any] | None = None  # its user message in the history
     timestamp: str = ""  # of its latest transcript
+    unanswered: bool = False  # its answer was dropped (the caller went on): one is due even if nothing more is said
 
     def answered(self) -> bool:
         """All it said is with the LLM (nothing left to transcribe or hand over)."""
-        return self.handed > 0 and not self.pending and not self.open and self.handed == len(self.texts)
+        return self.handed > 0 and not self.pending and not self.open and self.handed == len(self.texts) and not self.unanswered
 
 
 class ReplyTap(FrameProcessor):
@@ -398,15 +399,18 @@ class CascadeProcessor(ModelProcessor):
         if turn.pending or turn.open:
             return
         new = " ".join(turn.texts[turn.handed:])
-        if not new:
+        if not new and not turn.unanswered:
             if turn.stopped and not turn.handed and not self._busy():
                 self._awaiting_since = None  # nothing was said: nothing to answer
             return
         if not turn.stopped and not reads_finished(" ".join(turn.texts)):
             return  # wait: for more words, or for the full silence
-        turn.handed = len(turn.texts)
-        await self.push_frame(TranscriptionFrame(text=new[:MAX_TRANSCRIPT_CHARS], user_id="caller", timestamp=turn.timestamp))
-        await self._user_turn(new, turn)
+        turn.handed, turn.unanswered = len(turn.texts), False
+        if new:
+            await self.push_frame(TranscriptionFrame(text=new[:MAX_TRANSCRIPT_CHARS], user_id="caller", timestamp=turn.timestamp))
+            await self._user_turn(new, turn)
+        elif self.handover.decision is None:
+            await self._infer()  # the caller went on and said nothing more (a cough): the dropped answer is asked for again
 
     async def _drop_unheard(self, turn: CallerTurn) -> None:
         """The caller goes on after their turn went to the LLM early: its answer, not heard yet, goes (out of the history too).
@@ -422,6 +426,7 @@ class CascadeProcessor(ModelProcessor):
                    if r.turn == turn.number and not r.audio_ms and not r.calls and not r.dropped]
         if not unheard:
             return
+        turn.unanswered = True
         for reply in unheard:
             reply.dropped = reply.ended = True
             if reply.message is not None:
