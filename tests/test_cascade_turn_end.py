@@ -247,3 +247,26 @@ async def test_an_answer_dropped_for_a_sound_that_was_no_words_is_asked_for_agai
         assert len(fake.chats) == 3, "the greeting, the answer dropped when the caller went on, the same answer asked again"
         assert fake.chats[-1]["messages"][1:] == [{"role": "assistant", "content": GREETING}, {"role": "user", "content": "I need help."}]
         assert call.failures == []
+
+
+@pytest.mark.anyio
+async def test_a_caller_who_goes_on_while_hearing_the_early_answer_talks_over_it_and_both_turns_stay() -> None:
+    long = ("Let me explain what we know so far about the outage in the data centre. "
+            "Engineers are working on it and we expect an update within the next hour or so.")
+    script = ChatScript([When(user="outage", say=long), When(user="scanner", say="I will note the scanner.")])
+    async with FakeOpenAIHttp(script) as fake, CascadeCall(fake, answer_timeout_s=10) as call:
+        call.line.speed = 1.0  # played in real time: the caller can talk over it
+        await greeted(call)
+        fake.caller_said("Is there an outage?", "And my scanner is broken.")
+        await call.audio(spoken(700) + silence(300))
+        played = call.line.played_ms()
+        await call.until(lambda: call.line.played_ms() > played + 1200, timeout=10, what="the early answer playing")
+        await call.audio(spoken(900) + silence(900))  # still the same turn: it was only paused
+        await call.until(lambda: "I will note the scanner." in call.bot_said(), timeout=15, what="the answer to the rest")
+        assert call.line.events("clear"), "the early answer was heard, so it is cut off as at any barge-in"
+        user, assistant, rest = fake.chats[-1]["messages"][-3:]
+        assert user == {"role": "user", "content": "Is there an outage?"}
+        kept = assistant["content"].split()
+        assert assistant["role"] == "assistant" and 2 <= len(kept) < len(long.split()) and long.split()[: len(kept)] == kept
+        assert rest == {"role": "user", "content": "And my scanner is broken."}, "what the caller heard of the answer stays between their words"
+        assert call.failures == []
