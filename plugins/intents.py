@@ -77,6 +77,7 @@ BUILTIN_INTENTS = [
             "nullen", "gelöscht", "verloren", "fehlerhaft", "stimmt nicht", "stimmen nicht",
             "nothing happens", "just spins", "spinning", "won't display", "doesn't show", "not showing", "logs me out",
             "logged out", "don't add up", "wrong currency", "already cancelled", "passiert nichts", "wird nicht angezeigt",
+            "no longer", "not anymore", "stopped recognising", "got wiped", "wiped", "keine neuen", "nicht mehr an",
             "didn't run", "did not run", "never ran", "doesn't work", "won't work", "didn't work", "expired", "abgelaufen", "läuft nicht",
         ],
     ),
@@ -125,7 +126,7 @@ BUILTIN_INTENTS = [
             "all our users", "none of our", "times out", "every page", "every request", "connection refused",
             "blank screen", "doesn't load", "won't load", "can't get in", "total outage", "whole site", "whole platform",
             "entire site", "entire platform", "entire service", "entire system", "any of our", "for any of us", "timing out", "seems to be gone",
-            "service unavailable", "reach anything",
+            "service unavailable", "reach anything", "nirgends", "kommen nicht rein", "none of us can", "keiner von uns kann", "antworten nicht", "is anyone else down",
             "ausgefallen", "ausfall", "totalausfall", "nicht erreichbar", "komplett ausgefallen", "für alle",
             "bei allen", "niemand kann", "keiner kann", "keiner kommt", "nichts geht", "geht gar nichts", "gar nicht erreichbar",
             "lädt nicht", "tot", "ganze system", "ganze plattform",
@@ -182,6 +183,8 @@ BUILTIN_INTENTS = [
             "ransom", "lösegeld", "erpressung", "übernommen", "gekapert", "unknown device", "unbekanntes gerät",
             "still has access", "contractor", "wasn't me", "das war ich nicht", "das waren wir nicht", "veröffentlicht",
             "published online", "im netz", "for sale", "being sold", "sold online", "zum verkauf", "verkauft",
+            "don't recognise", "don't recognize", "never issued", "hijacked", "hijack", "locked us out", "keiner von uns kennt", "kennt keiner",
+            "waren nicht wir", "war nicht ich", "from abroad", "aus dem ausland", "scraping", "hackerangriff", "breached",
         ],
     ),
     Intent(
@@ -225,6 +228,7 @@ BUILTIN_INTENTS = [
             "figure out", "don't know how", "not sure how", "new to", "erklären", "erklärt",
             "zeigen sie mir", "wie funktioniert", "how does", "format", "template", "vorlage",
             "reset", "zurücksetzen", "remember", "forgot", "forgotten", "weiß nicht mehr",
+            "can i change", "easiest way", "best way to", "kann man", "einstellen",
         ],
     ),
     Intent(
@@ -324,6 +328,7 @@ BUILTIN_INTENTS = [
             "agent please", "an agent", "human agent", "on the phone", "am telefon", "on duty", "geben sie mir",
             "zuständigen", "connect me to", "to a person", "with a person", "mit einer person", "talk to somebody",
             "speak to somebody", "speak with somebody", "talk to someone", "mit jemandem sprechen",
+            "call me back", "call back", "rückruf", "zurückrufen", "sie mich mit", "sie mich bitte mit", "escalate",
         ],
     ),
 ]

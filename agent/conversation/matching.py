@@ -140,6 +140,14 @@ def _shared(a: str, b: str) -> int:
     return n
 
 
+def _participle(term: str) -> str | None:
+    """The core of a German past participle ("gehostet" -> "host", "geaendert" -> "aender"), else None."""
+    if len(term) < 7 or not term.startswith("ge") or not term.endswith("t"):
+        return None
+    core = term[2:-2] if term.endswith("et") else term[2:-1]
+    return core if len(core) >= 4 else None
+
+
 def _stem(word: str) -> str:
     """A light suffix strip for English and German ('failing'/'fails', 'Zahlungen'/'Zahlung')."""
     for suffix in ("ungen", "ing", "ed", "es", "en", "er", "s", "ly", "e"):
@@ -216,8 +224,11 @@ class IntentMatcher:
             slips = 1 if len(term) < 10 else 2  # two slips in an eight-letter word make "passport" "password"
             best = process.extractOne(term, self._all_terms, scorer=OSA.distance, score_cutoff=slips)
             root = [t for t in self._roots.get(term[:_ROOT], ()) if abs(len(t) - len(term)) <= 4]
+            participle = _participle(term)
             if best and _slip(term, best[0]):
                 found = ((best[0], 0.9),)
+            elif participle and self._canonical(participle):  # "gehostet" is "hosted", "geändert" "ändern"
+                found = tuple((t, sure * 0.95) for t, sure in self._canonical(participle))
             else:
                 if root:  # another form of a known word: "certificate"/"certification", "konfiguriere"/"Konfiguration"
                     found = ((max(root, key=lambda t: (_shared(t, term), -len(t))), 0.85),)
