@@ -115,6 +115,19 @@ _VAGUE = re.compile(
     re.IGNORECASE,
 )
 
+# A line that says when it started, not what is wrong.
+_ONLY_WHEN = re.compile(
+    r"(?:it |that |this |es |das )?(?:started|began|begann|fing|hat|ging)\b(?:\s+\w+){0,2}\s+(?:around|at|about|on|since|um|gegen|seit|am|so)\b",
+    re.IGNORECASE,
+)
+
+# A part of an answer about services that names none: "the whole thing", "the one you use", "alles irgendwie".
+_VAGUE_PART = re.compile(
+    r"\b(?:thing|things|stuff|everything|anything|whole|one|ones|you|it|that|which|who|they|alles|irgendwie|irgendwas|"
+    r"ganze|sachen|welche|sie)\b",
+    re.IGNORECASE,
+)
+
 # The words of the e-mail and phone fields, which name a field, not the "Email delivery" service.
 _FIELD_WORDS = re.compile(r"\b(?:e-?mail|mail|address|adresse|number|nummer|phone)\b", re.IGNORECASE)
 
@@ -149,6 +162,8 @@ class IncidentDescription(Gather):
         about_problem = [s for s in sentences if _PROBLEM_WORDS.search(extract.PHONE_DIGITS.sub(" ", s)) or extract.mentions_problem(s)]
         if about_problem:
             return " ".join(about_problem)[:500]
+        if _ONLY_WHEN.match(text) and not extract.services(text, ctx.known_services):
+            return None  # "it started around quarter past eight on monday": when, not what
         return text[:500] if ctx.asked else None
 
     def normalise(self, value: Any, ctx: GatherContext) -> str:
@@ -173,6 +188,8 @@ class AffectedServices(Gather):
             rest = _FIELD_WORDS.sub(" ", extract.without_email(text))
             return extract.services(rest, ctx.known_services) or None
         if not ctx.asked and not extract.mentions_problem(text):
+            if ctx.asked_for not in (None, IncidentDescription.name):
+                return None  # "Rita from Payments Direct", asked for a name: a company, not a service with a problem
             text = _FIELD_WORDS.sub(" ", text)  # "ich habe keine E-Mail" talks about the e-mail field
         found = extract.services(text, ctx.known_services)
         if found:
@@ -181,8 +198,9 @@ class AffectedServices(Gather):
             ctx.asked and text.strip() and not extract.gives_no_value(text) and _describes(text)
             and not extract.mentions_problem(text) and not _SAYS_ABOUT_ITSELF.search(text)
         ):
-            parts = [p.strip(" .") for p in re.split(r",|\band\b", text) if p.strip(" .")]
-            return parts or None
+            parts = [p.strip(" .") for p in re.split(r",|\band\b|\bund\b", text) if p.strip(" .")]
+            named = [p for p in parts if not _VAGUE_PART.search(p)]  # "the whole thing", "the one you use for invoices" name none
+            return named or None
         return None
 
     def normalise(self, value: Any, ctx: GatherContext) -> list[str]:

@@ -411,3 +411,35 @@ def test_a_phone_numbers_digits_are_no_error_code_and_reachable_again_is_no_prob
 def test_names_with_letters_beyond_latin_1_and_a_name_repeated_after_a_lead() -> None:
     assert extract.person_name("Yildiz, Ayşe Yildiz", loose=True) == "Ayşe Yildiz"
     assert extract.person_name("name's Bond, James Bond", loose=True) == "James Bond"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("this is Frank, extension 4471", "Frank"),  # the comma ends the name
+        ("call me Bob, everybody does", "Bob"),
+        ("hi im tom", "Tom"),
+        ("ab vierzehn Uhr bin ich im Büro", None),  # German "im" is no "I'm"
+        ("steht irgendwo im Vertrag", None),
+        ("hier ist die Buchhaltung", None),
+        ("ich bin die Anna von der Buchhaltung", "Anna"),
+    ],
+)
+def test_names_end_at_a_comma_and_departments_or_german_im_are_no_names(text: str, expected: str | None) -> None:
+    assert extract.person_name(text, loose=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the checkout, not the payments, is throwing errors", ["Checkout API"]),
+        ("die Kasse geht, aber die Berichte sind leer", ["Reporting"]),
+        ("nicht die Kasse, sondern die Anmeldung", ["Login"]),
+        ("the checkout is not working", ["Checkout API"]),  # "not" of the problem itself
+        ("payments not going through", ["Payments"]),
+        ("seit halb neun können sich 300 Kunden nicht anmelden", ["Login"]),  # the verb of "Anmeldung"
+    ],
+)
+def test_a_service_said_to_be_unaffected_is_left_out(text: str, expected: list[str]) -> None:
+    known = {"Checkout API": ["checkout", "kasse"], "Payments": ["billing", "zahlungen"], "Login": ["anmeldung"], "Reporting": ["berichte"]}
+    assert extract.services(text, known) == expected

@@ -366,3 +366,23 @@ def test_each_kind_of_field_names_its_reason_line() -> None:
     assert CustomGather("x", label="x", question="?", regex=r"\d+").reason == "reason_format"
     assert CustomGather("x", label="x", question="?", value_type="number").reason == "reason_number"
     assert CustomGather("x", label="x", question="?", choices=["a", "b"]).reason == "reason_choice"
+
+
+def test_services_in_a_line_answering_another_question_need_a_problem() -> None:
+    known = {"Payments": ["billing"], "Checkout API": ["checkout"]}
+    name_asked = ctx(known_services=known, asked_for="caller_name")
+    assert AffectedServices().extract("Rita Moreno from Payments Direct", name_asked) is None  # a company, not a service
+    assert AffectedServices().extract("it's Sam, the checkout is down", name_asked) == ["Checkout API"]
+    assert AffectedServices().extract("the checkout shows a white page", ctx(known_services=known, asked_for="incident")) == ["Checkout API"]
+    asked = ctx(known_services=known, asked=True)
+    assert AffectedServices().extract("the whole thing", asked) is None
+    assert AffectedServices().extract("the one you use for invoices", asked) is None
+    assert AffectedServices().extract("alles irgendwie", asked) is None
+    assert AffectedServices().extract("the warehouse app and the CRM", asked) == ["the warehouse app", "the CRM"]
+    assert AffectedServices().extract("all of it, the website", asked) == ["the website"]
+
+
+def test_when_it_started_is_no_description() -> None:
+    assert IncidentDescription().extract("it started around quarter past eight on monday", ctx(asked=True)) is None
+    assert IncidentDescription().extract("es ging so um neun los", ctx(asked=True)) is None
+    assert IncidentDescription().extract("it started at nine, the checkout shows a white page", ctx(asked=True, known_services={"Checkout API": []})) is not None

@@ -111,6 +111,13 @@ _NOT_NAMES = STOPWORDS | frozenset(
     super unable able offline online dead gone lost late early busy frozen happy sad angry mad upset
     glad ok alright all totally completely only bit little quite rather pretty real trouble worse
     monday tuesday wednesday thursday friday saturday sunday""".split()
+) | frozenset(
+    # departments, places and German function words: "hier ist die Buchhaltung", "im Büro", "unser Webshop"
+    """department office accounting finance reception desk sales support team shop store headquarters
+    extension ext everybody everyone nobody somebody everything anything
+    buchhaltung abteilung technik zentrale verwaltung einkauf vertrieb empfang büro buero vertrag rechnung
+    kunde kundin kunden firma unser unsere unseren unserem alles alle irgendwie irgendwo nur auch noch schon
+    steht gerade leider jetzt heute gestern morgen hause zuhause webshop""".split()
 )
 # Lower-case words with these endings are states, not names ("I'm locked out", "it's failing").
 _NOT_NAME_ENDINGS = ("ing", "ed", "ly", "ous", "ful", "ive", "ible", "able", "ical")
@@ -455,6 +462,7 @@ _NAME_LEADS = re.compile(
     r"ich heiße|ich heisse|mein name ist|mein name|hier ist|hier spricht|ich bin|am apparat ist)\s+(.+)",
     re.IGNORECASE,
 )
+_GREETINGS = frozenset({"hi", "hey", "hello", "yes", "yeah", "so", "well", "ok", "okay", "hallo"})
 _NAME_TAIL = re.compile(r"^(.+?)\s+(?:here|speaking|calling|hier|am apparat)\b", re.IGNORECASE)
 _FILLERS = re.compile(r"\b(?:uh+|um+|er+m?|hm+|äh+m?|öh+m?|ehm)\b[,.]?\s*", re.IGNORECASE)
 
@@ -527,8 +535,8 @@ def _name_tokens(fragment: str, *, strict: bool = True) -> str | None:
         if strict and token.islower() and len(token) > 4 and token.endswith(_NOT_NAME_ENDINGS):
             break
         kept.append(token[0].upper() + token[1:])
-        if len(kept) == 3:
-            break
+        if len(kept) == 3 or raw.rstrip("\"").endswith((",", ";", ".", "!", "?")):
+            break  # "this is Frank, extension 4471": the comma ends the name
     return " ".join(kept) or None
 
 
@@ -557,6 +565,8 @@ def person_name(text: str, *, loose: bool) -> str | None:
     if loose and gives_no_value(text):
         return None
     for lead in _NAME_LEADS.finditer(text):
+        if lead.group(0).lower().startswith("im ") and words(text[: lead.start()]) and words(text[: lead.start()])[-1] not in _GREETINGS:
+            continue  # "im" (I'm without its apostrophe) opens a line; "steht im Vertrag", "bin ich im Büro" are German
         found = bare_name(lead.group(1)) if "," in lead.group(1) else None  # "name's Bond, James Bond"
         found = found or _name_tokens(lead.group(1))
         if found:
@@ -588,10 +598,32 @@ def _significant(name: str) -> list[str]:
 def _token_present(token: str, spoken: list[str]) -> bool:
     if len(token) <= 3:
         return token in spoken
-    return any(fuzz.ratio(token, s) >= 85 for s in spoken)
+    return any(fuzz.ratio(token, s) >= 85 or (len(token) >= 7 and _noun_verb_stem(token) == _noun_verb_stem(s)) for s in spoken)
+
+
+def _noun_verb_stem(word: str) -> str:
+    """German noun and verb of one stem meet: 'anmeldung' and 'anmelden' -> 'anmeld'."""
+    for suffix in ("ung", "en"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 5:
+            return word[: -len(suffix)]
+    return word
 
 
 _ARTICLES = frozenset("a an the this that some something it ein eine einen einem".split())
+
+
+_CLAUSE = re.compile(r"[,;.]|\b(?:but|though|however|aber|jedoch|sondern|doch)\b", re.IGNORECASE)
+_NOT_THIS = re.compile(r"^\s*(?:and |und )?(?:not|nicht|except|außer|ausser|apart from)\b", re.IGNORECASE)
+_WORKS = re.compile(
+    r"\b(?:works?|working|fine|ok|okay|geht|gehen|läuft|laufen|funktioniert|funktionieren|in ordnung)\b", re.IGNORECASE
+)
+
+
+def _unaffected_removed(text: str) -> str:
+    """The line without clauses that name a service as not affected: "not the payments", "die Kasse läuft"."""
+    clauses = _CLAUSE.split(text)
+    kept = [c for c in clauses if not ((_NOT_THIS.search(c) or _WORKS.search(c)) and not mentions_problem(c))]
+    return text if len(kept) == len(clauses) else " , ".join(kept)
 
 
 def services(text: str, known: dict[str, list[str]]) -> list[str]:
@@ -599,8 +631,9 @@ def services(text: str, known: dict[str, list[str]]) -> list[str]:
 
     A service matches when all its significant words appear (fuzzily), so
     'checkout is down' names 'Checkout API' and 'paymnts' names 'Payments'.
+    One said not to be affected is left out: 'the checkout, not the payments', 'die Kasse läuft, aber ...'.
     """
-    tokens = words(text)
+    tokens = words(_unaffected_removed(text))
     # A word followed by an article is a verb, not a service: "report an incident" names no "Reporting".
     named = [t for t, after in zip(tokens, [*tokens[1:], ""]) if after not in _ARTICLES]
     # "log in" is "login", "check out" is "checkout"

@@ -33,6 +33,9 @@ class GatherContext:
     known_services: dict[str, list[str]] = field(default_factory=dict)  # service -> aliases
     today: date | None = None
     asked: bool = False
+    # The field the agent asked for when the line came (None: what the call is about, or not known).
+    # A line answering "what is wrong?" may name services in passing; one answering "your name?" names them only with a problem.
+    asked_for: str | None = None
 
 
 class Gather:

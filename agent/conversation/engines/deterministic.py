@@ -10,6 +10,7 @@ carries, intent matching, known-problem look-up, then the next question.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -251,9 +252,10 @@ class DeterministicEngine:
         updates: dict[str, object] = {}
         values: dict[str, Any] = {}
         said = extract.after_correction(text)  # "john smith, no wait, john smyth": what the caller settled on
+        asked_for = None if self.state.asking == _ASK_INTENT else self.state.asking
         for gather in self.ctx.gathers:
             asked = self.state.asking == gather.name or (gather.name == "incident" and about not in (None, HUMAN))
-            context = self.ctx.gather_context(asked=asked)
+            context = replace(self.ctx.gather_context(asked=asked), asked_for=asked_for)
             value = gather.extract(said, context) if said != text and not gather.whole_line else None
             if value is None:
                 value = gather.extract(text, context)
@@ -264,7 +266,7 @@ class DeterministicEngine:
             # (a bare name when asked for the problem).
             for gather in self.ctx.missing(required_only=False):
                 if gather.name not in values and gather.name != self.state.asking:
-                    claimed = gather.claims(said, self.ctx.gather_context())
+                    claimed = gather.claims(said, replace(self.ctx.gather_context(), asked_for=asked_for))
                     if claimed is not None:
                         values[gather.name] = claimed
                         break
