@@ -181,7 +181,7 @@ class IntentMatcher:
     def __init__(self, intents: list[Intent]) -> None:
         self.intents = {i.name: i for i in intents}
         counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        self._phrases: dict[str, list[re.Pattern[str]]] = {}
+        self._phrases: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
         self._keyword_terms: dict[str, set[str]] = {}
         for intent in intents:
             single = [k for k in intent.keywords if len(_tokens(k)) == 1]
@@ -191,8 +191,10 @@ class IntentMatcher:
                 for term in set(_terms(text)):
                     counts[term][intent.name] += weight
             self._keyword_terms[intent.name] = {t for k in single for t in _terms(k)}
-            self._phrases[intent.name] = [
-                re.compile(rf"\b{re.escape(' '.join(_tokens(k)))}\b") for k in intent.keywords if len(_tokens(k)) > 1
+            self._phrases[intent.name] = [  # with its first word, to try only the phrases a line could hold
+                (_tokens(k)[0], re.compile(rf"\b{re.escape(' '.join(_tokens(k)))}\b"))
+                for k in intent.keywords
+                if len(_tokens(k)) > 1
             ]
         # How much a term points at each intent: its share of the term's uses (smoothed, so a rare term counts
         # less), times how often the intents use it at all (a keyword, or a word of several examples, counts more).
@@ -254,7 +256,8 @@ class IntentMatcher:
 
     def _score(self, text: str) -> tuple[dict[str, float], set[str]]:
         """Every intent's score, and the intents the line bears a sure sign of (an exact keyword of theirs alone, or a phrase)."""
-        spoken_text = " ".join(_tokens(text))
+        spoken = _tokens(text)
+        spoken_text, spoken_words = " ".join(spoken), set(spoken)
         terms = _terms(text)
         line_terms = " ".join(terms)
         heard: dict[str, float] = {}
@@ -269,7 +272,9 @@ class IntentMatcher:
                 if sure == 1.0 and weight >= _SIGN and term in self._keyword_terms[name]:
                     signs.add(name)
         for name in self.intents:
-            phrases = sum(_PHRASE for phrase in self._phrases[name] if phrase.search(spoken_text))
+            phrases = sum(
+                _PHRASE for first, phrase in self._phrases[name] if first in spoken_words and phrase.search(spoken_text)
+            )
             out[name] += phrases
             if phrases:
                 signs.add(name)
