@@ -4,12 +4,14 @@ Each intent is described by its examples and keywords (English and German).
 A caller line is normalised the way speech recognition writes it (lower
 case, no punctuation, numbers as words: "five oh two" is 502), cut into
 lightly stemmed terms, and each term is looked up in the intents' vocabulary:
-exactly, with a typo-tolerant ratio ("paymnet"), or as part of a German
-compound ("Fehlermeldungen" holds "fehler"). A term weighs for an intent by
-how much it points at that intent and not at the others; whole keyword
-phrases and the closest example add to that. When a line carries two
-intents, the one with the higher ``priority`` decides (a caller who reports
-an outage and asks for a person wants the person).
+exactly, misspelt ("paymnet"; a wrong letter only a neighbouring key or a
+like sound), as another form of a known word ("certificate"/"certification",
+"gehostet"/"hosted"), or as part of a German compound ("Fehlermeldungen" holds
+"fehler"). A term weighs for an intent by how much it points at that intent
+and not at the others; whole keyword phrases and the closest example add to
+that. An intent heard only through shared words yields to one the line bears
+a sure sign of; of two sure signs, the higher ``priority`` decides (a caller
+who reports an outage and asks for a person wants the person).
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from agent.core.extract import DIGIT_WORDS, STOPWORDS, words
 from agent.core.intents import Intent
 
 MIN_SCORE = 1.3
-_SMOOTH = 0.25
-_EXAMPLE, _PHRASE_WORD, _KEYWORD = 1.0, 0.5, 3.0
-_PHRASE = 1.4
-_YIELD = 0.5
+_SMOOTH = 0.25  # added to a term's uses before its share is taken: a term used once counts less
+_EXAMPLE, _PHRASE_WORD, _KEYWORD = 1.0, 0.5, 3.0  # how much one use of a term counts, by where it is used
+_PHRASE = 1.4  # a whole keyword phrase heard in the line
+_SIMILAR = 65  # a line this close (token-sort ratio) to one of an intent's examples scores more the closer it is
+_YIELD = 0.5  # an intent without a sure sign yields to one with a sure sign that scores at least this share of it
 _ROOT = 7  # words that share their first seven letters are forms of one word (shorter roots part 'customer' and 'customise')
-_SIMILAR = 65
 _SIGN = 1.3  # a keyword weighing this much for one intent (used by it alone) is a sure sign of it
 
 _FILLER = frozenset(
@@ -297,9 +299,11 @@ class IntentMatcher:
     def match(self, text: str, *, among: list[str] | None = None) -> IntentMatch | None:
         """The intent a line asks for, or None when nothing scores well enough.
 
-        Of two intents in one line, one with a higher priority wins if the line
-        bears a sure sign of it ("the site is down, put me through to an
-        engineer": the person; "we were hacked and the site is down": the breach).
+        Words an intent merely shares ("the reports", "someone") yield to a sure
+        sign of another ("how can I"). Of two intents in one line, one with a
+        higher priority wins if the line bears a sure sign of it ("the site is
+        down, put me through to an engineer": the person; "we were hacked and
+        the site is down": the breach).
         """
         if _NOT_FOR_US.search(" ".join(_tokens(text))) or self._private_thing(text):
             return None
