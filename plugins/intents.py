@@ -1,8 +1,11 @@
 """The pre-built intents of the system we model, plus ``talk_to_human``.
 
 Examples and keywords are in English and German (the deterministic engine
-matches both); they were written as typical on-call calls, independently of
-the labelled set in ``benchmarks/understanding``.
+matches both); they were written as typical on-call calls, then widened by
+families of words (ways of failing, malware names, payment, compliance,
+asking for a person) where the development and probe sets of
+``benchmarks/understanding`` showed a kind of caller they missed; never from
+its held-out half.
 """
 
 from agent.plugin_api import Intent, hookimpl
@@ -181,7 +184,7 @@ BUILTIN_INTENTS = [
             # what nobody here did: a code nobody asked for, a download by someone unknown, a defaced page
             "didn't request", "did not request", "don't know who", "nicht angefordert", "wissen nicht wer", "defaced",
             "ransom", "lösegeld", "erpressung", "übernommen", "gekapert", "unknown device", "unbekanntes gerät",
-            "still has access", "contractor", "wasn't me", "das war ich nicht", "das waren wir nicht", "veröffentlicht",
+            "contractor", "wasn't me", "das war ich nicht", "das waren wir nicht", "veröffentlicht",
             "published online", "im netz", "for sale", "being sold", "sold online", "zum verkauf", "verkauft",
             "don't recognise", "don't recognize", "never issued", "hijacked", "hijack", "locked us out", "keiner von uns kennt", "kennt keiner",
             "waren nicht wir", "war nicht ich", "from abroad", "aus dem ausland", "scraping", "hackerangriff", "breached",
@@ -267,13 +270,13 @@ BUILTIN_INTENTS = [
             "kostet", "tarif", "angebot", "lizenzen", "statusseite", "wartung", "gespeichert", "datenschutz",
             "auftragsverarbeitungsvertrag", "öffnungszeiten", "abgebucht", "informationen", "what's your", "what is your",
             "whats your", "do you offer", "do you have a", "haben sie einen", "wie lange", "is your company",
-            "certified", "zertifiziert", "certification",
+            "certified", "zertifiziert",
             # paying, where the data lives, compliance papers, the status page, "nothing wrong here"
             "pay", "payment", "bank transfer", "credit card", "direct debit", "purchase order", "payment method",
             "überweisung", "lastschrift", "kreditkarte", "zahlungsart", "bezahlen", "billing address", "vat",
             "rechnungsadresse", "company name", "firmenname", "hosted", "located", "data center", "rechenzentrum",
             "standort", "in the eu", "in der eu", "in deutschland", "in germany", "iso", "soc", "hipaa", "certificate", "zertifikat", "data protection officer",
-            "datenschutzbeauftragten", "security questionnaire", "vendor review", "renew", "renewal", "verlängerung",
+            "datenschutzbeauftragten", "security questionnaire", "vendor review", "renew", "verlängerung",
             "upgrade", "downgrade", "tier", "uptime history", "announcement", "banner", "status",
             "works for us", "fine for us", "just wondering", "just curious", "läuft bei uns", "nur eine frage",
             # asking whether there is a problem, or how we guard the data: a question, not a report
@@ -327,7 +330,7 @@ BUILTIN_INTENTS = [
             "jemanden mit dem", "ich sprechen kann", "ich reden kann",
             "agent please", "an agent", "human agent", "on the phone", "am telefon", "on duty", "geben sie mir",
             "zuständigen", "connect me to", "to a person", "with a person", "mit einer person", "talk to somebody",
-            "speak to somebody", "speak with somebody", "talk to someone", "mit jemandem sprechen",
+            "speak to somebody", "speak with somebody", "mit jemandem sprechen",
             "call me back", "call back", "rückruf", "zurückrufen", "sie mich mit", "sie mich bitte mit", "escalate",
         ],
     ),
