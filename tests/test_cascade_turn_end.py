@@ -270,3 +270,15 @@ async def test_a_caller_who_goes_on_while_hearing_the_early_answer_talks_over_it
         assert assistant["role"] == "assistant" and 2 <= len(kept) < len(long.split()) and long.split()[: len(kept)] == kept
         assert rest == {"role": "user", "content": "And my scanner is broken."}, "what the caller heard of the answer stays between their words"
         assert call.failures == []
+
+
+@pytest.mark.anyio
+async def test_the_answer_timeout_runs_from_the_early_end_of_the_turn() -> None:
+    async with FakeOpenAIHttp(ChatScript()) as fake, CascadeCall(fake, answer_timeout_s=1.5) as call:
+        await greeted(call)
+        fake.stall.add("/v1/chat/completions")
+        fake.caller_said("My printer is on fire.")
+        await call.audio(spoken(1200) + silence(300))  # then no audio: the turn never reaches its full silence
+        await fake.wait_for("/v1/chat/completions", count=2)
+        await call.until(lambda: call.failures, timeout=6, what="the fail-over")
+        assert [kind for kind, _ in call.failures] == ["no_answer"]
