@@ -443,3 +443,21 @@ def test_names_end_at_a_comma_and_departments_or_german_im_are_no_names(text: st
 def test_a_service_said_to_be_unaffected_is_left_out(text: str, expected: list[str]) -> None:
     known = {"Checkout API": ["checkout", "kasse"], "Payments": ["billing", "zahlungen"], "Login": ["anmeldung"], "Reporting": ["berichte"]}
     assert extract.services(text, known) == expected
+
+
+def test_a_name_said_twice_a_greeting_and_german_prepositions() -> None:
+    assert extract.bare_name("Kim. Daniel Kim.") == "Daniel Kim"
+    assert extract.person_name("Grüß Gott, Huber hier", loose=True) == "Huber"
+    assert extract.person_name("ich bin unter der gleichen Nummer erreichbar", loose=True) is None
+    assert extract.gives_no_value("das hab ich doch schon gesagt")
+
+
+def test_the_longer_service_name_takes_its_words() -> None:
+    known = {"Checkout API": ["checkout", "payment page"], "Payments": ["billing"]}
+    assert extract.services("the payment page I think", known) == ["Checkout API"]
+    assert extract.services("payments and the checkout", known) == ["Checkout API", "Payments"]  # in the known order
+
+
+def test_skip_is_no_name_and_a_name_before_the_problem_is_found() -> None:
+    assert extract.person_name("skip", loose=True) is None
+    assert extract.person_name("Sam Lee here, our payment API throws errors", loose=False) == "Sam Lee"

@@ -117,7 +117,9 @@ _NOT_NAMES = STOPWORDS | frozenset(
     extension ext everybody everyone nobody somebody everything anything
     buchhaltung abteilung technik zentrale verwaltung einkauf vertrieb empfang büro buero vertrag rechnung
     kunde kundin kunden firma unser unsere unseren unserem alles alle irgendwie irgendwo nur auch noch schon
-    steht gerade leider jetzt heute gestern morgen hause zuhause webshop""".split()
+    steht gerade leider jetzt heute gestern morgen hause zuhause webshop
+    grüß gruess gott servus moin morning afternoon evening abend skip pass next weiter
+    unter mit für auf aus in im an zu zur zum über nach vor wegen gleich gleichen selbe selben derselben erreichbar""".split()
 )
 # Lower-case words with these endings are states, not names ("I'm locked out", "it's failing").
 _NOT_NAME_ENDINGS = ("ing", "ed", "ly", "ous", "ful", "ive", "ible", "able", "ical")
@@ -477,7 +479,7 @@ _NO_VALUE = re.compile(
     r"warum brauchen|wieso brauchen|möchte ich nicht|will ich nicht|weiß ich nicht|weiss ich nicht|weiß nicht|"
     r"hab(?:e)? ich (?:gerade )?(?:nicht|keine)|nicht zur hand|"
     # refusals and "it works again"
-    r"prefer not|(?:don'?t|do not) want to (?:say|give|tell|share)|not (?:going|gonna) to (?:say|give|tell)|"
+    r"(?:schon|bereits) gesagt|prefer not|(?:don'?t|do not) want to (?:say|give|tell|share)|not (?:going|gonna) to (?:say|give|tell)|"
     r"none of your business|(?:everything'?s|everything is|it'?s|all) (?:fine|working|ok|okay|good) (?:now|again)|works again|"
     r"(?:nichts|nicht) (?:dazu |mehr )?sagen|keine angabe|nicht angeben|geht sie nichts an|nicht raus|"
     r"(?:geht|funktioniert|läuft) (?:jetzt |alles )*wieder)\b",
@@ -547,7 +549,7 @@ def bare_name(text: str) -> str | None:
     if not text or gives_no_value(text) or re.search(r"\d|@", text) or mentions_problem(text) or number(text) is not None:
         return None  # "thirteen" is a number, not a name
     names = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
+    for part in (p.strip() for p in re.split(r"[,.]\s", text + " ") if p.strip()):
         found = _name_tokens(part, strict=False)
         if not found or len(found.split()) != len(part.split()) or len(part.split()) > 3:
             return None  # every part must be a name: "Weber, Thomas Weber"
@@ -571,9 +573,9 @@ def person_name(text: str, *, loose: bool) -> str | None:
         found = found or _name_tokens(lead.group(1))
         if found:
             return found
-    tail = _NAME_TAIL.match(text.strip())
-    if tail:
-        found = _name_tokens(tail.group(1))
+    for clause in re.split(r"[,.;]\s", text.strip()):  # "Grüß Gott, Huber hier"; "Sam Lee here, our API fails"
+        tail = _NAME_TAIL.match(clause)
+        found = _name_tokens(tail.group(1)) if tail else None
         if found and len(found.split()) <= 3:
             return found
     if loose:
@@ -595,10 +597,14 @@ def _significant(name: str) -> list[str]:
     return kept or tokens
 
 
-def _token_present(token: str, spoken: list[str]) -> bool:
-    if len(token) <= 3:
-        return token in spoken
-    return any(fuzz.ratio(token, s) >= 85 or (len(token) >= 7 and _noun_verb_stem(token) == _noun_verb_stem(s)) for s in spoken)
+def _token_at(token: str, spoken: list[str]) -> int | None:
+    """Where a service's word is among the spoken ones (misspelt, or German noun for verb), or None."""
+    for index, said in enumerate(spoken):
+        if token == said if len(token) <= 3 else (
+            fuzz.ratio(token, said) >= 85 or (len(token) >= 7 and _noun_verb_stem(token) == _noun_verb_stem(said))
+        ):
+            return index
+    return None
 
 
 def _noun_verb_stem(word: str) -> str:
@@ -638,13 +644,23 @@ def services(text: str, known: dict[str, list[str]]) -> list[str]:
     named = [t for t, after in zip(tokens, [*tokens[1:], ""]) if after not in _ARTICLES]
     # "log in" is "login", "check out" is "checkout"
     spoken = [stem(t) for t in named] + [a + b for a, b in zip(tokens, tokens[1:]) if len(b) <= 3 and b not in _ARTICLES]
-    found: list[str] = []
+    matches: list[tuple[str, set[int]]] = []  # a service and the spoken words its best name took
     for service, aliases in known.items():
+        best: set[int] | None = None
         for name in [service, *aliases]:
-            if all(_token_present(t, spoken) for t in _significant(name)):
-                found.append(service)
-                break
-    return found
+            hits = [_token_at(t, spoken) for t in _significant(name)]
+            if all(h is not None for h in hits) and (best is None or len(set(hits)) > len(best)):
+                best = {h for h in hits if h is not None}
+        if best is not None:
+            matches.append((service, best))
+    # The longer name wins the words it shares: "the payment page" is the Checkout API's alias, not also "Payments".
+    found: set[str] = set()
+    used: set[int] = set()
+    for service, hits in sorted(matches, key=lambda m: -len(m[1])):
+        if not hits <= used:
+            found.add(service)
+            used |= hits
+    return [service for service, _ in matches if service in found]
 
 
 # Digits grouped as a phone number is said or written: "0171 555 1234", "+49 (30) 123-456".
