@@ -386,3 +386,10 @@ def test_when_it_started_is_no_description() -> None:
     assert IncidentDescription().extract("it started around quarter past eight on monday", ctx(asked=True)) is None
     assert IncidentDescription().extract("es ging so um neun los", ctx(asked=True)) is None
     assert IncidentDescription().extract("it started at nine, the checkout shows a white page", ctx(asked=True, known_services={"Checkout API": []})) is not None
+
+
+def test_a_spoken_code_is_the_id_not_a_name() -> None:
+    gather = CustomGather("customer_id", label="customer ID", question="?", regex=r"(AC-?)?\d{4,8}")
+    assert gather.extract("ac-55120", ctx(asked=True)) == "AC-55120"  # the whole code, not only its digits
+    assert gather.extract("AC 55120", ctx(asked=True)) == "AC55120"
+    assert CallerName().extract("it's ac five five one two zero", ctx()) is None

@@ -121,6 +121,9 @@ _NOT_NAMES = STOPWORDS | frozenset(
     grüß gruess gott servus moin morning afternoon evening abend skip pass next weiter
     unter mit für auf aus in im an zu zur zum über nach vor wegen gleich gleichen selbe selben derselben erreichbar""".split()
 )
+# Number words are digits said one by one, not names: "it's ac five five one two zero".
+_NOT_NAMES = _NOT_NAMES | frozenset(DIGIT_WORDS) | frozenset(GERMAN_DIGIT_WORDS) | frozenset(_TEENS) | frozenset(_TENS) | {"double", "triple", "doppel"}
+
 # Lower-case words with these endings are states, not names ("I'm locked out", "it's failing").
 _NOT_NAME_ENDINGS = ("ing", "ed", "ly", "ous", "ful", "ive", "ible", "able", "ical")
 
@@ -530,6 +533,8 @@ def _name_tokens(fragment: str, *, strict: bool = True) -> str | None:
     fragment = re.sub(r"^(?:der|die)\s+(?=[A-ZÀ-Ýa-zß])", "", fragment.strip(), flags=re.IGNORECASE)  # German: "ich bin die Anna"
     for raw in re.split(r"\s+", fragment):
         token = raw.strip(".,!?;:\"")
+        if kept and (re.search(r"\d", token) or _number_word(token.lower()) is not None):
+            return None  # "it's ac five five one two zero": letters of a code, not a name
         if not token or not re.fullmatch(r"[A-Za-zÀ-ÖØ-öø-ž][A-Za-zÀ-ÖØ-öø-ž'\-]*", token):
             break
         if token.lower() in _NOT_NAMES:

@@ -161,10 +161,8 @@ class CustomGather(Gather):
                 candidates.append(spoken.replace(" ", "").upper())
             phone = extract.phone_number(text, ctx.region)
             said_digits = len(re.sub(r"\D", "", extract.spoken_digits(text)))
-            for candidate in candidates:
-                match = self.regex.search(candidate)
-                if match is None:
-                    continue
+            found = [m for m in (self.regex.search(c) for c in candidates) if m is not None]
+            for match in sorted(found, key=lambda m: -len(m.group(0)))[:1]:  # "ac-55120": the whole code, not its digits
                 digits = re.sub(r"\D", "", match.group(0))
                 if phone and digits and (digits in phone or digits.lstrip("0") in phone) and said_digits > len(digits):
                     return None  # a few digits of a phone number are the phone number
