@@ -156,3 +156,24 @@ def test_the_callers_other_words_do_not_reset_the_open_questions_count(tmp_path,
     assert record.dialled == [DESK]
     assert harness.steps[-1][0] == outcome.nodes
     assert [(d["branch"], d["reason"]) for d in decided] == [("desk", "no_input")]
+
+
+def test_a_silence_at_the_greeting_counts_against_what_the_caller_wants_not_the_first_field(tmp_path, decided):
+    """The greeting asks what the caller wants: a silence there is the intent question's, so the name's count
+    starts at zero once the problem is told (max_no_input 2: one re-prompt at the greeting, two on the name)."""
+    path = flow(tmp_path, max_no_input=2)
+    sim_reprompts, sim_lines, outcome = simulated(path, ["", INCIDENT, "", "", ""])
+
+    async def caller(call: FakeTwilioCall, harness: Harness) -> None:
+        await heard_reply(call)  # the greeting
+        await heard_reply(call)  # silent: re-prompted
+        await speak(call, harness.fake_model, INCIDENT)
+        await asyncio.sleep(30)  # silent on the name until handed on
+
+    reprompts, asked, record, harness, _ = live(path, caller)
+    assert sim_reprompts == 3 and outcome.branch == "desk" and SILENCE_LINE in sim_lines
+    assert reprompts == sim_reprompts, "one re-prompt at the greeting, two on the name, as the simulator"
+    assert asked == [SILENCE_LINE]
+    assert record.dialled == [DESK]
+    assert harness.steps[-1][0] == outcome.nodes
+    assert [(d["branch"], d["reason"]) for d in decided] == [("desk", "no_input")]

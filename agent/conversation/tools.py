@@ -72,6 +72,7 @@ class ToolBox:
     def __init__(self, ctx: NodeSession, counters: FieldCounters | None = None) -> None:
         self.ctx = ctx
         self.counters = counters or FieldCounters(ctx.node.max_no_match, ctx.node.max_no_input)
+        self.caller_spoke = False  # set by the tool handlers on the caller's first words (see open_question)
 
     # -- schemas -----------------------------------------------------------------
     def schemas(self) -> list[dict[str, Any]]:
@@ -205,8 +206,15 @@ class ToolBox:
         return result
 
     def open_question(self) -> str:
-        """The question a silence counts against: the first missing field, else the intent question."""
+        """The question a silence counts against, as the deterministic engine asks them.
+
+        The greeting asks what the caller wants, so until the caller has said
+        anything (or a field was saved) that is the intent question; then the
+        first missing field, else the intent question.
+        """
         missing = self.ctx.missing()
+        if not self.caller_spoke and not self.ctx.call.fields:
+            return INTENT_QUESTION
         return missing[0].name if missing else INTENT_QUESTION
 
     def note_no_input(self) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipecat.frames.frames import Frame, FunctionCallInProgressFrame, FunctionCallResultFrame
+from pipecat.frames.frames import Frame, FunctionCallInProgressFrame, FunctionCallResultFrame, TranscriptionFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from agent.conversation.tools import ToolBox
@@ -58,6 +58,8 @@ class ToolHandlers(FrameProcessor):
             await self.push_frame(frame, direction)
             await self._fall_back(frame.reason)
             return
+        if isinstance(frame, TranscriptionFrame):
+            self._tools.caller_spoke = True  # the greeting's question is answered: silences count against the next
         await self.push_frame(frame, direction)
 
     async def _silence(self, frame: SilenceFrame, direction: FrameDirection) -> None:
