@@ -196,20 +196,25 @@ def answers_what_it_is_asked(*replies: str):
 
 
 def test_a_silence_counts_against_the_open_question_whatever_the_caller_said_between(backend: ModelFake, tmp_path) -> None:
-    """max_no_input 1: silent on the name (re-prompted), words that are no name, silent again: handed on, no second re-prompt."""
+    """max_no_input 1: words after the greeting (so the name is the open question), silent on the name (re-prompted),
+    words that are no name, silent again: handed on, no second re-prompt."""
     path = tmp_path / "silent.yaml"
     path.write_text(SILENT_FLOW.format(max_no_input=1))
     model = FakeModel(answers_what_it_is_asked("Hello, what's going on? May I have your name?", "Take your time."))
 
     async def caller(call: FakeTwilioCall, harness: Harness) -> None:
         await greeted(call)
+        await speak(call, harness.fake_model, "hmm, hang on")  # "Take your time." plays in the pause after it
+        await call.wait_until_quiet(ms=300, timeout=10, drain=True)
         await answered(call)  # silent: re-prompted
         await speak(call, harness.fake_model, "hmm, hang on")
         await asyncio.sleep(30)
 
     record, harness, fake = asyncio.run(run_live_call(model, caller, flow=path, backend=backend))
     spoken = backend.spoken(fake)
-    assert spoken == ["Hello, what's going on? May I have your name?", "Are you still there?", "Take your time.", SILENCE_LINE]
+    assert spoken == [
+        "Hello, what's going on? May I have your name?", "Take your time.", "Are you still there?", "Okay.", SILENCE_LINE,
+    ]
     assert record.dialled == ["+4930555000"], "the node's fallback branch (its intents dial +4930111111)"
 
 
