@@ -272,7 +272,9 @@ BUILTIN_INTENTS = [
             "whats your", "do you offer", "do you have a", "haben sie einen", "wie lange", "is your company",
             "certified", "zertifiziert",
             # paying, where the data lives, compliance papers, the status page, "nothing wrong here"
-            "pay", "payment", "bank transfer", "credit card", "direct debit", "purchase order", "payment method",
+            # (payments that fail are an incident: only how to pay is a question)
+            "pay by", "pay with", "pay in", "pay via", "bank transfer", "by credit card", "direct debit", "purchase order",
+            "payment method", "payment terms",
             "überweisung", "lastschrift", "kreditkarte", "zahlungsart", "bezahlen", "billing address", "vat",
             "rechnungsadresse", "company name", "firmenname", "hosted", "located", "data center", "rechenzentrum",
             "standort", "in the eu", "in der eu", "in deutschland", "in germany", "iso", "soc", "hipaa", "certificate", "zertifikat", "data protection officer",

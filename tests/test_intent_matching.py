@@ -257,3 +257,8 @@ def test_ways_of_failing_beyond_error_words() -> None:
     assert _intent("the slack connection keeps dropping") == "incident"
     assert _intent("the page just spins and nothing happens") == "incident"
     assert _intent("die synchronisation bricht immer wieder ab") == "incident"
+
+
+def test_payments_that_fail_are_an_incident_how_to_pay_is_a_question() -> None:
+    assert _intent("card payments are failing for our shop since this morning") == "incident"
+    assert _intent("could we pay via direct debit next year") == "inquiry"
