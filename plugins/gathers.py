@@ -128,6 +128,13 @@ _VAGUE_PART = re.compile(
     re.IGNORECASE,
 )
 
+# An answer that names every service at once: "all of your services", "every system", "alle Dienste".
+_ALL_SERVICES = re.compile(
+    r"\b(?P<all>all|every|alle|sämtliche)\b(?:\s+(?:of|the|your|our|ihre[rn]?|unsere[rn]?|die|der)){0,2}\s+"
+    r"(?:services?|systems?|products?|dienste?n?|systeme?n?|produkte?n?)\b",
+    re.IGNORECASE,
+)
+
 # The words of the e-mail and phone fields, which name a field, not the "Email delivery" service.
 _FIELD_WORDS = re.compile(r"\b(?:e-?mail|mail|address|adresse|number|nummer|phone)\b", re.IGNORECASE)
 
@@ -194,6 +201,9 @@ class AffectedServices(Gather):
         found = extract.services(text, ctx.known_services)
         if found:
             return found
+        every = _ALL_SERVICES.search(text)
+        if every and (ctx.asked or extract.mentions_problem(text)):
+            return ["all services" if every.group("all").lower() in ("all", "every") else "alle Dienste"]
         if (
             ctx.asked and text.strip() and not extract.gives_no_value(text) and _describes(text)
             and not extract.mentions_problem(text) and not _SAYS_ABOUT_ITSELF.search(text)

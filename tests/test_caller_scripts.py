@@ -162,10 +162,18 @@ def test_every_example_script_loads() -> None:
 def test_cli_test_on_a_folder_that_does_not_exist(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["test", str(tmp_path / "nope")])
     assert result.exit_code == 1
-    assert f"{tmp_path / 'nope'}: folder does not exist" in result.output
+    assert f"{tmp_path / 'nope'}: no such file or folder" in result.output
     assert "no caller scripts" not in result.output
     empty = CliRunner().invoke(app, ["test", str(tmp_path)])
     assert empty.exit_code == 1 and "no caller scripts (*.yaml) found" in empty.output
+
+
+def test_cli_test_runs_the_scripts_it_is_given_and_the_folders_scripts() -> None:
+    one = CliRunner().invoke(app, ["test", str(EXAMPLES / "callers" / "policy_question.yaml")])
+    assert one.exit_code == 0 and "ok    policy_question.yaml" in one.output and "1 passed, 0 failed" in one.output
+    mixed = CliRunner().invoke(app, ["test", str(EXAMPLES / "callers" / "de_policy_question.yaml"), str(EXAMPLES / "callers")])
+    total = len(list((EXAMPLES / "callers").glob("*.yaml"))) + 1
+    assert mixed.exit_code == 0 and f"{total} passed, 0 failed" in mixed.output
 
 
 def test_cli_simulate_names_the_scripts_flow_key(tmp_path: Path) -> None:

@@ -151,6 +151,19 @@ def test_affected_services_extracted_from_a_line() -> None:
     assert gather.extract("the warehouse app and the CRM", ctx(known_services=KNOWN, asked=True)) == ["the warehouse app", "the CRM"]
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("it's about all of your services", ["all services"]),
+        ("every system of yours", ["all services"]),
+        ("das betrifft alle Dienste", ["alle Dienste"]),
+        ("all of them I think", None),  # unsure, and names nothing: asked again
+    ],
+)
+def test_an_answer_naming_every_service_is_kept_as_all_services(line: str, expected: list[str] | None) -> None:
+    assert AffectedServices().extract(line, ctx(known_services=KNOWN, asked=True)) == expected
+
+
 # -- incident ----------------------------------------------------------------------------------
 
 def test_incident_keeps_the_problem_sentences() -> None:

@@ -136,17 +136,20 @@ def simulate(
 
 @app.command("test", cls=FlagCommand)
 def test_scripts(
-    folder: Path = typer.Argument(..., help="Folder of caller scripts (*.yaml) with `expect` blocks."),
+    targets: list[Path] = typer.Argument(..., help="Caller scripts (*.yaml) with `expect` blocks, or folders of them."),
     flow: Path = typer.Option(None, "--flow", help="Run every script against this flow instead of its own."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print each call's transcript."),
 ) -> None:
-    """Run every caller script in a folder as a test; exit 1 on any mismatch."""
+    """Run caller scripts (each file given, every one in each folder given) as tests; exit 1 on any mismatch."""
     setup_logging("ERROR")
-    if not folder.exists():
-        raise _fail(f"{folder}: folder does not exist. Fix: check the path; pass a folder of caller scripts (e.g. examples/callers)")
-    paths = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
-    if not folder.is_dir() or not paths:
-        raise _fail(f"{folder}: no caller scripts (*.yaml) found. Fix: pass a folder of caller scripts")
+    paths: list[Path] = []
+    for target in targets:
+        if not target.exists():
+            raise _fail(f"{target}: no such file or folder. Fix: check the path; pass caller scripts or a folder of them (e.g. examples/callers)")
+        found = sorted(target.glob("*.yaml")) + sorted(target.glob("*.yml")) if target.is_dir() else [target]
+        if not found:
+            raise _fail(f"{target}: no caller scripts (*.yaml) found. Fix: pass caller scripts or a folder of them")
+        paths += found
     failed = 0
     for path in paths:
         try:

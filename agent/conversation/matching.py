@@ -16,9 +16,11 @@ who reports an outage and asks for a person wants the person).
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
@@ -322,3 +324,18 @@ class IntentMatcher:
             if other.intent in signs and self.intents[other.intent].priority > self.intents[best.intent].priority:
                 best = other
         return best
+
+
+def matcher_for(intents: list[Intent]) -> IntentMatcher:
+    """The matcher of these intents, built once per process and shared by every call that has them.
+
+    Building one reads every example and keyword (about 50 ms of CPU); a call
+    must not spend that on the event loop that carries other calls' audio.
+    Matching only reads it (its spelling cache is shared, and bounded).
+    """
+    return _matcher(json.dumps([i.model_dump() for i in intents], sort_keys=True))
+
+
+@lru_cache(maxsize=32)
+def _matcher(intents_json: str) -> IntentMatcher:
+    return IntentMatcher([Intent.model_validate(i) for i in json.loads(intents_json)])

@@ -20,7 +20,7 @@ from agent.core import extract
 from agent.conversation.session import NodeSession
 from agent.core.gathers import Gather
 from agent.conversation.counters import INTENT_QUESTION, FieldCounters
-from agent.conversation.matching import IntentMatcher
+from agent.conversation.matching import matcher_for
 from agent.conversation.tools import OTHER, ToolBox
 
 HUMAN = "talk_to_human"
@@ -74,7 +74,7 @@ class DeterministicEngine:
     def __init__(self, ctx: NodeSession, tools: ToolBox | None = None, state: DialogueState | None = None) -> None:
         self.ctx = ctx
         self.tools = tools or ToolBox(ctx)
-        self.matcher = IntentMatcher(list(ctx.intents.values()))
+        self.matcher = matcher_for(list(ctx.intents.values()))
         self.state = state or DialogueState()
         self.counters = FieldCounters(ctx.node.max_no_match, ctx.node.max_no_input, self.state.no_match, self.state.no_input)
         self.messages = ctx.messages
