@@ -36,7 +36,8 @@ def _first(events: list[dict[str, Any]], path: str, after: float, before: float)
 
 def turn_stages(speech_end: float, reply_at: float, events: list[dict[str, Any]]) -> dict[str, float] | None:
     """The stages (ms) of one turn; None when a request of the chain is missing (a turn answered without one)."""
-    stt = _first(events, STT, speech_end - 2.0, reply_at)  # a segmented STT may be asked before the turn is judged over
+    # a segmented STT may be asked before the turn is judged over, and once per pause inside it: the turn's last one
+    stt = next((e for e in reversed(events) if e["path"] == STT and speech_end - 2.0 <= e["body_at"] and e["answer_at"] < reply_at), None)
     chat = stt and _first(events, CHAT, stt["answer_at"], reply_at)
     speech = chat and _first(events, SPEECH, chat["answer_at"], reply_at)
     if not speech:
