@@ -17,6 +17,7 @@ from agent.live.tokens import TokenCodec
 from agent.live.twilio_rest import TwilioRest
 from agent.core.registry import Registry, default_registry
 from agent.core.alert_ledger import ALERT_LEDGER
+from agent.core.http_client import close_pools
 from agent.server.guards import Guards
 from agent.server.metrics import Metrics
 from agent.server.router import MediaHandler, make_router
@@ -50,8 +51,9 @@ def voice_agent_router(settings: Settings | None = None, registry: Registry | No
 
     ``router.live`` is the :class:`LiveFlow` and ``router.metrics`` the
     :class:`Metrics` (serve ``generate_latest(router.metrics.registry)`` where
-    your app exposes metrics); await ``router.live.drain()`` and
-    ``router.state.aclose()`` when your app shuts down. Pass ``media`` to
+    your app exposes metrics); await ``router.live.drain()``,
+    ``router.state.aclose()`` and ``agent.core.http_client.close_pools()``
+    when your app shuts down. Pass ``media`` to
     replace the realtime pipeline.
     """
     settings = settings or Settings()
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         if live.rest is not None:
             await live.rest.aclose()
         await state.aclose()
+        await close_pools()  # the model services' connections (agent/core/http_client.py), kept warm between calls
 
     app = FastAPI(title="oncall-voice-agent", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.live = live

@@ -42,6 +42,9 @@ entry per chat completion (``Say`` is the text, ``ToolCall`` a tool call,
 sent faster than real time. Every request is kept in ``requests`` so a test
 asserts what was SENT: paths, headers, models, the tools declared, the
 messages (the assistant text after a barge-in, the tool results).
+Every TCP connection the server accepts is kept in ``connections`` (counted
+where aiohttp's server registers each accepted connection), with each
+request that came over it, any path (404s too): whether calls reuse connections.
 
 Example::
 
@@ -72,6 +75,7 @@ from agent.testing.fake_realtime import Fail, FakeModel, Say, ToolCall, Turn
 from agent.testing.voice import spoken
 
 SPEECH_RATE = 24000  # pcm: 24 kHz, 16-bit, mono
+CONNECTION = web.RequestKey("connection", int)  # a request's index in FakeOpenAIHttp.connections
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,15 @@ class Request:
     headers: dict[str, str]
     body: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    connection: int = -1  # its index in ``FakeOpenAIHttp.connections``
+
+
+@dataclass
+class Connection:
+    """A TCP connection the fake accepted: when, and the requests that came over it (``"GET /v1/models"``), in order."""
+
+    opened: float = field(default_factory=time.monotonic)
+    requests: list[str] = field(default_factory=list)
 
 
 class FakeOpenAIHttp:
@@ -165,6 +178,8 @@ class FakeOpenAIHttp:
         self.ms_per_token = ms_per_token
         self.require_auth = require_auth
         self.requests: list[Request] = []
+        self.connections: list[Connection] = []  # every TCP connection accepted, in order
+        self._connection_of: dict[int, int] = {}  # id(transport) -> index in connections
         self.transcripts: deque[str] = deque()
         self.failures: dict[str, deque[int]] = {}  # path -> HTTP statuses to answer with, one per request
         self.stall: set[str] = set()  # paths that never answer
@@ -178,12 +193,21 @@ class FakeOpenAIHttp:
         return f"http://127.0.0.1:{self.port}/v1"
 
     async def __aenter__(self) -> FakeOpenAIHttp:
-        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app = web.Application(client_max_size=32 * 1024 * 1024, middlewares=[self._count_request])
         app.router.add_post("/v1/audio/transcriptions", self._transcribe)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/audio/speech", self._speech)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
+        server = self._runner.server
+        accepted = server.connection_made  # aiohttp's web.Server registers each accepted connection's transport here
+
+        def count(handler: Any, transport: Any) -> None:
+            self._connection_of[id(transport)] = len(self.connections)
+            self.connections.append(Connection())
+            accepted(handler, transport)
+
+        server.connection_made = count  # type: ignore[method-assign]
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
@@ -264,6 +288,14 @@ class FakeOpenAIHttp:
         return self.sent(path)
 
     # -- endpoints ---------------------------------------------------------------------------------
+    @web.middleware
+    async def _count_request(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        index = self._connection_of.get(id(request.transport), -1)
+        if index >= 0:
+            self.connections[index].requests.append(f"{request.method} {request.path}")
+        request[CONNECTION] = index
+        return await handler(request)
+
     async def _refused(self, request: web.Request) -> web.Response | None:
         if self.require_auth and not request.headers.get("Authorization", "").startswith("Bearer "):
             return _error(401, "You didn't provide an API key.", "invalid_request_error")
@@ -282,7 +314,7 @@ class FakeOpenAIHttp:
         form: dict[str, Any] = {}
         async for part in await request.multipart():  # type: ignore[union-attr]
             form[part.name] = await part.read() if part.name == "file" else await part.text()  # type: ignore[union-attr]
-        self.requests.append(Request(request.path, dict(request.headers), form))
+        self.requests.append(Request(request.path, dict(request.headers), form, connection=request[CONNECTION]))
         if (refused := await self._refused(request)) is not None:
             return refused
         if not isinstance(form.get("file"), (bytes, bytearray)) or "model" not in form:
@@ -291,7 +323,7 @@ class FakeOpenAIHttp:
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.requests.append(Request(request.path, dict(request.headers), body))
+        self.requests.append(Request(request.path, dict(request.headers), body, connection=request[CONNECTION]))
         if (refused := await self._refused(request)) is not None:
             return refused
         if not body.get("stream"):
@@ -345,7 +377,7 @@ class FakeOpenAIHttp:
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.requests.append(Request(request.path, dict(request.headers), body))
+        self.requests.append(Request(request.path, dict(request.headers), body, connection=request[CONNECTION]))
         if (refused := await self._refused(request)) is not None:
             return refused
         if body.get("response_format") != "pcm":

@@ -20,7 +20,8 @@ their words read finished, in :mod:`.turn_end`); the bot's audio in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+import asyncio
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pipecat.services.stt_service import SegmentedSTTService
 from pydantic import Field, SecretStr, model_validator
@@ -40,12 +41,15 @@ from agent.media.backends.cascade.services import (
     ServiceOptions,
     UnavailableService,
     build,
+    pooled_url,
     service_class,
+    warm_up,
 )
 from agent.media.backends.cascade.turns import TurnDetector
 from agent.media.vad import SileroModel
 
 if TYPE_CHECKING:
+    from agent.core.settings import Settings
     from agent.flow.models import AiAgentNode
 
 DEFAULT_LLM = "gpt-4.1-mini"
@@ -98,6 +102,10 @@ class CascadeBackend(ModelBackend):
     settings_classes = (CascadeSettings,)
     settings_fields = ("openai_api_key", "openai_base_url", "openai_transcription_model")
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._warming: set[asyncio.Future[Any]] = set()
+
     def key(self, stage: Stage, options: ServiceOptions) -> str | None:
         """The stage's key: its cascade setting, else OpenAI's for type openai."""
         own = self.settings.plugin_settings(CascadeSettings).secret(f"{stage}_api_key")
@@ -148,10 +156,34 @@ class CascadeBackend(ModelBackend):
             )
         return found
 
+    def endpoints(self, options: CascadeOptions) -> list[tuple[str, str | None]]:
+        """``(base URL, key)`` of each stage whose service sends through the process's connection pools."""
+        found = []
+        for stage in ("stt", "llm", "tts"):
+            service: ServiceOptions = getattr(options, stage)
+            url = pooled_url(stage, service, self.settings.openai_base_url)  # type: ignore[arg-type]
+            if url is None:
+                continue
+            try:
+                key = self.key(stage, service)  # type: ignore[arg-type]
+            except ValueError:  # a key setting that does not parse: ``problems`` names it; warm without
+                key = None
+            found.append((url, key))
+        return found
+
+    def connect_early(self, options: BackendOptions) -> asyncio.Future[Any] | None:
+        """Open (or find idle) a connection per stage to its server while Twilio opens the stream: the greeting's
+        chat completion and speech then start without a TCP and TLS handshake."""
+        assert isinstance(options, CascadeOptions)
+        endpoints = self.endpoints(options)
+        return asyncio.ensure_future(warm_up(endpoints)) if endpoints else None
+
     def processor(self, request: ModelRequest) -> ModelProcessor:
         options = request.options
         assert isinstance(options, CascadeOptions)
         settings, session = request.settings, request.session
+        if request.preconnected is None:  # nothing started early (the webhook went to another replica): warm up now
+            self._warm_now(options)
         base = settings.openai_base_url
         stt = build("stt", options.stt, key=self.key("stt", options.stt), default_url=base,
                     default_model=settings.openai_transcription_model if options.stt.type == "openai" else None,
@@ -168,3 +200,13 @@ class CascadeBackend(ModelBackend):
             on_decision=request.on_decision, on_failure=request.on_failure, call_id=request.call_id,
             answer_timeout_s=options.answer_timeout_s,
         )
+
+    def _warm_now(self, options: CascadeOptions) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # services built outside a call (a synchronous check): nothing to warm
+            return
+        warming = self.connect_early(options)
+        if warming is not None:
+            self._warming.add(warming)  # the loop keeps only a weak reference to a task
+            warming.add_done_callback(self._warming.discard)

@@ -108,6 +108,7 @@ from pipecat.services.stt_service import SegmentedSTTService
 from agent.conversation.realtime_client import SAY_LEAD
 from agent.conversation.session import Decision
 from agent.core.events import call_event
+from agent.core.http_client import is_pooled
 from agent.media import mulaw
 from agent.media.backends.base import HandOver, ModelProcessor
 from agent.media.backends.cascade.audio import ToMulaw, mulaw_ms
@@ -726,15 +727,18 @@ class CascadeProcessor(ModelProcessor):
 
 
 async def close_client(service: Any) -> None:
-    """Close the HTTP client a service opened for this call (Pipecat's OpenAI services leave theirs open).
+    """Close the HTTP client a service opened for this call alone (Pipecat's services leave theirs open).
 
-    Each call's services build their own ``AsyncOpenAI`` client (a connection
-    pool); left open, every call would leak its connections until the garbage
-    collector closes them, on whatever loop is current then.
+    The ``openai`` SDK's ``close()`` closes the ``httpx`` client under it, so
+    one on the process's pool for its endpoint (``agent.core.http_client``) is
+    left open: the next call reuses its warm connections, and the server's
+    shutdown closes it. A client of the call's own (another vendor's, or
+    built outside a running loop) would leak its connections until the
+    garbage collector closes them, on whatever loop is current then.
     """
     client = getattr(service, "_client", None)
     close = getattr(client, "close", None)
-    if close is None or not asyncio.iscoroutinefunction(close):
+    if close is None or not asyncio.iscoroutinefunction(close) or is_pooled(getattr(client, "_client", None)):
         return
     try:
         await close()

@@ -12,24 +12,25 @@ for ``type: openai``.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
 from pipecat.services.ollama.llm import OLLamaLLMService
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.openai.tts import VALID_VOICES, OpenAITTSService
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.core.http_client import http_client
+from agent.core.http_client import origin, pooled_client, warm
 from agent.media import mulaw
 
 OPENAI_TTS_RATE = 24000  # /audio/speech response_format=pcm: 24 kHz 16-bit mono (platform.openai.com/docs/guides/text-to-speech)
 OPENAI_VOICES = frozenset(VALID_VOICES)  # what Pipecat's OpenAI TTS accepts (any other voice: an error per sentence)
 TTS_CHUNK_S = 0.1  # audio handed on per read of a TTS's HTTP stream
 NO_KEY = "none"  # the openai SDK refuses to start without a key; a self-hosted server ignores it
+OPENAI_URL = "https://api.openai.com/v1"  # the openai SDK's base URL when none is given (openai/_client.py)
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,13 @@ class OpenAITTS(OpenAITTSService):
 
 
 class SharedTLSClient:
-    """An OpenAI-compatible LLM service whose HTTP client is on the process's one TLS context.
+    """An OpenAI-compatible LLM service on the process's connection pool for its endpoint (and so its one TLS context).
 
     Pipecat's ``create_client`` builds an ``httpx`` client per service, and so
-    an SSL context per call: ~80 ms of CA-bundle loading on the event loop at
-    every call's start (63 % of the server's samples while calls were starting,
-    benchmarks/README.md). Limits as Pipecat's own.
+    an SSL context per call (~80 ms of CA-bundle loading on the event loop at
+    every call's start, benchmarks/README.md) and new connections per call (a
+    TCP and TLS handshake before the greeting). The pool is borrowed, never
+    closed with the call (:func:`agent.core.http_client.pooled_client`).
     """
 
     def create_client(self, api_key=None, base_url=None, organization=None, project=None, default_headers=None, **kwargs):
@@ -126,7 +128,7 @@ class SharedTLSClient:
 
         return AsyncOpenAI(
             api_key=api_key, base_url=base_url, organization=organization, project=project, default_headers=default_headers,
-            http_client=http_client(limits=httpx.Limits(max_keepalive_connections=100, max_connections=1000, keepalive_expiry=None)),
+            http_client=pooled_client(str(base_url or OPENAI_URL)),
         )
 
 
@@ -184,8 +186,38 @@ def build(stage: Literal["stt", "llm", "tts"], options: ServiceOptions, *, key: 
     if stage == "tts" and options.type == "openai":
         kwargs["sample_rate"] = OPENAI_TTS_RATE
     if options.type == "openai" and stage != "llm" and "http_client" in _all_params(cls):
-        kwargs["http_client"] = http_client()  # the shared TLS context (see SharedTLSClient); closed with the call
+        kwargs["http_client"] = pooled_client(url or OPENAI_URL)  # the endpoint's pool (see SharedTLSClient); not closed with the call
     return cls(**kwargs)
+
+
+def pooled_url(stage: Literal["stt", "llm", "tts"], options: ServiceOptions, default_url: str) -> str | None:
+    """The base URL a stage's service sends to through the process's pools (None: a vendor's own client or socket)."""
+    if options.type == "openai":
+        return options.base_url or default_url
+    if stage == "llm" and options.type == "ollama":
+        return options.base_url or inspect.signature(OLLamaLLM.__init__).parameters["base_url"].default
+    return None
+
+
+async def warm_up(endpoints: list[tuple[str, str | None]]) -> int:
+    """Connect ahead of the call's first requests: per endpoint, a connection for each stage there (``(base URL, key)``
+    each), fewer by those idle in its pool; how many requests that took.
+
+    The request is ``GET {base_url}/models`` (OpenAI's "List models",
+    https://platform.openai.com/docs/api-reference/models/list; the SDK's
+    ``client.models.list()``, ``openai/resources/models.py``): free, and read
+    only, unlike a transcription or a completion; a self-hosted server
+    without it answers 404 over the same, now open, connection.
+    """
+    by_origin: dict[tuple[str, str, int], list[tuple[str, str | None]]] = {}
+    for url, key in endpoints:
+        by_origin.setdefault(origin(url), []).append((url, key))
+    sent = await asyncio.gather(*(
+        warm(pooled_client(stages[0][0]), stages[0][0].rstrip("/") + "/models", connections=len(stages),
+             headers=next(({"Authorization": f"Bearer {key}"} for _, key in stages if key), None))
+        for stages in by_origin.values()
+    ))
+    return sum(sent)
 
 
 def _all_params(cls: type) -> set[str]:
