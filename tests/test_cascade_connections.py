@@ -183,3 +183,18 @@ async def test_the_servers_shutdown_closes_the_pools() -> None:
         assert pool.is_closed and not is_pooled(pool)
         assert pooled_client(fake.base_url) is not pool, "a server started again gets a new pool"
         await close_pools()
+
+
+@pytest.mark.anyio
+async def test_a_server_that_is_down_costs_only_the_head_start() -> None:
+    """Warming up is a head start, not a call's request: a refused connection is the call's to report, not the webhook's."""
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{unused.getsockname()[1]}/v1"
+    settings = agent_settings(HOTLINE, openai_base_url=down, openai_api_key="sk-test")
+    warming = CascadeBackend(settings).connect_early(CascadeOptions())
+    assert warming is not None and await warming == 3  # three attempts, each refused and logged
+    assert idle_connections(pooled_client(down)) == 0
+    await close_pools()

@@ -97,7 +97,7 @@ async def warm(client: httpx.AsyncClient, url: str, *, connections: int = 1, hea
         try:
             response = await client.get(url, headers=headers)
             await response.aclose()
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # noqa: BLE001 - only a head start: the call's own request connects, or reports why not
             logger.debug("warming a connection to {} failed: {!r}", url, exc)
 
     await asyncio.gather(*(one() for _ in range(wanted)))
