@@ -135,6 +135,27 @@ _ALL_SERVICES = re.compile(
     re.IGNORECASE,
 )
 
+# A whole answer, when asked which services, that says all of them: "all of it, everything", "alles, einfach alles".
+_ALL_ANSWER = re.compile(
+    r"(?:(?:well|so|oh|yeah|yes|um|basically|literally|simply|just|really|pretty much|ja|also|naja|einfach|halt|"
+    r"wirklich|echt|quasi|so ziemlich|eigentlich)[, ]+)*"
+    r"(?P<all>all|all of (?:it|them)|them all|everything|every single (?:one|thing)|"
+    r"alles|alle|alle davon|überall|everywhere)"
+    r"(?:[, ]+(?:really|basically|halt|eigentlich))*",
+    re.IGNORECASE,
+)
+
+
+def _all_answer(text: str) -> str | None:
+    """'all services' / 'alle Dienste' when every part of the answer says all of them, else None."""
+    parts = [p.strip(" .!") for p in re.split(r"[,;.!]+\s*|\s+-\s+", text) if p.strip(" .!")]
+    found = [_ALL_ANSWER.fullmatch(p) for p in parts]
+    if not parts or not all(found):
+        return None
+    german = any(m.group("all").lower() in ("alles", "alle", "alle davon", "überall") for m in found if m)
+    return "alle Dienste" if german else "all services"
+
+
 # The words of the e-mail and phone fields, which name a field, not the "Email delivery" service.
 _FIELD_WORDS = re.compile(r"\b(?:e-?mail|mail|address|adresse|number|nummer|phone)\b", re.IGNORECASE)
 
@@ -204,6 +225,9 @@ class AffectedServices(Gather):
         every = _ALL_SERVICES.search(text)
         if every and (ctx.asked or extract.mentions_problem(text)):
             return ["all services" if every.group("all").lower() in ("all", "every") else "alle Dienste"]
+        everything = _all_answer(text) if ctx.asked else None
+        if everything:
+            return [everything]
         if (
             ctx.asked and text.strip() and not extract.gives_no_value(text) and _describes(text)
             and not extract.mentions_problem(text) and not _SAYS_ABOUT_ITSELF.search(text)

@@ -133,6 +133,8 @@ BUILTIN_INTENTS = [
             "ausgefallen", "ausfall", "totalausfall", "nicht erreichbar", "komplett ausgefallen", "für alle",
             "bei allen", "niemand kann", "keiner kann", "keiner kommt", "nichts geht", "geht gar nichts", "gar nicht erreichbar",
             "lädt nicht", "tot", "ganze system", "ganze plattform",
+            # the verb at the end of a German clause: "weil seit heute morgen keiner mehr reinkommt"
+            "reinkommt",
         ],
     ),
     Intent(
@@ -322,7 +324,9 @@ BUILTIN_INTENTS = [
         ],
         keywords=[
             # requests, not nouns: "an unauthorised person logged in" asks for nobody
-            "human", "real person", "operator", "representative", "robot", "bot", "on call", "on-call",
+            "human", "real person", "operator", "representative", "on call", "on-call",
+            # not the bare "robot": "wow, a robot" is small talk; not wanting one asks for a person
+            "not a bot", "no bot", "not a machine", "keine maschine", "kein bot",
             "oncall", "supervisor", "put me through", "put me thru", "transfer me", "connect me", "live agent",
             "callback from", "speak to a", "talk to a", "speak to someone", "talk to someone", "speak with someone",
             "actual person", "mensch", "menschen", "durchstellen", "stellen sie mich", "verbinden sie mich",

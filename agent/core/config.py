@@ -129,6 +129,8 @@ class AgentMessages(ConfigModel):
     reason_yes_no: Spoken = "Please answer yes or no."
     reason_choice: Spoken = "That isn't one of the options."
     reason_format: Spoken = "That doesn't look like a valid {label}."
+    # Said when the caller asks why a detail is needed ("why do you need that?"), before the question again.
+    why_asked: Spoken = "The on-call engineer needs it to follow up on your report."
     # How facts are told to the caller.
     fact_incident: Spoken = "There is an open incident: {title}. Status: {status}."
     fact_incident_since: Spoken = "There is an open incident: {title}, which started at {time}, {ago}. Status: {status}."

@@ -100,6 +100,7 @@ STOPWORDS = frozenset(
 _NOT_NAMES = STOPWORDS | frozenset(
     """ja nein nee genau danke bitte warum wieso was wer wie hallo guten tag moment sorry pardon nothing else
     hang hold wait second repeat already told rather say hurry why firma von vom bei der die das den und oder
+    na naja tja gut fine alright kaputt defekt
     ist sind ich wir sie es mein meine hier am apparat the name's kein keine keinen nichts none nothing""".split()
 ) | frozenset(
     """calling call urgent down broken here from at the company team customer customers problem issue
@@ -278,13 +279,18 @@ def email_span(text: str) -> tuple[str, int, int] | None:
         if tokens[index][0] not in _AT_WORDS:
             continue
         domain = _DOMAIN.fullmatch(tokens[index + 1][0].rstrip("."))
+        end = tokens[index + 1][2]
+        if not domain and index + 2 < len(tokens) and re.fullmatch(r"[a-z0-9]{2,}", tokens[index + 1][0]) and tokens[index + 1][0] not in STOPWORDS:
+            # 'grace at liu consulting dot com': a recogniser parts a domain's words; read back, so the caller can correct it
+            domain = _DOMAIN.fullmatch((tokens[index + 1][0] + tokens[index + 2][0]).rstrip("."))
+            end = tokens[index + 2][2]
         local = _LOCAL.fullmatch(tokens[index - 1][0])
         if domain and local:
             name, start = local.group(0), tokens[index - 1][1]
             lead = tokens[index - 2] if index >= 2 else None
             if lead and len(lead[0]) == 1 and lead[0] not in ("a", "i") and lead[0].isalpha():
                 name, start = lead[0] + name, lead[1]  # 'j doe at ...': an initial said before the name
-            return f"{name}@{domain.group(0)}", start, tokens[index + 1][2]
+            return f"{name}@{domain.group(0)}", start, end
     return None
 
 
@@ -469,6 +475,12 @@ _NAME_LEADS = re.compile(
 )
 _GREETINGS = frozenset({"hi", "hey", "hello", "yes", "yeah", "so", "well", "ok", "okay", "hallo"})
 _NAME_TAIL = re.compile(r"^(.+?)\s+(?:here|speaking|calling|hier|am apparat)\b", re.IGNORECASE)
+# Greetings a recogniser writes before a self-introduction with no comma: "ja guten tag hoffmann hier".
+_GREETING_LEAD = re.compile(
+    r"^(?:(?:yes|yeah|hi|hello|hey|good (?:morning|afternoon|evening)|ja|hallo|guten (?:tag|morgen|abend)|"
+    r"grüß gott|gruess gott|servus|moin|tag|also|so|ähm|äh|um|uh)[,.!]?\s+)+",
+    re.IGNORECASE,
+)
 _FILLERS = re.compile(r"\b(?:uh+|um+|er+m?|hm+|äh+m?|öh+m?|ehm)\b[,.]?\s*", re.IGNORECASE)
 
 # Lines that give no value whatever was asked: closers, waiting, asking back, refusing (English and German).
@@ -478,6 +490,7 @@ _NO_VALUE = re.compile(
     r"say that again|come again|sorry,? what|what was that|excuse me|was haben sie gesagt|"
     r"already (?:told|said|gave)|why do you need|rather not|don'?t (?:have|know)|"
     r"not sure|no idea|same as before|hurry up|keine ahnung|"
+    r"that was (?:all|it)|nothing more|i'?m all set|mehr wollte? ich (?:auch |gar )?nich[t]?|sonst nix|"
     r"das war'?s|das ist alles|nichts weiter|nein danke|moment|augenblick|wie bitte|noch ?mal|wiederholen|"
     r"warum brauchen|wieso brauchen|möchte ich nicht|will ich nicht|weiß ich nicht|weiss ich nicht|weiß nicht|"
     r"hab(?:e)? ich (?:gerade )?(?:nicht|keine)|nicht zur hand|"
@@ -509,7 +522,54 @@ def after_correction(text: str) -> str:
         if words(text[: match.start()]) and words(text[match.end():]):
             return after_correction(" " + text[match.end():].strip()).strip()  # "no wait, I mean ...": the last one counts
     return text
+# "no, not dot de, dot at", "nein, nicht gmx, sondern web": the part of a read-back that was wrong, and what replaces it.
+_NOT_X_BUT_Y = re.compile(
+    r"\b(?:not|nicht)\s+(?P<old>[^,;]+?)\s*(?:,\s*|\s+(?=but\b|sondern\b|it'?s\b|es ist\b))"
+    r"(?:but|sondern|it'?s|es ist)?\s*(?P<new>[^,;]+?)\s*[.!]?$",
+    re.IGNORECASE,
+)
+
+
+def _spoken_part(text: str) -> str:
+    """A piece of a value as said: 'punkt de' -> '.de', 'null acht' -> '08', 'rossi dash it' -> 'rossi-it'."""
+    out = ""
+    for token in words(text):
+        symbol = _SYMBOL_WORDS.get(token)
+        digit = None if symbol else _number_word(token) if token not in ("ein", "o") else None
+        out += symbol or digit or token
+    return out
+
+
+def replaced_part(text: str, value: str) -> str | None:
+    """``value`` with the part a caller said was wrong replaced ("nicht punkt de, punkt at"), or None.
+
+    Only when the wrong part is found exactly once in the value, so a guess is never kept.
+    """
+    found = _NOT_X_BUT_Y.search(text)
+    if not found:
+        return None
+    old, new = _spoken_part(found.group("old")), _spoken_part(found.group("new"))
+    if len(old) < 2 or not new or value.lower().count(old.lower()) != 1:
+        return None
+    at = value.lower().index(old.lower())
+    return value[:at] + new + value[at + len(old):]
+
+
 _ASKS_BACK = re.compile(r"^(?:why|what|who|how|warum|wieso|was|wer|wie)\b|\?\s*$", re.IGNORECASE)
+
+
+# A caller asking why a detail is wanted, rather than giving it.
+_WHY = re.compile(
+    r"\b(?:why (?:do|would|should) you (?:need|want)|why (?:do you |are you )?ask(?:ing)?|what (?:do you need|is|'?s) (?:it|that|this) for|"
+    r"what for|why is that (?:needed|necessary)|wozu brauchen|warum brauchen|wieso brauchen|wofür brauchen|"
+    r"wozu (?:ist|soll) das|wofür ist das|warum wollen sie das|wozu das|warum fragen sie)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_why(text: str) -> bool:
+    """Whether a short line asks why a detail is needed ("why do you need that?", "wozu brauchen Sie das?")."""
+    return len(words(text)) <= 10 and _WHY.search(text) is not None
 
 
 def gives_no_value(text: str) -> bool:
@@ -579,12 +639,12 @@ def person_name(text: str, *, loose: bool) -> str | None:
         if found:
             return found
     for clause in re.split(r"[,.;]\s", text.strip()):  # "Grüß Gott, Huber hier"; "Sam Lee here, our API fails"
-        tail = _NAME_TAIL.match(clause)
+        tail = _NAME_TAIL.match(_GREETING_LEAD.sub("", clause))  # "ja guten tag hoffmann hier": unpunctuated speech
         found = _name_tokens(tail.group(1)) if tail else None
         if found and len(found.split()) <= 3:
             return found
     if loose:
-        stripped = re.sub(r"^(?:(?:uh|um|er|so|well|sure|yes|yeah|ok|okay|hi|hello|ja|also|gut),?\s+)+", "", text.strip(), flags=re.I)
+        stripped = re.sub(r"^(?:(?:uh|um|er|so|well|sure|yes|yeah|ok|okay|hi|hello|ja|also|gut|na|naja|tja|fine|alright|right|dann),?\s+)+", "", text.strip(), flags=re.I)
         first = re.split(r",|\s+(?:and|und)\s+", stripped)[0]
         for candidate in (stripped, first):
             found = bare_name(candidate)  # asked for a name: a bare "alfred" is one
@@ -621,6 +681,7 @@ def _noun_verb_stem(word: str) -> str:
 
 
 _ARTICLES = frozenset("a an the this that some something it ein eine einen einem".split())
+_NOT_OURS = frozenset("phishing spam scam fake fraudulent forged spoofed gefälschte gefälschten betrügerische".split())
 
 
 _CLAUSE = re.compile(r"[,;.]|\b(?:but|though|however|aber|jedoch|sondern|doch)\b", re.IGNORECASE)
@@ -646,7 +707,10 @@ def services(text: str, known: dict[str, list[str]]) -> list[str]:
     """
     tokens = words(_unaffected_removed(text))
     # A word followed by an article is a verb, not a service: "report an incident" names no "Reporting".
-    named = [t for t, after in zip(tokens, [*tokens[1:], ""]) if after not in _ARTICLES]
+    # A word after "phishing", "spam" or "fake" is a thing sent to the caller, not our service: "a phishing email".
+    named = [
+        t for t, before, after in zip(tokens, ["", *tokens[:-1]], [*tokens[1:], ""]) if after not in _ARTICLES and before not in _NOT_OURS
+    ]
     # "log in" is "login", "check out" is "checkout"
     spoken = [stem(t) for t in named] + [a + b for a, b in zip(tokens, tokens[1:]) if len(b) <= 3 and b not in _ARTICLES]
     matches: list[tuple[str, set[int]]] = []  # a service and the spoken words its best name took

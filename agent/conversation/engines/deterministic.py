@@ -33,7 +33,9 @@ _COMPLAINT = re.compile(
 _CORRECTION = re.compile(r"\b(actually|i meant|i said|correction|that'?s (wrong|not right)|not .{1,40} but)\b", re.IGNORECASE)
 _DONE = re.compile(
     r"\b(that'?s (all|it)|nothing else|no,? thanks?|no thank you|that'?s everything|all good|i'?m good|"
-    r"das war'?s|das ist alles|nichts weiter|nein,? danke|sonst nichts|alles gut)\b",
+    r"that was (?:all|it)|nothing more|i'?m all set|"
+    r"das war'?s|das ist alles|nichts weiter|nein,? danke|sonst nichts|sonst nix|alles gut|"
+    r"mehr wollte? ich (?:auch |gar )?nich[t]?|(?:das )?wars? (?:auch )?schon)\b",
     re.IGNORECASE,
 )
 _SOMETHING_ELSE = re.compile(
@@ -42,7 +44,9 @@ _SOMETHING_ELSE = re.compile(
 )
 _DECLINE = re.compile(
     r"\b(don'?t (have|know)|no idea|not sure|skip|rather not|none|no,? i don'?t|can'?t say|"
-    r"weiß (ich )?nicht|weiss (ich )?nicht|keine ahnung|hab(e)? ich (gerade )?(nicht|keine)|nicht zur hand|überspringen|lieber nicht)\b",
+    r"weiß (ich )?nicht|weiss (ich )?nicht|keine ahnung|hab(e)? ich (gerade )?(nicht|keine)|nicht zur hand|überspringen|lieber nicht|"
+    # a refusal that names the detail: "no email please", "keine E-Mail bitte"
+    r"no (e-?mail|mail|number|phone|customer (id|number)|id)|kein(e|en)? (e-?mail|mail|nummer|kundennummer|telefonnummer))\b",
     re.IGNORECASE,
 )
 _ASK_INTENT = INTENT_QUESTION
@@ -179,6 +183,8 @@ class DeterministicEngine:
         return [self.messages.no_input, *self._reprompt()]
 
     async def _no_match(self, text: str) -> list[str]:
+        if self.ctx.gather(self.state.asking or "") is not None and extract.asks_why(text):
+            return [self.messages.why_asked, *self._reprompt()]  # a fair question, not a miss: answered, then asked again
         if self.counters.miss(self.state.asking, "no_match"):
             if self.state.asking in (_ASK_INTENT, None) and self.ctx.call.intent is None:
                 await self.tools.call("route_call", {"intent": OTHER, "summary": self._summary()})
@@ -235,13 +241,29 @@ class DeterministicEngine:
             state.confirming.pop(0)
             await self.tools.call("record_details", {name: value})
             return True, []
-        if answer is False:
+        if answer is False or new is None and isinstance(value, str) and extract.replaced_part(text, value):
             state.corrections += 1
+            fixed = self._part_replaced(gather, text, value)
+            if fixed is not None and fixed != value:  # "no, not dot de, dot at": read back with the part replaced
+                state.confirming[0] = (name, fixed)
+                return True, [self.messages.corrected]
             state.confirming.pop(0)
             self.ctx.call.fields.pop(name, None)
+            if gather.default(self.ctx.gather_context()) is None:  # a refused caller ID is not offered again
+                state.optional_asked.discard(name)  # a wrong value is asked for again, optional or not
             state.asking = name
             return True, [self.messages.sorry]
         return False, []
+
+    def _part_replaced(self, gather: Gather, text: str, value: Any) -> Any | None:
+        """The read-back value with the part the caller corrected replaced, if it is still a valid value."""
+        fixed = extract.replaced_part(text, value) if isinstance(value, str) else None
+        if fixed is None:
+            return None
+        try:
+            return gather.normalise(fixed, self.ctx.gather_context(asked=True))
+        except ValueError:
+            return None
 
     async def _extract_all(self, text: str, about: str | None = None) -> bool:
         """Take every field this line carries; the field just asked for is read loosely.
