@@ -461,3 +461,49 @@ def test_the_longer_service_name_takes_its_words() -> None:
 def test_skip_is_no_name_and_a_name_before_the_problem_is_found() -> None:
     assert extract.person_name("skip", loose=True) is None
     assert extract.person_name("Sam Lee here, our payment API throws errors", loose=False) == "Sam Lee"
+
+
+def test_a_question_back_about_why_is_recognised() -> None:
+    from agent.core.extract import asks_why
+
+    for line in ("why do you need that?", "what do you need it for", "why are you asking", "wozu brauchen sie das denn", "wofür brauchen Sie das"):
+        assert asks_why(line), line
+    for line in ("grace at liu dot com", "the checkout is down, why", "Klaus Schneider"):
+        assert not asks_why(line), line
+
+
+def test_acceptance_words_and_greetings_before_a_name_are_no_name() -> None:
+    from agent.core.extract import person_name
+
+    assert person_name("na gut, Schneider, Klaus Schneider", loose=True) == "Klaus Schneider"
+    assert person_name("okay fine, Grace Liu", loose=True) == "Grace Liu"
+    assert person_name("na gut", loose=True) is None
+    # unpunctuated speech: the greeting runs into "<name> hier"
+    assert person_name("ja guten tag hoffmann hier von der firma brandt bau, die anmeldung geht nicht", loose=False) == "Hoffmann"
+    assert person_name("hallo hier ist die anmeldung kaputt", loose=False) is None
+
+
+def test_a_domain_said_as_two_words_is_joined_for_the_read_back() -> None:
+    from agent.core.extract import email
+
+    assert email("okay fine, it's grace at liu consulting dot com") == "grace@liuconsulting.com"
+    assert email("call me at tom dot baker at initech dot com") == "tom.baker@initech.com"
+    assert email("we are at the office dot com") is None
+
+
+def test_a_part_of_a_read_back_said_to_be_wrong_is_replaced() -> None:
+    from agent.core.extract import replaced_part
+
+    assert replaced_part("nein, nicht punkt de, punkt at", "lena.vogel@gmx.de") == "lena.vogel@gmx.at"
+    assert replaced_part("nein, nicht gmx sondern web", "lena.vogel@gmx.de") == "lena.vogel@web.de"
+    assert replaced_part("no, not gmail, it's yahoo", "jo@gmail.com") == "jo@yahoo.com"
+    assert replaced_part("no, not o, a", "jo@gmail.com") is None  # found more than once, or too short: asked again
+    assert replaced_part("no", "jo@gmail.com") is None
+
+
+def test_a_phishing_email_names_no_service() -> None:
+    from agent.core.extract import services
+
+    known = {"Email delivery": ["emails"], "Login": ["sso"]}
+    assert services("we got a phishing email and a developer typed his sso password on a fake page", known) == ["Login"]
+    assert services("our emails are not delivered", known) == ["Email delivery"]

@@ -406,3 +406,15 @@ def test_a_spoken_code_is_the_id_not_a_name() -> None:
     assert gather.extract("ac-55120", ctx(asked=True)) == "AC-55120"  # the whole code, not only its digits
     assert gather.extract("AC 55120", ctx(asked=True)) == "AC55120"
     assert CallerName().extract("it's ac five five one two zero", ctx()) is None
+
+
+def test_an_answer_that_says_all_of_them_is_every_service() -> None:
+    # Outside check (issue 15): "all of it, everything" was re-asked until the fallback.
+    known = {"Payments": ["billing"], "Checkout API": ["checkout"]}
+    asked = ctx(known_services=known, asked=True)
+    assert AffectedServices().extract("all of it, everything", asked) == ["all services"]
+    assert AffectedServices().extract("everything", asked) == ["all services"]
+    assert AffectedServices().extract("alles, einfach alles", asked) == ["alle Dienste"]
+    assert AffectedServices().extract("all of them I think", asked) is None  # unsure: asked again
+    assert AffectedServices().extract("all good", asked) is None
+    assert AffectedServices().extract("everything", ctx(known_services=known)) is None  # only as the answer asked for

@@ -262,3 +262,17 @@ def test_ways_of_failing_beyond_error_words() -> None:
 def test_payments_that_fail_are_an_incident_how_to_pay_is_a_question() -> None:
     assert _intent("card payments are failing for our shop since this morning") == "incident"
     assert _intent("could we pay via direct debit next year") == "inquiry"
+
+
+def test_a_robot_named_in_small_talk_asks_for_nobody() -> None:
+    # Outside check (issue 15): "wow, a robot" is small talk, not a request for a person; not wanting one still is.
+    assert MATCHER.match("oh hi, wow, a robot, how is the weather in Berlin today") is None
+    assert MATCHER.match("i want a callback from a person not a robot").intent == "talk_to_human"  # type: ignore[union-attr]
+    assert MATCHER.match("ich will mit keinem roboter reden").intent == "talk_to_human"  # type: ignore[union-attr]
+
+
+def test_german_verb_final_clause_of_nobody_getting_in_is_an_outage() -> None:
+    # "weil ... keiner mehr reinkommt": the verb goes to the end of a German subordinate clause.
+    line = "ich ruf an weil bei uns seit heute morgen keiner mehr reinkommt also die anmeldung geht nicht"
+    assert MATCHER.match(line).intent == "system_outage"  # type: ignore[union-attr]
+    assert MATCHER.match("unsere kunden bekommen seit dem mittag keine benachrichtigungen mehr").intent == "incident"  # type: ignore[union-attr]

@@ -156,3 +156,41 @@ def test_a_caller_correcting_themselves_in_one_line_is_kept_as_corrected():
     )
     assert outcome.fields["caller_name"] == "John Smyth"
     assert outcome.fields["contact_number"] == "+491712345679"
+
+
+def test_a_rejected_read_back_of_an_optional_field_is_asked_again() -> None:
+    # Outside check (issue 15): "no" to the e-mail read-back dropped the e-mail and went on to the next question.
+    from tests.conftest import EXAMPLES
+
+    call, outcome = simulate(
+        EXAMPLES / "flows" / "hotline_de.yaml",
+        ["die Zahlungen schlagen fehl", "Lena Vogel", "ja", "lena punkt vogel at gmx punkt de", "nein", "lena punkt vogel at web punkt de", "ja", "nein"],
+    )
+    said = agent_lines(call)
+    assert said.count("Wie lautet Ihre E-Mail-Adresse?") == 2
+    assert outcome.fields["email"] == "lena.vogel@web.de"
+
+
+def test_a_part_of_a_read_back_corrected_is_replaced_and_read_back_again() -> None:
+    from tests.conftest import EXAMPLES
+
+    call, outcome = simulate(
+        EXAMPLES / "flows" / "hotline_de.yaml",
+        ["die Zahlungen schlagen fehl", "Lena Vogel", "ja", "lena punkt vogel at gmx punkt de", "nein, nicht punkt de, punkt at", "ja", "nein"],
+    )
+    assert "Ich habe lena Punkt vogel ät gmx Punkt at notiert. Ist das richtig?" in agent_lines(call)
+    assert outcome.fields["email"] == "lena.vogel@gmx.at"
+
+
+def test_a_refusal_that_names_the_optional_detail_skips_it() -> None:
+    call, outcome = simulate(HOTLINE, ["our card payments are failing", "Dana Ortiz", "yes", "no email please", "no"])
+    said = agent_lines(call)
+    assert "That didn't sound like an e-mail address." not in said and "email" not in outcome.fields
+    assert outcome.branch == "alert"
+
+
+def test_a_colloquial_german_closer_ends_a_known_problem_call() -> None:
+    from tests.conftest import EXAMPLES
+
+    _, outcome = simulate(EXAMPLES / "flows" / "hotline_de.yaml", ["die bezahlseite zeigt nur einen fehler 502", "ok danke, mehr wollt ich nich"])
+    assert outcome.branch == "known_goodbye"

@@ -117,3 +117,23 @@ def test_every_built_in_language_has_every_reason() -> None:
     for language, lines in BUILT_IN.items():
         if language != "en":
             assert all(lines.get(name) for name in reasons), language
+
+
+def test_asked_why_a_detail_is_needed_the_agent_says_why_and_asks_again() -> None:
+    # Outside check (issue 15): "why do you need that?" got "Sorry, I didn't understand." and counted as a miss.
+    call, outcome = simulate(HOTLINE, [PROBLEM, "why do you need that?", "Nora Quinn"])
+    said = agent_lines(call)
+    assert after(said, AgentMessages().ask_caller_name) == AgentMessages().why_asked
+    assert said.count(AgentMessages().ask_caller_name) == 2
+    assert call.fields["caller_name"] == "Nora Quinn"
+    call, _ = simulate(HOTLINE_DE, ["die Zahlungen schlagen seit dem Update fehl", "wozu brauchen sie das denn", "na gut, Schneider, Klaus Schneider"])
+    said = agent_lines(call)
+    assert BUILT_IN["de"]["why_asked"] in said and "Das klang nicht nach einem Namen." not in said
+    assert call.fields["caller_name"] == "Klaus Schneider"
+
+
+def test_every_built_in_language_says_why_a_detail_is_needed() -> None:
+    for code, lines in BUILT_IN.items():
+        if code == "en":
+            continue  # English is AgentMessages' default
+        assert lines.get("why_asked") and lines["why_asked"] != AgentMessages().why_asked, code

@@ -636,7 +636,10 @@ def person_name(text: str, *, loose: bool) -> str | None:
             continue  # "im" (I'm without its apostrophe) opens a line; "steht im Vertrag", "bin ich im Büro" are German
         found = bare_name(lead.group(1)) if "," in lead.group(1) else None  # "name's Bond, James Bond"
         found = found or _name_tokens(lead.group(1))
-        if found:
+        spoken = words(lead.group(1))
+        last = found.split()[-1].lower() if found else ""
+        after = spoken[spoken.index(last) + 1:][:1] if last in spoken else []
+        if found and not (after and mentions_problem(after[0])):  # "hier ist die Anmeldung kaputt": a thing that is broken
             return found
     for clause in re.split(r"[,.;]\s", text.strip()):  # "Grüß Gott, Huber hier"; "Sam Lee here, our API fails"
         tail = _NAME_TAIL.match(_GREETING_LEAD.sub("", clause))  # "ja guten tag hoffmann hier": unpunctuated speech
