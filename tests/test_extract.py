@@ -361,7 +361,7 @@ def test_number_in_german_and_english_words(text: str, expected: int) -> None:
     [
         ("john smith, no wait, it's john smyth", "it's john smyth"),
         ("ich heiße Jana Wolf, nein, Jana Wolff", "Jana Wolff"),
-        ("the sign in, no wait, I mean the checkout", "I mean the checkout"),
+        ("the sign in, no wait, I mean the checkout", "the checkout"),  # the second marker goes too
         ("null eins sieben eins, nein Entschuldigung, null eins sieben zwei", "null eins sieben zwei"),
         ("no, that's all", "no, that's all"),  # a "no" that starts the line corrects nothing
         ("payments are down", "payments are down"),
@@ -507,3 +507,21 @@ def test_a_phishing_email_names_no_service() -> None:
     known = {"Email delivery": ["emails"], "Login": ["sso"]}
     assert services("we got a phishing email and a developer typed his sso password on a fake page", known) == ["Login"]
     assert services("our emails are not delivered", known) == ["Email delivery"]
+
+
+def test_a_service_at_the_end_of_a_clause_is_named_and_a_correction_marker_is_dropped() -> None:
+    from agent.core.extract import after_correction, services
+
+    known = {"Login": ["sign in"], "Email delivery": ["emails"], "Reporting": ["reports"]}
+    # "in" before the comma is no verb taking "it" as its object
+    assert services("the sign in, it keeps rejecting correct passwords", known) == ["Login"]
+    assert services("I'd like to report it to you", known) == []
+    line = "our notification emails, no sorry, I mean the sign in, it keeps rejecting correct passwords"
+    assert after_correction(line) == "the sign in, it keeps rejecting correct passwords"
+
+
+def test_a_title_is_no_first_name() -> None:
+    from agent.core.extract import bare_name, first_name
+
+    assert bare_name("Frau Berger, Anna Berger") == "Anna Berger"
+    assert first_name("Frau Berger") == "Frau Berger" and first_name("Anna Berger") == "Anna"

@@ -125,6 +125,9 @@ _NOT_NAMES = STOPWORDS | frozenset(
 # Number words are digits said one by one, not names: "it's ac five five one two zero".
 _NOT_NAMES = _NOT_NAMES | frozenset(DIGIT_WORDS) | frozenset(GERMAN_DIGIT_WORDS) | frozenset(_TEENS) | frozenset(_TENS) | {"double", "triple", "doppel"}
 
+# Forms of address before a surname: "Frau Berger" has no first name.
+TITLES = frozenset("mr mrs ms miss mister dr doctor prof professor frau herr doktor".split())
+
 # Lower-case words with these endings are states, not names ("I'm locked out", "it's failing").
 _NOT_NAME_ENDINGS = ("ing", "ed", "ly", "ous", "ful", "ive", "ible", "able", "ical")
 
@@ -512,6 +515,10 @@ _CORRECTS = re.compile(
 )
 
 
+# What opens the corrected part after the first marker: "no sorry, I mean the sign in".
+_CORRECTION_LEAD = re.compile(r"^(?:i mean|i meant|ich meine|ich meinte)\b[,.:]?\s*", re.IGNORECASE)
+
+
 def after_correction(text: str) -> str:
     """What a line says after the caller's last correction of themselves, or the whole line.
 
@@ -520,7 +527,8 @@ def after_correction(text: str) -> str:
     """
     for match in _CORRECTS.finditer(text):
         if words(text[: match.start()]) and words(text[match.end():]):
-            return after_correction(" " + text[match.end():].strip()).strip()  # "no wait, I mean ...": the last one counts
+            rest = after_correction(" " + text[match.end():].strip()).strip()  # "no wait, I mean ...": the last one counts
+            return _CORRECTION_LEAD.sub("", rest) or rest
     return text
 # "no, not dot de, dot at", "nein, nicht gmx, sondern web": the part of a read-back that was wrong, and what replaces it.
 _NOT_X_BUT_Y = re.compile(
@@ -619,7 +627,13 @@ def bare_name(text: str) -> str | None:
         if not found or len(found.split()) != len(part.split()) or len(part.split()) > 3:
             return None  # every part must be a name: "Weber, Thomas Weber"
         names.append(found)
-    return max(names, key=lambda n: len(n.split())) if names else None
+    return max(names, key=lambda n: len(n.split()) - (n.split()[0].lower().rstrip(".") in TITLES)) if names else None  # "Frau Berger, Anna Berger"
+
+
+def first_name(name: str) -> str:
+    """How a caller is thanked by name: the first name, or the whole name after a title ("Frau Berger")."""
+    parts = name.split()
+    return name if len(parts) > 1 and parts[0].lower().rstrip(".") in TITLES else parts[0]
 
 
 def person_name(text: str, *, loose: bool) -> str | None:
@@ -708,11 +722,16 @@ def services(text: str, known: dict[str, list[str]]) -> list[str]:
     'checkout is down' names 'Checkout API' and 'paymnts' names 'Payments'.
     One said not to be affected is left out: 'the checkout, not the payments', 'die Kasse läuft, aber ...'.
     """
-    tokens = words(_unaffected_removed(text))
-    # A word followed by an article is a verb, not a service: "report an incident" names no "Reporting".
-    # A word after "phishing", "spam" or "fake" is a thing sent to the caller, not our service: "a phishing email".
+    kept = _unaffected_removed(text)
+    tokens = words(kept)
+    # A word followed by an article is a verb, not a service: "report an incident" names no "Reporting";
+    # not across a comma ("the sign in, it keeps failing"). A word after "phishing", "spam" or "fake" is a
+    # thing sent to the caller, not our service: "a phishing email".
     named = [
-        t for t, before, after in zip(tokens, ["", *tokens[:-1]], [*tokens[1:], ""]) if after not in _ARTICLES and before not in _NOT_OURS
+        t
+        for c in (words(clause) for clause in re.split(r"[,;.!?]", kept))
+        for t, before, after in zip(c, ["", *c[:-1]], [*c[1:], ""])
+        if after not in _ARTICLES and before not in _NOT_OURS
     ]
     # "log in" is "login", "check out" is "checkout"
     spoken = [stem(t) for t in named] + [a + b for a, b in zip(tokens, tokens[1:]) if len(b) <= 3 and b not in _ARTICLES]
@@ -745,6 +764,7 @@ _PROBLEM_STEMS = (
     "compromised", "suspicious", "unreachable", "slow", "outage", "empty", "duplicate", "twice", "declined", "spins",
     "kaputt", "fehler", "fehlermeldung", "ausgefallen", "ausfall", "störung", "hängt", "langsam", "abgestürzt",
     "fehlgeschlagen", "gehackt", "unerreichbar", "falsch", "doppelt", "fehlen", "fehlt", "verbucht", "leer", "blank",
+    "reject", "abgelehnt",
 )
 _PROBLEM_PHRASES = re.compile(
     r"\b(?:not working|doesn'?t work|isn'?t working|can'?t|cannot|won'?t|not loading|not responding|went wrong|"

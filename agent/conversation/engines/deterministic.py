@@ -394,7 +394,7 @@ class DeterministicEngine:
         if "error" in result:
             return self._fallback("no_intent")
         name = self.ctx.call.fields.get("caller_name")
-        thanks = self.messages.thanks_name.format(first_name=str(name).split()[0]) if name else self.messages.thanks
+        thanks = self.messages.thanks_name.format(first_name=extract.first_name(str(name))) if name else self.messages.thanks
         return [thanks, self.ctx.decision.say]
 
     async def _to_human(self, reason: str) -> list[str]:
