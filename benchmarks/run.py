@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -275,19 +276,22 @@ def _py_spy(pid: int, args: argparse.Namespace, out: Path) -> subprocess.Popen:
     )
 
 
+def _samples(path: Path) -> Iterator[tuple[list[str], int]]:
+    """A py-spy raw (collapsed) profile's stacks, outermost frame first, each with its sample count."""
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack:
+            yield stack.split(";"), int(count)
+
+
 def top_functions(path: Path, n: int = 15) -> str:
     """The ``n`` functions with the most own time (leaf samples) in a py-spy raw (collapsed) profile."""
     own: dict[str, int] = {}
     total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
-        leaf = re.sub(
-            r":\d+\)$", ")", stack.split(";")[-1]
-        )  # per function, not per line
-        own[leaf] = own.get(leaf, 0) + int(count)
-        total += int(count)
+    for stack, count in _samples(path):
+        leaf = re.sub(r":\d+\)$", ")", stack[-1])  # per function, not per line
+        own[leaf] = own.get(leaf, 0) + count
+        total += count
     rows = sorted(own.items(), key=lambda kv: -kv[1])[:n]
     return f"py-spy {path.name}: {total} samples, top {n} by own time\n" + "\n".join(
         f"{100 * c / total:5.1f}%  {name}" for name, c in rows
@@ -314,11 +318,8 @@ def profile_categories(path: Path) -> str:
     """Share of a py-spy raw profile's busy samples per category (``PROFILE_CATEGORIES``; else Pipecat, our code, asyncio)."""
     counts: dict[str, int] = {}
     total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
-        frames = stack.split(";")[::-1]  # innermost first
+    for stack, count in _samples(path):
+        frames = stack[::-1]  # innermost first
         if any(key in frames[0] for key in IDLE_LEAVES):
             continue
         name = next(
@@ -335,8 +336,8 @@ def profile_categories(path: Path) -> str:
                 if name:
                     break
         name = name or "other"
-        counts[name] = counts.get(name, 0) + int(count)
-        total += int(count)
+        counts[name] = counts.get(name, 0) + count
+        total += count
     rows = sorted(counts.items(), key=lambda kv: -kv[1])
     return f"py-spy {path.name}: {total} busy samples by category\n" + "\n".join(
         f"{100 * c / total:5.1f}%  {name}" for name, c in rows
