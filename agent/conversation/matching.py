@@ -294,9 +294,7 @@ class IntentMatcher:
 
     def ranked(self, text: str, *, among: list[str] | None = None) -> list[IntentMatch]:
         """Every intent the line points at (score at least ``MIN_SCORE``), best first."""
-        scores = self.scores(text)
-        found = [IntentMatch(n, s) for n, s in scores.items() if s >= MIN_SCORE and (among is None or n in among)]
-        return sorted(found, key=lambda m: -m.score)
+        return _ranked(self.scores(text), among)
 
     def match(self, text: str, *, among: list[str] | None = None) -> IntentMatch | None:
         """The intent a line asks for, or None when nothing scores well enough.
@@ -310,10 +308,7 @@ class IntentMatcher:
         if _NOT_FOR_US.search(" ".join(_tokens(text))) or self._private_thing(text):
             return None
         scores, signs = self._score(text)
-        ranked = sorted(
-            (IntentMatch(n, s) for n, s in scores.items() if s >= MIN_SCORE and (among is None or n in among)),
-            key=lambda m: -m.score,
-        )
+        ranked = _ranked(scores, among)
         if not ranked:
             return None
         best = ranked[0]
@@ -324,6 +319,12 @@ class IntentMatcher:
             if other.intent in signs and self.intents[other.intent].priority > self.intents[best.intent].priority:
                 best = other
         return best
+
+
+def _ranked(scores: dict[str, float], among: list[str] | None) -> list[IntentMatch]:
+    """The intents scoring at least ``MIN_SCORE`` (of ``among``, if given), best first."""
+    found = [IntentMatch(n, s) for n, s in scores.items() if s >= MIN_SCORE and (among is None or n in among)]
+    return sorted(found, key=lambda m: -m.score)
 
 
 def matcher_for(intents: list[Intent]) -> IntentMatcher:
