@@ -66,15 +66,3 @@ def around_the_clock(flow: Path, directory: Path) -> Path:
     copy.write_text(yaml.safe_dump(absolute(data), sort_keys=False, allow_unicode=True))
     return copy
 
-
-def with_model(flow: Path, model: dict, directory: Path) -> Path:
-    """A copy of ``flow`` in ``directory`` whose ``ai_agent`` nodes talk through ``model`` (a flow's ``model:`` block)."""
-    import yaml
-
-    data = yaml.safe_load(flow.read_text())
-    for node in (data.get("nodes") or {}).values():
-        if isinstance(node, dict) and node.get("type") == "ai_agent":
-            node["model"] = model
-    copy = directory / f"{flow.stem}_{model.get('backend', 'model')}.yaml"
-    copy.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    return copy

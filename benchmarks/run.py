@@ -37,7 +37,6 @@ from benchmarks.common import (
     free_port,
     proc_sample,
     system_busy,
-    with_model,
 )
 from benchmarks.stages import stage_breakdown
 
@@ -150,7 +149,11 @@ def _start_server(
             model: dict[str, Any] = {"backend": "cascade", **{s: {"base_url": model_url} for s in ("stt", "llm", "tts")}}
             if "@" in config:  # ours-cascade@200: the model block's turn_end_ms
                 model["turn_end_ms"] = int(config.split("@", 1)[1])
-            flow = with_model(Path(args.flow), model, log.parent)
+            from agent.testing.live import flow_with_model  # the copy the live-call tests make; not imported by relay/plain
+
+            folder = log.parent / config  # not the folder of args.flow: the copy keeps the flow's file name
+            folder.mkdir(exist_ok=True)
+            flow = flow_with_model(Path(args.flow), model, folder)
             env.update({"VOICE_AGENT_FLOW": str(flow), "VOICE_AGENT_OPENAI_BASE_URL": model_url})
     else:
         raise ValueError(
