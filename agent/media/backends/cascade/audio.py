@@ -9,7 +9,9 @@ pick of every n-th sample, its filter state carried from chunk to chunk:
 output for every input chunk, ~1 ms of delay (half the filter). Any other
 rate goes through soxr's streaming "quick" quality, which measured no
 buffering either (160 samples out per 480 in from the first chunk).
-Encoding is :mod:`agent.media.mulaw`'s table look-up.
+The integer ratios are :class:`agent.media.resample.Downsampler` (the one
+the ``gemini_live`` backend uses); encoding is :mod:`agent.media.mulaw`'s
+table look-up.
 """
 
 from __future__ import annotations
@@ -17,18 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from agent.media import mulaw
+from agent.media.resample import Downsampler
 
 OUT_RATE = mulaw.SAMPLE_RATE
 CUTOFF_HZ = 3600.0
 TAPS_PER_STEP = 16  # filter length = ratio * this: 48 taps at 24 kHz (2 ms)
-
-
-def lowpass(ratio: int, in_rate: int) -> np.ndarray:
-    """A Hann-windowed sinc low-pass for decimation by ``ratio`` (unity gain)."""
-    n = ratio * TAPS_PER_STEP
-    t = np.arange(n) - (n - 1) / 2
-    taps = np.sinc(2 * CUTOFF_HZ / in_rate * t) * np.hanning(n)
-    return (taps / taps.sum()).astype(np.float32)
 
 
 class ToMulaw:
@@ -38,10 +33,9 @@ class ToMulaw:
         self.in_rate = in_rate
         self._ratio = in_rate // OUT_RATE if in_rate % OUT_RATE == 0 else 0
         self._soxr = None
+        self._down: Downsampler | None = None
         if self._ratio > 1:
-            self._taps = lowpass(self._ratio, in_rate)
-            self._history = np.zeros(len(self._taps) - 1, dtype=np.float32)
-            self._phase = 0  # input samples to skip before the next kept one
+            self._down = Downsampler(self._ratio, taps=self._ratio * TAPS_PER_STEP, cutoff_hz=CUTOFF_HZ, in_rate=in_rate)
         elif self._ratio == 0:
             import soxr
 
@@ -56,14 +50,9 @@ class ToMulaw:
         samples = np.frombuffer(pcm, dtype="<i2")
         if self._ratio == 1:
             return mulaw.encode(samples)
-        if self._soxr is not None:
-            return mulaw.encode(self._soxr.resample_chunk(samples))
-        x = np.concatenate((self._history, samples.astype(np.float32)))
-        filtered = np.convolve(x, self._taps, mode="valid")  # one output per input sample
-        keep = filtered[self._phase :: self._ratio]
-        self._phase = (self._phase - len(filtered)) % self._ratio
-        self._history = x[len(x) - len(self._history) :]
-        return mulaw.encode(np.clip(np.rint(keep), -32768, 32767).astype(np.int16))
+        if self._down is not None:
+            return mulaw.encode(self._down.process(samples))
+        return mulaw.encode(self._soxr.resample_chunk(samples))  # type: ignore[union-attr]
 
 
 def mulaw_ms(audio: bytes) -> int:
