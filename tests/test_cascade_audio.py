@@ -49,8 +49,9 @@ def test_speech_band_passes_and_what_would_alias_is_filtered_out() -> None:
     assert heard > 6000 and folded < heard / 100
 
 
-def turns(audio: bytes) -> list[tuple[int, Turn]]:
-    detector = TurnDetector(SileroModel.shared(), stop_ms=640)
+def turns(audio: bytes, stop_ms: int = 640, **options: int) -> list[tuple[int, Turn]]:
+    """(ms into ``audio``, event) for each event of a detector fed 20 ms frames."""
+    detector = TurnDetector(SileroModel.shared(), stop_ms=stop_ms, **options)
     found = []
     for start in range(0, len(audio), mulaw.FRAME_BYTES):
         turn = detector.feed(audio[start:start + mulaw.FRAME_BYTES])

@@ -23,10 +23,10 @@ from pipecat.frames.frames import (
 from agent.media import mulaw
 from agent.media.backends.cascade import CascadeOptions
 from agent.media.backends.cascade.turn_end import reads_finished
-from agent.media.backends.cascade.turns import Turn, TurnDetector
-from agent.media.vad import SileroModel
+from agent.media.backends.cascade.turns import Turn
 from agent.testing.fake_openai_http import ChatScript, FakeOpenAIHttp, When
 from agent.testing.voice import spoken
+from tests.test_cascade_audio import turns
 from tests.test_cascade_backend import GREETING, CascadeCall
 
 TRANSCRIBE = "/v1/audio/transcriptions"
@@ -66,33 +66,22 @@ def test_a_fragment_or_an_unpunctuated_text_does_not(text: str) -> None:
 
 # -- the turn detector's pauses, on real Silero -------------------------------------------------------
 
-def events(audio: bytes, **options: int) -> list[tuple[int, Turn]]:
-    """(ms into ``audio``, event) for each event of a detector fed 20 ms frames."""
-    detector = TurnDetector(SileroModel.shared(), **options)
-    found = []
-    for start in range(0, len(audio), mulaw.FRAME_BYTES):
-        event = detector.feed(audio[start:start + mulaw.FRAME_BYTES])
-        if event is not None:
-            found.append((start // 8, event))
-    return found
-
-
 def test_a_pause_inside_a_turn_is_reported_and_speech_after_it_resumes_the_turn() -> None:
     audio = silence(500) + spoken(1000) + silence(300) + spoken(800) + silence(1000)
-    found = events(audio, pause_ms=200, stop_ms=640)
+    found = turns(audio, pause_ms=200, stop_ms=640)
     assert [e for _, e in found] == [Turn.STARTED, Turn.PAUSED, Turn.RESUMED, Turn.PAUSED, Turn.STOPPED]
     (_, _), (paused, _), (resumed, _), (paused_again, _), (stopped, _) = found
     assert 1500 + 200 <= paused < 1500 + 300, "200 ms after the first words, inside the 300 ms pause"
     assert 1800 < resumed <= 1800 + 300, "once the speech after the pause is speech (start_ms of it)"
     assert 2600 + 200 <= paused_again < 2600 + 300
     assert 2600 + 640 <= stopped <= 2600 + 800, "the silence that ends the turn is counted from its last speech"
-    assert [e for _, e in events(audio, stop_ms=640)] == [Turn.STARTED, Turn.STOPPED], "pause_ms 0: no pauses, as before"
+    assert [e for _, e in turns(audio, stop_ms=640)] == [Turn.STARTED, Turn.STOPPED], "pause_ms 0: no pauses, as before"
 
 
 def test_a_click_in_a_pause_neither_resumes_the_turn_nor_delays_its_end() -> None:
     click = spoken(96)  # three windows of voice: less than the start_ms that makes speech
-    clean = events(silence(500) + spoken(1000) + silence(1000), pause_ms=200, stop_ms=640)
-    clicked = events(silence(500) + spoken(1000) + silence(300) + click + silence(700), pause_ms=200, stop_ms=640)
+    clean = turns(silence(500) + spoken(1000) + silence(1000), pause_ms=200, stop_ms=640)
+    clicked = turns(silence(500) + spoken(1000) + silence(300) + click + silence(700), pause_ms=200, stop_ms=640)
     assert [e for _, e in clicked] == [Turn.STARTED, Turn.PAUSED, Turn.STOPPED]
     assert clicked == clean, "the turn ends when it would have without the click"
 
