@@ -149,7 +149,8 @@ def _start_server(
             model: dict[str, Any] = {"backend": "cascade", **{s: {"base_url": model_url} for s in ("stt", "llm", "tts")}}
             if "@" in config:  # ours-cascade@200: the model block's turn_end_ms
                 model["turn_end_ms"] = int(config.split("@", 1)[1])
-            from agent.testing.live import flow_with_model  # the copy the live-call tests make; not imported by relay/plain
+            # the copy the live-call tests make; imported here, so relay/plain runs do not load the agent
+            from agent.testing.live import flow_with_model
 
             folder = log.parent / config  # not the folder of args.flow: the copy keeps the flow's file name
             folder.mkdir(exist_ok=True)
