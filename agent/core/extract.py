@@ -486,15 +486,22 @@ _GREETING_LEAD = re.compile(
 )
 _FILLERS = re.compile(r"\b(?:uh+|um+|er+m?|hm+|äh+m?|öh+m?|ehm)\b[,.]?\s*", re.IGNORECASE)
 
+# Closers: the caller has nothing more ("that's all", "das war's"). Alternatives of a regex, shared with the
+# deterministic engine's "done" check so both know the same closers.
+CLOSERS = (
+    r"that'?s (?:all|it|everything)|nothing else|no,? thanks?|no thank you|i'?m good|all good|"
+    r"that was (?:all|it)|nothing more|i'?m all set|mehr wollte? ich (?:auch |gar )?nich[t]?|sonst nix|"
+    r"das war'?s|das ist alles|nichts weiter"
+)
+
 # Lines that give no value whatever was asked: closers, waiting, asking back, refusing (English and German).
 _NO_VALUE = re.compile(
-    r"\b(?:that'?s (?:all|it|everything)|nothing else|no,? thanks?|no thank you|i'?m good|all good|"
+    rf"\b(?:{CLOSERS}|"
     r"(?:hang|hold) on|(?:one|a|just a) (?:second|moment|sec)|wait a|pardon|(?:can|could) you repeat|repeat that|"
     r"say that again|come again|sorry,? what|what was that|excuse me|was haben sie gesagt|"
     r"already (?:told|said|gave)|why do you need|rather not|don'?t (?:have|know)|"
     r"not sure|no idea|same as before|hurry up|keine ahnung|"
-    r"that was (?:all|it)|nothing more|i'?m all set|mehr wollte? ich (?:auch |gar )?nich[t]?|sonst nix|"
-    r"das war'?s|das ist alles|nichts weiter|nein danke|moment|augenblick|wie bitte|noch ?mal|wiederholen|"
+    r"nein danke|moment|augenblick|wie bitte|noch ?mal|wiederholen|"
     r"warum brauchen|wieso brauchen|möchte ich nicht|will ich nicht|weiß ich nicht|weiss ich nicht|weiß nicht|"
     r"hab(?:e)? ich (?:gerade )?(?:nicht|keine)|nicht zur hand|"
     # refusals and "it works again"

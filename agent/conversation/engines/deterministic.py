@@ -32,11 +32,7 @@ _COMPLAINT = re.compile(
 )
 _CORRECTION = re.compile(r"\b(actually|i meant|i said|correction|that'?s (wrong|not right)|not .{1,40} but)\b", re.IGNORECASE)
 _DONE = re.compile(
-    r"\b(that'?s (all|it)|nothing else|no,? thanks?|no thank you|that'?s everything|all good|i'?m good|"
-    r"that was (?:all|it)|nothing more|i'?m all set|"
-    r"das war'?s|das ist alles|nichts weiter|nein,? danke|sonst nichts|sonst nix|alles gut|"
-    r"mehr wollte? ich (?:auch |gar )?nich[t]?|(?:das )?wars? (?:auch )?schon)\b",
-    re.IGNORECASE,
+    rf"\b(?:{extract.CLOSERS}|nein,? danke|sonst nichts|alles gut|(?:das )?wars? (?:auch )?schon)\b", re.IGNORECASE
 )
 _SOMETHING_ELSE = re.compile(
     r"\b(something else|different|another|other problem|not (that|the same)|unrelated|etwas anderes|anderes problem|was anderes)\b",
