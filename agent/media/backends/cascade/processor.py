@@ -58,6 +58,7 @@ pipelines of Pipecat's own services::
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 import uuid
@@ -665,7 +666,7 @@ class CascadeProcessor(ModelProcessor):
             if audio:
                 self._awaiting_since = None
                 reply.audio_ms += mulaw_ms(audio)
-                await self.push_frame(BotAudioFrame(payload=_b64(audio), item_id=reply.item_id))
+                await self.push_frame(BotAudioFrame(payload=base64.b64encode(audio).decode(), item_id=reply.item_id))
         elif isinstance(frame, TTSTextFrame):
             reply = self._by_context.get(frame.context_id or "")
             if reply is not None and len(reply.spoken) < len(reply.requested):
@@ -745,8 +746,3 @@ async def close_client(service: Any) -> None:
     except Exception as exc:  # noqa: BLE001 - a client already closed, a connection already gone
         logger.debug("closing {}'s client: {!r}", service, exc)
 
-
-def _b64(audio: bytes) -> str:
-    import base64
-
-    return base64.b64encode(audio).decode()
