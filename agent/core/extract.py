@@ -78,11 +78,8 @@ def _number_word(token: str) -> str | None:
     if compound:
         return str(_TENS[compound.group(2)] + _GERMAN_UNIT[compound.group(1)])
     return None
-_UNITS = {
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
-    "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
-    "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
-}
+
+
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "hundert": 100, "tausend": 1000, "millionen": 1_000_000}
 
 STOPWORDS = frozenset(
@@ -341,10 +338,8 @@ def number(text: str) -> int | float | None:
             break
         if token in DIGIT_WORDS and token not in ("oh", "o", "nil"):
             current += int(DIGIT_WORDS[token])
-        elif token in _UNITS:
-            current += _UNITS[token]
-        elif token not in ("ein", "o", "oh") and _number_word(token) is not None:  # German: "zweiundvierzig", "fünf"
-            current += int(_number_word(token) or 0)
+        elif token not in ("ein", "o", "oh") and (said := _number_word(token)) is not None:  # "forty", "zweiundvierzig"
+            current += int(said)
         elif token in _SCALES:
             current = max(current, 1) * _SCALES[token]
             if _SCALES[token] >= 1000:
