@@ -58,6 +58,15 @@ async def run_stock_bot(transport: FastAPIWebsocketTransport, pipeline: Pipeline
     await runner.run()
 
 
+def serve_stock_bot(app: FastAPI, port: int) -> None:
+    """Serve a stock bot's app on 127.0.0.1, logging at INFO as our server does (Pipecat logs DEBUG by default)."""
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="INFO")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
 def create_app(model_url: str, silence_ms: int = 500, silero: bool = False) -> FastAPI:
     app = FastAPI()
     if silero:
@@ -125,15 +134,4 @@ if __name__ == "__main__":
     p.add_argument("--silence-ms", type=int, default=500)
     p.add_argument("--silero", action="store_true")
     a = p.parse_args()
-    from loguru import logger
-
-    logger.remove()
-    logger.add(
-        sys.stderr, level="INFO"
-    )  # Pipecat logs DEBUG by default; our server logs INFO
-    uvicorn.run(
-        create_app(a.model_url, a.silence_ms, a.silero),
-        host="127.0.0.1",
-        port=a.port,
-        log_level="warning",
-    )
+    serve_stock_bot(create_app(a.model_url, a.silence_ms, a.silero), a.port)

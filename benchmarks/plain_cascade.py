@@ -17,9 +17,7 @@ pipeline's 8 kHz otherwise (Pipecat warns so at start). The greeting is an
 from __future__ import annotations
 
 import argparse
-import sys
 
-import uvicorn
 from fastapi import FastAPI, WebSocket
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.pipeline.pipeline import Pipeline
@@ -39,7 +37,7 @@ from pipecat.transports.websocket.fastapi import (
 )
 
 from benchmarks.common import MEDIA_PATH
-from benchmarks.plain import run_stock_bot
+from benchmarks.plain import run_stock_bot, serve_stock_bot
 
 OPENAI_TTS_RATE = 24000  # /audio/speech response_format=pcm (platform.openai.com/docs/guides/text-to-speech)
 
@@ -83,8 +81,4 @@ if __name__ == "__main__":
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--base-url", required=True, help="the OpenAI-compatible services (benchmarks.fake_cascade)")
     a = p.parse_args()
-    from loguru import logger
-
-    logger.remove()
-    logger.add(sys.stderr, level="INFO")  # Pipecat logs DEBUG by default; our server logs INFO
-    uvicorn.run(create_app(a.base_url), host="127.0.0.1", port=a.port, log_level="warning")
+    serve_stock_bot(create_app(a.base_url), a.port)
