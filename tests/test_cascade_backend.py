@@ -205,6 +205,11 @@ class CascadeCall:
                 raise AssertionError(f"timed out waiting for {what or condition}")
             await asyncio.sleep(0.02)
 
+    async def greeted(self) -> None:
+        """Until the greeting was said and the Twilio line played all of it (its marks came back)."""
+        await self.until(lambda: self.bot_said() == [GREETING], timeout=15, what="the greeting")
+        await self.until(lambda: not self.line._marks, timeout=15, what="the greeting played")
+
     def bot_said(self) -> list[str]:
         return self.spy.texts(TTSTextFrame)
 
@@ -482,8 +487,7 @@ async def test_the_barge_in_detectors_frame_stops_the_bot_too() -> None:
     long = "Let me explain what we know so far about the outage in the data centre and what happens next."
     async with FakeOpenAIHttp(ChatScript([When(user="printer", say=long)])) as fake, CascadeCall(fake) as call:
         call.line.speed = 1.0
-        await call.until(lambda: call.bot_said() == [GREETING])
-        await call.until(lambda: not call.line._marks, timeout=15, what="the greeting played")
+        await call.greeted()
         await call.say("My printer is on fire")
         await call.until(lambda: call.line.played_ms() > 300 * len(GREETING.split()) + 1200, timeout=15, what="the reply playing")
         await call.send(VADUserStartedSpeakingFrame())  # what the local barge-in VAD pushes while the bot is heard

@@ -129,8 +129,7 @@ async def test_with_the_early_start_done_the_greeting_opens_no_connection() -> N
         assert await warming == 3, "a connection per stage (all three on this server)"
         assert [c.requests for c in fake.connections] == [[MODELS]] * 3
         async with CascadeCall(fake) as call:
-            await call.until(lambda: call.bot_said() == [GREETING], timeout=15)
-            await call.until(lambda: not call.line._marks, timeout=15, what="the greeting played")
+            await call.greeted()
         assert len(fake.connections) == 3, "the greeting's chat completion and speech took warm connections"
         for path in ("/v1/chat/completions", "/v1/audio/speech"):
             used = fake.connections[fake.sent(path)[0].connection].requests

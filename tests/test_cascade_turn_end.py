@@ -97,16 +97,11 @@ def test_the_pause_must_come_before_the_turn_end() -> None:
 
 # -- whole calls ------------------------------------------------------------------------------------
 
-async def greeted(call: CascadeCall) -> None:
-    await call.until(lambda: call.bot_said() == [GREETING], timeout=15, what="the greeting")
-    await call.until(lambda: not call.line._marks, timeout=15, what="the greeting played")
-
-
 @pytest.mark.anyio
 async def test_a_finished_sentence_is_answered_at_the_pause_before_the_turns_silence_is_over() -> None:
     script = ChatScript([When(user="printer", say="I am sorry to hear that.")])
     async with FakeOpenAIHttp(script) as fake, CascadeCall(fake, answer_timeout_s=1.0) as call:
-        await greeted(call)
+        await call.greeted()
         fake.caller_said("My printer is on fire.")
         # 300 ms of silence, then no audio at all: the detector cannot count 640 ms of silence, so an answer
         # now was given at the pause.
@@ -134,7 +129,7 @@ async def test_a_finished_sentence_is_answered_at_the_pause_before_the_turns_sil
 async def test_without_the_early_end_the_same_sentence_waits_for_the_turns_silence() -> None:
     script = ChatScript([When(user="printer", say="I am sorry to hear that.")])
     async with FakeOpenAIHttp(script) as fake, CascadeCall(fake, pause_ms=0) as call:
-        await greeted(call)
+        await call.greeted()
         fake.caller_said("My printer is on fire.")
         await call.audio(spoken(1200) + silence(300))
         await asyncio.sleep(1.0)
@@ -147,7 +142,7 @@ async def test_without_the_early_end_the_same_sentence_waits_for_the_turns_silen
 async def test_a_caller_who_pauses_mid_sentence_gets_one_answer_to_the_whole_sentence() -> None:
     script = ChatScript([When(user="John Smith", say="Thank you, John.")], otherwise="Sorry, your name?")
     async with FakeOpenAIHttp(script) as fake, CascadeCall(fake) as call:
-        await greeted(call)
+        await call.greeted()
         fake.caller_said("My name is", "John Smith.")
         await call.audio(spoken(700) + silence(350))
         await fake.wait_for(TRANSCRIBE, count=1)  # the words so far, sent at the pause
@@ -174,7 +169,7 @@ async def test_a_caller_who_goes_on_before_hearing_the_early_answer_hears_none_o
         When(user="help", say="What do you need help with?"),
     ])
     async with FakeOpenAIHttp(script, first_token_ms=1500) as fake, CascadeCall(fake, answer_timeout_s=10) as call:
-        await greeted(call)
+        await call.greeted()
         heard_before = call.heard_ms()
         fake.caller_said("I need help.", "With the printer in the office.")
         await call.audio(spoken(700) + silence(300))
@@ -200,7 +195,7 @@ async def test_an_early_answer_written_but_not_yet_spoken_leaves_the_history_whe
         When(user="help", say="What do you need help with?"),
     ])
     async with FakeOpenAIHttp(script) as fake, CascadeCall(fake, answer_timeout_s=10) as call:
-        await greeted(call)
+        await call.greeted()
         heard_before = call.heard_ms()
         fake.stall.add(SPEECH)  # the TTS takes its time: the answer is written, no audio yet
         fake.caller_said("I need help.", "With the printer in the office.")
@@ -225,7 +220,7 @@ async def test_an_early_answer_written_but_not_yet_spoken_leaves_the_history_whe
 async def test_an_answer_dropped_for_a_sound_that_was_no_words_is_asked_for_again() -> None:
     script = ChatScript([When(user="help", say="What do you need help with?", once=False)])
     async with FakeOpenAIHttp(script, first_token_ms=1500) as fake, CascadeCall(fake, answer_timeout_s=10) as call:
-        await greeted(call)
+        await call.greeted()
         fake.caller_said("I need help.", "")  # then a cough: the STT hears no words
         await call.audio(spoken(700) + silence(300))
         await fake.wait_for("/v1/chat/completions", count=2)
@@ -245,7 +240,7 @@ async def test_a_caller_who_goes_on_while_hearing_the_early_answer_talks_over_it
     script = ChatScript([When(user="outage", say=long), When(user="scanner", say="I will note the scanner.")])
     async with FakeOpenAIHttp(script) as fake, CascadeCall(fake, answer_timeout_s=10) as call:
         call.line.speed = 1.0  # played in real time: the caller can talk over it
-        await greeted(call)
+        await call.greeted()
         fake.caller_said("Is there an outage?", "And my scanner is broken.")
         await call.audio(spoken(700) + silence(300))
         played = call.line.played_ms()
@@ -264,7 +259,7 @@ async def test_a_caller_who_goes_on_while_hearing_the_early_answer_talks_over_it
 @pytest.mark.anyio
 async def test_the_answer_timeout_runs_from_the_early_end_of_the_turn() -> None:
     async with FakeOpenAIHttp(ChatScript()) as fake, CascadeCall(fake, answer_timeout_s=1.5) as call:
-        await greeted(call)
+        await call.greeted()
         fake.stall.add("/v1/chat/completions")
         fake.caller_said("My printer is on fire.")
         await call.audio(spoken(1200) + silence(300))  # then no audio: the turn never reaches its full silence
