@@ -489,16 +489,21 @@ CLOSERS = (
     r"das war'?s|das ist alles|nichts weiter"
 )
 
+# Not knowing or not having it to hand ("no idea", "hab ich gerade nicht"): alternatives of a regex, shared with
+# the deterministic engine's check that a caller declines an optional field.
+DONT_KNOW = (
+    r"rather not|don'?t (?:have|know)|not sure|no idea|keine ahnung|weiß ich nicht|weiss ich nicht|"
+    r"hab(?:e)? ich (?:gerade )?(?:nicht|keine)|nicht zur hand"
+)
+
 # Lines that give no value whatever was asked: closers, waiting, asking back, refusing (English and German).
 _NO_VALUE = re.compile(
     rf"\b(?:{CLOSERS}|"
     r"(?:hang|hold) on|(?:one|a|just a) (?:second|moment|sec)|wait a|pardon|(?:can|could) you repeat|repeat that|"
     r"say that again|come again|sorry,? what|what was that|excuse me|was haben sie gesagt|"
-    r"already (?:told|said|gave)|why do you need|rather not|don'?t (?:have|know)|"
-    r"not sure|no idea|same as before|hurry up|keine ahnung|"
+    rf"already (?:told|said|gave)|why do you need|{DONT_KNOW}|same as before|hurry up|"
     r"nein danke|moment|augenblick|wie bitte|noch ?mal|wiederholen|"
-    r"warum brauchen|wieso brauchen|möchte ich nicht|will ich nicht|weiß ich nicht|weiss ich nicht|weiß nicht|"
-    r"hab(?:e)? ich (?:gerade )?(?:nicht|keine)|nicht zur hand|"
+    r"warum brauchen|wieso brauchen|möchte ich nicht|will ich nicht|weiß nicht|"
     # refusals and "it works again"
     r"(?:schon|bereits) gesagt|prefer not|(?:don'?t|do not) want to (?:say|give|tell|share)|not (?:going|gonna) to (?:say|give|tell)|"
     r"none of your business|(?:everything'?s|everything is|it'?s|all) (?:fine|working|ok|okay|good) (?:now|again)|works again|"

@@ -39,8 +39,7 @@ _SOMETHING_ELSE = re.compile(
     re.IGNORECASE,
 )
 _DECLINE = re.compile(
-    r"\b(don'?t (have|know)|no idea|not sure|skip|rather not|none|no,? i don'?t|can'?t say|"
-    r"weiß (ich )?nicht|weiss (ich )?nicht|keine ahnung|hab(e)? ich (gerade )?(nicht|keine)|nicht zur hand|überspringen|lieber nicht|"
+    rf"\b(?:{extract.DONT_KNOW}|skip|none|no,? i don'?t|can'?t say|weiß nicht|weiss nicht|überspringen|lieber nicht|"
     # a refusal that names the detail: "no email please", "keine E-Mail bitte"
     r"no (e-?mail|mail|number|phone|customer (id|number)|id)|kein(e|en)? (e-?mail|mail|nummer|kundennummer|telefonnummer))\b",
     re.IGNORECASE,
