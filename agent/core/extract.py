@@ -399,8 +399,7 @@ _GERMAN_ORDINAL = re.compile(
 def _german_date_words(lowered: str) -> str:
     """'am vierten März' -> 'am 4 march', '21. Juni' -> '21. june': German months and ordinals for the parser."""
     def ordinal(match: re.Match[str]) -> str:
-        units = {"ein": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9}
-        return str(units.get(match.group(1) or "", 0) + _GERMAN_ORDINALS[match.group(2)])
+        return str(_GERMAN_UNIT.get(match.group(1) or "", 0) + _GERMAN_ORDINALS[match.group(2)])
     lowered = _GERMAN_ORDINAL.sub(ordinal, lowered)
     for german, english in _GERMAN_MONTHS.items():
         lowered = re.sub(rf"\b{german}\b", english, lowered)
