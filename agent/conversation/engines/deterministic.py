@@ -44,7 +44,6 @@ _DECLINE = re.compile(
     r"no (e-?mail|mail|number|phone|customer (id|number)|id)|kein(e|en)? (e-?mail|mail|nummer|kundennummer|telefonnummer))\b",
     re.IGNORECASE,
 )
-_ASK_INTENT = INTENT_QUESTION
 
 
 class DialogueState(BaseModel):
@@ -84,7 +83,7 @@ class DeterministicEngine:
 
     async def start(self) -> list[str]:
         """The greeting; the caller answers it."""
-        self.state.asking = _ASK_INTENT
+        self.state.asking = INTENT_QUESTION
         return [self.ctx.greeting]
 
     async def resume(self) -> list[str]:
@@ -143,7 +142,7 @@ class DeterministicEngine:
             for name in ("incident", "affected_services"):
                 self.ctx.call.fields.pop(name, None)
 
-        progressed = await self._extract_all(text, about=match.intent if match and state.asking in (_ASK_INTENT, None) else None)
+        progressed = await self._extract_all(text, about=match.intent if match and state.asking in (INTENT_QUESTION, None) else None)
         asked = self.ctx.gather(state.asking or "")
         if not progressed and asked is not None and not asked.required and (
             _DECLINE.search(text) or extract.yes_no(text) is False
@@ -181,11 +180,11 @@ class DeterministicEngine:
         if self.ctx.gather(self.state.asking or "") is not None and extract.asks_why(text):
             return [self.messages.why_asked, *self._reprompt()]  # a fair question, not a miss: answered, then asked again
         if self.counters.miss(self.state.asking, "no_match"):
-            if self.state.asking in (_ASK_INTENT, None) and self.ctx.call.intent is None:
+            if self.state.asking in (INTENT_QUESTION, None) and self.ctx.call.intent is None:
                 await self.tools.call("route_call", {"intent": OTHER, "summary": self._summary()})
                 return [self.ctx.decision.say]
             return self._fallback("no_intent")
-        if self.state.asking == _ASK_INTENT:
+        if self.state.asking == INTENT_QUESTION:
             return [self.messages.off_topic]
         return [self._reason(text) or self.messages.no_match, *self._reprompt()]
 
@@ -269,7 +268,7 @@ class DeterministicEngine:
         updates: dict[str, object] = {}
         values: dict[str, Any] = {}
         said = extract.after_correction(text)  # "john smith, no wait, john smyth": what the caller settled on
-        asked_for = None if self.state.asking == _ASK_INTENT else self.state.asking
+        asked_for = None if self.state.asking == INTENT_QUESTION else self.state.asking
         for gather in self.ctx.gathers:
             asked = self.state.asking == gather.name or (gather.name == "incident" and about not in (None, HUMAN))
             context = replace(self.ctx.gather_context(asked=asked), asked_for=asked_for)
@@ -345,7 +344,7 @@ class DeterministicEngine:
         for gather in self.ctx.missing():
             return [self._ask(gather)]
         if self.ctx.call.intent is None:
-            state.asking = _ASK_INTENT
+            state.asking = INTENT_QUESTION
             return [self.messages.ask_intent]
         for gather in self.ctx.missing(required_only=False):
             if gather.name not in state.optional_asked:
@@ -365,7 +364,7 @@ class DeterministicEngine:
 
     def _reprompt(self) -> list[str]:
         asking = self.state.asking
-        if asking == _ASK_INTENT or asking is None:
+        if asking == INTENT_QUESTION or asking is None:
             return [self.messages.ask_intent]
         if self.state.confirming and self.state.confirming[0][0] == asking:
             gather = self.ctx.gather(asking)
