@@ -156,20 +156,20 @@ class CustomGather(Gather):
             return extract.spoken_date(text, ctx.today) if ctx.asked else None
         if self.regex:
             candidates = [text, text.upper()]
+            spoken = extract.spoken_digits(text)
             if ctx.asked:  # asked for it: digits and dashes may be spoken ("AC dash four four seven one two")
-                spoken = _SPOKEN_DASH.sub("-", extract.spoken_digits(text))
-                candidates.append(spoken.replace(" ", "").upper())
-            phone = extract.phone_number(text, ctx.region)
-            said_digits = len(re.sub(r"\D", "", extract.spoken_digits(text)))
+                candidates.append(_SPOKEN_DASH.sub("-", spoken).replace(" ", "").upper())
             found = [m for m in (self.regex.search(c) for c in candidates) if m is not None]
-            for match in sorted(found, key=lambda m: -len(m.group(0)))[:1]:  # "ac-55120": the whole code, not its digits
-                digits = re.sub(r"\D", "", match.group(0))
-                if phone and digits and (digits in phone or digits.lstrip("0") in phone) and said_digits > len(digits):
-                    return None  # a few digits of a phone number are the phone number
-                if not ctx.asked and not (re.search(r"[^\W\d_]", match.group(0)) or self._named_in(text)):
-                    return None  # unasked, a bare "12345" is no customer ID; "customer ID 12345" or "AC-12345" is
-                return match.group(0)
-            return None
+            if not found:
+                return None
+            match = max(found, key=lambda m: len(m.group(0)))  # "ac-55120": the whole code, not its digits
+            digits = re.sub(r"\D", "", match.group(0))
+            phone = extract.phone_number(text, ctx.region) if digits else None
+            if phone and (digits in phone or digits.lstrip("0") in phone) and len(re.sub(r"\D", "", spoken)) > len(digits):
+                return None  # a few digits of a phone number are the phone number
+            if not ctx.asked and not (re.search(r"[^\W\d_]", match.group(0)) or self._named_in(text)):
+                return None  # unasked, a bare "12345" is no customer ID; "customer ID 12345" or "AC-12345" is
+            return match.group(0)
         if ctx.asked and extract.gives_no_value(text):
             return None  # "no, that's all" is no value of any field
         return super().extract(text, ctx)
