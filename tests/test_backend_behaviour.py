@@ -35,6 +35,7 @@ from agent.testing.fake_realtime import AZURE_PATH, FakeModel, FakeRealtimeServe
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import OPENAI_REALTIME, Harness, ModelFake, run_live_call, speak
 from tests.conftest import HOTLINE
+from tests.helpers import answered, greeted
 from tests.test_cascade_backend import CASCADE
 from tests.test_gemini_live_backend import GEMINI_LIVE
 from tests.test_fixed_lines_once import SILENCE_LINE
@@ -61,17 +62,6 @@ ON_CALL = "+4930901820"  # who the example hotline dials
 @pytest.fixture(params=BACKENDS, ids=lambda backend: backend.name)
 def backend(request: pytest.FixtureRequest) -> ModelFake:
     return request.param
-
-
-async def greeted(call: FakeTwilioCall) -> None:
-    """A polite caller: listens to the greeting until it has played."""
-    await call.wait_for_audio(ms=300, timeout=10)
-    await call.wait_until_quiet(ms=300, timeout=10, drain=True)
-
-
-async def answered(call: FakeTwilioCall) -> None:
-    await call.wait_for_audio(ms=300, timeout=10, new=True)
-    await call.wait_until_quiet(ms=300, timeout=10, drain=True)
 
 
 def test_greets_gathers_and_routes_the_caller_with_a_briefing(backend: ModelFake) -> None:

@@ -39,6 +39,7 @@ from agent.testing.server import running_server
 from agent.testing.settings import agent_settings
 from agent.testing.twiml_interpreter import TwimlInterpreter
 from tests.conftest import HOTLINE
+from tests.helpers import greeted
 from tests.test_cascade_backend import GREETING, CascadeCall
 
 HOTLINE_GREETING = "Hello, I'm ACME's on-call assistant. What's going on?"  # examples/flows/hotline.yaml
@@ -61,8 +62,7 @@ def put_through() -> list:
 
 
 async def caller(call: FakeTwilioCall, harness: Harness) -> None:
-    await call.wait_for_audio(ms=300, timeout=10)
-    await call.wait_until_quiet(ms=300, timeout=10, drain=True)
+    await greeted(call)
     await speak(call, harness.fake_model, "just put me through to a person please")
 
 

@@ -29,7 +29,7 @@ from agent.testing.deterministic_brain import DeterministicBrain
 from agent.testing.fake_realtime import FakeModel, FakeRealtimeServer
 from agent.testing.fake_twilio import FakeTwilioCall
 from agent.testing.live import Harness, run_live_call, speak
-from tests.helpers import agent_lines, simulate
+from tests.helpers import agent_lines, answered, simulate
 from tests.test_fixed_lines_once import SILENCE_LINE, asked_to_say
 
 FLOW = """
@@ -76,12 +76,6 @@ def simulated(path: Path, turns: list[str]) -> tuple[int, list[str], Outcome]:
     return lines.count(NO_INPUT), lines, outcome
 
 
-async def heard_reply(call: FakeTwilioCall) -> None:
-    """The caller listens to the bot's next line (a reply or a re-prompt) until it has played."""
-    await call.wait_for_audio(ms=300, timeout=10, new=True)
-    await call.wait_until_quiet(ms=300, timeout=10, drain=True)
-
-
 def live(path: Path, caller) -> tuple[int, list[str], object, Harness, FakeRealtimeServer]:
     """A live call on ``path``: the model's re-prompts (asked for by the server), the lines it was asked to say, and the call."""
     model = FakeModel(DeterministicBrain(path, caller_number=CALLER))
@@ -115,11 +109,11 @@ def test_silence_counts_per_question_an_answered_question_leaves_the_next_one_at
     sim_reprompts, sim_lines, outcome = simulated(path, turns)
 
     async def caller(call: FakeTwilioCall, harness: Harness) -> None:
-        await heard_reply(call)  # the greeting
+        await answered(call)  # the greeting
         await speak(call, harness.fake_model, INCIDENT)
-        await heard_reply(call)  # "May I have your name, please?"
+        await answered(call)  # "May I have your name, please?"
         for _ in range(2):
-            await heard_reply(call)  # silent: re-prompted
+            await answered(call)  # silent: re-prompted
         await speak(call, harness.fake_model, "Jane Doe")
         await asyncio.sleep(30)  # silent on the callback number until handed on
 
@@ -142,10 +136,10 @@ def test_the_callers_other_words_do_not_reset_the_open_questions_count(tmp_path,
     sim_reprompts, sim_lines, outcome = simulated(path, [INCIDENT, "", "hmm, hang on", "", ""])
 
     async def caller(call: FakeTwilioCall, harness: Harness) -> None:
-        await heard_reply(call)  # the greeting
+        await answered(call)  # the greeting
         await speak(call, harness.fake_model, INCIDENT)
-        await heard_reply(call)  # "May I have your name, please?"
-        await heard_reply(call)  # silent: re-prompted
+        await answered(call)  # "May I have your name, please?"
+        await answered(call)  # silent: re-prompted
         await speak(call, harness.fake_model, "hmm, hang on")
         await asyncio.sleep(30)
 
@@ -165,8 +159,8 @@ def test_a_silence_at_the_greeting_counts_against_what_the_caller_wants_not_the_
     sim_reprompts, sim_lines, outcome = simulated(path, ["", INCIDENT, "", "", ""])
 
     async def caller(call: FakeTwilioCall, harness: Harness) -> None:
-        await heard_reply(call)  # the greeting
-        await heard_reply(call)  # silent: re-prompted
+        await answered(call)  # the greeting
+        await answered(call)  # silent: re-prompted
         await speak(call, harness.fake_model, INCIDENT)
         await asyncio.sleep(30)  # silent on the name until handed on
 
