@@ -68,10 +68,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from aiohttp import web
 
-from agent.testing.fake_realtime import Fail, FakeModel, Say, ToolCall, Turn
+from agent.testing.fake_realtime import PCM, Fail, FakeModel, Say, ToolCall, Turn, tone
 from agent.testing.voice import spoken
 
 SPEECH_RATE = 24000  # pcm: 24 kHz, 16-bit, mono
@@ -453,9 +452,7 @@ def tool_messages_problem(messages: list[dict[str, Any]]) -> str | None:
 
 def speech_audio(text: str, ms_per_word: int) -> bytes:
     """PCM16 at 24 kHz standing in for ``text`` spoken: ``ms_per_word`` of a 300 Hz tone per word."""
-    samples = SPEECH_RATE * ms_per_word * max(1, len(text.split())) // 1000
-    t = np.arange(samples) / SPEECH_RATE
-    return (np.sin(2 * np.pi * 300 * t) * 8000).astype("<i2").tobytes()
+    return tone(ms_per_word * max(1, len(text.split())), PCM, freq=300.0, amplitude=8000 / 32767)
 
 
 def _pieces(text: str) -> list[str]:
