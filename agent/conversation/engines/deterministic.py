@@ -269,9 +269,10 @@ class DeterministicEngine:
         values: dict[str, Any] = {}
         said = extract.after_correction(text)  # "john smith, no wait, john smyth": what the caller settled on
         asked_for = None if self.state.asking == INTENT_QUESTION else self.state.asking
+        unasked = replace(self.ctx.gather_context(), asked_for=asked_for)  # built once a line, not once a field
         for gather in self.ctx.gathers:
             asked = self.state.asking == gather.name or (gather.name == "incident" and about not in (None, HUMAN))
-            context = replace(self.ctx.gather_context(asked=asked), asked_for=asked_for)
+            context = replace(unasked, asked=asked)
             value = gather.extract(said, context) if said != text and not gather.whole_line else None
             if value is None:
                 value = gather.extract(text, context)
@@ -282,7 +283,7 @@ class DeterministicEngine:
             # (a bare name when asked for the problem).
             for gather in self.ctx.missing(required_only=False):
                 if gather.name not in values and gather.name != self.state.asking:
-                    claimed = gather.claims(said, replace(self.ctx.gather_context(), asked_for=asked_for))
+                    claimed = gather.claims(said, unasked)
                     if claimed is not None:
                         values[gather.name] = claimed
                         break
