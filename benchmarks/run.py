@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 CONFIGS = ("relay", "plain", "plain+silero", "ours", "ours-cascade", "plain-cascade")
 CASCADES = ("ours-cascade", "plain-cascade")  # served by benchmarks.fake_cascade instead of the fake realtime model
+OURS = ("ours", "ours-cascade")  # our server (voice-agent serve), on the realtime model or the cascade
 
 
 def _base(config: str) -> str:
@@ -124,7 +125,7 @@ def _start_server(
         ]
         if config == "plain+silero":
             cmd.append("--silero")
-    elif config == "ours" or _base(config) == "ours-cascade":
+    elif _base(config) in OURS:
         cmd = (
             [PY, "-c", "from agent.cli.main import main; main()", "serve"]  # agent.cli.main has no __main__ block
             if not Path(PY).with_name("voice-agent").exists()
@@ -174,7 +175,7 @@ def _start_server(
         try:
             with urllib.request.urlopen(base + health, timeout=1) as r:
                 if r.status == 200:
-                    return proc, base, config == "ours" or _base(config) == "ours-cascade"
+                    return proc, base, _base(config) in OURS
         except OSError:
             time.sleep(0.2)
     proc.kill()
