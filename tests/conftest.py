@@ -56,6 +56,12 @@ def around_the_clock_hotline(directory: Path) -> Path:
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """The ``@pytest.mark.anyio`` tests run on asyncio only (Pipecat's loop), not on every backend anyio finds."""
+    return "asyncio"
+
+
+@pytest.fixture
 def run():
     """Run a coroutine to completion (pytest-asyncio is not used here)."""
     return asyncio.run

@@ -225,11 +225,6 @@ def roles(messages: list[dict[str, Any]]) -> list[str]:
     return [m["role"] for m in messages]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_the_greeting_is_heard_and_a_caller_turn_is_transcribed_and_answered() -> None:
     script = ChatScript([When(user="printer", say="I am sorry to hear that. What is your name?")])

@@ -47,11 +47,6 @@ MODELS = "GET /v1/models"  # the warm-up request: OpenAI's "List models" (https:
 KEYS = {"cascade_stt_api_key": "sk-stt", "cascade_llm_api_key": "sk-llm", "cascade_tts_api_key": "sk-tts"}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def put_through() -> list:
     """One call's script: the greeting, the caller's wish routed to a person, the hand-over line."""
     return [

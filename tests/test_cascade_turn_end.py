@@ -38,11 +38,6 @@ def silence(ms: int) -> bytes:
     return mulaw.SILENCE * 8 * ms
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- when a transcript reads finished ------------------------------------------------------------
 
 @pytest.mark.parametrize("text", [

@@ -32,11 +32,6 @@ TOOLS = [{"type": "function", "function": {
 }}]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def client(fake: FakeOpenAIHttp) -> AsyncOpenAI:
     return AsyncOpenAI(api_key="sk-test", base_url=fake.base_url, max_retries=0)
 

@@ -82,11 +82,6 @@ FLOW = load_flow(HOTLINE, REGISTRY)
 NODE_ID, NODE = next((k, v) for k, v in FLOW.nodes.items() if isinstance(v, AiAgentNode))
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Recorder(FrameProcessor):
     """The end of the chain: keeps what reaches it."""
 
