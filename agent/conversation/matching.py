@@ -25,7 +25,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from agent.core.extract import DIGIT_WORDS, STOPWORDS, words
+from agent.core.extract import DIGIT_WORDS, ENGLISH_TEENS, ENGLISH_TENS, STOPWORDS, words
 from agent.core.intents import Intent
 
 MIN_SCORE = 1.3
@@ -65,11 +65,9 @@ _APOSTROPHE = {
     for w in "don't doesn't didn't can't won't isn't aren't wasn't weren't couldn't wouldn't haven't hasn't".split()
 }
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'"})
-_TEENS = {w: n for n, w in enumerate("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split(), 10)}
-_TENS = {w: n for n, w in zip(range(20, 100, 10), "twenty thirty forty fifty sixty seventy eighty ninety".split())}
 _ONE_TO_NINE = "|".join(w for w, d in DIGIT_WORDS.items() if d != "0")
 _SPOKEN_CODE = re.compile(
-    rf"\b({_ONE_TO_NINE})[\s-]+(hundred|{'|'.join(_TEENS)}|{'|'.join(_TENS)})(?:[\s-]+({_ONE_TO_NINE}))?\b"
+    rf"\b({_ONE_TO_NINE})[\s-]+(hundred|{'|'.join(ENGLISH_TEENS)}|{'|'.join(ENGLISH_TENS)})(?:[\s-]+({_ONE_TO_NINE}))?\b"
 )
 _DIGIT_RUN = re.compile(r"\b(?:(?:" + "|".join(DIGIT_WORDS) + r")\b[\s-]*){2,}")
 
@@ -85,7 +83,7 @@ def _hundreds(match: re.Match[str]) -> str:
     first, rest, unit = DIGIT_WORDS[match.group(1)], match.group(2), match.group(3)
     if rest == "hundred":
         return f"{first}00 "
-    value = _TEENS.get(rest) or _TENS[rest] + (int(DIGIT_WORDS[unit]) if unit else 0)
+    value = ENGLISH_TEENS.get(rest) or ENGLISH_TENS[rest] + (int(DIGIT_WORDS[unit]) if unit else 0)
     return f"{first}{value:02d} "
 
 

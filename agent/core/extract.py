@@ -50,18 +50,24 @@ GERMAN_DIGIT_WORDS = {
     "null": "0", "eins": "1", "zwei": "2", "zwo": "2", "drei": "3", "vier": "4", "fünf": "5", "fuenf": "5",
     "sechs": "6", "sieben": "7", "acht": "8", "neun": "9",
 }
+# English teens and tens, also read by the intent matcher for status codes said as numbers ("five twenty nine").
+ENGLISH_TEENS = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}
+ENGLISH_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 _TENS = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    **ENGLISH_TENS,
     "zwanzig": 20, "dreißig": 30, "dreissig": 30, "vierzig": 40, "fünfzig": 50, "fuenfzig": 50, "sechzig": 60,
     "siebzig": 70, "achtzig": 80, "neunzig": 90,
 }
 _TEENS = {
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
-    "seventeen": 17, "eighteen": 18, "nineteen": 19, "zehn": 10, "elf": 11, "zwölf": 12, "zwoelf": 12,
+    **ENGLISH_TEENS,
+    "zehn": 10, "elf": 11, "zwölf": 12, "zwoelf": 12,
     "dreizehn": 13, "vierzehn": 14, "fünfzehn": 15, "sechzehn": 16, "siebzehn": 17, "achtzehn": 18, "neunzehn": 19,
 }
 _GERMAN_UNIT = {"ein": 1, "eins": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "fuenf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9}
-_GERMAN_TENS_UNIT = re.compile(r"^(" + "|".join(_GERMAN_UNIT) + r")und(" + "|".join(t for t in _TENS if not t.endswith("y")) + r")$")
+_GERMAN_TENS_UNIT = re.compile(r"^(" + "|".join(_GERMAN_UNIT) + r")und(" + "|".join(t for t in _TENS if t not in ENGLISH_TENS) + r")$")
 
 
 def _number_word(token: str) -> str | None:
