@@ -106,13 +106,18 @@ class When:
         if self.tool_result is not None:
             if last.get("role") != "tool":
                 return False
-            names = {c["id"]: c["function"]["name"] for m in messages if m.get("role") == "assistant" for c in m.get("tool_calls") or []}
+            names = _tool_names(messages)
             return names.get(last.get("tool_call_id")) == self.tool_result
         if self.system is not None:
             return any(m.get("role") == "system" and self.system.lower() in _text(m).lower() for m in messages)
         if self.user is not None:
             return last.get("role") == "user" and self.user.lower() in _text(last).lower()
         return False
+
+
+def _tool_names(messages: list[dict[str, Any]]) -> dict[str, str]:
+    """Tool call id -> the tool's name, for every call the assistant messages made (a ``tool`` message names only the id)."""
+    return {c["id"]: c["function"]["name"] for m in messages if m.get("role") == "assistant" for c in m.get("tool_calls") or []}
 
 
 def _text(message: dict[str, Any]) -> str:
@@ -398,7 +403,7 @@ class FakeOpenAIHttp:
     def _turn(self, trigger: str, messages: list[dict[str, Any]], body: dict[str, Any] | None = None) -> Turn:
         last = messages[-1] if messages else {}
         users = [m for m in messages if m.get("role") == "user"]
-        names = {c["id"]: c["function"]["name"] for m in messages if m.get("role") == "assistant" for c in m.get("tool_calls") or []}
+        names = _tool_names(messages)
         return Turn(
             index=len(self.model.turns) if self.model is not None else 0, trigger=trigger,
             user_text=_text(users[-1]) if users else None,
