@@ -1,23 +1,24 @@
 """Settings come from VOICE_AGENT_* and .env; secrets and caller data stay out of logs."""
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from loguru import logger
 from pydantic import ValidationError
+from ruamel.yaml import YAML
 
 from agent.core.logs import forget_pii, redact, remember_pii, setup_logging
 from agent.core.registry import default_registry
 from agent.core.settings import Settings
 from agent.flow.loader import load_flow
 from agent.media.backends.choice import live_model_wanted
+from agent.testing.live import flow_with_model
 from tests.conftest import HOTLINE
 
 
-def answered_by_model(settings: Settings, flow_text: str | None = None, tmp_path=None) -> bool:
-    """Whether the server would answer the hotline's AI node with its model (VOICE_AGENT_ENGINE and the backend's keys)."""
-    path = HOTLINE
-    if flow_text is not None:
-        path = tmp_path / "flow.yaml"
-        path.write_text(flow_text)
+def answered_by_model(settings: Settings, path: Path = HOTLINE) -> bool:
+    """Whether the server would answer the flow's AI node with its model (VOICE_AGENT_ENGINE and the backend's keys)."""
     registry = default_registry()
     return live_model_wanted(load_flow(path, registry, settings), registry, settings)
 
@@ -51,24 +52,20 @@ def test_the_engines_old_name_offline_still_means_the_deterministic_engine(monke
     assert settings.engine == "deterministic" and not answered_by_model(settings)
 
 
-def _with_model(block: str) -> str:
+def _with_model(block: str, tmp_path: Path) -> Path:
     """The example hotline with its AI node on the model ``block`` (YAML lines under ``model:``)."""
-    text = HOTLINE.read_text()
-    anchor = "    type: ai_agent\n"
-    assert anchor in text
-    text = text.replace("path: ../facts/acme.yaml", f"path: {HOTLINE.parent.parent / 'facts' / 'acme.yaml'}")
-    return text.replace(anchor, anchor + "    model:\n" + "".join(f"      {line}\n" for line in block.splitlines()), 1)
+    return flow_with_model(HOTLINE, YAML(typ="safe", pure=True).load(block), Path(tempfile.mkdtemp(dir=tmp_path)))
 
 
 def test_auto_answers_with_the_model_whose_keys_are_set_not_only_openais(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     for name in ("VOICE_AGENT_OPENAI_API_KEY", "VOICE_AGENT_AZURE_OPENAI_API_KEY", "VOICE_AGENT_ENGINE"):
         monkeypatch.delenv(name, raising=False)
-    azure = _with_model("backend: openai_realtime\nazure_endpoint: https://acme.openai.azure.com\ndeployment: gpt-realtime")
+    azure = _with_model("backend: openai_realtime\nazure_endpoint: https://acme.openai.azure.com\ndeployment: gpt-realtime", tmp_path)
     monkeypatch.setenv("VOICE_AGENT_AZURE_OPENAI_API_KEY", "azure-key")  # without it the flow does not load (flow validate)
-    assert answered_by_model(Settings(), azure, tmp_path), "an Azure key alone is enough for an Azure node"
+    assert answered_by_model(Settings(), azure), "an Azure key alone is enough for an Azure node"
     monkeypatch.setenv("VOICE_AGENT_ENGINE", "deterministic")
-    assert not answered_by_model(Settings(), azure, tmp_path)
+    assert not answered_by_model(Settings(), azure)
 
 
 def test_auto_answers_a_fully_self_hosted_cascade_without_any_key(monkeypatch, tmp_path):
@@ -77,15 +74,15 @@ def test_auto_answers_a_fully_self_hosted_cascade_without_any_key(monkeypatch, t
         monkeypatch.delenv(name, raising=False)
     own = _with_model(
         "backend: cascade\nstt: {base_url: http://whisper.internal:8000/v1}\n"
-        "llm: {base_url: http://vllm.internal:8000/v1}\ntts: {base_url: http://kokoro.internal:8880/v1}"
+        "llm: {base_url: http://vllm.internal:8000/v1}\ntts: {base_url: http://kokoro.internal:8880/v1}", tmp_path,
     )
-    assert answered_by_model(Settings(), own, tmp_path)
+    assert answered_by_model(Settings(), own)
     ollama = _with_model("backend: cascade\nstt: {base_url: http://whisper.internal:8000/v1}\nllm: {type: ollama}\n"
-                         "tts: {base_url: http://kokoro.internal:8880/v1}")
-    assert answered_by_model(Settings(), ollama, tmp_path), "Ollama without base_url: Pipecat's localhost default"
-    openais = _with_model("backend: cascade")  # OpenAI's own API by default: needs its key
-    assert not answered_by_model(Settings(), openais, tmp_path)
-    assert answered_by_model(Settings(openai_api_key="sk-x"), openais, tmp_path)
+                         "tts: {base_url: http://kokoro.internal:8880/v1}", tmp_path)
+    assert answered_by_model(Settings(), ollama), "Ollama without base_url: Pipecat's localhost default"
+    openais = _with_model("backend: cascade", tmp_path)  # OpenAI's own API by default: needs its key
+    assert not answered_by_model(Settings(), openais)
+    assert answered_by_model(Settings(openai_api_key="sk-x"), openais)
 
 
 def test_an_unknown_engine_is_refused_with_the_names_that_work(monkeypatch, tmp_path):
