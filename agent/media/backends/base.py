@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
+from loguru import logger
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -95,6 +96,29 @@ class ModelRequest:
     on_decision: Callable[[Decision], Awaitable[None]]
     on_failure: Callable[[str, str], Awaitable[None]]
     preconnected: asyncio.Future[Any] | None = None  # what :meth:`ModelBackend.connect_early` started, if anything
+
+
+class FailsOnce:
+    """Every backend's fail-over rule: the model is reported gone to ``on_failure`` once, never while the stream is ending.
+
+    Mixed into what holds a call's model session; it sets ``_on_failure`` and
+    ``_call_id``, and names itself in ``failing_label`` for the log line.
+    """
+
+    failing_label: ClassVar[str] = "model"
+    failed: bool = False
+    closing: bool = False  # the stream is ending: nothing is a failure any more
+    _call_id: str | None
+    _on_failure: Callable[[str, str], Awaitable[None]]
+
+    async def fail(self, kind: str, reason: str) -> None:
+        """Report the model gone, once (and never while the stream is ending)."""
+        if self.failed or self.closing:
+            return
+        self.failed = True
+        logger.warning("{} failed: {}", self.failing_label, reason)
+        call_event(self._call_id, "model_error", kind=kind, reason=reason[:200])
+        await self._on_failure(kind, reason)
 
 
 class HandOver:

@@ -95,7 +95,7 @@ from agent.conversation.realtime_client import SAY_LEAD, RealtimeConnection, Rea
 from agent.core.events import call_event
 from agent.core.settings import PluginSettings
 from agent.media import mulaw
-from agent.media.backends.base import BackendOptions, HandOver, ModelBackend, ModelProcessor, ModelRequest
+from agent.media.backends.base import BackendOptions, FailsOnce, HandOver, ModelBackend, ModelProcessor, ModelRequest
 from agent.media.frames import (
     BotAudioEndFrame,
     BotAudioFrame,
@@ -254,8 +254,10 @@ def heard_note(text: str, heard_ms: int, sent_ms: int) -> dict[str, Any]:
     return {"clientContent": {"turns": [{"role": "user", "parts": [{"text": note}]}], "turnComplete": False}}
 
 
-class GeminiLink:
+class GeminiLink(FailsOnce):
     """The call's Live API session: opened and set up, sent on, closed; its failure reported once."""
+
+    failing_label = "Gemini Live"
 
     def __init__(
         self, config: GeminiConfig, *, on_failure: Callable[[str, str], Awaitable[None]], call_id: str | None = None,
@@ -317,15 +319,6 @@ class GeminiLink:
         except Exception as exc:  # noqa: BLE001 - a socket gone (or never there)
             if not self.closing:
                 await self.fail("connection_lost", f"lost the Gemini Live connection while sending ({type(exc).__name__})")
-
-    async def fail(self, kind: str, reason: str) -> None:
-        """Report the model gone, once (and never while the stream is ending)."""
-        if self.failed or self.closing:
-            return
-        self.failed = True
-        logger.warning("Gemini Live failed: {}", reason)
-        call_event(self._call_id, "model_error", kind=kind, reason=reason[:200])
-        await self._on_failure(kind, reason)
 
     async def close(self) -> None:
         self.closing = True

@@ -73,7 +73,7 @@ from agent.conversation.realtime_client import (  # noqa: F401  (SAY_LEAD, prepa
 from agent.conversation.session import Decision
 from agent.core.events import call_event
 from agent.media import mulaw
-from agent.media.backends.base import HandOver, ModelProcessor
+from agent.media.backends.base import FailsOnce, HandOver, ModelProcessor
 from agent.media.frames import (
     BotAudioEndFrame,
     BotAudioFrame,
@@ -89,11 +89,13 @@ MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, Recurs
 REPROMPT = "The caller has been silent for a while. Briefly ask whether they are still there, and repeat your last question."
 
 
-class ModelLink:
+class ModelLink(FailsOnce):
     """The call's session with the model: opened (or taken from the early start), sent on, closed; its failure reported once.
 
     ``on_failure(kind, reason)``: ``kind`` a fixed label (metrics), ``reason`` the detail (logs).
     """
+
+    failing_label = "realtime model"
 
     def __init__(
         self, config: RealtimeConfig, *, on_failure: Callable[[str, str], Awaitable[None]], call_id: str | None = None,
@@ -135,15 +137,6 @@ class ModelLink:
     async def _lost(self, exc: Exception) -> None:
         if not self.closing:
             await self.fail("connection_lost", f"lost the realtime connection while sending ({type(exc).__name__})")
-
-    async def fail(self, kind: str, reason: str) -> None:
-        """Report the model gone, once (and never while the stream is ending)."""
-        if self.failed or self.closing:
-            return
-        self.failed = True
-        logger.warning("realtime model failed: {}", reason)
-        call_event(self._call_id, "model_error", kind=kind, reason=reason[:200])
-        await self._on_failure(kind, reason)
 
     async def close(self) -> None:
         self.closing = True

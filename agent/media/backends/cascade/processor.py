@@ -111,7 +111,7 @@ from agent.conversation.session import Decision
 from agent.core.events import call_event
 from agent.core.http_client import is_pooled
 from agent.media import mulaw
-from agent.media.backends.base import HandOver, ModelProcessor
+from agent.media.backends.base import FailsOnce, HandOver, ModelProcessor
 from agent.media.backends.cascade.audio import ToMulaw, mulaw_ms
 from agent.media.backends.cascade.turn_end import reads_finished
 from agent.media.backends.cascade.turns import Turn, TurnDetector
@@ -225,8 +225,10 @@ class ReplyTap(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
-class CascadeProcessor(ModelProcessor):
+class CascadeProcessor(FailsOnce, ModelProcessor):
     """STT -> LLM -> TTS between the VAD and the tool handlers (see the module's doc); the ``cascade`` backend's processor."""
+
+    failing_label = "cascade model"
 
     def __init__(
         self, *, stt: FrameProcessor, llm: Any, tts: Any, turns: TurnDetector, instructions: str, tools: list[dict[str, Any]],
@@ -269,15 +271,6 @@ class CascadeProcessor(ModelProcessor):
         self.failed = False
         self.closing = False
         self._watchdog: asyncio.Task[None] | None = None
-
-    async def fail(self, kind: str, reason: str) -> None:
-        """Report the model gone, once (never while the stream is ending)."""
-        if self.failed or self.closing:
-            return
-        self.failed = True
-        logger.warning("cascade model failed: {}", reason)
-        call_event(self._call_id, "model_error", kind=kind, reason=reason[:200])
-        await self._on_failure(kind, reason)
 
     # -- Pipecat plumbing ------------------------------------------------------------------------
     async def setup(self, setup: FrameProcessorSetup) -> None:
