@@ -22,9 +22,9 @@ from agent.media import mulaw
 SAMPLE_RATE = 8000
 WINDOW = 256  # samples per inference at 8 kHz
 CONTEXT = 32  # samples of the previous window the model expects in front
-_MULAW_FLOAT = mulaw.decode(bytes(range(256))).astype(np.float32) / 32768.0
+MULAW_FLOAT = mulaw.decode(bytes(range(256))).astype(np.float32) / 32768.0
 # mu-law bytes whose sample is loud enough to matter (peak above the quiet level): b"\x01", others b"\x00"
-_LOUD_BYTES = bytes(int(abs(v) >= 0.004) for v in _MULAW_FLOAT)
+LOUD_BYTES = bytes(int(abs(v) >= 0.004) for v in MULAW_FLOAT)
 QUIET_ENERGY = 0.004**2 * WINDOW  # sum of squares below -48 dBFS RMS: line noise, not speech
 
 
@@ -84,10 +84,10 @@ class SpeechDetector:
 
     def feed_mulaw(self, audio: bytes) -> bool:
         """Add 8 kHz mu-law audio as Twilio sends it (one table look-up to samples)."""
-        if not self._run and not audio.translate(_LOUD_BYTES).strip(b"\x00"):
+        if not self._run and not audio.translate(LOUD_BYTES).strip(b"\x00"):
             self._pending = self._pending[:0]  # every sample too quiet to be speech: not even decoded
             return False
-        return self._feed(_MULAW_FLOAT[np.frombuffer(audio, dtype=np.uint8)])
+        return self._feed(MULAW_FLOAT[np.frombuffer(audio, dtype=np.uint8)])
 
     def _feed(self, samples: np.ndarray) -> bool:
         self._pending = np.concatenate((self._pending, samples)) if self._pending.size else samples

@@ -23,12 +23,9 @@ from enum import Enum
 
 import numpy as np
 
-from agent.media import mulaw
-from agent.media.vad import CONTEXT, QUIET_ENERGY, SAMPLE_RATE, WINDOW, SileroModel
+from agent.media.vad import CONTEXT, LOUD_BYTES, MULAW_FLOAT, QUIET_ENERGY, SAMPLE_RATE, WINDOW, SileroModel
 
 WINDOW_MS = WINDOW * 1000 // SAMPLE_RATE  # 32
-_FLOAT = mulaw.decode(bytes(range(256))).astype(np.float32) / 32768.0  # mu-law byte -> sample
-_LOUD = bytes(int(abs(v) >= 0.004) for v in _FLOAT)  # 1 for a byte loud enough to matter (as agent.media.vad's gate)
 
 
 class Turn(Enum):
@@ -59,10 +56,10 @@ class TurnDetector:
 
     def feed(self, audio: bytes) -> Turn | None:
         """Add 8 kHz mu-law; a turn's start, pause, resumption or stop if this audio made one (the last, if several)."""
-        if not self.speaking and not audio.translate(_LOUD).strip(b"\x00"):
+        if not self.speaking and not audio.translate(LOUD_BYTES).strip(b"\x00"):
             self._pending, self._run = self._pending[:0], 0  # every sample too quiet to be speech: not even decoded
             return None
-        samples = _FLOAT[np.frombuffer(audio, dtype=np.uint8)]
+        samples = MULAW_FLOAT[np.frombuffer(audio, dtype=np.uint8)]
         self._pending = np.concatenate((self._pending, samples)) if self._pending.size else samples
         change: Turn | None = None
         while self._pending.size >= WINDOW:
