@@ -411,7 +411,8 @@ class GeminiLiveProcessor(ModelProcessor):
         An energy sum per frame, not a VAD: on a noisy line the quiet never
         comes, and the turn ends when the model starts to answer instead.
         """
-        if float(np.dot(samples.astype(np.float32), samples.astype(np.float32))) > QUIET_ENERGY * samples.size:
+        floats = samples.astype(np.float32)  # int16 squares overflow
+        if float(np.dot(floats, floats)) > QUIET_ENERGY * samples.size:
             self._quiet_ms = 0
             return
         self._quiet_ms += samples.size // 8
