@@ -146,13 +146,24 @@ _ALL_ANSWER = re.compile(
 )
 
 
-def _all_answer(text: str) -> str | None:
-    """'all services' / 'alle Dienste' when every part of the answer says all of them, else None."""
-    parts = [p.strip(" .!") for p in re.split(r"[,;.!]+\s*|\s+-\s+", text) if p.strip(" .!")]
-    found = [_ALL_ANSWER.fullmatch(p) for p in parts]
-    if not parts or not all(found):
+def _every_service(text: str, ctx: GatherContext) -> str | None:
+    """'all services' / 'alle Dienste' for an answer that names every service at once, else None.
+
+    Either words naming all of them ("all of your services", "alle Dienste",
+    asked or told with a problem), or, when asked, an answer every part of
+    which says all ("all of it, everything", "alles, einfach alles").
+    """
+    said: list[str] = []
+    every = _ALL_SERVICES.search(text)
+    if every and (ctx.asked or extract.mentions_problem(text)):
+        said = [every.group("all")]
+    elif ctx.asked:
+        parts = [p.strip(" .!") for p in re.split(r"[,;.!]+\s*|\s+-\s+", text) if p.strip(" .!")]
+        found = [_ALL_ANSWER.fullmatch(p) for p in parts]
+        said = [m.group("all") for m in found if m] if parts and all(found) else []
+    if not said:
         return None
-    german = any(m.group("all").lower() in ("alles", "alle", "alle davon", "überall") for m in found if m)
+    german = any(w.lower() in ("alles", "alle", "alle davon", "überall", "sämtliche") for w in said)
     return "alle Dienste" if german else "all services"
 
 
@@ -222,10 +233,7 @@ class AffectedServices(Gather):
         found = extract.services(text, ctx.known_services)
         if found:
             return found
-        every = _ALL_SERVICES.search(text)
-        if every and (ctx.asked or extract.mentions_problem(text)):
-            return ["all services" if every.group("all").lower() in ("all", "every") else "alle Dienste"]
-        everything = _all_answer(text) if ctx.asked else None
+        everything = _every_service(text, ctx)
         if everything:
             return [everything]
         if (
