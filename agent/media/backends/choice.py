@@ -42,10 +42,14 @@ def backend_named(name: str, registry: Registry, settings: Settings) -> ModelBac
     return backend
 
 
+def backend_name(node: AiAgentNode, settings: Settings) -> str:
+    """The node's ``model: backend``, else the settings' default backend."""
+    return node.model.backend if node.model is not None else settings.model_backend
+
+
 def model_of(node: AiAgentNode, registry: Registry, settings: Settings) -> ChosenModel:
     """The node's backend and options (``flow validate`` has checked both; a bad one raises here)."""
-    name = node.model.backend if node.model is not None else settings.model_backend
-    backend = backend_named(name, registry, settings)
+    backend = backend_named(backend_name(node, settings), registry, settings)
     options = backend.Options.model_validate(node.model.options if node.model is not None else {})
     return ChosenModel(backend, options)
 
@@ -71,5 +75,4 @@ def live_model_wanted(flow: Flow, registry: Registry, settings: Settings) -> boo
 
 def backends_in_use(flow: Flow, registry: Registry, settings: Settings) -> list[str]:
     """The backend names of the flow's AI nodes, in node order, each once (for the server's start-up line)."""
-    names = [node.model.backend if node.model is not None else settings.model_backend for node in flow.ai_nodes().values()]
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(backend_name(node, settings) for node in flow.ai_nodes().values()))
